@@ -1,0 +1,79 @@
+"""Where gpuagent keeps things. One Paths object decides for every module.
+
+System mode (root): jobs in /etc/gpuagent/jobs, units in /etc/systemd/system, history in
+/var/lib/gpuagent, locks in /run/gpuagent. User mode (--user): the XDG directories and
+the user's systemd manager. Each directory can be overridden by an environment variable,
+which is how tests point gpuagent at a scratch tree.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_USER_MODE = "GPUAGENT_USER"
+ENV_OVERRIDES = {
+    "config_dir": "GPUAGENT_CONFIG_DIR",
+    "unit_dir": "GPUAGENT_UNIT_DIR",
+    "state_dir": "GPUAGENT_STATE_DIR",
+    "runtime_dir": "GPUAGENT_RUNTIME_DIR",
+}
+
+
+@dataclass(frozen=True)
+class Paths:
+    user_mode: bool
+    config_dir: Path
+    unit_dir: Path
+    state_dir: Path
+    runtime_dir: Path
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.config_dir / "jobs"
+
+    @property
+    def history_db(self) -> Path:
+        return self.state_dir / "history.db"
+
+    def job_file(self, name: str) -> Path:
+        return self.jobs_dir / f"{name}.toml"
+
+    def timer_file(self, name: str) -> Path:
+        return self.unit_dir / f"gpuagent@{name}.timer"
+
+    @property
+    def service_template(self) -> Path:
+        return self.unit_dir / "gpuagent@.service"
+
+    def job_lock(self, name: str) -> Path:
+        return self.runtime_dir / f"job-{name}.lock"
+
+
+def _user_dir(env: dict[str, str], xdg_var: str, default: str) -> Path:
+    base = env.get(xdg_var) or str(Path(env.get("HOME", "~")).expanduser() / default)
+    return Path(base)
+
+
+def resolve_paths(user_mode: bool | None = None, env: dict[str, str] | None = None) -> Paths:
+    """Paths for this process. user_mode None means: --user when not root, or when
+    GPUAGENT_USER=1 is set."""
+    env = dict(os.environ if env is None else env)
+    if user_mode is None:
+        user_mode = env.get(ENV_USER_MODE) == "1" or os.geteuid() != 0
+    if user_mode:
+        runtime = env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+        defaults = {
+            "config_dir": _user_dir(env, "XDG_CONFIG_HOME", ".config") / "gpuagent",
+            "unit_dir": _user_dir(env, "XDG_CONFIG_HOME", ".config") / "systemd" / "user",
+            "state_dir": _user_dir(env, "XDG_STATE_HOME", ".local/state") / "gpuagent",
+            "runtime_dir": Path(runtime) / "gpuagent",
+        }
+    else:
+        defaults = {
+            "config_dir": Path("/etc/gpuagent"),
+            "unit_dir": Path("/etc/systemd/system"),
+            "state_dir": Path("/var/lib/gpuagent"),
+            "runtime_dir": Path("/run/gpuagent"),
+        }
+    chosen = {key: Path(env[var]) if env.get(var) else defaults[key] for key, var in ENV_OVERRIDES.items()}
+    return Paths(user_mode=user_mode, **chosen)

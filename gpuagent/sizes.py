@@ -1,0 +1,36 @@
+"""Memory sizes as people write them: 20GiB, 32g, 512m, 1.5G.
+
+Units are powers of 1024 whatever their spelling (g, gb, gib), as docker reads them, so
+`--memory 32g` means here what it means to `docker run`.
+"""
+
+import re
+
+from gpuagent.errors import InvalidInput
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str, *, option: str) -> int:
+    """Bytes in `text`; InvalidInput naming `option` when it does not parse or is not positive."""
+    match = _SIZE.match(text)
+    if not match:
+        raise InvalidInput(
+            f"{option}: cannot read size {text!r}",
+            "write a number and a unit, for example 512m, 32g or 20GiB (units are powers of 1024)",
+        )
+    number, unit = match.groups()
+    size = int(float(number) * _UNITS[unit.lower()])
+    if size <= 0:
+        raise InvalidInput(f"{option}: size must be greater than zero, got {text!r}")
+    return size
+
+
+def format_size(size: int) -> str:
+    """The shortest exact-enough human spelling: 20GiB, 512MiB, 1.5GiB."""
+    for unit, factor in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor:
+            value = size / factor
+            return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
+    return f"{size}B"
