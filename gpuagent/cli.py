@@ -1,0 +1,237 @@
+"""The command line: parse, call a command, render what it returns.
+
+This is the only place that prints errors and picks exit codes: 0 success, 1 failure,
+2 bad usage (an option, argument or job file to fix). Heavy modules (docker, pynvml)
+are imported inside the commands that need them, so `gpuagent --help` stays fast.
+"""
+
+import functools
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gpuagent.errors import GpuAgentError
+
+app = typer.Typer(
+    help="Scheduled GPU training runs on this server: one short-lived container per run, "
+    "started by a systemd timer, admitted on free VRAM, recorded in history.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=True,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class Settings:
+    user_mode: bool | None = None
+    debug: bool = False
+
+
+settings = Settings()
+
+
+def _paths():
+    from gpuagent.paths import resolve_paths
+
+    return resolve_paths(settings.user_mode)
+
+
+def reports_errors(command):
+    """Show a GpuAgentError as `error: ...` and `hint: ...` on stderr and exit with its code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except GpuAgentError as error:
+            if settings.debug:
+                raise
+            err.print(f"[red]error:[/] {error.message}", highlight=False, markup=True)
+            if error.hint:
+                err.print(f"hint: {error.hint}", highlight=False, markup=False)
+            raise typer.Exit(error.exit_code) from None
+
+    return wrapper
+
+
+@app.callback()
+def main_options(
+    user: Annotated[
+        bool | None,
+        typer.Option("--user/--system", help="Use your own systemd user manager and XDG directories (default: --system as root, --user otherwise)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+) -> None:
+    settings.user_mode = user
+    settings.debug = debug
+
+
+@app.command(no_args_is_help=True)
+@reports_errors
+def add(
+    name: Annotated[str, typer.Argument(help="Job name: a-z, 0-9, '-' and '_', up to 63 characters.")],
+    command: Annotated[list[str] | None, typer.Argument(help="The command to run in the container, after --.")] = None,
+    image: Annotated[str, typer.Option("--image", help="Container image, e.g. pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime.")] = ...,
+    at: Annotated[str | None, typer.Option("--at", help="Daily at a time, e.g. 02:00 or 'Mon..Fri 02:00'.", rich_help_panel="Schedule (one of)")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="Any systemd calendar expression, e.g. 'Sun *-*-* 03:00'.", rich_help_panel="Schedule (one of)")] = None,
+    every: Annotated[str | None, typer.Option("--every", help="An interval from the last start, e.g. 6h.", rich_help_panel="Schedule (one of)")] = None,
+    cron: Annotated[str | None, typer.Option("--cron", help="A 5-field cron expression, e.g. '0 2 * * 1-5'.", rich_help_panel="Schedule (one of)")] = None,
+    gpus: Annotated[int | None, typer.Option("--gpus", help="How many GPUs the run needs.", rich_help_panel="GPU")] = None,
+    gpu: Annotated[list[str] | None, typer.Option("--gpu", help="Allowed GPU, by index or UUID (repeatable).", rich_help_panel="GPU")] = None,
+    min_free_vram: Annotated[str | None, typer.Option("--min-free-vram", help="Free GPU memory each chosen GPU must have, e.g. 20GiB.", rich_help_panel="GPU")] = None,
+    memory: Annotated[str | None, typer.Option("--memory", help="Host memory limit, e.g. 32g (no swap on top).", rich_help_panel="Limits")] = None,
+    cpus: Annotated[float | None, typer.Option("--cpus", help="CPU limit in cores, e.g. 8.", rich_help_panel="Limits")] = None,
+    shm_size: Annotated[str | None, typer.Option("--shm-size", help="Size of /dev/shm, e.g. 8g (PyTorch DataLoader workers need it).", rich_help_panel="Limits")] = None,
+    timeout: Annotated[str | None, typer.Option("--timeout", help="Stop the run after this long, e.g. 6h.", rich_help_panel="Limits")] = None,
+    volume: Annotated[list[str] | None, typer.Option("-v", "--volume", help="HOST:CONTAINER[:ro] (repeatable).", rich_help_panel="Container")] = None,
+    env: Annotated[list[str] | None, typer.Option("-e", "--env", help="KEY=VALUE (repeatable).", rich_help_panel="Container")] = None,
+    env_file: Annotated[str | None, typer.Option("--env-file", help="File of KEY=VALUE lines, read at each run (keep secrets here, mode 0600).", rich_help_panel="Container")] = None,
+    workdir: Annotated[str | None, typer.Option("--workdir", help="Working directory in the container.", rich_help_panel="Container")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="UID[:GID] to run as (default: the image's user, or nobody if that is root).", rich_help_panel="Container")] = None,
+    persistent: Annotated[bool, typer.Option("--persistent/--no-persistent", help="Catch up a fire missed while the host was off.", rich_help_panel="Timer")] = True,
+    random_delay: Annotated[str | None, typer.Option("--random-delay", help="Spread the start by up to this long, e.g. 10m.", rich_help_panel="Timer")] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Write the job but leave its timer off.", rich_help_panel="Timer")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite a job of the same name.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the files it would write; change nothing.")] = False,
+) -> None:
+    """Add a scheduled job: gpuagent add NAME --at 02:00 --image IMG [OPTIONS] -- COMMAND [ARGS...]"""
+    from gpuagent import render
+    from gpuagent.commands.add import add_job
+    from gpuagent.jobs import JobOptions
+    from gpuagent.schedule import parse_schedule
+
+    schedule = parse_schedule(at=at, on=on, every=every, cron=cron)
+    options = JobOptions(
+        image=image,
+        command=list(command or []),
+        gpus=gpus,
+        gpu_ids=list(gpu or []),
+        min_free_vram=min_free_vram,
+        memory=memory,
+        cpus=cpus,
+        shm_size=shm_size,
+        volumes=list(volume or []),
+        env=list(env or []),
+        env_file=env_file,
+        workdir=workdir,
+        user=user,
+        timeout=timeout,
+        persistent=persistent,
+        random_delay=random_delay,
+    )
+    result = add_job(_paths(), name, schedule, options, replace=replace, enabled=not disabled, dry_run=dry_run)
+    render.add_result(out, result)
+
+
+@app.command("list")
+@reports_errors
+def list_command() -> None:
+    """List the jobs, their schedules and timers."""
+    from gpuagent import render
+    from gpuagent.commands.list_jobs import list_jobs
+
+    render.job_table(out, list_jobs(_paths()))
+
+
+@app.command()
+@reports_errors
+def show(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+    """Show a job: its settings, its timer and its next 3 fire times."""
+    from gpuagent import render
+    from gpuagent.commands.show import show_job
+
+    render.job_detail(out, show_job(_paths(), name))
+
+
+@app.command()
+@reports_errors
+def remove(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+    """Remove a job's timer and file. Its history is kept."""
+    from gpuagent.commands.remove import remove_job
+
+    for path in remove_job(_paths(), name):
+        out.print(f"removed {path}")
+
+
+@app.command()
+@reports_errors
+def enable(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+    """Switch a job's timer on."""
+    from gpuagent.commands.toggle import set_enabled
+
+    set_enabled(_paths(), name, True)
+    out.print(f"job {name}: timer enabled")
+
+
+@app.command()
+@reports_errors
+def disable(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+    """Switch a job's timer off (the job and its history stay)."""
+    from gpuagent.commands.toggle import set_enabled
+
+    set_enabled(_paths(), name, False)
+    out.print(f"job {name}: timer disabled")
+
+
+@app.command()
+@reports_errors
+def trigger(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+    """Run a job now, through systemd, so its output is in the journal like a timer run's."""
+    from gpuagent.commands.trigger import trigger_job
+
+    unit = trigger_job(_paths(), name)
+    out.print(f"started {unit}: follow it with `gpuagent logs {name}`, see it in `gpuagent history {name}`")
+
+
+@app.command()
+@reports_errors
+def run(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+    """Run a job once in the foreground (what its timer does). Exit 0 only if it succeeded."""
+    from gpuagent.outcome import Status
+    from gpuagent.runner import run_job
+
+    outcome = run_job(_paths(), name, output=sys.stdout, log=lambda line: print(f"gpuagent: {line}", file=sys.stderr, flush=True))
+    raise typer.Exit(0 if outcome.status == Status.SUCCEEDED else 1)
+
+
+@app.command()
+@reports_errors
+def reap(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+    """Stop and remove containers of a job that outlived their agent (the service's ExecStopPost)."""
+    from gpuagent.commands.reap import reap_job
+
+    for container in reap_job(_paths(), name):
+        out.print(f"reaped {container}")
+
+
+@app.command()
+@reports_errors
+def history(
+    name: Annotated[str | None, typer.Argument(help="Only this job's runs.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs to show.")] = 20,
+) -> None:
+    """Show past runs, newest first."""
+    from gpuagent import render
+    from gpuagent.commands.history import list_runs
+
+    render.run_table(out, list_runs(_paths(), name, limit))
+
+
+@app.command()
+@reports_errors
+def logs(
+    name: Annotated[str, typer.Argument(help="The job.")],
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run (an id from `gpuagent history`).")] = None,
+    lines: Annotated[int | None, typer.Option("--lines", "-n", min=1, help="Only the last N lines.")] = None,
+) -> None:
+    """Show the journal of a job's runs (journalctl -u gpuagent@NAME)."""
+    from gpuagent.commands.logs import job_logs
+
+    sys.stdout.write(job_logs(_paths(), name, run_id, lines))
+
+
+def main() -> None:
+    app()

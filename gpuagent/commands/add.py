@@ -1,0 +1,61 @@
+"""gpuagent add: validate a job, write its file and timer, enable the timer."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpuagent.errors import InvalidInput
+from gpuagent.files import write_atomic
+from gpuagent.jobs import Job, JobOptions, build_job, job_to_toml
+from gpuagent.paths import Paths
+from gpuagent.schedule import Schedule
+from gpuagent.systemd import Systemd, timer_unit_name
+from gpuagent.units import service_template_text, timer_unit
+
+
+@dataclass(frozen=True)
+class AddResult:
+    job: Job
+    files: dict[Path, str]  # written, or that would be written with --dry-run
+    dry_run: bool
+    enabled: bool
+
+
+def add_job(
+    paths: Paths,
+    name: str,
+    schedule: Schedule,
+    options: JobOptions,
+    *,
+    replace: bool = False,
+    enabled: bool = True,
+    dry_run: bool = False,
+) -> AddResult:
+    job = build_job(name, schedule, options)
+    job_file = paths.job_file(name)
+    if job_file.exists() and not replace:
+        raise InvalidInput(f"job {name!r} already exists", f"add --replace to overwrite it, or `gpuagent remove {name}` first")
+    files = planned_files(paths, job)
+    if dry_run:
+        return AddResult(job, files, dry_run=True, enabled=enabled)
+    systemd = Systemd(paths.user_mode)
+    systemd.require_running()
+    for path, text in files.items():
+        write_atomic(path, text)
+    systemd.daemon_reload()
+    timer = timer_unit_name(name)
+    if enabled:
+        systemd.enable_now(timer)
+    else:
+        systemd.disable_now(timer)
+    return AddResult(job, files, dry_run=False, enabled=enabled)
+
+
+def planned_files(paths: Paths, job: Job) -> dict[Path, str]:
+    """The job file, its timer, and the shipped template service where it is missing or old."""
+    job_file = paths.job_file(job.name)
+    files = {job_file: job_to_toml(job), paths.timer_file(job.name): timer_unit(job, job_file).render()}
+    template = service_template_text()
+    installed = paths.service_template
+    if not installed.is_file() or installed.read_text() != template:
+        files[installed] = template
+    return files

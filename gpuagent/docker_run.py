@@ -1,0 +1,174 @@
+"""The only module that talks to dockerd (through the docker SDK).
+
+Every container gpuagent makes carries the labels below, and every lookup filters by them,
+so gpuagent never touches a container it did not start.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from gpuagent.errors import DockerError
+from gpuagent.jobs import Job, read_env_file
+
+LABEL_JOB = "gpuagent.job"
+LABEL_RUN = "gpuagent.run-id"
+NOBODY = "65534:65534"
+ROOT_USERS = ("", "root", "0", "0:0")
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    image: str
+    command: tuple[str, ...]
+    labels: dict[str, str]
+    gpu_uuids: tuple[str, ...]
+    memory: int | None
+    nano_cpus: int | None
+    shm_size: int | None
+    volumes: dict[str, dict[str, str]]
+    environment: list[str]
+    user: str | None
+    workdir: str | None
+
+
+@dataclass(frozen=True)
+class ExitState:
+    exit_code: int | None
+    oom_killed: bool
+
+
+def run_user(job_user: str | None, image_user: str) -> str:
+    """The job's --user if it set one; else the image's own user, unless that is root:
+    then nobody. A job that really needs root says --user 0."""
+    if job_user is not None:
+        return job_user
+    return NOBODY if image_user in ROOT_USERS else image_user
+
+
+def container_spec(job: Job, run_id: str, gpu_uuids: tuple[str, ...], image_user: str) -> ContainerSpec:
+    """Everything `docker create` gets for one run of `job`. Pure, apart from reading the
+    job's env file (read at each run, so a rotated secret is picked up)."""
+    environment = dict(read_env_file(job.env_file)) if job.env_file else {}
+    environment.update(job.env)
+    return ContainerSpec(
+        name=f"gpuagent-{job.name}-{run_id}",
+        image=job.image,
+        command=job.command,
+        labels={LABEL_JOB: job.name, LABEL_RUN: run_id},
+        gpu_uuids=gpu_uuids,
+        memory=job.memory,
+        nano_cpus=None if job.cpus is None else int(job.cpus * 1e9),
+        shm_size=job.shm_size,
+        volumes={v.host: {"bind": v.container, "mode": "ro" if v.read_only else "rw"} for v in job.volumes},
+        environment=[f"{key}={value}" for key, value in environment.items()],
+        user=run_user(job.user, image_user),
+        workdir=job.workdir,
+    )
+
+
+class Docker:
+    """A connection to dockerd. Errors come out as DockerError with a reason people can act on."""
+
+    def __init__(self) -> None:
+        import docker
+        import docker.errors
+        import requests.exceptions
+
+        self._errors = docker.errors
+        self._requests_errors = requests.exceptions
+        try:
+            self._client = docker.from_env()
+        except docker.errors.DockerException as err:
+            raise DockerError(f"docker is unreachable: {err}", "start dockerd (systemctl start docker)") from None
+
+    def image_user(self, image: str) -> str:
+        """The USER the image runs as; DockerError when the image is not on this host."""
+        try:
+            return self._client.images.get(image).attrs["Config"].get("User") or ""
+        except self._errors.ImageNotFound:
+            raise DockerError(
+                f"image {image} is not on this host",
+                f"docker pull {image} (or build it) before the next run",
+            ) from None
+        except self._errors.APIError as err:
+            raise DockerError(f"docker could not inspect image {image}: {err.explanation}") from None
+
+    def create(self, spec: ContainerSpec):
+        from docker.types import DeviceRequest
+
+        device_requests = (
+            [DeviceRequest(device_ids=list(spec.gpu_uuids), capabilities=[["gpu"]])] if spec.gpu_uuids else None
+        )
+        try:
+            return self._client.containers.create(
+                spec.image,
+                list(spec.command),
+                name=spec.name,
+                labels=spec.labels,
+                device_requests=device_requests,
+                mem_limit=spec.memory,
+                # equal to the memory limit: no swap on top of it
+                memswap_limit=spec.memory,
+                nano_cpus=spec.nano_cpus,
+                shm_size=spec.shm_size,
+                volumes=spec.volumes,
+                environment=spec.environment,
+                user=spec.user,
+                working_dir=spec.workdir,
+                init=True,
+                security_opt=["no-new-privileges"],
+                detach=True,
+            )
+        except self._errors.APIError as err:
+            raise DockerError(f"docker could not create the container: {err.explanation}") from None
+
+    def start(self, container) -> None:
+        try:
+            container.start()
+        except self._errors.APIError as err:
+            raise DockerError(f"docker could not start the container: {err.explanation}") from None
+
+    def output_lines(self, container) -> Iterator[str]:
+        """The container's stdout and stderr, line by line, as it comes. Log chunks break
+        anywhere, even inside a UTF-8 character, so split bytes first, decode after."""
+        pending = b""
+        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", errors="replace")
+        if pending:
+            yield pending.decode("utf-8", errors="replace")
+
+    def wait(self, container, timeout: float | None) -> bool:
+        """Wait for the container to exit; False if `timeout` seconds pass first."""
+        try:
+            container.wait(timeout=timeout)
+        except self._requests_errors.ReadTimeout:
+            return False
+        except (self._requests_errors.ConnectionError, self._errors.APIError) as err:
+            raise DockerError(f"lost contact with docker while the container ran: {err}") from None
+        return True
+
+    def stop(self, container, grace: int) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds."""
+        try:
+            container.stop(timeout=grace)
+        except self._errors.NotFound:
+            pass
+
+    def exit_state(self, container) -> ExitState:
+        container.reload()
+        state = container.attrs["State"]
+        return ExitState(exit_code=state.get("ExitCode"), oom_killed=bool(state.get("OOMKilled")))
+
+    def remove(self, container) -> None:
+        try:
+            container.remove(force=True)
+        except self._errors.NotFound:
+            pass
+
+    def job_containers(self, job: str) -> list:
+        return self._client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"})
+
