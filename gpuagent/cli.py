@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from gpuagent.errors import GpuAgentError
 
@@ -49,9 +50,9 @@ def reports_errors(command):
         except GpuAgentError as error:
             if settings.debug:
                 raise
-            err.print(f"[red]error:[/] {error.message}", highlight=False, markup=True)
+            err.print(Text.assemble(("error: ", "red"), error.message), highlight=False, soft_wrap=True)
             if error.hint:
-                err.print(f"hint: {error.hint}", highlight=False, markup=False)
+                err.print(f"hint: {error.hint}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
 
     return wrapper

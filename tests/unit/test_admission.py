@@ -1,0 +1,69 @@
+from gpuagent.admission import decide
+from gpuagent.gpu import GpuSnapshot
+
+GiB = 1024**3
+
+
+def gpu(index: int, free_gib: float | None, total_gib: int = 80, error: str | None = None) -> GpuSnapshot:
+    free = None if free_gib is None else int(free_gib * GiB)
+    return GpuSnapshot(
+        index=index,
+        uuid=f"GPU-{index:08d}-0000-0000-0000-000000000000",
+        name="NVIDIA H100 80GB HBM3",
+        total_bytes=total_gib * GiB,
+        used_bytes=None if free is None else total_gib * GiB - free,
+        free_bytes=free,
+        utilization_pct=0,
+        processes=(),
+        error=error,
+    )
+
+
+def test_best_fit_takes_the_gpu_with_least_free_memory_that_is_enough():
+    gpus = [gpu(0, 70), gpu(1, 25), gpu(2, 10)]
+    decision = decide(gpus, count=1, min_free_vram=20 * GiB)
+    assert decision.admitted
+    assert decision.gpu_uuids == (gpus[1].uuid,)
+
+
+def test_without_a_minimum_the_roomiest_gpus_are_chosen():
+    gpus = [gpu(0, 5), gpu(1, 60), gpu(2, 30)]
+    decision = decide(gpus, count=2, min_free_vram=None)
+    assert decision.gpu_uuids == (gpus[1].uuid, gpus[2].uuid)
+
+
+def test_multi_gpu_job_needs_every_chosen_gpu_to_fit():
+    gpus = [gpu(0, 30), gpu(1, 10)]
+    decision = decide(gpus, count=2, min_free_vram=20 * GiB)
+    assert not decision.admitted
+    assert decision.gpu_uuids == ()
+
+
+def test_refusal_names_the_best_free_figure():
+    gpus = [gpu(0, 12.5), gpu(1, 3)]
+    decision = decide(gpus, count=1, min_free_vram=20 * GiB)
+    assert not decision.admitted
+    assert "20GiB" in decision.reason
+    assert "best free is 12.5GiB on GPU 0" in decision.reason
+
+
+def test_allowed_gpus_restrict_by_index_or_uuid():
+    gpus = [gpu(0, 70), gpu(1, 30), gpu(2, 40)]
+    by_index = decide(gpus, count=1, min_free_vram=20 * GiB, allowed=("0", "2"))
+    assert by_index.gpu_uuids == (gpus[2].uuid,)
+    by_uuid = decide(gpus, count=1, min_free_vram=None, allowed=(gpus[1].uuid,))
+    assert by_uuid.gpu_uuids == (gpus[1].uuid,)
+
+
+def test_unreadable_gpus_are_never_chosen_and_counted_in_the_reason():
+    gpus = [gpu(0, None, error="GPU is lost"), gpu(1, 8)]
+    decision = decide(gpus, count=1, min_free_vram=20 * GiB)
+    assert not decision.admitted
+    assert "1 GPU(s) unavailable" in decision.reason
+    assert decide(gpus, count=1, min_free_vram=None).gpu_uuids == (gpus[1].uuid,)
+
+
+def test_a_named_gpu_that_does_not_exist_is_said():
+    decision = decide([gpu(0, 70)], count=1, min_free_vram=None, allowed=("3",))
+    assert not decision.admitted
+    assert "no GPU matches 3" in decision.reason

@@ -1,0 +1,119 @@
+"""Every bad input: a one-line error saying what to fix, exit status 2, nothing written."""
+
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from gpuagent.cli import app
+
+GOOD = ["--at", "02:00", "--image", "pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime"]
+
+
+def add(*args: str) -> list[str]:
+    return ["add", *args]
+
+
+def cases(tmp_data: str, env_dir: str) -> dict[str, list[str]]:
+    cores = os.cpu_count() or 1
+    return {
+        "upper-case name": add("Nightly", *GOOD, "--", "true"),
+        "name starting with dash-like": add("_x", *GOOD, "--", "true"),
+        "name too long": add("a" * 64, *GOOD, "--", "true"),
+        "name with slash": add("a/b", *GOOD, "--", "true"),
+        "hour 25": add("job", "--at", "25:00", "--image", "img", "--", "true"),
+        "minute 60": add("job", "--at", "12:60", "--image", "img", "--", "true"),
+        "never elapsing calendar": add("job", "--on", "Feb 30", "--image", "img", "--", "true"),
+        "garbage cron": add("job", "--cron", "every night", "--image", "img", "--", "true"),
+        "cron out of range": add("job", "--cron", "61 2 * * *", "--image", "img", "--", "true"),
+        "no schedule": add("job", "--image", "img", "--", "true"),
+        "two schedules": add("job", "--at", "02:00", "--every", "6h", "--image", "img", "--", "true"),
+        "zero memory": add("job", *GOOD, "--memory", "0", "--", "true"),
+        "negative memory": add("job", *GOOD, "--memory", "-1g", "--", "true"),
+        "unparsable memory": add("job", *GOOD, "--memory", "lots", "--", "true"),
+        "zero vram": add("job", *GOOD, "--gpus", "1", "--min-free-vram", "0GiB", "--", "true"),
+        "vram without gpu": add("job", *GOOD, "--min-free-vram", "20GiB", "--", "true"),
+        "bad shm size": add("job", *GOOD, "--shm-size", "8 parsecs", "--", "true"),
+        "zero timeout": add("job", *GOOD, "--timeout", "0", "--", "true"),
+        "unparsable timeout": add("job", *GOOD, "--timeout", "soon", "--", "true"),
+        "negative random delay": add("job", *GOOD, "--random-delay", "-5m", "--", "true"),
+        "too many cpus": add("job", *GOOD, "--cpus", str(cores + 1), "--", "true"),
+        "zero cpus": add("job", *GOOD, "--cpus", "0", "--", "true"),
+        "relative volume": add("job", *GOOD, "-v", "data:/data", "--", "true"),
+        "missing volume": add("job", *GOOD, "-v", f"{tmp_data}/nope:/data", "--", "true"),
+        "bad volume mode": add("job", *GOOD, "-v", f"{tmp_data}:/data:rx", "--", "true"),
+        "relative container path": add("job", *GOOD, "-v", f"{tmp_data}:data", "--", "true"),
+        "docker socket volume": add("job", *GOOD, "-v", "/var/run/docker.sock:/var/run/docker.sock", "--", "true"),
+        "env key not identifier": add("job", *GOOD, "-e", "1BAD=x", "--", "true"),
+        "env without =": add("job", *GOOD, "-e", "NOVALUE", "--", "true"),
+        "env value newline": add("job", *GOOD, "-e", "KEY=a\nb", "--", "true"),
+        "unreadable env file": add("job", *GOOD, "--env-file", env_dir, "--", "true"),
+        "missing env file": add("job", *GOOD, "--env-file", f"{env_dir}/missing.env", "--", "true"),
+        "bad image": add("job", "--at", "02:00", "--image", "Upper/Case:tag", "--", "true"),
+        "image with two tags": add("job", "--at", "02:00", "--image", "img:a:b", "--", "true"),
+        "missing command": add("job", *GOOD),
+        "relative workdir": add("job", *GOOD, "--workdir", "work", "--", "true"),
+        "bad user": add("job", *GOOD, "--user", "me;rm", "--", "true"),
+        "bad gpu id": add("job", *GOOD, "--gpu", "first", "--", "true"),
+        "more gpus than named": add("job", *GOOD, "--gpus", "2", "--gpu", "0", "--", "true"),
+    }
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    for var in ("CONFIG", "UNIT", "STATE", "RUNTIME"):
+        directory = tmp_path / var.lower()
+        directory.mkdir()
+        monkeypatch.setenv(f"GPUAGENT_{var}_DIR", str(directory))
+    data = tmp_path / "data"
+    data.mkdir()
+    return tmp_path
+
+
+CASE_NAMES = list(cases("/d", "/e"))
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_bad_input_is_rejected_with_one_line_and_writes_nothing(case, scratch):
+    args = cases(str(scratch / "data"), str(scratch / "data"))[case]
+    result = CliRunner().invoke(app, ["--system", *args])
+
+    assert result.exit_code == 2, result.output
+    error_lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert error_lines, "no error message"
+    assert len([line for line in error_lines if not line.startswith("hint:")]) == 1, result.stderr
+    for var in ("config", "unit", "state", "runtime"):
+        assert list((scratch / var).iterdir()) == [], f"{case}: something was written under {var}"
+
+
+def test_existing_job_is_not_replaced_without_replace(scratch):
+    job_file = scratch / "config" / "jobs" / "nightly.toml"
+    job_file.parent.mkdir()
+    job_file.write_text("untouched")
+
+    result = CliRunner().invoke(app, ["--system", *add("nightly", *GOOD, "--", "true")])
+
+    assert result.exit_code == 2
+    assert "already exists" in result.stderr and "--replace" in result.stderr
+    assert job_file.read_text() == "untouched"
+
+
+def test_dry_run_prints_the_files_and_writes_nothing(scratch):
+    result = CliRunner().invoke(app, ["--system", *add("nightly", *GOOD, "--gpus", "1", "--dry-run", "--", "python", "train.py")])
+
+    assert result.exit_code == 0, result.output
+    assert "OnCalendar=*-*-* 02:00:00" in result.stdout
+    assert 'image = "pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime"' in result.stdout
+    assert "nothing written" in result.stdout
+    for var in ("config", "unit", "state", "runtime"):
+        assert list((scratch / var).iterdir()) == []
+
+
+def test_add_without_running_systemd_writes_nothing(scratch):
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("this host runs systemd; the e2e tests cover add there")
+    result = CliRunner().invoke(app, ["--system", *add("nightly", *GOOD, "--", "true")])
+
+    assert result.exit_code == 1
+    assert "systemd is not running" in result.stderr
+    assert list((scratch / "config").iterdir()) == []

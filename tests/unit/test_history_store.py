@@ -1,0 +1,50 @@
+import sqlite3
+import threading
+
+from gpuagent.history import MIGRATIONS, HistoryStore
+
+
+def test_a_run_is_recorded_at_start_and_completed_at_end(tmp_path):
+    with HistoryStore(tmp_path / "history.db") as store:
+        store.start_run("r1", "nightly", "inv-1", 4242, image=None)
+        running = store.get("r1")
+        assert running.status == "running" and running.ended_at is None
+        store.update_run("r1", image="img:1", gpu_uuids=("GPU-a", "GPU-b"), container_id="c0ffee")
+        store.finish_run("r1", "failed", 3, "exit 3")
+        run = store.get("r1")
+    assert (run.status, run.exit_code, run.reason) == ("failed", 3, "exit 3")
+    assert run.gpu_uuids == ("GPU-a", "GPU-b")
+    assert (run.image, run.container_id, run.invocation_id, run.agent_pid) == ("img:1", "c0ffee", "inv-1", 4242)
+    assert run.duration is not None and run.duration >= 0
+
+
+def test_runs_are_newest_first_and_filtered_by_job(tmp_path):
+    with HistoryStore(tmp_path / "h.db") as store:
+        for number, job in enumerate(["a", "b", "a", "a"]):
+            store.start_run(f"r{number}", job, None, 1, image=None)
+        assert [run.run_id for run in store.runs("a")] == ["r3", "r2", "r0"]
+        assert [run.run_id for run in store.runs(None, limit=2)] == ["r3", "r2"]
+
+
+def test_schema_version_and_wal(tmp_path):
+    HistoryStore(tmp_path / "h.db").close()
+    db = sqlite3.connect(tmp_path / "h.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_two_agents_creating_the_database_at_once_both_succeed(tmp_path):
+    errors = []
+
+    def open_store():
+        try:
+            HistoryStore(tmp_path / "h.db").close()
+        except Exception as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_store) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

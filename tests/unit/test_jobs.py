@@ -1,0 +1,97 @@
+import os
+
+import pytest
+
+from gpuagent.errors import InvalidInput, NotFound
+from gpuagent.jobs import JobOptions, build_job, job_from_toml, job_to_toml, load_job
+from gpuagent.schedule import parse_schedule
+
+
+@pytest.fixture
+def full_job(tmp_path):
+    (tmp_path / "data").mkdir()
+    env_file = tmp_path / "nightly.env"
+    env_file.write_text("TOKEN=x\n")
+    options = JobOptions(
+        image="registry.example.com:5000/team/trainer:2.9@sha256:" + "a" * 64,
+        command=["python", "train.py", "--epochs", "3"],
+        gpus=1,
+        gpu_ids=["0", "GPU-12345678-1234-1234-1234-123456789abc"],
+        min_free_vram="20GiB",
+        memory="32g",
+        cpus=1.5,
+        shm_size="8g",
+        volumes=[f"{tmp_path}/data:/data:ro", f"{tmp_path}/data:/ckpt"],
+        env=["BATCH=64", "NOTE=50% off $HOME"],
+        env_file=str(env_file),
+        workdir="/workspace",
+        user="1000:1000",
+        timeout="6h",
+        persistent=False,
+        random_delay="10m",
+    )
+    return build_job("nightly", parse_schedule(cron="0 2 * * 1-5"), options)
+
+
+def write(tmp_path, text: str, name: str = "nightly"):
+    path = tmp_path / "jobs" / f"{name}.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o644)
+    return path
+
+
+def test_job_file_round_trips(tmp_path, full_job):
+    text = job_to_toml(full_job)
+    assert "schema_version = 1" in text
+    assert job_from_toml(text, tmp_path / "nightly.toml") == full_job
+
+
+def test_unknown_key_is_an_error_naming_key_and_file(tmp_path, full_job):
+    path = write(tmp_path, job_to_toml(full_job).replace("[resources]", "[resources]\ngpu_count = 2"))
+    with pytest.raises(InvalidInput) as caught:
+        load_job(path)
+    assert "resources.gpu_count" in caught.value.message
+    assert str(path) in caught.value.message
+
+
+def test_hand_edited_bad_value_is_held_to_the_cli_rules(tmp_path, full_job):
+    path = write(tmp_path, job_to_toml(full_job).replace('memory = "32GiB"', 'memory = "0"'))
+    with pytest.raises(InvalidInput, match="--memory"):
+        load_job(path)
+
+
+def test_newer_schema_is_refused_with_a_hint(tmp_path, full_job):
+    path = write(tmp_path, job_to_toml(full_job).replace("schema_version = 1", "schema_version = 99"))
+    with pytest.raises(InvalidInput) as caught:
+        load_job(path)
+    assert "schema_version 99" in caught.value.message and caught.value.hint
+
+
+def test_group_writable_job_file_is_refused(tmp_path, full_job):
+    path = write(tmp_path, job_to_toml(full_job))
+    os.chmod(path, 0o664)
+    with pytest.raises(InvalidInput, match="chmod|writable"):
+        load_job(path)
+
+
+def test_name_must_match_the_file(tmp_path, full_job):
+    path = write(tmp_path, job_to_toml(full_job), name="other")
+    with pytest.raises(InvalidInput, match="does not match"):
+        load_job(path)
+
+
+def test_missing_job_is_not_found(tmp_path):
+    with pytest.raises(NotFound, match="no job named 'ghost'"):
+        load_job(tmp_path / "jobs" / "ghost.toml")
+
+
+def test_broken_toml_names_the_file(tmp_path):
+    path = write(tmp_path, "schema_version = [")
+    with pytest.raises(InvalidInput, match="not valid TOML"):
+        load_job(path)
+
+
+def test_gpu_ids_alone_imply_the_gpu_count(tmp_path):
+    job = build_job("j", parse_schedule(at="02:00"), JobOptions(image="img", command=["true"], gpu_ids=["0", "1"]))
+    assert job.gpus == 2 and job.uses_gpu
