@@ -1,0 +1,214 @@
+"""gpu.py through the real pynvml, against the fake libnvidia-ml.so.1 (tests/gpu_sim)."""
+
+import ctypes.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pynvml
+import pytest
+
+from gpuagent.errors import NvmlUnavailable
+from gpuagent.gpu import GpuProcess, GpuSnapshot, driver_version, read_gpus
+from tests.gpu_sim import GiB, FakeGpu, FakeGpuHost
+
+REPO = Path(__file__).resolve().parents[2]
+UUID_A = "GPU-aaaaaaaa-0000-0000-0000-000000000000"
+UUID_B = "GPU-bbbbbbbb-0000-0000-0000-000000000000"
+MiB = 1 << 20
+
+
+def snapshot(index: int, uuid: str, **fields) -> GpuSnapshot:
+    defaults = dict(
+        name="NVIDIA H100 80GB HBM3",
+        total_bytes=80 * GiB,
+        used_bytes=0,
+        free_bytes=80 * GiB,
+        utilization_pct=0,
+        processes=(),
+    )
+    return GpuSnapshot(index=index, uuid=uuid, **{**defaults, **fields})
+
+
+def test_reads_every_gpu_with_its_numbers(fake_gpus: FakeGpuHost) -> None:
+    fake_gpus.update(
+        [
+            FakeGpu(UUID_A, used=GiB, util=3),
+            FakeGpu(UUID_B, name="NVIDIA A100-SXM4-40GB", total=40 * GiB, used=30 * GiB, util=97),
+        ]
+    )
+
+    assert read_gpus() == [
+        snapshot(0, UUID_A, used_bytes=GiB, free_bytes=79 * GiB, utilization_pct=3),
+        snapshot(
+            1,
+            UUID_B,
+            name="NVIDIA A100-SXM4-40GB",
+            total_bytes=40 * GiB,
+            used_bytes=30 * GiB,
+            free_bytes=10 * GiB,
+            utilization_pct=97,
+        ),
+    ]
+
+
+def test_lists_compute_and_graphics_processes_once_each(fake_gpus: FakeGpuHost) -> None:
+    fake_gpus.update(
+        [
+            FakeGpu(
+                UUID_A,
+                processes=[(1234, GiB), (5678, None)],
+                graphics_processes=[(42, 256 * MiB), (1234, GiB)],
+            )
+        ]
+    )
+
+    [gpu] = read_gpus()
+
+    assert gpu.processes == (
+        GpuProcess(pid=1234, used_bytes=GiB),
+        GpuProcess(pid=5678, used_bytes=None),
+        GpuProcess(pid=42, used_bytes=256 * MiB),
+    )
+
+
+@pytest.mark.parametrize(("state", "error"), [("lost", "GPU is lost"), ("unknown", "Unknown Error")])
+def test_a_failing_gpu_is_unavailable_and_the_others_still_read(
+    fake_gpus: FakeGpuHost, state: str, error: str
+) -> None:
+    fake_gpus.update([FakeGpu(UUID_A, state=state), FakeGpu(UUID_B, used=GiB)])
+
+    failed, healthy = read_gpus()
+
+    assert failed == GpuSnapshot(
+        index=0,
+        uuid="",
+        name=None,
+        total_bytes=None,
+        used_bytes=None,
+        free_bytes=None,
+        utilization_pct=None,
+        processes=(),
+        error=error,
+    )
+    assert not failed.available
+    assert healthy == snapshot(1, UUID_B, used_bytes=GiB, free_bytes=79 * GiB)
+    assert healthy.available
+
+
+def test_an_unsupported_utilisation_is_none(fake_gpus: FakeGpuHost) -> None:
+    fake_gpus.update([FakeGpu(UUID_A, used=GiB, unsupported={"util"})])
+
+    [gpu] = read_gpus()
+
+    assert gpu == snapshot(0, UUID_A, used_bytes=GiB, free_bytes=79 * GiB, utilization_pct=None)
+    assert gpu.available
+
+
+def test_a_gpu_without_memory_figures_is_not_available(fake_gpus: FakeGpuHost) -> None:
+    fake_gpus.update([FakeGpu(UUID_A, unsupported={"used"})])
+
+    [gpu] = read_gpus()
+
+    assert gpu == snapshot(0, UUID_A, total_bytes=None, used_bytes=None, free_bytes=None)
+    assert not gpu.available
+
+
+def test_a_gpu_that_cannot_list_processes_still_reads(fake_gpus: FakeGpuHost) -> None:
+    fake_gpus.update([FakeGpu(UUID_A, processes=[(1234, GiB)], unsupported={"procs"})])
+
+    [gpu] = read_gpus()
+
+    assert gpu == snapshot(0, UUID_A)
+
+
+def test_no_driver_raises_nvml_unavailable_with_a_hint(fake_gpus: FakeGpuHost) -> None:
+    fake_gpus.state_file.unlink()
+
+    with pytest.raises(NvmlUnavailable) as raised:
+        read_gpus()
+
+    assert raised.value.message == "NVIDIA driver not usable: NVML says Driver Not Loaded"
+    assert "--gpus" in raised.value.hint
+    assert driver_version() is None
+
+
+def test_driver_version(fake_gpus: FakeGpuHost) -> None:
+    assert driver_version() == "550.54.15"
+
+
+def test_the_next_read_sees_numbers_changed_on_disk(fake_gpus: FakeGpuHost) -> None:
+    fake_gpus.update([FakeGpu(UUID_A, used=GiB, processes=[(1234, GiB)])])
+    before = read_gpus()
+
+    fake_gpus.update([FakeGpu(UUID_A, used=70 * GiB, util=99, processes=[(1234, 70 * GiB)])])
+
+    assert before[0].free_bytes == 79 * GiB
+    assert read_gpus() == [
+        snapshot(
+            0,
+            UUID_A,
+            used_bytes=70 * GiB,
+            free_bytes=10 * GiB,
+            utilization_pct=99,
+            processes=(GpuProcess(1234, 70 * GiB),),
+        )
+    ]
+
+
+def test_nvml_is_shut_down_after_every_read(fake_gpus: FakeGpuHost) -> None:
+    fake_gpus.update([FakeGpu(UUID_A, state="lost"), FakeGpu(UUID_B)])
+
+    read_gpus()
+    driver_version()
+
+    with pytest.raises(pynvml.NVMLError_Uninitialized):
+        pynvml.nvmlDeviceGetCount()
+
+
+def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_importing_gpu_does_not_import_pynvml() -> None:
+    child = run_python("import sys, gpuagent.gpu; print('pynvml' in sys.modules)", dict(os.environ))
+
+    assert child.stdout == "False\n", child.stderr
+
+
+def test_a_subprocess_reads_the_fake_through_its_environment(tmp_path: Path) -> None:
+    host = FakeGpuHost(tmp_path, [FakeGpu(UUID_A, used=GiB, processes=[(4321, GiB)]), FakeGpu(UUID_B)])
+    code = (
+        "import dataclasses, json; from gpuagent.gpu import read_gpus; "
+        "print(json.dumps([dataclasses.asdict(gpu) for gpu in read_gpus()]))"
+    )
+
+    child = run_python(code, {**os.environ, **host.env()})
+
+    assert child.returncode == 0, child.stderr
+    gpus = json.loads(child.stdout)
+    assert [(gpu["uuid"], gpu["free_bytes"], gpu["processes"]) for gpu in gpus] == [
+        (UUID_A, 79 * GiB, [{"pid": 4321, "used_bytes": GiB}]),
+        (UUID_B, 80 * GiB, []),
+    ]
+
+
+@pytest.mark.skipif(
+    ctypes.util.find_library("nvidia-ml") is not None, reason="a real libnvidia-ml is installed"
+)
+def test_a_missing_library_raises_nvml_unavailable() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "LD_LIBRARY_PATH"}
+    code = (
+        "from gpuagent.gpu import read_gpus\n"
+        "from gpuagent.errors import NvmlUnavailable\n"
+        "try:\n    read_gpus()\n"
+        "except NvmlUnavailable as err:\n    print(err.message)\n"
+    )
+
+    child = run_python(code, env)
+
+    assert child.stdout == "NVIDIA driver not found: NVML could not be loaded\n", child.stderr
