@@ -141,15 +141,12 @@ class Docker:
         if pending:
             yield pending.decode("utf-8", errors="replace")
 
-    def wait(self, container, timeout: float | None) -> bool:
-        """Wait for the container to exit; False if `timeout` seconds pass first."""
+    def wait(self, container) -> None:
+        """Block until the container is not running (returns at once if it never started)."""
         try:
-            container.wait(timeout=timeout)
-        except self._requests_errors.ReadTimeout:
-            return False
+            container.wait(condition="not-running")
         except (self._requests_errors.ConnectionError, self._errors.APIError) as err:
             raise DockerError(f"lost contact with docker while the container ran: {err}") from None
-        return True
 
     def stop(self, container, grace: int) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds."""

@@ -35,8 +35,9 @@ class RunOutcome:
     reason: str
 
 
-class StopRequested(Exception):
-    """SIGTERM or SIGINT reached the agent during a run."""
+class StopRequested(BaseException):
+    """SIGTERM or SIGINT reached the agent during a run. A BaseException, like
+    KeyboardInterrupt, so no library's `except Exception` swallows it."""
 
 
 class NoGpuFits(GpuAgentError):
@@ -122,18 +123,24 @@ class _Run:
         spec = container_spec(job, self.run_id, gpu_uuids, docker.image_user(job.image))
         container = docker.create(spec)
         stopped = timed_out = False
+        pump = threading.Thread(target=self._pump, args=(docker, container), daemon=True)
         try:
-            self.store.update_run(self.run_id, container_id=container.id)
-            docker.start(container)
-            pump = threading.Thread(target=self._pump, args=(docker, container), daemon=True)
-            pump.start()
             try:
-                timed_out = not docker.wait(container, job.timeout)
+                self.store.update_run(self.run_id, container_id=container.id)
+                docker.start(container)
+                # The output stream ends when the container exits, so joining the pump
+                # is waiting for the exit: with a timeout, and (unlike a blocking HTTP
+                # read) interruptible by SIGTERM.
+                pump.start()
+                pump.join(job.timeout)
+                timed_out = pump.is_alive()
             except StopRequested:
                 stopped = True
             if stopped or timed_out:
                 docker.stop(container, STOP_GRACE_SECONDS)
-            pump.join(timeout=5)
+            docker.wait(container)
+            if pump.is_alive():
+                pump.join(timeout=5)
             state = docker.exit_state(container)
         finally:
             docker.remove(container)
