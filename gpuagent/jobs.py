@@ -227,21 +227,14 @@ def build_job(name: str, schedule: schedules.Schedule, options: JobOptions) -> J
         env_file=None if options.env_file is None else parse_env_file(options.env_file),
         workdir=None if options.workdir is None else parse_abs_dir(options.workdir, "--workdir"),
         user=None if options.user is None else parse_user(options.user),
-        timeout=_optional(_parse_duration, options.timeout, option="--timeout"),
+        timeout=_optional(schedules.parse_duration, options.timeout, option="--timeout"),
         persistent=options.persistent,
-        random_delay=_optional(_parse_duration, options.random_delay, option="--random-delay"),
+        random_delay=_optional(schedules.parse_duration, options.random_delay, option="--random-delay"),
     )
 
 
 def _optional(parse, value, **kwargs):
     return None if value is None else parse(value, **kwargs)
-
-
-def _parse_duration(text: str, *, option: str) -> int:
-    try:
-        return schedules.parse_duration(text)
-    except InvalidInput as err:
-        raise InvalidInput(f"{option}: {err.message}", err.hint) from None
 
 
 # --- the job file -------------------------------------------------------------------

@@ -1,0 +1,488 @@
+"""When a job runs: the four ways a person can say it, turned into what a systemd timer needs.
+
+  --at 02:00 / --at 'Mon..Fri 02:00'   daily or on some weekdays, at a time of day
+  --on SPEC                            any systemd calendar expression (man systemd.time)
+  --every 6h                           monotonic: that long after the last run started
+  --cron '0 2 * * 1-5'                 a standard 5-field crontab schedule
+
+Calendar kinds become OnCalendar= expressions; --every becomes an interval for
+OnUnitActiveSec=. Everything here is pure except _systemd_analyze_calendar, the one place
+that runs `systemd-analyze calendar`: it is systemd's own parser, so a spec it accepts is a
+spec the timer accepts, and it is what tells us a spec never elapses.
+"""
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from gpuagent.errors import InvalidInput, SystemdError
+
+KINDS = ("at", "on", "every", "cron")
+
+# --every bounds. systemd timers are only accurate to AccuracySec= (1min by default), so a
+# shorter interval would not be honoured; a monotonic timer counts from the last run and
+# loses that count at reboot, so very long intervals belong to calendar schedules.
+MIN_EVERY_SECONDS = 60
+MAX_EVERY_SECONDS = 31 * 86400
+
+# Checking a job file's schedule from the epoch rather than from now: a one-shot spec such
+# as '2026-01-01 02:00' that has already run must still load; one that names no real date
+# ('*-02-30') must not.
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    kind: str  # "at" | "on" | "every" | "cron": what the user chose
+    value: str  # exactly what the user typed; stored in the job file, so it round-trips
+    on_calendar: tuple[str, ...]  # normalised OnCalendar= expressions; empty for "every"
+    interval_seconds: int | None  # for "every" only
+
+    def describe(self) -> str:
+        """Short words for humans: 'daily at 02:00', 'every 6h', 'cron 0 2 * * 1-5'."""
+        if self.kind == "at":
+            weekdays, clock = _parse_at(self.value, "--at")
+            return f"{weekdays or 'daily'} at {clock.removesuffix(':00')}"
+        if self.kind == "every":
+            return f"every {format_duration(self.interval_seconds)}"
+        return f"{self.kind} {self.value}"
+
+
+def parse_schedule(
+    *, at: str | None = None, on: str | None = None, every: str | None = None, cron: str | None = None
+) -> Schedule:
+    """The schedule the command line asked for; exactly one option must be given."""
+    given = {kind: value for kind, value in zip(KINDS, (at, on, every, cron)) if value is not None}
+    if len(given) != 1:
+        found = f"got {' and '.join(f'--{kind}' for kind in given)}" if given else "got none"
+        raise InvalidInput(
+            f"give exactly one of --at, --on, --every, --cron ({found})",
+            "for example --at 02:00 (daily), --on 'Sun 03:00', --every 6h or --cron '0 2 * * 1-5'",
+        )
+    [(kind, value)] = given.items()
+    return _build(kind, value, f"--{kind}", after=None)
+
+
+def to_toml(schedule: Schedule) -> dict[str, str]:
+    """The job file's schedule table: one key, the kind, holding what the user typed."""
+    return {schedule.kind: schedule.value}
+
+
+def schedule_from_toml(table: dict) -> Schedule:
+    """The inverse of to_toml, validated again: job files can be edited by hand."""
+    unknown = [key for key in table if key not in KINDS]
+    if unknown:
+        raise InvalidInput(f"job file: unknown schedule key {unknown[0]!r}", _TOML_HINT)
+    if len(table) != 1:
+        found = ", ".join(table) or "none"
+        raise InvalidInput(f"job file: the schedule needs exactly one of at, on, every, cron (found {found})",
+                           _TOML_HINT)
+    [(kind, value)] = table.items()
+    label = f"job file key {kind!r}"
+    if not isinstance(value, str):
+        raise InvalidInput(f"{label}: must be a string, got {value!r}", _TOML_HINT)
+    return _build(kind, value, label, after=_EPOCH)
+
+
+_TOML_HINT = 'write one of: at = "02:00", on = "Sun *-*-* 03:00", every = "6h", cron = "0 2 * * 1-5"'
+
+
+def next_elapses(schedule: Schedule, count: int, *, after: datetime | None = None) -> list[datetime]:
+    """The next `count` times the timer fires, as UTC datetimes, strictly after `after`
+    (default: now). Empty for --every: a monotonic timer's next run depends on its last."""
+    if count < 1 or not schedule.on_calendar:
+        return []
+    result = _systemd_analyze_calendar(schedule.on_calendar, iterations=count, after=after)
+    if result is None:
+        raise SystemdError("systemd-analyze is not installed", "install systemd to compute calendar times")
+    if result.returncode != 0:
+        raise SystemdError(f"systemd-analyze calendar failed: {_first_line(result.stderr)}")
+    # Several expressions (a cron day-of-month OR day-of-week) fire as one timer: a moment
+    # both match is one run, hence the set.
+    moments = {moment for calendar in _parse_calendar_output(result.stdout) for moment in calendar.elapses}
+    return sorted(moments)[:count]
+
+
+# ---------------------------------------------------------------------------- durations
+
+_UNIT_SECONDS = {
+    **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "week", "weeks"), 7 * 86400),
+}
+_PLAIN_SECONDS = re.compile(r"\s*(\d+)\s*", re.ASCII)
+_DURATION = re.compile(r"(?:\s*\d+\s*[a-z]+)+\s*", re.ASCII)
+_DURATION_PART = re.compile(r"(\d+)\s*([a-z]+)", re.ASCII)
+_DURATION_HINT = (
+    "write a number and a unit, e.g. 90s, 30m, 6h, 2d or 1h30m (units s, m, h, d, w; a plain number is seconds)"
+)
+_FORMAT_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def parse_duration(text: str, *, option: str | None = None) -> int:
+    """Seconds in a time span such as 90s, 30m, 6h, 2d, 1h30m or 45 (plain = seconds).
+    Units are lower case only: to systemd 'M' is a month, so '1M' must not mean a minute.
+    `option` names the option or key in the error, e.g. '--timeout'."""
+    prefix = f"{option}: " if option else ""
+    plain = _PLAIN_SECONDS.fullmatch(text)
+    parts = _DURATION_PART.findall(text)
+    if plain:
+        seconds = int(plain[1])
+    elif _DURATION.fullmatch(text) and all(unit in _UNIT_SECONDS for _, unit in parts):
+        seconds = sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    else:
+        raise InvalidInput(f"{prefix}cannot read duration {text!r}", _DURATION_HINT)
+    if seconds == 0:
+        raise InvalidInput(f"{prefix}duration must be greater than zero, got {text!r}", _DURATION_HINT)
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """A time span systemd reads back (OnUnitActiveSec=, RandomizedDelaySec=): 6h, 1h30m, 45s."""
+    if seconds < 0:
+        raise ValueError(f"negative duration: {seconds}")
+    parts = []
+    for unit, size in _FORMAT_UNITS:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+# ---------------------------------------------------------------------- building schedules
+
+
+def _build(kind: str, value: str, label: str, *, after: datetime | None) -> Schedule:
+    """A validated Schedule; `label` names the option or key in errors, and calendar specs
+    must elapse at least once after `after` (None: now)."""
+    if kind == "every":
+        return Schedule(kind, value, (), _parse_every(value, label))
+    expressions = _CALENDAR_PARSERS[kind](value, label)
+    return Schedule(kind, value, _check_calendar(expressions, value, label, after=after), None)
+
+
+def _parse_every(value: str, label: str) -> int:
+    seconds = parse_duration(value, option=label)
+    if seconds < MIN_EVERY_SECONDS:
+        raise InvalidInput(
+            f"{label}: {value!r} is shorter than 1 minute",
+            "systemd timers fire to within a minute (AccuracySec=1min), so write 1m or more",
+        )
+    if seconds > MAX_EVERY_SECONDS:
+        raise InvalidInput(
+            f"{label}: {value!r} is longer than 31 days",
+            "for long periods use a calendar schedule, e.g. --on monthly or --on 'Sun *-*-* 03:00'",
+        )
+    return seconds
+
+
+def _on_calendar(value: str, label: str) -> tuple[str, ...]:
+    # The text goes into the timer file as it is; a line break would smuggle in settings
+    # when systemd-analyze is not there to refuse it.
+    if any(not char.isprintable() for char in value):
+        raise InvalidInput(f"{label}: {value!r} contains control characters", _ON_HINT)
+    return (value,)
+
+
+_ON_HINT = (
+    "write a systemd calendar expression, e.g. daily, 'Mon..Fri *-*-* 02:00', '*:0/15' "
+    "or '2026-12-24 18:00' (see man systemd.time; `systemd-analyze calendar SPEC` checks one)"
+)
+
+
+def _check_calendar(
+    expressions: tuple[str, ...], value: str, label: str, *, after: datetime | None
+) -> tuple[str, ...]:
+    """systemd's normal form of each expression; InvalidInput when systemd cannot read one or
+    one never elapses after `after`."""
+    result = _systemd_analyze_calendar(expressions, iterations=1, after=after)
+    if result is None:
+        return expressions  # no systemd-analyze here: systemd checks them when it loads the timer
+    if result.returncode != 0:
+        raise InvalidInput(f"{label}: systemd cannot read {value!r} ({_first_line(result.stderr)})", _ON_HINT)
+    calendars = _parse_calendar_output(result.stdout)
+    for calendar in calendars:
+        if not calendar.elapses:
+            raise InvalidInput(
+                f"{label}: {value!r} never elapses ({calendar.normalized}): no such date, or only past ones",
+                "check the date exists (February has 28 or 29 days; April, June, September "
+                "and November have 30) and lies in the future",
+            )
+    return tuple(calendar.normalized for calendar in calendars)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "no message"
+
+
+# ------------------------------------------------------------------------ calendar text
+
+# systemd's weekday order: weeks start on Monday, and ranges may not wrap past Sunday.
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_WEEKDAY_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_NAMES = {
+    **{name.lower(): index for index, name in enumerate(_WEEKDAYS)},
+    **{name: index for index, name in enumerate(_WEEKDAY_FULL_NAMES)},
+}
+
+
+def _join_runs(values: list[int], spell) -> str:
+    """Sorted values as systemd writes them: a run of three or more as 'a..b', others listed.
+    systemd keeps a list as written, so writing it the way it does keeps our text normal."""
+    runs: list[list[int]] = []
+    for value in values:
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    parts = []
+    for first, last in runs:
+        if last - first >= 2:
+            parts.append(f"{spell(first)}..{spell(last)}")
+        else:
+            parts.extend(spell(value) for value in range(first, last + 1))
+    return ",".join(parts)
+
+
+def _expression(weekdays: str, date: str, clock: str) -> str:
+    """'Mon..Fri *-*-* 02:00:00', or '*-*-* 02:00:00' when weekdays is '' (any day)."""
+    return f"{weekdays} {date} {clock}".lstrip()
+
+
+def _weekdays_text(days: set[int]) -> str:
+    """OnCalendar= weekday prefix for systemd weekday indexes (0 = Monday); '' for every day."""
+    return "" if len(days) == 7 else _join_runs(sorted(days), _WEEKDAYS.__getitem__)
+
+
+def _number_text(values: set[int], low: int, high: int) -> str:
+    """One OnCalendar= date or time component: '*', '00/15', '05..45/10', '01..05,10'."""
+    ordered = sorted(values)
+    if ordered == list(range(low, high + 1)):
+        return "*"
+    steps = {b - a for a, b in zip(ordered, ordered[1:])}
+    if len(ordered) >= 3 and len(steps) == 1 and steps != {1}:
+        [step] = steps
+        first, last = ordered[0], ordered[-1]
+        # systemd's 'a/n' repeats up to the field's end, so it fits only when nothing more would
+        if last + step > high:
+            return f"{first:02d}/{step}"
+        return f"{first:02d}..{last:02d}/{step}"
+    return _join_runs(ordered, "{:02d}".format)
+
+
+# ----------------------------------------------------------------------------------- --at
+
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", re.ASCII)
+_AT_HINT = "write HH:MM[:SS] for daily, or weekdays first: 'Mon..Fri 02:00', 'Sun 03:30', 'Mon,Wed 02:00'"
+
+
+def _at_calendar(value: str, label: str) -> tuple[str, ...]:
+    weekdays, clock = _parse_at(value, label)
+    return (_expression(weekdays, "*-*-*", clock),)
+
+
+def _parse_at(value: str, label: str) -> tuple[str, str]:
+    """('Mon..Fri' or '' for daily, 'HH:MM:SS') from '[WEEKDAYS] HH:MM[:SS]'."""
+    *days, clock = value.split() or [""]
+    match = _CLOCK.fullmatch(clock)
+    if not match:
+        raise InvalidInput(f"{label}: cannot read a time of day in {value!r}", _AT_HINT)
+    hour, minute, second = (int(part or 0) for part in match.groups())
+    for name, number, top in (("hour", hour, 23), ("minute", minute, 59), ("second", second, 59)):
+        if number > top:
+            raise InvalidInput(f"{label}: the {name} must be 0-{top}, got {value!r}", _AT_HINT)
+    weekdays = _weekdays_text(_parse_weekdays(" ".join(days), label)) if days else ""
+    return weekdays, f"{hour:02d}:{minute:02d}:{second:02d}"
+
+
+def _parse_weekdays(text: str, label: str) -> set[int]:
+    """Weekday indexes from 'Mon..Fri', 'Mon-Fri', 'Mon,Wed', 'sunday' (case-insensitive)."""
+    days: set[int] = set()
+    for item in text.split(","):
+        ends = [_weekday_index(name.strip(), label) for name in re.split(r"\.\.|-", item)]
+        if len(ends) > 2 or ends[0] > ends[-1]:
+            raise InvalidInput(
+                f"{label}: cannot read weekday range {item.strip()!r}",
+                "ranges go Monday-first and do not wrap: write Mon..Fri, or list days: Fri,Sat,Sun,Mon",
+            )
+        days.update(range(ends[0], ends[-1] + 1))
+    return days
+
+
+def _weekday_index(name: str, label: str) -> int:
+    if name.lower() not in _WEEKDAY_NAMES:
+        raise InvalidInput(
+            f"{label}: unknown weekday {name!r}",
+            "use Mon, Tue, Wed, Thu, Fri, Sat, Sun (or full names), ranges like Mon..Fri, lists like Mon,Wed",
+        )
+    return _WEEKDAY_NAMES[name.lower()]
+
+
+# --------------------------------------------------------------------------------- --cron
+
+
+@dataclass(frozen=True)
+class _CronField:
+    name: str
+    low: int
+    high: int
+    spelling: str  # how a single value is written, for hints
+    names: dict[str, int] = field(default_factory=dict)
+
+
+_MONTH_ABBREVIATIONS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_NAMES = {name: number for number, name in enumerate(_MONTH_ABBREVIATIONS, start=1)}
+_DAY_NAMES = {name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+_CRON_FIELDS = (
+    _CronField("minute", 0, 59, "a number 0-59"),
+    _CronField("hour", 0, 23, "a number 0-23"),
+    _CronField("day-of-month", 1, 31, "a number 1-31"),
+    _CronField("month", 1, 12, "a number 1-12 or a name jan-dec", _MONTH_NAMES),
+    # cron accepts both 0 and 7 for Sunday
+    _CronField("day-of-week", 0, 7, "a number 0-7 (0 and 7 are Sunday) or a name sun-sat", _DAY_NAMES),
+)
+_CRON_MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_CRON_ITEM = re.compile(r"(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:/(\d+))?", re.ASCII | re.IGNORECASE)
+_CRON_HINT = (
+    "write 5 fields: minute hour day-of-month month day-of-week, e.g. '0 2 * * 1-5', "
+    "or @hourly, @daily, @weekly, @monthly, @yearly"
+)
+
+
+def _cron_calendar(value: str, label: str) -> tuple[str, ...]:
+    text = _CRON_MACROS.get(value.strip().lower(), value)
+    if text.strip().startswith("@"):
+        raise InvalidInput(f"{label}: {value.strip()!r} has no timer equivalent", _CRON_HINT)
+    fields = text.split()
+    if len(fields) != 5:
+        raise InvalidInput(
+            f"{label}: expected 5 fields (minute hour day-of-month month day-of-week), "
+            f"got {len(fields)} in {value!r}",
+            _CRON_HINT + "; for seconds or years use --on with a calendar expression",
+        )
+    minutes, hours, days, months, weekdays = (
+        _cron_values(field_text, cron_field, label) for field_text, cron_field in zip(fields, _CRON_FIELDS)
+    )
+    clock = f"{_number_text(hours, 0, 23)}:{_number_text(minutes, 0, 59)}:00"
+    month_text = _number_text(months, 1, 12)
+    weekdays = {(day + 6) % 7 for day in weekdays}  # cron's 0/7 = Sunday to systemd's 0 = Monday
+    # Vixie cron and cronie: when day-of-month and day-of-week are both restricted (neither
+    # field starts with '*'), a day matching EITHER runs. OnCalendar= ANDs its parts, but a
+    # timer with several OnCalendar= lines fires on any of them, so the OR becomes two lines.
+    if fields[2].startswith("*") or fields[4].startswith("*"):
+        day_rules = [(weekdays, days)]
+    else:
+        day_rules = [(weekdays, set(range(1, 32))), (set(range(7)), days)]
+    return tuple(
+        _expression(_weekdays_text(on_weekdays), f"*-{month_text}-{_number_text(on_days, 1, 31)}", clock)
+        for on_weekdays, on_days in day_rules
+    )
+
+
+def _cron_values(text: str, cron_field: _CronField, label: str) -> set[int]:
+    values: set[int] = set()
+    for item in text.split(","):
+        values.update(_cron_item(item, cron_field, label))
+    return values
+
+
+def _cron_item(item: str, cron_field: _CronField, label: str) -> range:
+    """The values of one list item: '*', 'n', 'a-b', each optionally '/step'; 'a/step' runs
+    to the field's end, as in cronie."""
+    match = _CRON_ITEM.fullmatch(item)
+    if not match:
+        raise _cron_error(label, cron_field, item, "is not valid")
+    star, first, last, step = match.groups()
+    if star:
+        low, high = cron_field.low, cron_field.high
+    elif last:
+        low, high = _cron_number(first, cron_field, label), _cron_number(last, cron_field, label)
+    else:
+        low = _cron_number(first, cron_field, label)
+        high = cron_field.high if step else low
+    if step is not None and int(step) == 0:
+        raise _cron_error(label, cron_field, item, "has step 0; a step must be 1 or more")
+    if low > high:
+        raise _cron_error(label, cron_field, item, "is a range that runs backwards")
+    return range(low, high + 1, int(step or 1))
+
+
+def _cron_number(token: str, cron_field: _CronField, label: str) -> int:
+    number = int(token) if token.isdigit() else cron_field.names.get(token.lower())
+    if number is None:
+        raise _cron_error(label, cron_field, token, f"is not {cron_field.spelling}")
+    if not cron_field.low <= number <= cron_field.high:
+        raise _cron_error(label, cron_field, token, f"is out of range {cron_field.low}-{cron_field.high}")
+    return number
+
+
+def _cron_error(label: str, cron_field: _CronField, text: str, problem: str) -> InvalidInput:
+    return InvalidInput(
+        f"{label}: {cron_field.name} field: {text!r} {problem}",
+        f"the {cron_field.name} field takes *, {cron_field.spelling}, a range a-b, a list a,b, or a step "
+        "*/n, a-b/n or a/n; L, W, # and ? are not standard cron and have no timer equivalent",
+    )
+
+
+_CALENDAR_PARSERS = {"at": _at_calendar, "on": _on_calendar, "cron": _cron_calendar}
+
+
+# ---------------------------------------------------------------- systemd-analyze calendar
+
+
+@dataclass
+class _Calendar:
+    normalized: str
+    elapses: list[datetime] = field(default_factory=list)
+
+
+def _systemd_analyze_calendar(
+    expressions: tuple[str, ...], *, iterations: int, after: datetime | None
+) -> subprocess.CompletedProcess[str] | None:
+    """The one place gpuagent runs `systemd-analyze calendar`; None when it is not installed.
+    --base-time makes elapses count from `after` instead of from now."""
+    binary = shutil.which("systemd-analyze")
+    if binary is None:
+        return None
+    command = [binary, "calendar", f"--iterations={iterations}"]
+    if after is not None:
+        command.append(f"--base-time=@{int(after.timestamp())}")
+    # '--': a spec starting with '-' is a (bad) spec, not an option
+    return subprocess.run([*command, "--", *expressions], capture_output=True, text=True, check=False)
+
+
+_NORMALIZED_LINE = re.compile(r"\s*Normalized form: (.+)")
+# 'Next elapse: Mon 2024-01-01 02:00:00 CET', 'Iter. #2: ...'; after each, when local time is
+# not UTC, '(in UTC): Mon 2024-01-01 01:00:00 UTC'. 'Next elapse: never' has no date.
+_ELAPSE_LINE = re.compile(
+    r"\s*(Next elapse|Iter\. #\d+|\(in UTC\)): \S+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ", re.ASCII
+)
+
+
+def _parse_calendar_output(stdout: str) -> list[_Calendar]:
+    """One _Calendar per expression, in order, with its elapses in UTC."""
+    calendars: list[_Calendar] = []
+    for line in stdout.splitlines():
+        if normalized := _NORMALIZED_LINE.fullmatch(line):
+            calendars.append(_Calendar(normalized[1]))
+        elif elapse := _ELAPSE_LINE.match(line):
+            moment = datetime.strptime(elapse[2], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+            elapses = calendars[-1].elapses
+            # A local time is UTC unless a '(in UTC)' line follows to say otherwise.
+            if elapse[1] == "(in UTC)":
+                elapses[-1] = moment
+            else:
+                elapses.append(moment)
+    return calendars

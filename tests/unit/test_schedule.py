@@ -1,0 +1,461 @@
+"""gpuagent.schedule: the four schedule options, durations, job-file round trip, and, for
+--cron, equivalence checked for real: fire times from an independent reference cron matcher
+written here against what systemd computes for the translated OnCalendar= lines."""
+
+import re
+import shutil
+import subprocess
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from gpuagent.errors import InvalidInput, SystemdError
+from gpuagent.schedule import (
+    Schedule,
+    format_duration,
+    next_elapses,
+    parse_duration,
+    parse_schedule,
+    schedule_from_toml,
+    to_toml,
+)
+
+needs_systemd_analyze = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="needs systemd-analyze (systemd's calendar parser)"
+)
+
+UTC = timezone.utc
+BASE = datetime(2024, 1, 30, 12, 34, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def utc_host(monkeypatch):
+    """systemd-analyze reads calendar specs in local time; pin it so results do not depend on the host."""
+    monkeypatch.setenv("TZ", "UTC")
+
+
+@pytest.fixture
+def no_systemd_analyze(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+
+def invalid(**options) -> InvalidInput:
+    with pytest.raises(InvalidInput) as caught:
+        parse_schedule(**options)
+    return caught.value
+
+
+# ------------------------------------------------------------- reference cron matcher
+
+REF_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+REF_DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+REF_MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def ref_values(text: str, low: int, high: int, names: list[str], first_name: int) -> set[int]:
+    def number(token: str) -> int:
+        return int(token) if token.isdigit() else names.index(token.lower()) + first_name
+
+    values = set()
+    for item in text.split(","):
+        body, _, step = item.partition("/")
+        if body == "*":
+            start, stop = low, high
+        elif "-" in body:
+            start, stop = (number(token) for token in body.split("-"))
+        else:
+            start = number(body)
+            stop = high if step else start
+        values.update(range(start, stop + 1, int(step or 1)))
+    return values
+
+
+def reference_fire_times(cron: str, base: datetime, count: int) -> list[datetime]:
+    """The first `count` times after `base` that cron would run `cron`, the plain way: walk
+    the days, test each against the fields, list its matching hours and minutes."""
+    minute, hour, dom, month, dow = REF_MACROS.get(cron, cron).split()
+    minutes = ref_values(minute, 0, 59, [], 0)
+    hours = ref_values(hour, 0, 23, [], 0)
+    doms = ref_values(dom, 1, 31, [], 0)
+    months = ref_values(month, 1, 12, REF_MONTHS, 1)
+    dows = {day % 7 for day in ref_values(dow, 0, 7, REF_DAYS, 0)}
+
+    def runs_on(day) -> bool:
+        dom_ok, dow_ok = day.day in doms, day.isoweekday() % 7 in dows
+        if dom.startswith("*") or dow.startswith("*"):
+            return dom_ok and dow_ok
+        return dom_ok or dow_ok  # both restricted: either one will do
+
+    times: list[datetime] = []
+    day = base.date()
+    while len(times) < count and day.year < base.year + 100:
+        if day.month in months and runs_on(day):
+            times += [
+                moment
+                for h in sorted(hours)
+                for m in sorted(minutes)
+                if (moment := datetime(day.year, day.month, day.day, h, m, tzinfo=UTC)) > base
+            ]
+        day += timedelta(days=1)
+    return times[:count]
+
+
+CRON_CASES = [
+    "* * * * *",
+    "0 2 * * *",
+    "*/15 * * * *",
+    "5-50/10 */6 * * *",
+    "0,30 8-10 * * *",
+    "0 9-17/2 * * mon-fri",
+    "0 2 * * 1-5",
+    "30 3 * * 0",  # Sunday as 0
+    "30 3 * * 7",  # Sunday as 7
+    "0 0 * * 5-7",  # Friday to Sunday through 7
+    "0 0 * * 0,7",
+    "0 0 * * SAT,sun",
+    "0 0 * * 1/2",  # a/n runs to 7, so Sunday too (as cronie)
+    "0 0 1,15 * 1",  # day-of-month OR day-of-week
+    "0 12 13 * fri",  # OR, with a name
+    "0 4 8-14 * 1",  # OR: not 'the second Monday'
+    "15 10 */10 * mon-wed",  # day-of-month starts with '*': AND, as Vixie cron and cronie
+    "0 0 1-7 * */2",  # day-of-week starts with '*': AND
+    "0 0 1 jan,jul *",
+    "0 0 * JAN-MAR/2 *",
+    "0 0 1/10 * *",
+    "0 0 31 * *",  # only the months that have a 31st
+    "0 0 29 feb *",  # leap days only
+    "59 23 31 12 *",
+    "@hourly",
+    "@daily",
+    "@midnight",
+    "@weekly",
+    "@monthly",
+    "@yearly",
+    "@annually",
+]
+
+
+@needs_systemd_analyze
+@pytest.mark.parametrize("cron", CRON_CASES)
+def test_cron_fires_when_cron_would(cron):
+    schedule = parse_schedule(cron=cron)
+    assert next_elapses(schedule, 20, after=BASE) == reference_fire_times(cron, BASE, 20)
+
+
+def test_reference_matcher_knows_the_or_rule():
+    # The matcher above is the oracle; make sure it really ORs: 2024-02-01 is a Thursday.
+    assert reference_fire_times("0 0 1 * 1", datetime(2024, 1, 31, tzinfo=UTC), 2) == [
+        datetime(2024, 2, 1, tzinfo=UTC),
+        datetime(2024, 2, 5, tzinfo=UTC),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cron", "on_calendar"),
+    [
+        ("0 2 * * 1-5", ("Mon..Fri *-*-* 02:00:00",)),
+        ("*/15 * * * *", ("*-*-* *:00/15:00",)),
+        ("5-50/10 */6 * * *", ("*-*-* 00/6:05..45/10:00",)),
+        ("0 0 * * 0,7", ("Sun *-*-* 00:00:00",)),
+        ("0 0 1,15 * mon", ("Mon *-*-* 00:00:00", "*-*-01,15 00:00:00")),
+        ("@weekly", ("Sun *-*-* 00:00:00",)),
+    ],
+)
+def test_cron_translation(cron, on_calendar):
+    schedule = parse_schedule(cron=cron)
+    assert schedule == Schedule("cron", cron, on_calendar, None)
+    assert schedule.describe() == f"cron {cron}"
+
+
+@needs_systemd_analyze
+@pytest.mark.parametrize("cron", CRON_CASES)
+def test_cron_translation_is_already_systemd_normal_form(cron, monkeypatch, tmp_path):
+    # Without systemd-analyze the expressions are stored as translated; they must equal
+    # systemd's normal form, or a job's timer would depend on where it was created.
+    normalised = parse_schedule(cron=cron).on_calendar
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert parse_schedule(cron=cron).on_calendar == normalised
+
+
+@pytest.mark.parametrize(
+    ("cron", "named"),
+    [
+        ("* * * * * *", "5 fields"),
+        ("0 2 * *", "5 fields"),
+        ("garbage", "5 fields"),
+        ("@reboot", "@reboot"),
+        ("60 * * * *", "minute field"),
+        ("jan * * * *", "minute field"),
+        ("1,,2 * * * *", "minute field"),
+        ("*/0 * * * *", "minute field"),
+        ("0 24 * * *", "hour field"),
+        ("0 5-1 * * *", "hour field"),
+        ("0 0 0 * *", "day-of-month field"),
+        ("0 0 32 * *", "day-of-month field"),
+        ("0 0 L * *", "day-of-month field"),
+        ("0 0 15W * *", "day-of-month field"),
+        ("0 0 ? * 1", "day-of-month field"),
+        ("0 0 * 13 *", "month field"),
+        ("0 0 * foo *", "month field"),
+        ("0 0 * * 8", "day-of-week field"),
+        ("0 0 * * 5#2", "day-of-week field"),
+        ("0 0 * * mon-sun", "day-of-week field"),  # sun is 0: write mon-7 or 1-7
+        ("0 0 * * */0", "day-of-week field"),
+        pytest.param("0 0 30 feb *", "never elapses", marks=needs_systemd_analyze),
+        pytest.param("0 0 31 4 *", "never elapses", marks=needs_systemd_analyze),
+    ],
+)
+def test_cron_rejected_naming_the_problem(cron, named):
+    error = invalid(cron=cron)
+    assert error.message.startswith("--cron: ")
+    assert named in error.message
+    assert error.hint
+
+
+# ---------------------------------------------------------------------------------- --at
+
+
+@pytest.mark.parametrize(
+    ("at", "on_calendar", "words"),
+    [
+        ("02:00", "*-*-* 02:00:00", "daily at 02:00"),
+        ("2:05:30", "*-*-* 02:05:30", "daily at 02:05:30"),
+        ("00:00", "*-*-* 00:00:00", "daily at 00:00"),
+        ("Mon..Fri 02:00", "Mon..Fri *-*-* 02:00:00", "Mon..Fri at 02:00"),
+        ("Sun 03:30", "Sun *-*-* 03:30:00", "Sun at 03:30"),
+        ("Mon,Wed 02:00", "Mon,Wed *-*-* 02:00:00", "Mon,Wed at 02:00"),
+        ("mon-wed,FRIDAY 23:59", "Mon..Wed,Fri *-*-* 23:59:00", "Mon..Wed,Fri at 23:59"),
+        ("Mon..Sun 01:00", "*-*-* 01:00:00", "daily at 01:00"),
+    ],
+)
+def test_at(at, on_calendar, words):
+    schedule = parse_schedule(at=at)
+    assert schedule == Schedule("at", at, (on_calendar,), None)
+    assert schedule.describe() == words
+
+
+@pytest.mark.parametrize(
+    ("at", "says"),
+    [
+        ("25:00", "hour must be 0-23"),
+        ("12:60", "minute must be 0-59"),
+        ("12:00:60", "second must be 0-59"),
+        ("Funday 02:00", "unknown weekday 'Funday'"),
+        ("Fri..Mon 02:00", "weekday range 'Fri..Mon'"),
+        ("2pm", "cannot read a time"),
+        ("02:00 Mon", "cannot read a time"),
+        ("", "cannot read a time"),
+    ],
+)
+def test_at_rejected(at, says):
+    error = invalid(at=at)
+    assert error.message.startswith("--at: ")
+    assert says in error.message
+    assert error.hint
+
+
+@needs_systemd_analyze
+def test_at_fires_after_the_base_never_at_it():
+    moments = next_elapses(parse_schedule(at="Mon..Fri 02:00"), 3, after=datetime(2024, 1, 5, 2, 0, tzinfo=UTC))
+    assert moments == [datetime(2024, 1, d, 2, 0, tzinfo=UTC) for d in (8, 9, 10)]
+
+
+@needs_systemd_analyze
+def test_elapses_are_utc_when_the_host_is_not(monkeypatch):
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    moments = next_elapses(parse_schedule(at="02:00"), 2, after=datetime(2024, 1, 10, tzinfo=UTC))
+    assert moments == [datetime(2024, 1, 10, 1, 0, tzinfo=UTC), datetime(2024, 1, 11, 1, 0, tzinfo=UTC)]
+
+
+# ---------------------------------------------------------------------------------- --on
+
+
+@needs_systemd_analyze
+@pytest.mark.parametrize(
+    ("on", "on_calendar"),
+    [
+        ("daily", "*-*-* 00:00:00"),
+        ("Sun *-*-* 03:00", "Sun *-*-* 03:00:00"),
+        ("*:0/15", "*-*-* *:00/15:00"),
+        ("Mon..Fri 02:00", "Mon..Fri *-*-* 02:00:00"),
+    ],
+)
+def test_on_is_normalised_by_systemd(on, on_calendar):
+    schedule = parse_schedule(on=on)
+    assert schedule == Schedule("on", on, (on_calendar,), None)
+    assert schedule.describe() == f"on {on}"
+
+
+@needs_systemd_analyze
+@pytest.mark.parametrize(
+    ("on", "says"),
+    [
+        ("Feb 30", "systemd cannot read"),
+        ("garbage", "systemd cannot read"),
+        ("", "systemd cannot read"),
+        ("*-02-30", "never elapses"),
+        ("2020-01-01 00:00", "never elapses"),
+    ],
+)
+def test_on_rejected(on, says):
+    error = invalid(on=on)
+    assert error.message.startswith("--on: ")
+    assert says in error.message
+    assert error.hint
+
+
+def test_on_refuses_line_breaks_even_without_systemd_analyze(no_systemd_analyze):
+    assert "control characters" in invalid(on="daily\nExecStart=/bin/sh").message
+
+
+def test_on_is_kept_as_typed_without_systemd_analyze(no_systemd_analyze):
+    assert parse_schedule(on="daily").on_calendar == ("daily",)
+
+
+def test_next_elapses_needs_systemd_analyze(no_systemd_analyze):
+    with pytest.raises(SystemdError):
+        next_elapses(parse_schedule(at="02:00"), 1)
+
+
+@needs_systemd_analyze
+def test_several_expressions_merge_without_duplicates():
+    # 2024-01-01 is a Monday and the 1st: both lines of '1st OR Monday' fire then, once.
+    moments = next_elapses(parse_schedule(cron="0 0 1 * 1"), 3, after=datetime(2023, 12, 31, tzinfo=UTC))
+    assert moments == [datetime(2024, 1, d, tzinfo=UTC) for d in (1, 8, 15)]
+
+
+# ------------------------------------------------------------------------------- --every
+
+
+@pytest.mark.parametrize(
+    ("every", "seconds", "words"),
+    [
+        ("6h", 21600, "every 6h"),
+        ("1m", 60, "every 1m"),
+        ("90 min", 5400, "every 1h30m"),
+        ("31d", 2678400, "every 31d"),
+    ],
+)
+def test_every(every, seconds, words):
+    schedule = parse_schedule(every=every)
+    assert schedule == Schedule("every", every, (), seconds)
+    assert schedule.describe() == words
+    assert next_elapses(schedule, 5) == []
+
+
+@pytest.mark.parametrize(
+    ("every", "says"),
+    [("30s", "shorter than 1 minute"), ("59", "shorter than 1 minute"), ("32d", "longer than 31 days"),
+     ("soon", "cannot read duration"), ("0", "greater than zero")],
+)
+def test_every_rejected(every, says):
+    error = invalid(every=every)
+    assert error.message.startswith("--every: ")
+    assert says in error.message
+
+
+# ------------------------------------------------------------------------- one option only
+
+
+def test_no_option_is_an_error():
+    error = invalid()
+    assert all(option in error.message for option in ("--at", "--on", "--every", "--cron"))
+
+
+def test_two_options_are_an_error():
+    error = invalid(at="02:00", cron="0 2 * * *")
+    assert "exactly one of" in error.message
+    assert "got --at and --cron" in error.message
+
+
+# --------------------------------------------------------------------------------- durations
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("30m", 1800), ("6h", 21600), ("2d", 172800), ("1h30m", 5400), ("45", 45),
+     (" 10m ", 600), ("1h 30min", 5400), ("2w", 1209600), ("1d12h", 129600), ("3 hours", 10800)],
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["0", "0s", "0h0m", "-5m", "", " ", "abc", "5x", "1.5h", "1M", "1h30", "h"])
+def test_parse_duration_rejects(text):
+    with pytest.raises(InvalidInput) as caught:
+        parse_duration(text, option="--timeout")
+    assert caught.value.message.startswith("--timeout: ")
+    assert "6h" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(21600, "6h"), (5400, "1h30m"), (45, "45s"), (86400, "1d"), (90061, "1d1h1m1s"), (0, "0s")],
+)
+def test_format_duration(seconds, text):
+    assert format_duration(seconds) == text
+
+
+DURATION_SECONDS = [1, 59, 60, 61, 3599, 3600, 5400, 86399, 86400, 90061, 10**7]
+
+
+@pytest.mark.parametrize("seconds", DURATION_SECONDS)
+def test_format_duration_reads_back_the_same(seconds):
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@needs_systemd_analyze
+@pytest.mark.parametrize("seconds", DURATION_SECONDS)
+def test_systemd_reads_format_duration_the_same(seconds):
+    text = format_duration(seconds)
+    command = ["systemd-analyze", "timespan", text]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert int(re.search(r"μs: (\d+)", shown)[1]) == seconds * 1_000_000
+
+
+# ------------------------------------------------------------------------------------ TOML
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"at": "Mon..Fri 02:00"}, {"on": "Sun *-*-* 03:00"}, {"every": "1h30m"}, {"cron": "0 0 1,15 * mon"},
+     {"cron": "@daily"}],
+)
+def test_toml_round_trip(options):
+    schedule = parse_schedule(**options)
+    assert to_toml(schedule) == options
+    assert schedule_from_toml(to_toml(schedule)) == schedule
+
+
+@needs_systemd_analyze
+def test_a_finished_one_shot_job_still_loads():
+    # parse_schedule refuses a date in the past; a job file holding one (it ran) must load.
+    assert schedule_from_toml({"on": "2020-01-01 00:00"}).on_calendar == ("2020-01-01 00:00:00",)
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ({"at": "25:00"}, "'at'"),
+        ({"cron": "0 0 * * 8"}, "'cron'"),
+        ({"every": "10s"}, "'every'"),
+        pytest.param({"on": "*-02-30"}, "'on'", marks=needs_systemd_analyze),
+        ({"every": 3600}, "'every'"),
+        ({"ats": "02:00"}, "'ats'"),
+        ({}, "exactly one"),
+        ({"at": "02:00", "every": "6h"}, "exactly one"),
+    ],
+)
+def test_toml_rejected_naming_the_key(table, named):
+    with pytest.raises(InvalidInput) as caught:
+        schedule_from_toml(table)
+    assert named in caught.value.message
+    assert caught.value.message.startswith("job file")
