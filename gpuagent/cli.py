@@ -58,6 +58,14 @@ def reports_errors(command):
     return wrapper
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from gpuagent import __version__
+
+        out.print(f"gpuagent {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     user: Annotated[
@@ -65,6 +73,9 @@ def main_options(
         typer.Option("--user/--system", help="Use your own systemd user manager and XDG directories (default: --system as root, --user otherwise)."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     settings.user_mode = user
     settings.debug = debug
