@@ -29,6 +29,21 @@ MIGRATIONS = [
     CREATE INDEX runs_by_job ON runs (job, started_at DESC);
     CREATE INDEX runs_by_start ON runs (started_at DESC);
     """,
+    # Retries, the log tail of runs that did not succeed, the run's own GPU use, and what
+    # it takes to reproduce it (image digest, job file hash).
+    """
+    ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE runs ADD COLUMN first_run_id TEXT;
+    ALTER TABLE runs ADD COLUMN log_tail TEXT;
+    ALTER TABLE runs ADD COLUMN peak_vram_bytes INTEGER;
+    ALTER TABLE runs ADD COLUMN mean_vram_bytes INTEGER;
+    ALTER TABLE runs ADD COLUMN mean_gpu_util REAL;
+    ALTER TABLE runs ADD COLUMN gpu_names TEXT;
+    ALTER TABLE runs ADD COLUMN driver_version TEXT;
+    ALTER TABLE runs ADD COLUMN image_digest TEXT;
+    ALTER TABLE runs ADD COLUMN job_hash TEXT;
+    CREATE INDEX runs_by_status ON runs (status, started_at DESC);
+    """,
 ]
 
 RUNNING = "running"
@@ -48,6 +63,16 @@ class RunRecord:
     gpu_uuids: tuple[str, ...]
     image: str | None
     container_id: str | None
+    attempt: int = 1
+    first_run_id: str | None = None
+    log_tail: str | None = None
+    peak_vram_bytes: int | None = None
+    mean_vram_bytes: int | None = None
+    mean_gpu_util: float | None = None
+    gpu_names: str | None = None
+    driver_version: str | None = None
+    image_digest: str | None = None
+    job_hash: str | None = None
 
     @property
     def duration(self) -> float | None:

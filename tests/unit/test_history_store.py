@@ -48,3 +48,18 @@ def test_two_agents_creating_the_database_at_once_both_succeed(tmp_path):
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_an_older_database_is_migrated_and_keeps_its_runs(tmp_path):
+    path = tmp_path / "h.db"
+    db = sqlite3.connect(path)
+    for statement in filter(str.strip, MIGRATIONS[0].split(";")):
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO runs (run_id, job, started_at, status) VALUES ('old', 'nightly', 1.0, 'succeeded')")
+    db.commit()
+    db.close()
+
+    with HistoryStore(path) as store:
+        [run] = store.runs("nightly")
+    assert (run.run_id, run.status, run.attempt, run.peak_vram_bytes) == ("old", "succeeded", 1, None)
