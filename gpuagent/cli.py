@@ -94,10 +94,17 @@ def add(
     gpus: Annotated[int | None, typer.Option("--gpus", help="How many GPUs the run needs.", rich_help_panel="GPU")] = None,
     gpu: Annotated[list[str] | None, typer.Option("--gpu", help="Allowed GPU, by index or UUID (repeatable).", rich_help_panel="GPU")] = None,
     min_free_vram: Annotated[str | None, typer.Option("--min-free-vram", help="Free GPU memory each chosen GPU must have, e.g. 20GiB.", rich_help_panel="GPU")] = None,
+    vram_policy: Annotated[str, typer.Option("--vram-policy", help="When no GPU fits: wait (until --vram-wait), skip (exit 0) or fail (exit 1).", rich_help_panel="GPU")] = "wait",
+    vram_wait: Annotated[str | None, typer.Option("--vram-wait", help="How long --vram-policy wait waits, e.g. 30m (the default).", rich_help_panel="GPU")] = None,
+    max_gpu_util: Annotated[int | None, typer.Option("--max-gpu-util", help="Refuse GPUs busier than this percentage.", rich_help_panel="GPU")] = None,
+    exclusive: Annotated[bool, typer.Option("--exclusive", help="Refuse GPUs running processes gpuagent did not start.", rich_help_panel="GPU")] = False,
     memory: Annotated[str | None, typer.Option("--memory", help="Host memory limit, e.g. 32g (no swap on top).", rich_help_panel="Limits")] = None,
     cpus: Annotated[float | None, typer.Option("--cpus", help="CPU limit in cores, e.g. 8.", rich_help_panel="Limits")] = None,
     shm_size: Annotated[str | None, typer.Option("--shm-size", help="Size of /dev/shm, e.g. 8g (PyTorch DataLoader workers need it).", rich_help_panel="Limits")] = None,
     timeout: Annotated[str | None, typer.Option("--timeout", help="Stop the run after this long, e.g. 6h.", rich_help_panel="Limits")] = None,
+    stop_grace: Annotated[str | None, typer.Option("--stop-grace", help="Between SIGTERM and SIGKILL when a run is stopped (default 10s, at most 240s).", rich_help_panel="Limits")] = None,
+    retries: Annotated[int, typer.Option("--retries", help="Run again after failed, oom-killed or cuda-oom, up to N times.", rich_help_panel="Limits")] = 0,
+    retry_delay: Annotated[str | None, typer.Option("--retry-delay", help="Pause before a retry (default 1m).", rich_help_panel="Limits")] = None,
     volume: Annotated[list[str] | None, typer.Option("-v", "--volume", help="HOST:CONTAINER[:ro] (repeatable).", rich_help_panel="Container")] = None,
     env: Annotated[list[str] | None, typer.Option("-e", "--env", help="KEY=VALUE (repeatable).", rich_help_panel="Container")] = None,
     env_file: Annotated[str | None, typer.Option("--env-file", help="File of KEY=VALUE lines, read at each run (keep secrets here, mode 0600).", rich_help_panel="Container")] = None,
@@ -133,6 +140,13 @@ def add(
         timeout=timeout,
         persistent=persistent,
         random_delay=random_delay,
+        vram_policy=vram_policy,
+        vram_wait=vram_wait,
+        max_gpu_util=max_gpu_util,
+        exclusive=exclusive,
+        stop_grace=stop_grace,
+        retries=retries,
+        retry_delay=retry_delay,
     )
     result = add_job(_paths(), name, schedule, options, replace=replace, enabled=not disabled, dry_run=dry_run)
     render.add_result(out, result)
@@ -201,12 +215,11 @@ def trigger(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
 @app.command()
 @reports_errors
 def run(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
-    """Run a job once in the foreground (what its timer does). Exit 0 only if it succeeded."""
-    from gpuagent.outcome import Status
+    """Run a job once in the foreground (what its timer does). Exit 0 if it succeeded or was skipped."""
     from gpuagent.runner import run_job
 
-    outcome = run_job(_paths(), name, output=sys.stdout, log=lambda line: print(f"gpuagent: {line}", file=sys.stderr, flush=True))
-    raise typer.Exit(0 if outcome.status == Status.SUCCEEDED else 1)
+    _, status = run_job(_paths(), name, output=sys.stdout, log=_agent_log)
+    raise typer.Exit(status)
 
 
 @app.command()
@@ -215,7 +228,7 @@ def reap(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
     """Stop and remove containers of a job that outlived their agent (the service's ExecStopPost)."""
     from gpuagent.commands.reap import reap_job
 
-    for container in reap_job(_paths(), name):
+    for container in reap_job(_paths(), name, log=_agent_log):
         out.print(f"reaped {container}")
 
 
@@ -243,6 +256,11 @@ def logs(
     from gpuagent.commands.logs import job_logs
 
     sys.stdout.write(job_logs(_paths(), name, run_id, lines))
+
+
+def _agent_log(line: str) -> None:
+    """The agent's own lines, on stderr: the journal keeps them beside the container's."""
+    print(f"gpuagent: {line}", file=sys.stderr, flush=True)
 
 
 def main() -> None:

@@ -33,6 +33,12 @@ class ContainerSpec:
 
 
 @dataclass(frozen=True)
+class ImageInfo:
+    user: str  # the image's USER, "" when unset
+    digest: str  # repo digest where the image came from a registry, else its image id
+
+
+@dataclass(frozen=True)
 class ExitState:
     exit_code: int | None
     oom_killed: bool
@@ -82,10 +88,12 @@ class Docker:
         except docker.errors.DockerException as err:
             raise DockerError(f"docker is unreachable: {err}", "start dockerd (systemctl start docker)") from None
 
-    def image_user(self, image: str) -> str:
-        """The USER the image runs as; DockerError when the image is not on this host."""
+    def image_info(self, image: str) -> ImageInfo:
+        """What a run needs to know of its image; DockerError when it is not on this host."""
         try:
-            return self._client.images.get(image).attrs["Config"].get("User") or ""
+            attrs = self._client.images.get(image).attrs
+            digests = attrs.get("RepoDigests") or [attrs["Id"]]
+            return ImageInfo(user=(attrs.get("Config") or {}).get("User") or "", digest=digests[0])
         except self._errors.ImageNotFound:
             raise DockerError(
                 f"image {image} is not on this host",
@@ -168,4 +176,8 @@ class Docker:
 
     def job_containers(self, job: str) -> list:
         return self._client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"})
+
+    def gpuagent_container_ids(self) -> set[str]:
+        """Ids of every container gpuagent started, of any job."""
+        return {container.id for container in self._client.containers.list(filters={"label": LABEL_JOB})}
 

@@ -135,3 +135,12 @@ def _unless_unsupported(query: Callable[[Any], _T], handle: Any) -> _T | None:
         return query(handle)
     except pynvml.NVMLError_NotSupported:
         return None
+
+
+@contextlib.contextmanager
+def nvml_kept_open() -> Iterator[None]:
+    """Keep NVML initialised for the block, so repeated read_gpus() calls (sampling a
+    run's GPU use) skip the driver's start-up cost: NVML counts its inits, and only the
+    first one is slow."""
+    with _nvml():
+        yield

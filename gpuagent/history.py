@@ -5,6 +5,9 @@ WAL mode lets `gpuagent history` read while a run writes. The schema version liv
 PRAGMA user_version; MIGRATIONS[i] upgrades version i to i + 1.
 """
 
+import dataclasses
+import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -47,6 +50,9 @@ MIGRATIONS = [
 ]
 
 RUNNING = "running"
+# How long a write waits for another writer before it fails; the runner retries a failed
+# record for longer (recorder.py), so this only bounds one attempt.
+BUSY_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,9 @@ class HistoryStore:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self._migrate()
+        self._replay_spool(path)
 
     def _migrate(self) -> None:
         # One migration per transaction, the version read inside it: two agents opening
@@ -103,6 +110,24 @@ class HistoryStore:
             self._db.execute(f"PRAGMA user_version = {version + 1}")
             self._db.execute("COMMIT")
 
+    def _replay_spool(self, path: Path) -> None:
+        """Add the runs an agent could not record earlier (recorder.py). The spool is
+        renamed first, so a line appended meanwhile waits for the next replay."""
+        spool = spool_path(path)
+        if not spool.exists():
+            return
+        taken = spool.with_name(f"{spool.name}.{os.getpid()}")
+        try:
+            spool.rename(taken)
+        except FileNotFoundError:
+            return  # another process is replaying it
+        for line in taken.read_text().splitlines():
+            if line.strip():
+                fields = json.loads(line)
+                fields["gpu_uuids"] = tuple(fields["gpu_uuids"])
+                self.save(RunRecord(**fields))
+        taken.unlink()
+
     def close(self) -> None:
         self._db.close()
 
@@ -112,25 +137,28 @@ class HistoryStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def start_run(self, run_id: str, job: str, invocation_id: str | None, agent_pid: int, image: str | None) -> None:
+    def save(self, run: RunRecord) -> None:
+        """Insert the run, or overwrite every column of it: a write that failed can be
+        made again later with the run's latest state."""
+        values = dataclasses.asdict(run)
+        values["gpu_uuids"] = ",".join(run.gpu_uuids)
+        columns = ", ".join(values)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in values if column != "run_id")
         self._db.execute(
-            "INSERT INTO runs (run_id, job, invocation_id, agent_pid, started_at, status, image)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, job, invocation_id, agent_pid, time.time(), RUNNING, image),
+            f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(values))})"
+            f" ON CONFLICT (run_id) DO UPDATE SET {updates}",
+            tuple(values.values()),
         )
 
-    def update_run(self, run_id: str, **fields) -> None:
-        """Set columns of a run that is under way (gpu_uuids, image, container_id)."""
-        if "gpu_uuids" in fields:
-            fields["gpu_uuids"] = ",".join(fields["gpu_uuids"])
-        columns = ", ".join(f"{column} = ?" for column in fields)
-        self._db.execute(f"UPDATE runs SET {columns} WHERE run_id = ?", (*fields.values(), run_id))
-
-    def finish_run(self, run_id: str, status: str, exit_code: int | None, reason: str | None) -> None:
+    def mark_lost(self, job: str, reason: str) -> list[str]:
+        """Close the job's runs still marked running: called under the job's lock, so no
+        live agent owns them. Returns their run ids."""
+        rows = self._db.execute("SELECT run_id FROM runs WHERE job = ? AND status = ?", (job, RUNNING)).fetchall()
         self._db.execute(
-            "UPDATE runs SET ended_at = ?, status = ?, exit_code = ?, reason = ? WHERE run_id = ?",
-            (time.time(), status, exit_code, reason, run_id),
+            "UPDATE runs SET status = 'lost', reason = ?, ended_at = ? WHERE job = ? AND status = ?",
+            (reason, time.time(), job, RUNNING),
         )
+        return [row[0] for row in rows]
 
     def runs(self, job: str | None = None, limit: int = 50) -> list[RunRecord]:
         """Newest first."""
@@ -145,6 +173,11 @@ class HistoryStore:
     def get(self, run_id: str) -> RunRecord | None:
         row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else _record(row)
+
+
+def spool_path(database: Path) -> Path:
+    """Where runs wait that could not be written to `database`."""
+    return database.with_name("unrecorded.jsonl")
 
 
 def _record(row: sqlite3.Row) -> RunRecord:

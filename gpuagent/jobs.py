@@ -31,6 +31,14 @@ _IMAGE = re.compile(
     r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
 )
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run")
+VRAM_POLICIES = ("wait", "skip", "fail")
+DEFAULT_VRAM_WAIT = 30 * 60
+DEFAULT_STOP_GRACE = 10
+DEFAULT_RETRY_DELAY = 60
+# The template service gives the agent TimeoutStopSec=300 to stop its container and
+# record the run; the grace must fit inside it with room to spare.
+MAX_STOP_GRACE = 240
+MAX_RETRIES = 10
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,13 @@ class Job:
     timeout: int | None = None
     persistent: bool = True
     random_delay: int | None = None
+    vram_policy: str = "wait"
+    vram_wait: int = DEFAULT_VRAM_WAIT
+    max_gpu_util: int | None = None
+    exclusive: bool = False
+    stop_grace: int = DEFAULT_STOP_GRACE
+    retries: int = 0
+    retry_delay: int = DEFAULT_RETRY_DELAY
 
     @property
     def uses_gpu(self) -> bool:
@@ -89,6 +104,13 @@ class JobOptions:
     timeout: str | None = None
     persistent: bool = True
     random_delay: str | None = None
+    vram_policy: str = "wait"
+    vram_wait: str | None = None
+    max_gpu_util: int | None = None
+    exclusive: bool = False
+    stop_grace: str | None = None
+    retries: int = 0
+    retry_delay: str | None = None
 
 
 def validate_name(name: str) -> str:
@@ -211,6 +233,18 @@ def build_job(name: str, schedule: schedules.Schedule, options: JobOptions) -> J
         raise InvalidInput(f"--gpus {gpus} asks for more GPUs than the {len(gpu_ids)} named with --gpu")
     if options.min_free_vram is not None and not gpus:
         raise InvalidInput("--min-free-vram needs a GPU job", "add --gpus N or --gpu ID")
+    if options.vram_policy not in VRAM_POLICIES:
+        raise InvalidInput(f"--vram-policy: {options.vram_policy!r} is not one of {', '.join(VRAM_POLICIES)}")
+    if options.max_gpu_util is not None and not 0 <= options.max_gpu_util <= 100:
+        raise InvalidInput(f"--max-gpu-util is a percentage 0-100, got {options.max_gpu_util}")
+    if not 0 <= options.retries <= MAX_RETRIES:
+        raise InvalidInput(f"--retries must be 0 to {MAX_RETRIES}, got {options.retries}")
+    stop_grace = _optional(schedules.parse_duration, options.stop_grace, option="--stop-grace")
+    if stop_grace is not None and stop_grace > MAX_STOP_GRACE:
+        raise InvalidInput(
+            f"--stop-grace is at most {MAX_STOP_GRACE}s, got {options.stop_grace}",
+            "systemd gives a stopping run 300s (TimeoutStopSec) before it kills everything",
+        )
     return Job(
         name=name,
         schedule=schedule,
@@ -230,6 +264,13 @@ def build_job(name: str, schedule: schedules.Schedule, options: JobOptions) -> J
         timeout=_optional(schedules.parse_duration, options.timeout, option="--timeout"),
         persistent=options.persistent,
         random_delay=_optional(schedules.parse_duration, options.random_delay, option="--random-delay"),
+        vram_policy=options.vram_policy,
+        vram_wait=_optional(schedules.parse_duration, options.vram_wait, option="--vram-wait") or DEFAULT_VRAM_WAIT,
+        max_gpu_util=options.max_gpu_util,
+        exclusive=options.exclusive,
+        stop_grace=stop_grace or DEFAULT_STOP_GRACE,
+        retries=options.retries,
+        retry_delay=_optional(schedules.parse_duration, options.retry_delay, option="--retry-delay") or DEFAULT_RETRY_DELAY,
     )
 
 
@@ -243,8 +284,8 @@ _HEADER = "# gpuagent job. Change it with `gpuagent add {name} --replace ...` or
 _TOP_KEYS = {"schema_version", "name", "image", "command", "schedule", "resources", "container"}
 _SECTION_KEYS = {
     "schedule": {"persistent", "random_delay", "at", "on", "every", "cron"},
-    "resources": {"gpus", "gpu", "min_free_vram", "memory", "cpus", "shm_size"},
-    "container": {"volumes", "env", "env_file", "workdir", "user", "timeout"},
+    "resources": {"gpus", "gpu", "min_free_vram", "memory", "cpus", "shm_size", "vram_policy", "vram_wait", "max_gpu_util", "exclusive"},
+    "container": {"volumes", "env", "env_file", "workdir", "user", "timeout", "stop_grace", "retries", "retry_delay"},
 }
 
 
@@ -274,6 +315,10 @@ def job_to_toml(job: Job) -> str:
                 "memory": _optional(format_size, job.memory),
                 "cpus": job.cpus,
                 "shm_size": _optional(format_size, job.shm_size),
+                "vram_policy": job.vram_policy if job.uses_gpu else None,
+                "vram_wait": schedules.format_duration(job.vram_wait) if job.uses_gpu else None,
+                "max_gpu_util": job.max_gpu_util,
+                "exclusive": job.exclusive or None,
             }
         ),
         "container": present(
@@ -284,14 +329,18 @@ def job_to_toml(job: Job) -> str:
                 "workdir": job.workdir,
                 "user": job.user,
                 "timeout": _optional(schedules.format_duration, job.timeout),
+                "stop_grace": schedules.format_duration(job.stop_grace),
+                "retries": job.retries or None,
+                "retry_delay": schedules.format_duration(job.retry_delay) if job.retries else None,
             }
         ),
     }
     return _HEADER.format(name=job.name) + tomli_w.dumps({k: v for k, v in document.items() if v != {}})
 
 
-def job_from_toml(text: str, source: Path) -> Job:
-    """Parse and validate a job file; every problem is an InvalidInput naming the file."""
+def job_from_toml(text: str, source: Path, *, check_calendar: bool = True) -> Job:
+    """Parse and validate a job file; every problem is an InvalidInput naming the file.
+    check_calendar: see schedule.schedule_from_toml."""
     try:
         document = tomllib.loads(text)
         _check_keys(document)
@@ -326,8 +375,15 @@ def job_from_toml(text: str, source: Path) -> Job:
             timeout=container.get("timeout"),
             persistent=persistent,
             random_delay=random_delay,
+            vram_policy=resources.get("vram_policy", "wait"),
+            vram_wait=resources.get("vram_wait"),
+            max_gpu_util=resources.get("max_gpu_util"),
+            exclusive=resources.get("exclusive", False),
+            stop_grace=container.get("stop_grace"),
+            retries=container.get("retries", 0),
+            retry_delay=container.get("retry_delay"),
         )
-        return build_job(name, schedules.schedule_from_toml(schedule_table), options)
+        return build_job(name, schedules.schedule_from_toml(schedule_table, check_calendar=check_calendar), options)
     except tomllib.TOMLDecodeError as err:
         raise InvalidInput(f"job file {source}: not valid TOML: {err}", "fix the file, or re-create the job") from None
     except InvalidInput as err:
@@ -350,7 +406,7 @@ def _required(document: dict, key: str):
     return document[key]
 
 
-def load_job(path: Path) -> Job:
+def load_job(path: Path, *, check_calendar: bool = True) -> Job:
     """Read a job file, refusing one that others could have changed."""
     try:
         info = path.stat()
@@ -361,7 +417,7 @@ def load_job(path: Path) -> Job:
             f"job file {path} is writable by group or others: refusing to run what someone else may have changed",
             f"chmod go-w {path}",
         )
-    return job_from_toml(path.read_text(), path)
+    return job_from_toml(path.read_text(), path, check_calendar=check_calendar)
 
 
 def job_file_hash(path: Path) -> str:

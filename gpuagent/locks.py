@@ -1,4 +1,5 @@
-"""Per-job locks, so two runs of one job (a timer run and a manual one) never overlap."""
+"""File locks (flock): a per-job lock, so two runs of one job never overlap, and the
+host-wide admission lock. The kernel drops a lock when its holder dies, even by SIGKILL."""
 
 import fcntl
 import os
@@ -8,14 +9,14 @@ from pathlib import Path
 
 
 @contextmanager
-def try_lock(path: Path) -> Iterator[bool]:
-    """Hold an exclusive flock on `path` for the block; yields False at once if another
-    process holds it. The kernel drops the lock when the holder dies, even by SIGKILL."""
+def flocked(path: Path, wait: bool) -> Iterator[bool]:
+    """Hold an exclusive lock on `path` for the block. With wait=False, yields False at
+    once if another process holds it; with wait=True, waits and yields True."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return

@@ -1,5 +1,6 @@
 """How a run ended, in the words history and the journal use."""
 
+import re
 from enum import StrEnum
 
 
@@ -8,14 +9,27 @@ class Status(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     OOM_KILLED = "oom-killed"
+    CUDA_OOM = "cuda-oom"
     TIMED_OUT = "timed-out"
     STOPPED = "stopped"
     SKIPPED_VRAM = "skipped-vram"
     SKIPPED_OVERLAP = "skipped-overlap"
+    LOST = "lost"
     ERROR = "error"
 
 
-def classify(exit_code: int | None, oom_killed: bool, timed_out: bool, stopped: bool) -> tuple[Status, str]:
+# Worth another attempt: the command itself failed, perhaps for a passing reason. Not a
+# skip (the next fire will do), a stop (someone asked) or a timeout (it would again).
+RETRYABLE = frozenset({Status.FAILED, Status.OOM_KILLED, Status.CUDA_OOM})
+SKIPPED = frozenset({Status.SKIPPED_VRAM, Status.SKIPPED_OVERLAP})
+
+# What PyTorch, CUDA and cuDNN print when GPU memory runs out.
+_CUDA_OOM = re.compile(
+    r"CUDA out of memory|torch\.(cuda\.)?OutOfMemoryError|CUDA error: out of memory|CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED"
+)
+
+
+def classify(exit_code: int | None, oom_killed: bool, timed_out: bool, stopped: bool, log_tail: list[str]) -> tuple[Status, str]:
     """The status of a run whose container ended, and a reason for people."""
     if stopped:
         return Status.STOPPED, "stopped by a signal to gpuagent (systemctl stop, Ctrl-C)"
@@ -25,4 +39,6 @@ def classify(exit_code: int | None, oom_killed: bool, timed_out: bool, stopped: 
         return Status.OOM_KILLED, "the container ran out of its --memory limit and was killed"
     if exit_code == 0:
         return Status.SUCCEEDED, "exit 0"
+    if any(_CUDA_OOM.search(line) for line in log_tail):
+        return Status.CUDA_OOM, f"exit {exit_code}: CUDA out of memory (see the log tail)"
     return Status.FAILED, f"exit {exit_code}"

@@ -1,38 +1,41 @@
-"""One run of a job, start to end: lock, admission, container, output, record.
+"""One invocation of `gpuagent run JOB`, start to end: lock, orphans, attempts (retries),
+each with admission, container, output, GPU use and record.
 
-The history row is written before anything can fail and completed in a `finally`, and
-the container is removed in a `finally`: whatever goes wrong, the run is recorded and
-nothing is left behind. (An agent killed outright cannot clean up; `gpuagent reap`,
-the service's ExecStopPost, does it then.)
+Each attempt's history row is written before anything can fail and completed in a
+`finally`; its container is removed in a `finally`. An agent killed outright cannot clean
+up: its job's next run, or `gpuagent reap` (the service's ExecStopPost), removes what it
+left and marks its row `lost`.
 """
 
+import collections
+import dataclasses
 import os
 import secrets
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TextIO
 
 from gpuagent import admission
 from gpuagent.docker_run import Docker, container_spec
 from gpuagent.errors import GpuAgentError
-from gpuagent.history import HistoryStore
-from gpuagent.jobs import Job, load_job, validate_name
-from gpuagent.locks import try_lock
-from gpuagent.outcome import Status, classify
+from gpuagent.history import RunRecord
+from gpuagent.jobs import Job, job_file_hash, load_job, validate_name
+from gpuagent.locks import flocked
+from gpuagent.outcome import RETRYABLE, SKIPPED, Status, classify
 from gpuagent.paths import Paths
+from gpuagent.recorder import RunRecorder
+from gpuagent.reservations import Reservations
+from gpuagent.sizes import format_size
 
-STOP_GRACE_SECONDS = 10
+LOG_TAIL_LINES = 50
+VRAM_POLL_SECONDS = 2.0
+WAIT_REPORT_SECONDS = 60.0
+LOST_REASON = "its agent died while the run was going (killed?); the container was reaped"
 
-
-@dataclass(frozen=True)
-class RunOutcome:
-    run_id: str
-    status: Status
-    exit_code: int | None
-    reason: str
+Log = Callable[[str], None]
 
 
 class StopRequested(BaseException):
@@ -41,30 +44,117 @@ class StopRequested(BaseException):
 
 
 class NoGpuFits(GpuAgentError):
-    """Admission found no GPU with the free memory the job needs."""
+    """Admission found no GPU with what the job needs."""
 
 
 def new_run_id() -> str:
     return secrets.token_hex(6)
 
 
-def run_job(paths: Paths, name: str, output: TextIO, log: Callable[[str], None]) -> RunOutcome:
-    """Run job `name` once. `output` receives the container's lines, `log` the agent's own."""
+def exit_status(job_policy: str | None, status: Status) -> int:
+    """0 for success and for a skip (the next fire will do: nothing is wrong), except that
+    --vram-policy fail makes a VRAM skip a failure; 1 for everything else."""
+    if status == Status.SUCCEEDED:
+        return 0
+    if status in SKIPPED and not (status == Status.SKIPPED_VRAM and job_policy == "fail"):
+        return 0
+    return 1
+
+
+def run_job(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[RunRecord, int]:
+    """Run job `name`, with its retries. `output` receives the container's lines, `log`
+    the agent's own. Returns the last attempt's record and the exit status for systemd."""
     validate_name(name)
-    run_id = new_run_id()
-    with HistoryStore(paths.history_db) as store, try_lock(paths.job_lock(name)) as locked:
-        store.start_run(run_id, name, os.environ.get("INVOCATION_ID"), os.getpid(), image=None)
-        outcome = RunOutcome(run_id, Status.ERROR, None, "gpuagent failed unexpectedly (see the journal)")
+    recorder = RunRecorder(paths, log)
+    try:
+        with flocked(paths.job_lock(name), wait=False) as holding, _signals_stop_the_run():
+            if not holding:
+                run = _new_record(name)
+                run = dataclasses.replace(run, status=Status.SKIPPED_OVERLAP, ended_at=time.time(), reason="another run of this job is still going")
+                recorder.save_final(run)
+                log(f"run {run.run_id} of {name}: {run.status} ({run.reason})")
+                return run, 0
+            reap_orphans(paths, name, recorder, log)
+            return _attempts(paths, name, recorder, output, log)
+    finally:
+        recorder.close()
+
+
+def reap_orphans(paths: Paths, name: str, recorder: RunRecorder, log: Log) -> list[str]:
+    """Remove containers of `name` and mark its `running` rows lost. Only call while
+    holding the job's lock: then no live agent owns either."""
+    reaped = [container.name for container in _reap_containers(name, log)]
+    for run_id in recorder.mark_lost(name, LOST_REASON):
+        log(f"run {run_id} of {name} marked lost: {LOST_REASON}")
+    return reaped
+
+
+def _reap_containers(name: str, log: Log) -> list:
+    try:
+        docker = Docker()
+        containers = docker.job_containers(name)
+        for container in containers:
+            log(f"reaping container {container.name} left by an earlier run of {name}")
+            docker.stop(container, grace=10)
+            docker.remove(container)
+        return containers
+    except GpuAgentError as err:
+        log(f"could not look for containers left by earlier runs: {err.message}")
+        return []
+
+
+def _attempts(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log) -> tuple[RunRecord, int]:
+    job: Job | None = None
+    first: RunRecord | None = None
+    attempt = 1
+    while True:
+        run = _new_record(name, attempt, first)
+        recorder.save(run)
         try:
-            if not locked:
-                outcome = RunOutcome(run_id, Status.SKIPPED_OVERLAP, None, "another run of this job is still going")
-            else:
-                with _signals_stop_the_run():
-                    outcome = _Run(paths, name, run_id, store, output, log).execute()
-        finally:
-            store.finish_run(run_id, outcome.status, outcome.exit_code, outcome.reason)
-    log(f"run {run_id} of {name}: {outcome.status} ({outcome.reason})")
-    return outcome
+            job = job or load_job(paths.job_file(name))
+            run = dataclasses.replace(run, image=job.image, job_hash=job_file_hash(paths.job_file(name)))
+            run = _Attempt(paths, job, run, recorder, output, log).execute()
+        except StopRequested:
+            run = _ended(run, Status.STOPPED, "stopped by a signal to gpuagent (systemctl stop, Ctrl-C)")
+        except GpuAgentError as err:
+            run = _ended(run, Status.ERROR, err.message)
+        except BaseException as err:
+            recorder.save_final(_ended(run, Status.ERROR, f"gpuagent failed: {err!r} (see the journal)"))
+            raise
+        recorder.save_final(run)
+        log(f"run {run.run_id} of {name}: {run.status} ({run.reason})")
+        if job is None or run.status not in RETRYABLE or attempt > job.retries:
+            return run, exit_status(job.vram_policy if job else None, run.status)
+        first = first or run
+        attempt += 1
+        log(f"retrying in {job.retry_delay}s (attempt {attempt} of {job.retries + 1})")
+        try:
+            time.sleep(job.retry_delay)
+        except StopRequested:
+            return run, 1
+
+
+def _new_record(name: str, attempt: int = 1, first: RunRecord | None = None) -> RunRecord:
+    return RunRecord(
+        run_id=new_run_id(),
+        job=name,
+        invocation_id=os.environ.get("INVOCATION_ID"),
+        agent_pid=os.getpid(),
+        started_at=time.time(),
+        ended_at=None,
+        status=Status.RUNNING,
+        exit_code=None,
+        reason=None,
+        gpu_uuids=(),
+        image=None,
+        container_id=None,
+        attempt=attempt,
+        first_run_id=None if first is None else first.run_id,
+    )
+
+
+def _ended(run: RunRecord, status: Status, reason: str, **fields) -> RunRecord:
+    return dataclasses.replace(run, status=status, reason=reason, ended_at=time.time(), **fields)
 
 
 @contextmanager
@@ -87,47 +177,86 @@ def _signals_stop_the_run() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-class _Run:
-    def __init__(self, paths: Paths, name: str, run_id: str, store: HistoryStore, output: TextIO, log) -> None:
-        self.paths, self.name, self.run_id, self.store = paths, name, run_id, store
+class _Attempt:
+    def __init__(self, paths: Paths, job: Job, run: RunRecord, recorder: RunRecorder, output: TextIO, log: Log) -> None:
+        self.paths, self.job, self.run, self.recorder = paths, job, run, recorder
         self.output, self.log = output, log
+        self.reservations = Reservations(paths.runtime_dir)
+        self.log_tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
 
-    def execute(self) -> RunOutcome:
-        try:
-            job = load_job(self.paths.job_file(self.name))
-            self.store.update_run(self.run_id, image=job.image)
-            gpu_uuids = self._admit(job) if job.uses_gpu else ()
-            return self._contain(job, gpu_uuids)
-        except StopRequested:
-            return self._outcome(*classify(None, False, False, stopped=True))
-        except NoGpuFits as err:
-            return self._outcome(Status.SKIPPED_VRAM, err.message)
-        except GpuAgentError as err:
-            return self._outcome(Status.ERROR, err.message)
-
-    def _outcome(self, status: Status, reason: str, exit_code: int | None = None) -> RunOutcome:
-        return RunOutcome(self.run_id, status, exit_code, reason)
-
-    def _admit(self, job: Job) -> tuple[str, ...]:
-        from gpuagent.gpu import read_gpus
-
-        decision = admission.decide(read_gpus(), job.gpus, job.min_free_vram, job.gpu_ids)
-        if not decision.admitted:
-            raise NoGpuFits(decision.reason)
-        self.log(decision.reason)
-        self.store.update_run(self.run_id, gpu_uuids=decision.gpu_uuids)
-        return decision.gpu_uuids
-
-    def _contain(self, job: Job, gpu_uuids: tuple[str, ...]) -> RunOutcome:
+    def execute(self) -> RunRecord:
         docker = Docker()
-        spec = container_spec(job, self.run_id, gpu_uuids, docker.image_user(job.image))
-        container = docker.create(spec)
+        image = docker.image_info(self.job.image)
+        self._update(image_digest=image.digest)
+        if not self.job.uses_gpu:
+            return self._contain(docker, image.user, ())
+        try:
+            decision = self._admit(docker)
+        except NoGpuFits as err:
+            return _ended(self.run, Status.SKIPPED_VRAM, err.message)
+        try:
+            return self._contain(docker, image.user, decision.gpu_uuids)
+        finally:
+            self.reservations.release(self.run.run_id)
+
+    def _update(self, **fields) -> None:
+        self.run = dataclasses.replace(self.run, **fields)
+        self.recorder.save(self.run)
+
+    # -- admission -----------------------------------------------------------------
+
+    def _admit(self, docker: Docker) -> admission.Admission:
+        """Decide under the host-wide lock and claim the memory; poll while the policy
+        is `wait` and the deadline is ahead."""
+        from gpuagent.gpu import driver_version, read_gpus
+
+        job = self.job
+        needs = admission.Needs(job.gpus, job.min_free_vram, job.gpu_ids, job.max_gpu_util, job.exclusive)
+        deadline = time.monotonic() + job.vram_wait
+        best_free = 0
+        next_report = time.monotonic()
+        while True:
+            with self.reservations.admission() as book:
+                gpus = read_gpus()
+                own_pids = self._gpuagent_pids(docker, gpus) if job.exclusive else frozenset()
+                decision = admission.decide(book.unclaimed(gpus), needs, own_pids)
+                if decision.admitted:
+                    book.claim(self.run.run_id, decision.gpu_uuids, job.min_free_vram or 0)
+            if decision.admitted:
+                names = ",".join(gpu.name or "?" for gpu in gpus if gpu.uuid in decision.gpu_uuids)
+                self.log(decision.reason)
+                self._update(gpu_uuids=decision.gpu_uuids, gpu_names=names, driver_version=driver_version())
+                return decision
+            best_free = max([best_free, *(gpu.free_bytes for gpu in gpus if gpu.available)])
+            if job.vram_policy != "wait" or time.monotonic() >= deadline:
+                waited = "" if job.vram_policy != "wait" else f" after waiting {job.vram_wait}s; best free seen {format_size(best_free)}"
+                raise NoGpuFits(decision.reason + waited)
+            if time.monotonic() >= next_report:
+                self.log(f"waiting for GPU memory: {decision.reason}")
+                next_report = time.monotonic() + WAIT_REPORT_SECONDS
+            time.sleep(VRAM_POLL_SECONDS)
+
+    @staticmethod
+    def _gpuagent_pids(docker: Docker, gpus) -> frozenset[int]:
+        from gpuagent.procs import container_id_of_pid
+
+        ours = docker.gpuagent_container_ids()
+        return frozenset(p.pid for gpu in gpus for p in gpu.processes if container_id_of_pid(p.pid) in ours)
+
+    # -- the container --------------------------------------------------------------
+
+    def _contain(self, docker: Docker, image_user: str, gpu_uuids: tuple[str, ...]) -> RunRecord:
+        job = self.job
+        container = docker.create(container_spec(job, self.run.run_id, gpu_uuids, image_user))
         stopped = timed_out = False
+        sampler = None
         pump = threading.Thread(target=self._pump, args=(docker, container), daemon=True)
         try:
             try:
-                self.store.update_run(self.run_id, container_id=container.id)
+                self._update(container_id=container.id)
                 docker.start(container)
+                if gpu_uuids:
+                    sampler = self._sampler(container.id, gpu_uuids)
                 # The output stream ends when the container exits, so joining the pump
                 # is waiting for the exit: with a timeout, and (unlike a blocking HTTP
                 # read) interruptible by SIGTERM.
@@ -137,19 +266,30 @@ class _Run:
             except StopRequested:
                 stopped = True
             if stopped or timed_out:
-                docker.stop(container, STOP_GRACE_SECONDS)
+                docker.stop(container, job.stop_grace)
             docker.wait(container)
             if pump.is_alive():
                 pump.join(timeout=5)
             state = docker.exit_state(container)
         finally:
+            usage = sampler.stop() if sampler else None
             docker.remove(container)
-        status, reason = classify(state.exit_code, state.oom_killed, timed_out, stopped)
-        return self._outcome(status, reason, state.exit_code)
+        status, reason = classify(state.exit_code, state.oom_killed, timed_out, stopped, list(self.log_tail))
+        gpu_fields = {} if usage is None else dataclasses.asdict(usage)
+        tail = None if status == Status.SUCCEEDED else "\n".join(self.log_tail)
+        return _ended(self.run, status, reason, exit_code=state.exit_code, log_tail=tail, **gpu_fields)
+
+    def _sampler(self, container_id: str, gpu_uuids: tuple[str, ...]):
+        from gpuagent.gpu_usage import GpuUsageSampler
+
+        sampler = GpuUsageSampler(container_id, gpu_uuids, on_visible=lambda: self.reservations.release(self.run.run_id))
+        sampler.start()
+        return sampler
 
     def _pump(self, docker: Docker, container) -> None:
         try:
             for line in docker.output_lines(container):
+                self.log_tail.append(line)
                 self.output.write(line + "\n")
                 self.output.flush()
         except Exception as err:  # noqa: BLE001 - the run goes on; its end is read from docker

@@ -1,27 +1,28 @@
-"""gpuagent reap: remove containers of a job that outlived their agent.
+"""gpuagent reap: clean up after a run whose agent died.
 
 A container lives in dockerd's cgroup, not the service's, so an agent killed outright
-leaves it running. The service's ExecStopPost calls this. A run still held by a live
-agent (the job lock is taken) is left alone.
+leaves it running, and leaves its history row `running`. The service's ExecStopPost
+calls this: it removes the job's containers and marks such rows `lost`. A run still held
+by a live agent (the job lock is taken) is left alone.
 """
 
-from gpuagent.docker_run import Docker
+from collections.abc import Callable
+
 from gpuagent.jobs import validate_name
-from gpuagent.locks import try_lock
+from gpuagent.locks import flocked
 from gpuagent.paths import Paths
-from gpuagent.runner import STOP_GRACE_SECONDS
+from gpuagent.recorder import RunRecorder
+from gpuagent.runner import reap_orphans
 
 
-def reap_job(paths: Paths, name: str) -> list[str]:
+def reap_job(paths: Paths, name: str, log: Callable[[str], None]) -> list[str]:
     """Returns the names of the containers removed."""
     validate_name(name)
-    with try_lock(paths.job_lock(name)) as free:
+    with flocked(paths.job_lock(name), wait=False) as free:
         if not free:
             return []
-        docker = Docker()
-        reaped = []
-        for container in docker.job_containers(name):
-            docker.stop(container, STOP_GRACE_SECONDS)
-            docker.remove(container)
-            reaped.append(container.name)
-        return reaped
+        recorder = RunRecorder(paths, log)
+        try:
+            return reap_orphans(paths, name, recorder, log)
+        finally:
+            recorder.close()

@@ -150,7 +150,7 @@ def test_a_second_run_while_one_holds_the_job_is_recorded_as_overlap(home, busyb
     first.send_signal(signal.SIGTERM)
     first.communicate(timeout=60)
 
-    assert second.returncode == 1
+    assert second.returncode == 0, "a skip is not a failure: the next fire will do"
     statuses = sorted(run.status for run in home.runs("single"))
     assert statuses == ["skipped-overlap", "stopped"]
 

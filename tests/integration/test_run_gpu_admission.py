@@ -42,7 +42,7 @@ def test_a_job_needing_20gib_lands_on_the_gpu_that_has_it(home, busybox_image):
 
 
 def test_with_no_gpu_free_the_run_fails_clearly_and_starts_nothing(home, busybox_image, docker_client):
-    home.write_job("big", busybox_image, ["true"], gpus=1, min_free_vram="40GiB")
+    home.write_job("big", busybox_image, ["true"], gpus=1, min_free_vram="40GiB", vram_policy="fail")
     result = home.run("run", "big")
 
     assert result.returncode == 1
@@ -55,8 +55,10 @@ def test_with_no_gpu_free_the_run_fails_clearly_and_starts_nothing(home, busybox
 
 
 def test_memory_freed_on_the_gpu_is_seen_by_the_next_run(home, gpu_host, busybox_image):
-    home.write_job("retry", busybox_image, ["sh", "-c", "echo $NVIDIA_VISIBLE_DEVICES"], gpus=1, min_free_vram="60GiB")
-    assert home.run("run", "retry").returncode == 1
+    home.write_job("retry", busybox_image, ["sh", "-c", "echo $NVIDIA_VISIBLE_DEVICES"], gpus=1, min_free_vram="60GiB", vram_policy="skip")
+    skipped = home.run("run", "retry")
+    assert skipped.returncode == 0, "--vram-policy skip: a skip is not a failure"
+    assert home.last_run("retry").status == "skipped-vram"
     gpu_host.update([FakeGpu(uuid=SMALL, total=24 * GiB), FakeGpu(uuid=ROOMY, total=80 * GiB, used=10 * GiB)])
     result = home.run("run", "retry")
 

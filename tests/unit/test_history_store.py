@@ -1,16 +1,24 @@
 import sqlite3
 import threading
 
-from gpuagent.history import MIGRATIONS, HistoryStore
+from gpuagent.history import MIGRATIONS, HistoryStore, RunRecord, spool_path
+
+
+def record(run_id: str, job: str = "nightly", **fields) -> RunRecord:
+    base = dict(
+        run_id=run_id, job=job, invocation_id=None, agent_pid=1, started_at=float(fields.pop("started_at", 1.0)),
+        ended_at=None, status="running", exit_code=None, reason=None, gpu_uuids=(), image=None, container_id=None,
+    )
+    return RunRecord(**{**base, **fields})
 
 
 def test_a_run_is_recorded_at_start_and_completed_at_end(tmp_path):
     with HistoryStore(tmp_path / "history.db") as store:
-        store.start_run("r1", "nightly", "inv-1", 4242, image=None)
+        store.save(record("r1", invocation_id="inv-1", agent_pid=4242))
         running = store.get("r1")
         assert running.status == "running" and running.ended_at is None
-        store.update_run("r1", image="img:1", gpu_uuids=("GPU-a", "GPU-b"), container_id="c0ffee")
-        store.finish_run("r1", "failed", 3, "exit 3")
+        store.save(record("r1", invocation_id="inv-1", agent_pid=4242, image="img:1", gpu_uuids=("GPU-a", "GPU-b"), container_id="c0ffee"))
+        store.save(record("r1", invocation_id="inv-1", agent_pid=4242, image="img:1", gpu_uuids=("GPU-a", "GPU-b"), container_id="c0ffee", status="failed", exit_code=3, reason="exit 3", ended_at=5.0))
         run = store.get("r1")
     assert (run.status, run.exit_code, run.reason) == ("failed", 3, "exit 3")
     assert run.gpu_uuids == ("GPU-a", "GPU-b")
@@ -21,7 +29,7 @@ def test_a_run_is_recorded_at_start_and_completed_at_end(tmp_path):
 def test_runs_are_newest_first_and_filtered_by_job(tmp_path):
     with HistoryStore(tmp_path / "h.db") as store:
         for number, job in enumerate(["a", "b", "a", "a"]):
-            store.start_run(f"r{number}", job, None, 1, image=None)
+            store.save(record(f"r{number}", job, started_at=number))
         assert [run.run_id for run in store.runs("a")] == ["r3", "r2", "r0"]
         assert [run.run_id for run in store.runs(None, limit=2)] == ["r3", "r2"]
 
@@ -63,3 +71,27 @@ def test_an_older_database_is_migrated_and_keeps_its_runs(tmp_path):
     with HistoryStore(path) as store:
         [run] = store.runs("nightly")
     assert (run.run_id, run.status, run.attempt, run.peak_vram_bytes) == ("old", "succeeded", 1, None)
+
+
+def test_running_rows_of_a_job_are_marked_lost(tmp_path):
+    with HistoryStore(tmp_path / "h.db") as store:
+        store.save(record("a"))
+        store.save(record("b", status="succeeded"))
+        store.save(record("c", job="other"))
+        assert store.mark_lost("nightly", "agent died") == ["a"]
+        assert (store.get("a").status, store.get("a").reason) == ("lost", "agent died")
+        assert store.get("a").ended_at is not None
+        assert store.get("b").status == "succeeded" and store.get("c").status == "running"
+
+
+def test_spooled_runs_are_added_when_the_store_next_opens(tmp_path):
+    import dataclasses
+    import json
+
+    database = tmp_path / "h.db"
+    HistoryStore(database).close()
+    spool_path(database).write_text(json.dumps(dataclasses.asdict(record("late", status="failed", gpu_uuids=("GPU-a",)))) + "\n")
+    with HistoryStore(database) as store:
+        late = store.get("late")
+    assert (late.status, late.gpu_uuids) == ("failed", ("GPU-a",))
+    assert not spool_path(database).exists()

@@ -1,0 +1,87 @@
+"""Writing a run's record so that no fault loses it.
+
+Every write saves the run's whole latest state, so a write that failed (database locked,
+disk full, file gone) is simply made again later. At the end of a run the record is
+retried for a while; if the database still refuses it, the record goes to a spool file
+beside the database, which the next HistoryStore to open adds to history; and if even
+that cannot be written, the journal says plainly that the run was not recorded and what
+the record said.
+"""
+
+import dataclasses
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+
+from gpuagent.history import HistoryStore, RunRecord, spool_path
+from gpuagent.paths import Paths
+
+FINAL_PATIENCE_SECONDS = 10
+
+
+class RunRecorder:
+    def __init__(self, paths: Paths, log: Callable[[str], None]) -> None:
+        self._db_path = paths.history_db
+        self._log = log
+        self._store: HistoryStore | None = None
+        self._failing = False
+
+    def save(self, run: RunRecord) -> bool:
+        """Try to write `run` now; False (and one line in the journal) if it cannot be."""
+        try:
+            if self._store is None:
+                self._store = HistoryStore(self._db_path)
+            self._store.save(run)
+        except (sqlite3.Error, OSError) as err:
+            self._drop_store()
+            if not self._failing:
+                self._log(f"history database unavailable ({err}): the record of run {run.run_id} will be written later")
+            self._failing = True
+            return False
+        if self._failing:
+            self._log(f"history database works again: run {run.run_id} recorded")
+        self._failing = False
+        return True
+
+    def save_final(self, run: RunRecord) -> None:
+        """Write the finished run, retrying for FINAL_PATIENCE_SECONDS, then spool it."""
+        deadline = time.monotonic() + FINAL_PATIENCE_SECONDS
+        while not self.save(run):
+            if time.monotonic() >= deadline:
+                self._spool(run)
+                return
+            time.sleep(1)
+
+    def close(self) -> None:
+        self._drop_store()
+
+    def mark_lost(self, job: str, reason: str) -> list[str]:
+        try:
+            if self._store is None:
+                self._store = HistoryStore(self._db_path)
+            return self._store.mark_lost(job, reason)
+        except (sqlite3.Error, OSError) as err:
+            self._drop_store()
+            self._log(f"could not mark lost runs of {job} in history ({err})")
+            return []
+
+    def _drop_store(self) -> None:
+        if self._store is not None:
+            try:
+                self._store.close()
+            except sqlite3.Error:
+                pass
+            self._store = None
+
+    def _spool(self, run: RunRecord) -> None:
+        spool = spool_path(self._db_path)
+        line = json.dumps(dataclasses.asdict(run))
+        try:
+            with open(spool, "a") as handle:
+                handle.write(line + "\n")
+                handle.flush()
+        except OSError as err:
+            self._log(f"run {run.run_id} was NOT recorded in history ({err}); its record: {line}")
+            return
+        self._log(f"history database still unavailable: run {run.run_id} kept in {spool}, added to history once the database works")
