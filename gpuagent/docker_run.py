@@ -5,10 +5,12 @@ so gpuagent never touches a container it did not start.
 """
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from gpuagent.errors import DockerError
 from gpuagent.jobs import Job, read_env_file
+from gpuagent.output import split_lines
 
 LABEL_JOB = "gpuagent.job"
 LABEL_RUN = "gpuagent.run-id"
@@ -74,7 +76,8 @@ def container_spec(job: Job, run_id: str, gpu_uuids: tuple[str, ...], image_user
 
 
 class Docker:
-    """A connection to dockerd. Errors come out as DockerError with a reason people can act on."""
+    """A connection to dockerd. Every failure comes out as DockerError, with a reason
+    people can act on."""
 
     def __init__(self) -> None:
         import docker
@@ -82,25 +85,39 @@ class Docker:
         import requests.exceptions
 
         self._errors = docker.errors
-        self._requests_errors = requests.exceptions
+        self._lost = requests.exceptions.RequestException
         try:
             self._client = docker.from_env()
         except docker.errors.DockerException as err:
             raise DockerError(f"docker is unreachable: {err}", "start dockerd (systemctl start docker)") from None
 
+    @contextmanager
+    def _asking(self, what: str, missing_ok: bool = False) -> Iterator[None]:
+        """Turn the SDK's errors into DockerError; with missing_ok, a container that is
+        already gone is no error."""
+        try:
+            yield
+        except self._errors.NotFound:
+            if not missing_ok:
+                raise DockerError(f"docker could not {what}: not found") from None
+        except self._errors.APIError as err:
+            raise DockerError(f"docker could not {what}: {err.explanation}") from None
+        except (self._lost, self._errors.DockerException) as err:
+            raise DockerError(
+                f"lost contact with docker (could not {what}): {err}", "is dockerd running? (systemctl status docker)"
+            ) from None
+
     def image_info(self, image: str) -> ImageInfo:
         """What a run needs to know of its image; DockerError when it is not on this host."""
         try:
-            attrs = self._client.images.get(image).attrs
-            digests = attrs.get("RepoDigests") or [attrs["Id"]]
-            return ImageInfo(user=(attrs.get("Config") or {}).get("User") or "", digest=digests[0])
-        except self._errors.ImageNotFound:
-            raise DockerError(
-                f"image {image} is not on this host",
-                f"docker pull {image} (or build it) before the next run",
-            ) from None
-        except self._errors.APIError as err:
-            raise DockerError(f"docker could not inspect image {image}: {err.explanation}") from None
+            with self._asking(f"inspect image {image}"):
+                attrs = self._client.images.get(image).attrs
+        except DockerError as err:
+            if not err.message.endswith("not found"):
+                raise
+            raise DockerError(f"image {image} is not on this host", f"docker pull {image} (or build it) before the next run") from None
+        digests = attrs.get("RepoDigests") or [attrs["Id"]]
+        return ImageInfo(user=(attrs.get("Config") or {}).get("User") or "", digest=digests[0])
 
     def create(self, spec: ContainerSpec):
         from docker.types import DeviceRequest
@@ -108,7 +125,7 @@ class Docker:
         device_requests = (
             [DeviceRequest(device_ids=list(spec.gpu_uuids), capabilities=[["gpu"]])] if spec.gpu_uuids else None
         )
-        try:
+        with self._asking("create the container"):
             return self._client.containers.create(
                 spec.image,
                 list(spec.command),
@@ -128,56 +145,52 @@ class Docker:
                 security_opt=["no-new-privileges"],
                 detach=True,
             )
-        except self._errors.APIError as err:
-            raise DockerError(f"docker could not create the container: {err.explanation}") from None
 
     def start(self, container) -> None:
-        try:
+        with self._asking("start the container"):
             container.start()
-        except self._errors.APIError as err:
-            raise DockerError(f"docker could not start the container: {err.explanation}") from None
 
-    def output_lines(self, container) -> Iterator[str]:
-        """The container's stdout and stderr, line by line, as it comes. Log chunks break
-        anywhere, even inside a UTF-8 character, so split bytes first, decode after."""
-        pending = b""
-        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield line.decode("utf-8", errors="replace")
-        if pending:
-            yield pending.decode("utf-8", errors="replace")
+    def attach(self, container) -> Iterator[bytes]:
+        """The container's stdout and stderr, as byte chunks, from its start to its exit
+        (attach before starting it, as `docker run` does, to miss nothing at the start)."""
+        with self._asking("attach to the container"):
+            return container.attach(stdout=True, stderr=True, stream=True, logs=True)
+
+    def output_lines(self, chunks: Iterator[bytes]) -> Iterator[str]:
+        with self._asking("follow the container's output"):
+            yield from split_lines(chunks)
 
     def wait(self, container) -> None:
         """Block until the container is not running (returns at once if it never started)."""
-        try:
+        with self._asking("wait for the container"):
             container.wait(condition="not-running")
-        except (self._requests_errors.ConnectionError, self._errors.APIError) as err:
-            raise DockerError(f"lost contact with docker while the container ran: {err}") from None
 
     def stop(self, container, grace: int) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds."""
-        try:
+        with self._asking("stop the container", missing_ok=True):
             container.stop(timeout=grace)
-        except self._errors.NotFound:
-            pass
 
     def exit_state(self, container) -> ExitState:
-        container.reload()
+        with self._asking("inspect the container"):
+            container.reload()
         state = container.attrs["State"]
         return ExitState(exit_code=state.get("ExitCode"), oom_killed=bool(state.get("OOMKilled")))
 
     def remove(self, container) -> None:
-        try:
+        with self._asking("remove the container", missing_ok=True):
             container.remove(force=True)
-        except self._errors.NotFound:
-            pass
 
     def job_containers(self, job: str) -> list:
-        return self._client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"})
+        with self._asking("list containers"):
+            return self._client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"})
 
-    def gpuagent_container_ids(self) -> set[str]:
-        """Ids of every container gpuagent started, of any job."""
-        return {container.id for container in self._client.containers.list(filters={"label": LABEL_JOB})}
+    def job_of_containers(self) -> dict[str, str]:
+        """The job of each running container gpuagent started, by container id."""
+        with self._asking("list containers"):
+            containers = self._client.containers.list(filters={"label": LABEL_JOB})
+        return {container.id: container.labels[LABEL_JOB] for container in containers}
 
+    def info(self) -> dict:
+        """`docker info` as dockerd reports it (ServerVersion, Runtimes, ...)."""
+        with self._asking("read docker info"):
+            return self._client.info()

@@ -29,7 +29,11 @@ _CUDA_OOM = re.compile(
 )
 
 
-def classify(exit_code: int | None, oom_killed: bool, timed_out: bool, stopped: bool, log_tail: list[str]) -> tuple[Status, str]:
+def says_cuda_oom(line: str) -> bool:
+    return _CUDA_OOM.search(line) is not None
+
+
+def classify(exit_code: int | None, oom_killed: bool, timed_out: bool, stopped: bool, cuda_oom_seen: bool) -> tuple[Status, str]:
     """The status of a run whose container ended, and a reason for people."""
     if stopped:
         return Status.STOPPED, "stopped by a signal to gpuagent (systemctl stop, Ctrl-C)"
@@ -39,6 +43,6 @@ def classify(exit_code: int | None, oom_killed: bool, timed_out: bool, stopped: 
         return Status.OOM_KILLED, "the container ran out of its --memory limit and was killed"
     if exit_code == 0:
         return Status.SUCCEEDED, "exit 0"
-    if any(_CUDA_OOM.search(line) for line in log_tail):
-        return Status.CUDA_OOM, f"exit {exit_code}: CUDA out of memory (see the log tail)"
+    if cuda_oom_seen:
+        return Status.CUDA_OOM, f"exit {exit_code}: the log says CUDA out of memory"
     return Status.FAILED, f"exit {exit_code}"

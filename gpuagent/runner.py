@@ -24,7 +24,7 @@ from gpuagent.errors import GpuAgentError
 from gpuagent.history import RunRecord
 from gpuagent.jobs import Job, job_file_hash, load_job, validate_name
 from gpuagent.locks import flocked
-from gpuagent.outcome import RETRYABLE, SKIPPED, Status, classify
+from gpuagent.outcome import RETRYABLE, SKIPPED, Status, classify, says_cuda_oom
 from gpuagent.paths import Paths
 from gpuagent.recorder import RunRecorder
 from gpuagent.reservations import Reservations
@@ -108,18 +108,16 @@ def _attempts(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, lo
     first: RunRecord | None = None
     attempt = 1
     while True:
-        run = _new_record(name, attempt, first)
-        recorder.save(run)
+        attempt_run = _Attempt(paths, _new_record(name, attempt, first), recorder, output, log)
         try:
             job = job or load_job(paths.job_file(name))
-            run = dataclasses.replace(run, image=job.image, job_hash=job_file_hash(paths.job_file(name)))
-            run = _Attempt(paths, job, run, recorder, output, log).execute()
+            run = attempt_run.execute(job)
         except StopRequested:
-            run = _ended(run, Status.STOPPED, "stopped by a signal to gpuagent (systemctl stop, Ctrl-C)")
+            run = _ended(attempt_run.run, Status.STOPPED, "stopped by a signal to gpuagent (systemctl stop, Ctrl-C)")
         except GpuAgentError as err:
-            run = _ended(run, Status.ERROR, err.message)
+            run = _ended(attempt_run.run, Status.ERROR, err.message)
         except BaseException as err:
-            recorder.save_final(_ended(run, Status.ERROR, f"gpuagent failed: {err!r} (see the journal)"))
+            recorder.save_final(_ended(attempt_run.run, Status.ERROR, f"gpuagent failed: {err!r} (see the journal)"))
             raise
         recorder.save_final(run)
         log(f"run {run.run_id} of {name}: {run.status} ({run.reason})")
@@ -178,13 +176,19 @@ def _signals_stop_the_run() -> Iterator[None]:
 
 
 class _Attempt:
-    def __init__(self, paths: Paths, job: Job, run: RunRecord, recorder: RunRecorder, output: TextIO, log: Log) -> None:
-        self.paths, self.job, self.run, self.recorder = paths, job, run, recorder
-        self.output, self.log = output, log
+    """One attempt: one history row, at most one container. `run` is its latest record."""
+
+    def __init__(self, paths: Paths, run: RunRecord, recorder: RunRecorder, output: TextIO, log: Log) -> None:
+        self.paths, self.recorder, self.output, self.log = paths, recorder, output, log
+        self.run = run
+        self.recorder.save(run)
         self.reservations = Reservations(paths.runtime_dir)
         self.log_tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
+        self.cuda_oom_seen = False
 
-    def execute(self) -> RunRecord:
+    def execute(self, job: Job) -> RunRecord:
+        self.job = job
+        self._update(image=job.image, job_hash=job_file_hash(self.paths.job_file(job.name)))
         docker = Docker()
         image = docker.image_info(self.job.image)
         self._update(image_digest=image.digest)
@@ -240,7 +244,7 @@ class _Attempt:
     def _gpuagent_pids(docker: Docker, gpus) -> frozenset[int]:
         from gpuagent.procs import container_id_of_pid
 
-        ours = docker.gpuagent_container_ids()
+        ours = docker.job_of_containers()
         return frozenset(p.pid for gpu in gpus for p in gpu.processes if container_id_of_pid(p.pid) in ours)
 
     # -- the container --------------------------------------------------------------
@@ -249,11 +253,11 @@ class _Attempt:
         job = self.job
         container = docker.create(container_spec(job, self.run.run_id, gpu_uuids, image_user))
         stopped = timed_out = False
-        sampler = None
-        pump = threading.Thread(target=self._pump, args=(docker, container), daemon=True)
+        sampler = pump = None
         try:
             try:
                 self._update(container_id=container.id)
+                pump = threading.Thread(target=self._pump, args=(docker, docker.attach(container)), daemon=True)
                 docker.start(container)
                 if gpu_uuids:
                     sampler = self._sampler(container.id, gpu_uuids)
@@ -268,16 +272,31 @@ class _Attempt:
             if stopped or timed_out:
                 docker.stop(container, job.stop_grace)
             docker.wait(container)
-            if pump.is_alive():
+            if pump is not None and pump.is_alive():
                 pump.join(timeout=5)
             state = docker.exit_state(container)
         finally:
             usage = sampler.stop() if sampler else None
-            docker.remove(container)
-        status, reason = classify(state.exit_code, state.oom_killed, timed_out, stopped, list(self.log_tail))
+            self._remove(docker, container)
+        status, reason = classify(state.exit_code, state.oom_killed, timed_out, stopped, self.cuda_oom_seen)
         gpu_fields = {} if usage is None else dataclasses.asdict(usage)
         tail = None if status == Status.SUCCEEDED else "\n".join(self.log_tail)
         return _ended(self.run, status, reason, exit_code=state.exit_code, log_tail=tail, **gpu_fields)
+
+    def _emit(self, line: str) -> None:
+        # Every line is checked, not just the tail: stdout and stderr are separate
+        # pipes, so the traceback on stderr can land well before stdout's last lines.
+        self.cuda_oom_seen = self.cuda_oom_seen or says_cuda_oom(line)
+        self.log_tail.append(line)
+        self.output.write(line + "\n")
+        self.output.flush()
+
+    def _remove(self, docker: Docker, container) -> None:
+        """Remove the container without hiding why the run is ending, if it is failing."""
+        try:
+            docker.remove(container)
+        except GpuAgentError as err:
+            self.log(f"{err.message}: container {container.name} is left behind; `gpuagent reap {self.job.name}` removes it")
 
     def _sampler(self, container_id: str, gpu_uuids: tuple[str, ...]):
         from gpuagent.gpu_usage import GpuUsageSampler
@@ -286,11 +305,9 @@ class _Attempt:
         sampler.start()
         return sampler
 
-    def _pump(self, docker: Docker, container) -> None:
+    def _pump(self, docker: Docker, chunks) -> None:
         try:
-            for line in docker.output_lines(container):
-                self.log_tail.append(line)
-                self.output.write(line + "\n")
-                self.output.flush()
+            for line in docker.output_lines(chunks):
+                self._emit(line)
         except Exception as err:  # noqa: BLE001 - the run goes on; its end is read from docker
             self.log(f"container output stopped: {err}")

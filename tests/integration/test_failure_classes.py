@@ -1,0 +1,227 @@
+"""Every way a run can end, produced for real and recorded: the status, the reason, the
+exit status systemd sees, the log tail, and no container left behind."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from gpuagent.docker_run import LABEL_JOB
+from tests.support.agent import AgentHome, wait_for
+from tests.support.docker_proxy import DockerProxy
+
+
+@pytest.fixture
+def home(tmp_path):
+    return AgentHome(tmp_path / "agent")
+
+
+def containers(docker_client, job: str):
+    return docker_client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"})
+
+
+def test_cuda_out_of_memory_in_the_log_is_cuda_oom_with_its_log_tail(home, busybox_image):
+    script = "for i in $(seq 1 80); do echo step $i; done; echo 'torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB' >&2; exit 1"
+    home.write_job("cudaoom", busybox_image, ["sh", "-c", script])
+    result = home.run("run", "cudaoom")
+
+    assert result.returncode == 1
+    run = home.last_run("cudaoom")
+    assert (run.status, run.exit_code) == ("cuda-oom", 1)
+    tail = run.log_tail.splitlines()
+    assert len(tail) == 50, "the last 50 lines are kept"
+    # stdout and stderr are separate pipes: where the stderr line lands among the
+    # stdout lines is up to the kernel and dockerd, so only stdout's order is checked
+    assert [line for line in tail if line.startswith("step")][-1] == "step 80"
+
+
+def test_a_succeeded_run_keeps_no_log_tail(home, busybox_image):
+    home.write_job("fine", busybox_image, ["echo", "ok"])
+    assert home.run("run", "fine").returncode == 0
+    assert home.last_run("fine").log_tail is None
+
+
+def test_retries_make_linked_rows_and_stop_at_success(home, tmp_path, busybox_image):
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(0o777)
+    # fails twice, then succeeds: the attempt count lives in the volume
+    script = "n=$(cat /state/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /state/n; echo attempt $n; [ $n -ge 3 ]"
+    home.write_job("flaky", busybox_image, ["sh", "-c", script], volumes=[f"{state}:/state"], retries=3, retry_delay="1s")
+    result = home.run("run", "flaky")
+
+    assert result.returncode == 0, result.stderr
+    runs = sorted(home.runs("flaky"), key=lambda run: run.attempt)
+    assert [(run.attempt, run.status) for run in runs] == [(1, "failed"), (2, "failed"), (3, "succeeded")]
+    assert runs[0].first_run_id is None
+    assert runs[1].first_run_id == runs[2].first_run_id == runs[0].run_id
+    assert result.stderr.count("retrying in 1s") == 2
+
+
+def test_retries_give_up_after_n_and_do_not_retry_a_timeout(home, busybox_image):
+    home.write_job("hopeless", busybox_image, ["sh", "-c", "exit 2"], retries=2, retry_delay="1s")
+    assert home.run("run", "hopeless").returncode == 1
+    assert sorted(run.attempt for run in home.runs("hopeless")) == [1, 2, 3]
+
+    home.write_job("slow", busybox_image, ["sleep", "60"], timeout="1s", retries=2, retry_delay="1s")
+    assert home.run("run", "slow").returncode == 1
+    assert [run.status for run in home.runs("slow")] == ["timed-out"]
+
+
+def test_a_container_ignoring_sigterm_is_killed_after_the_stop_grace(home, busybox_image, docker_client):
+    home.write_job("stubborn", busybox_image, ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"], timeout="1s", stop_grace="2s")
+    started = time.monotonic()
+    result = home.run("run", "stubborn")
+    elapsed = time.monotonic() - started
+
+    assert result.returncode == 1
+    assert 3 <= elapsed < 15, f"SIGKILL should follow 2s after SIGTERM, took {elapsed:.1f}s in all"
+    run = home.last_run("stubborn")
+    assert (run.status, run.exit_code) == ("timed-out", 137)
+    assert containers(docker_client, "stubborn") == []
+
+
+def test_sigkilled_agent_leaves_a_container_that_reap_removes_and_marks_lost(home, busybox_image, docker_client):
+    home.write_job("orphan", busybox_image, ["sleep", "600"])
+    agent = home.popen("run", "orphan")
+    wait_for(lambda: containers(docker_client, "orphan"), what="the run's container")
+    agent.send_signal(signal.SIGKILL)
+    agent.communicate(timeout=30)
+    assert home.last_run("orphan").status == "running"
+    assert len(containers(docker_client, "orphan")) == 1, "SIGKILL leaves the container: nobody stopped it"
+
+    result = home.run("reap", "orphan")
+
+    assert result.returncode == 0, result.stderr
+    assert containers(docker_client, "orphan") == []
+    run = home.last_run("orphan")
+    assert run.status == "lost" and "agent died" in run.reason and run.ended_at
+
+
+def test_the_next_run_reaps_what_a_killed_run_left(home, busybox_image, docker_client):
+    home.write_job("phoenix", busybox_image, ["sh", "-c", "sleep 600"])
+    agent = home.popen("run", "phoenix")
+    wait_for(lambda: containers(docker_client, "phoenix"), what="the run's container")
+    agent.send_signal(signal.SIGKILL)
+    agent.communicate(timeout=30)
+    home.write_job("phoenix", busybox_image, ["echo", "again"])
+    result = home.run("run", "phoenix")
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(run.status for run in home.runs("phoenix")) == ["lost", "succeeded"]
+    assert containers(docker_client, "phoenix") == []
+
+
+@pytest.mark.parametrize(
+    "job_text, reason",
+    [
+        ("schema_version = 1\nname = 'broken'\nimage = 'img'\n", "missing key 'command'"),
+        ("not toml at all [", "not valid TOML"),
+    ],
+)
+def test_a_bad_job_file_is_an_error_run(home, job_text, reason):
+    job_file = home.root / "config" / "jobs" / "broken.toml"
+    job_file.parent.mkdir(parents=True, exist_ok=True)
+    job_file.write_text(job_text)
+    result = home.run("run", "broken")
+
+    assert result.returncode == 1
+    run = home.last_run("broken")
+    assert run.status == "error" and reason in run.reason
+
+
+def test_docker_unreachable_is_an_error_run(home, busybox_image, tmp_path):
+    home.env["DOCKER_HOST"] = f"unix://{tmp_path}/no-docker.sock"
+    home.write_job("nodocker", busybox_image, ["true"])
+    result = home.run("run", "nodocker")
+
+    assert result.returncode == 1
+    run = home.last_run("nodocker")
+    assert run.status == "error" and "docker is unreachable" in run.reason
+
+
+def test_docker_lost_mid_run_ends_the_run_with_a_clear_reason(home, busybox_image, docker_client, tmp_path):
+    proxy = DockerProxy(tmp_path / "docker.sock")
+    home.env["DOCKER_HOST"] = proxy.docker_host
+    home.write_job("cutoff", busybox_image, ["sh", "-c", "echo running; sleep 600"])
+    agent = home.popen("run", "cutoff")
+    [container] = wait_for(lambda: containers(docker_client, "cutoff"), what="the run's container")
+    wait_for(lambda: b"running" in container.logs(), what="the container's output")
+    proxy.cut()
+    _, stderr = agent.communicate(timeout=60)
+
+    assert agent.returncode == 1
+    run = home.last_run("cutoff")
+    assert run.status == "error" and "lost contact with docker" in run.reason
+    assert "left behind" in stderr and "gpuagent reap cutoff" in stderr
+    home.env.pop("DOCKER_HOST")
+    assert home.run("reap", "cutoff").returncode == 0
+    assert containers(docker_client, "cutoff") == []
+
+
+def test_a_locked_database_delays_the_record_but_does_not_lose_it(home, busybox_image):
+    home.write_job("patient", busybox_image, ["echo", "done"])
+    assert home.run("run", "patient").returncode == 0  # creates the database
+    locker = sqlite3.connect(home.root / "state" / "history.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    agent = home.popen("run", "patient")
+    time.sleep(8)  # longer than one write waits (5 s)
+    locker.execute("COMMIT")
+    locker.close()
+    _, stderr = agent.communicate(timeout=60)
+
+    assert agent.returncode == 0, stderr
+    assert "database is locked" in stderr
+    assert [run.status for run in home.runs("patient")] == ["succeeded", "succeeded"]
+
+
+@pytest.fixture
+def tiny_state_dir(home):
+    """The agent's state directory on a 1 MiB tmpfs, so the disk can really fill up."""
+    state = home.root / "state"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(state)], check=True)
+    yield state
+    subprocess.run(["umount", str(state)], check=True)
+
+
+def fill(directory) -> None:
+    with open(directory / "filler", "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+
+
+def test_a_full_disk_is_said_plainly_and_the_run_still_ends_cleanly(home, tiny_state_dir, busybox_image, docker_client):
+    home.write_job("crowded", busybox_image, ["echo", "trained"])
+    assert home.run("run", "crowded").returncode == 0
+    fill(tiny_state_dir)
+    result = home.run("run", "crowded")
+
+    assert result.returncode == 0, "the run itself succeeded"
+    assert result.stdout == "trained\n"
+    assert "was NOT recorded in history" in result.stderr and '"status": "succeeded"' in result.stderr
+    assert containers(docker_client, "crowded") == []
+
+
+def test_a_run_the_database_refused_too_long_is_spooled_and_reaches_history_later(home, busybox_image):
+    home.write_job("spooled", busybox_image, ["echo", "trained"])
+    assert home.run("run", "spooled").returncode == 0
+    locker = sqlite3.connect(home.root / "state" / "history.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        result = home.run("run", "spooled")
+    finally:
+        locker.execute("COMMIT")
+        locker.close()
+
+    assert result.returncode == 0
+    assert "kept in" in result.stderr and "unrecorded.jsonl" in result.stderr
+    history = home.run("history", "spooled")  # any command that opens the database adds it
+    assert history.returncode == 0
+    assert [run.status for run in home.runs("spooled")] == ["succeeded", "succeeded"]
