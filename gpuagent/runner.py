@@ -69,8 +69,7 @@ def run_job(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[RunRecor
     try:
         with flocked(paths.job_lock(name), wait=False) as holding, _signals_stop_the_run():
             if not holding:
-                run = _new_record(name)
-                run = dataclasses.replace(run, status=Status.SKIPPED_OVERLAP, ended_at=time.time(), reason="another run of this job is still going")
+                run = _ended(_new_record(name), Status.SKIPPED_OVERLAP, "another run of this job is still going")
                 recorder.save_final(run)
                 log(f"run {run.run_id} of {name}: {run.status} ({run.reason})")
                 return run, 0
@@ -188,9 +187,10 @@ class _Attempt:
 
     def execute(self, job: Job) -> RunRecord:
         self.job = job
-        self._update(image=job.image, job_hash=job_file_hash(self.paths.job_file(job.name)))
+        # kept in memory, written with the next update: even a run docker refuses says its image
+        self.run = dataclasses.replace(self.run, image=job.image, job_hash=job_file_hash(self.paths.job_file(job.name)))
         docker = Docker()
-        image = docker.image_info(self.job.image)
+        image = docker.image_info(job.image)
         self._update(image_digest=image.digest)
         if not self.job.uses_gpu:
             return self._contain(docker, image.user, ())
