@@ -3,7 +3,8 @@
 Each image carries a label with a hash of the recipe that made it (this file and the
 inputs it copies in); an image whose label matches is reused, anything else is rebuilt.
 
-Run ``python -m tests.support.images`` (from the repository root) to prebuild both.
+Run ``python -m tests.support.images`` (from the repository root) to prebuild the two
+small ones; the torch image (several hundred MB) is built when a test first asks for it.
 """
 
 from __future__ import annotations
@@ -12,22 +13,27 @@ import contextlib
 import fcntl
 import hashlib
 import io
+import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .cache import CACHE, build_cached, digest
+
 BUSYBOX_IMAGE = "gpuagent-test/busybox:latest"
 PYTHON_IMAGE = "gpuagent-test/python:3.11"
+TORCH_VERSION = "2.13.0"  # its CPU wheel for CPython 3.11 lies on these machines' disk
+TORCH_IMAGE = f"gpuagent-test/torch:{TORCH_VERSION}-cpu"
 
 RECIPE_LABEL = "gpuagent-test.recipe"
 BUSYBOX_BINARY = Path("/bin/busybox")  # from Debian's busybox-static
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-_REPO = Path(__file__).resolve().parents[2]
-_LOCK = _REPO / ".cache" / "images.lock"
+_LOCK = CACHE / "images.lock"
 
 _PASSWD = (
     "root:x:0:0:root:/root:/bin/sh\n"
@@ -60,15 +66,64 @@ def ensure_python_image() -> str:
     recipe = _recipe_hash()
     with _build_lock():
         if _label(PYTHON_IMAGE) != recipe:
-            _build_python_image(recipe)
+            _build_debian_image(PYTHON_IMAGE, recipe, ["python3", "dash", "coreutils"], _PYTHON_HOOKS)
+            _prove_runs(PYTHON_IMAGE, "sh", "-c", "id nobody && python3 -c 'import json'")
     return PYTHON_IMAGE
 
 
+def ensure_torch_site() -> Path:
+    """torch (the CPU build) and what it imports, installed by pip for CPython 3.11 into
+    a directory of its own (cached under .cache/torch-site): what the torch image carries,
+    and what a test puts on PYTHONPATH to run PyTorch code without a container."""
+    requirements = [f"torch=={TORCH_VERSION}", "numpy"]  # the official image has numpy too
+
+    def build(directory: Path) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
+             "--target", str(directory), *requirements],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            raise ImageBuildError(f"pip install {' '.join(requirements)} failed:\n{result.stderr[-3000:]}")
+        # Headers, C++ test programs and CMake files: a fifth of the size, never imported.
+        torch_dir = directory / "torch"
+        for unused in ("include", "test", "share"):
+            shutil.rmtree(torch_dir / unused, ignore_errors=True)
+        for program in (torch_dir / "bin").iterdir():
+            if program.name == "torch_shm_manager":  # DataLoader workers need this one
+                continue
+            if program.is_dir():
+                shutil.rmtree(program)
+            else:
+                program.unlink()
+
+    return build_cached(CACHE, "torch-site", digest(*requirements, "cp311", "pruned"), build)
+
+
+def ensure_torch_image() -> str:
+    """Tag of Debian's python3 (3.11) with torch (CPU) in /usr/local/lib/python3.11/
+    dist-packages, a `python` command and useradd: a local stand-in for the official
+    pytorch/pytorch image, as images/runtime's BASE_IMAGE."""
+    site = ensure_torch_site()
+    recipe = _recipe_hash((site.parent / f"{site.name}.complete").read_bytes())
+    with _build_lock():
+        if _label(TORCH_IMAGE) != recipe:
+            site_in_image = "/usr/local/lib/python3.11/dist-packages"
+            hooks = [*_PYTHON_HOOKS, 'ln -sf python3 "$1/usr/bin/python"',
+                     f'mkdir -p "$1{site_in_image}"', f"sync-in {site} {site_in_image}"]
+            packages = ["python3", "dash", "coreutils", "passwd", "login", "libstdc++6", "libgomp1"]
+            _build_debian_image(TORCH_IMAGE, recipe, packages, hooks)
+            _prove_runs(TORCH_IMAGE, "sh", "-c",
+                        "command -v useradd && python -c 'import torch; torch.ones(2) @ torch.ones(2)'")
+    return TORCH_IMAGE
+
+
 def _recipe_hash(*inputs: bytes) -> str:
-    digest = hashlib.sha256(Path(__file__).read_bytes())
+    hasher = hashlib.sha256(Path(__file__).read_bytes())
     for data in inputs:
-        digest.update(hashlib.sha256(data).digest())
-    return digest.hexdigest()[:16]
+        hasher.update(hashlib.sha256(data).digest())
+    return hasher.hexdigest()[:16]
 
 
 @contextlib.contextmanager
@@ -175,28 +230,27 @@ DPKG_EXCLUDES = [
 ]
 
 
-def _build_python_image(recipe: str) -> None:
-    args = ["mmdebstrap", "--quiet", "--variant=extract",
-            "--include=python3,dash,coreutils"]
+def _build_debian_image(tag: str, recipe: str, packages: list[str], hooks: list[str]) -> None:
+    """Import Debian bookworm's `packages`, unpacked (no maintainer scripts) and then
+    finished by `hooks` (mmdebstrap extract hooks, special ones like sync-in included)."""
+    args = ["mmdebstrap", "--quiet", "--variant=extract", f"--include={','.join(packages)}"]
     args += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
-    args += [f"--extract-hook={hook}" for hook in _PYTHON_HOOKS]
+    args += [f"--extract-hook={hook}" for hook in hooks]
     args += ["bookworm", "-"]
     with tempfile.TemporaryFile() as log:
         debstrap = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log,
                                     stdin=subprocess.DEVNULL)
         try:
-            _docker_import(PYTHON_IMAGE, recipe, debstrap.stdout)
+            _docker_import(tag, recipe, debstrap.stdout)
         finally:
             debstrap.stdout.close()
             if debstrap.wait() != 0:
-                subprocess.run(["docker", "image", "rm", "-f", PYTHON_IMAGE],
-                               capture_output=True)
+                subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True)
                 log.seek(0)
                 raise ImageBuildError(
                     f"mmdebstrap failed (exit {debstrap.returncode}): "
                     f"{log.read().decode(errors='replace')[-2000:]}"
                 )
-    _prove_runs(PYTHON_IMAGE, "sh", "-c", "id nobody && python3 -c 'import json'")
 
 
 def main() -> None:

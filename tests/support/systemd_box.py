@@ -11,6 +11,9 @@ overlayfs over it, so each one starts pristine. Inside a box:
   (unless the box is made with ``checkout_agent=False``: a host with no gpuagent yet,
   for installing one as a person would);
 - with ``docker_cli=True``, the host's ``docker`` command at ``/usr/local/bin/docker``;
+- with ``shared_dir=True``, ``box.shared``: a host directory at the same path inside the
+  box, for bind mounts the box asks the host's dockerd for (dockerd resolves a mount's
+  source on the host, so only a path that is the same on both sides works);
 - ``/run/docker.sock`` links to the host's dockerd socket (the host's /run is bound
   read-only at ``/run/hostrun``; a link, not a bind of the socket file, so a dockerd
   restart does not leave a stale inode behind).
@@ -186,8 +189,10 @@ class SystemdBox:
 
     def __init__(self, binds: Sequence[tuple[str | os.PathLike, str, bool]] = (),
                  *, name: str | None = None, boot_timeout: float = 90.0,
-                 checkout_agent: bool = True, docker_cli: bool = False) -> None:
+                 checkout_agent: bool = True, docker_cli: bool = False,
+                 shared_dir: bool = False) -> None:
         self.name = name or f"gpuagent-box-{os.getpid()}-{next(_names)}"
+        self.dir = CACHE / "boxes" / self.name
         self.binds = list(binds)
         self.checkout_agent = checkout_agent
         if docker_cli:
@@ -195,8 +200,10 @@ class SystemdBox:
             if docker is None:
                 raise BoxError("docker_cli=True but the host has no docker command")
             self.binds.append((docker, "/usr/local/bin/docker", True))
+        self.shared = self.dir / "shared" if shared_dir else None
+        if self.shared:
+            self.binds.append((self.shared, str(self.shared), False))
         self.boot_timeout = boot_timeout
-        self.dir = CACHE / "boxes" / self.name
         self.root = self.dir / "root"  # the box's / as the host sees it (overlay)
         self.console_log = self.dir / "console.log"
         self.leader: int | None = None  # the box's systemd, as a host pid
@@ -230,7 +237,7 @@ class SystemdBox:
         return self
 
     def _mount_overlay(self, rootfs: Path) -> None:
-        for sub in ("upper", "work", "root"):
+        for sub in ("upper", "work", "root", *(["shared"] if self.shared else [])):
             (self.dir / sub).mkdir(parents=True)
         (self.dir / "owner.pid").write_text(str(os.getpid()))
         options = f"lowerdir={rootfs},upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}"

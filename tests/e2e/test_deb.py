@@ -1,0 +1,114 @@
+"""The .deb from packaging/build-deb.sh on a fresh host with a real systemd: it installs
+with dpkg, runs a job, upgrades under it, and is removed and purged cleanly. The tests
+of this module run in order, on one box."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.boxed import booted, finished_runs, gpuagent, runs
+from tests.support.cache import REPO
+from tests.support.installed import UPGRADE_VERSION, VERSION, mode_and_owner, unit_state
+from tests.support.systemd_box import SystemdBox
+from tests.support.wheels import build_gpuagent_wheel, ensure_wheelhouse
+
+pytestmark = pytest.mark.systemd
+
+DEBS_IN_BOX = "/opt/debs"
+
+
+def build_deb(out: Path, *source: Path) -> str:
+    """Build a .deb into `out` (of the checkout, or of a wheel); its file name."""
+    result = subprocess.run(
+        [REPO / "packaging/build-deb.sh", "--wheelhouse", ensure_wheelhouse(), "--out", out, *source],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Path(re.search(r"^build-deb\.sh: built (\S+)$", result.stdout, re.M).group(1)).name
+
+
+@pytest.fixture(scope="module")
+def debs(tmp_path_factory) -> tuple[Path, str, str]:
+    """The directory of the two packages: this checkout's, and its upgrade."""
+    out = tmp_path_factory.mktemp("debs")
+    first = build_deb(out)
+    second = build_deb(out, build_gpuagent_wheel(out / "wheels", version=UPGRADE_VERSION))
+    return out, first, second
+
+
+@pytest.fixture(scope="module")
+def box(debs):
+    with booted(SystemdBox([(debs[0], DEBS_IN_BOX, True)], checkout_agent=False)) as box:
+        yield box
+
+
+def dpkg(box, *args: str):
+    return box.exec(["dpkg", *args], check=False, timeout=120)
+
+
+def package_status(box) -> str:
+    return dpkg(box, "-s", "gpuagent").stdout
+
+
+def test_the_package_is_built_for_this_release(debs):
+    out, first, _ = debs
+    fields = subprocess.run(["dpkg-deb", "--field", out / first, "Version", "Architecture", "Depends"],
+                            capture_output=True, text=True, check=True).stdout
+    assert first == f"gpuagent_{VERSION}_amd64.deb"  # charset-normalizer ships compiled code
+    assert "Depends: python3.11, systemd" in fields
+
+
+def test_it_installs_and_runs_a_job(box, debs, busybox_image):
+    result = dpkg(box, "-i", f"{DEBS_IN_BOX}/{debs[1]}")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Status: install ok installed" in package_status(box)
+    assert gpuagent(box, "--version").stdout.strip() == f"gpuagent {VERSION}"
+    assert box.exec(["readlink", "/usr/bin/gpuagent"]).stdout.strip() == "/opt/gpuagent/bin/gpuagent"
+    assert mode_and_owner(box, "/etc/gpuagent/jobs") == "755 0:0"
+    assert mode_and_owner(box, "/var/lib/gpuagent") == "750 0:0"
+    doctor = gpuagent(box, "doctor", check=False)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert re.search(r"ok\s+template-unit", doctor.stdout)
+
+    gpuagent(box, "add", "nightly", "--at", "03:00", "--image", busybox_image, "--", "echo", "from the deb")
+    gpuagent(box, "trigger", "nightly")
+    (run,) = finished_runs(box, "nightly")
+    assert run.status == "succeeded", run
+    assert "from the deb" in gpuagent(box, "logs", "nightly").stdout
+
+
+def test_an_upgrade_keeps_the_timer_and_history(box, debs):
+    result = dpkg(box, "-i", f"{DEBS_IN_BOX}/{debs[2]}")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert gpuagent(box, "--version").stdout.strip() == f"gpuagent {UPGRADE_VERSION}"
+    assert unit_state(box, "gpuagent@nightly.timer") == ("loaded", "enabled", "active")
+    gpuagent(box, "trigger", "nightly")
+    latest, first = finished_runs(box, "nightly", count=2)
+    assert latest.status == first.status == "succeeded"
+
+
+def test_remove_stops_the_timers_and_keeps_jobs_and_history(box):
+    result = dpkg(box, "-r", "gpuagent")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "not empty" not in result.stdout + result.stderr, "every file of the package went"
+    assert not (box.root / "opt/gpuagent").exists()
+    assert not (box.root / "usr/bin/gpuagent").exists()
+    assert not (box.root / "etc/systemd/system/gpuagent@nightly.timer").exists()
+    assert unit_state(box, "gpuagent@nightly.timer") == ("not-found", "", "inactive")
+    assert (box.root / "etc/gpuagent/jobs/nightly.toml").is_file()
+    assert len(runs(box, "nightly")) == 2
+    assert "Status: deinstall ok config-files" in package_status(box)
+
+
+def test_purge_removes_everything(box):
+    result = dpkg(box, "-P", "gpuagent")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    for gone in ("etc/gpuagent", "var/lib/gpuagent", "etc/systemd/system/gpuagent@.service"):
+        assert not (box.root / gone).exists(), gone
+    assert dpkg(box, "-s", "gpuagent").returncode != 0
