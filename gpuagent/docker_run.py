@@ -59,6 +59,10 @@ def container_spec(job: Job, run_id: str, gpu_uuids: tuple[str, ...], image_user
     job's env file (read at each run, so a rotated secret is picked up)."""
     environment = dict(read_env_file(job.env_file)) if job.env_file else {}
     environment.update(job.env)
+    if not gpu_uuids:
+        # Images built on pytorch/pytorch say NVIDIA_VISIBLE_DEVICES=all: on a host whose
+        # default docker runtime is NVIDIA's, a CPU job would see (and could fill) every GPU.
+        environment.setdefault("NVIDIA_VISIBLE_DEVICES", "void")
     return ContainerSpec(
         name=f"gpuagent-{job.name}-{run_id}",
         image=job.image,

@@ -36,4 +36,12 @@ def test_env_options_override_the_env_file(tmp_path):
     env_file.write_text("# secrets\nTOKEN=s3cret\nBATCH=32\n\n")
     job = make_job(tmp_path, env_file=str(env_file), env=["BATCH=64"])
     spec = container_spec(job, "r", (), image_user="")
-    assert sorted(spec.environment) == ["BATCH=64", "TOKEN=s3cret"]
+    assert sorted(spec.environment) == ["BATCH=64", "NVIDIA_VISIBLE_DEVICES=void", "TOKEN=s3cret"]
+
+
+def test_a_cpu_job_sees_no_gpu_unless_it_says_otherwise(tmp_path):
+    assert "NVIDIA_VISIBLE_DEVICES=void" in container_spec(make_job(tmp_path), "r", (), image_user="").environment
+    gpu_job = container_spec(make_job(tmp_path, gpus=1), "r", ("GPU-1",), image_user="")
+    assert not any(pair.startswith("NVIDIA_VISIBLE_DEVICES") for pair in gpu_job.environment)
+    chosen = container_spec(make_job(tmp_path, env=["NVIDIA_VISIBLE_DEVICES=all"]), "r", (), image_user="")
+    assert "NVIDIA_VISIBLE_DEVICES=all" in chosen.environment
