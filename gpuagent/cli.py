@@ -1,19 +1,19 @@
 """The command line: parse, call a command, render what it returns.
 
 This is the only place that prints errors and picks exit codes: 0 success, 1 failure,
-2 bad usage (an option, argument or job file to fix). Heavy modules (docker, pynvml)
-are imported inside the commands that need them, so `gpuagent --help` stays fast.
+2 bad usage (an option, argument or job file to fix), 130 interrupted. Heavy modules
+(docker, pynvml, and Rich, which only a terminal needs) are imported inside the commands
+that need them, so `gpuagent --help` stays fast.
 """
 
 import functools
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from gpuagent.errors import GpuAgentError
+from gpuagent.render_text import Line, Screen, emit
 
 app = typer.Typer(
     help="Scheduled GPU training runs on this server: one short-lived container per run, "
@@ -21,9 +21,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=True,
+    # Click's plain help, not Typer's Rich panels: formatting help with Rich imports
+    # ~100 ms of modules, two thirds of `gpuagent --help` (bench/cli_views.py).
+    rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
+out = Screen()
+err = Screen(stderr=True)
 
 
 class Settings:
@@ -50,10 +53,12 @@ def reports_errors(command):
         except GpuAgentError as error:
             if settings.debug:
                 raise
-            err.print(Text.assemble(("error: ", "red"), error.message), highlight=False, soft_wrap=True)
-            if error.hint:
-                err.print(f"hint: {error.hint}", highlight=False, markup=False, soft_wrap=True)
+            from gpuagent import render
+
+            render.error(err, error)
             raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
 
     return wrapper
 
@@ -62,8 +67,42 @@ def _print_version(value: bool) -> None:
     if value:
         from gpuagent import __version__
 
-        out.print(f"gpuagent {__version__}")
+        typer.echo(f"gpuagent {__version__}")
         raise typer.Exit()
+
+
+def _complete_job(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Job names for shell completion, in the mode (--user/--system) on the line so far."""
+    from gpuagent.jobs import job_names
+    from gpuagent.paths import resolve_paths
+
+    paths = resolve_paths(ctx.find_root().params.get("user"))
+    return [name for name in job_names(paths.jobs_dir) if name.startswith(incomplete)]
+
+
+JobName = Annotated[str, typer.Argument(help="The job.", autocompletion=_complete_job)]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (README.md, 'JSON output', lists its fields).")]
+
+
+def _show(view: str, result: Any, as_json: bool) -> None:
+    """Print `result` through render.VIEW, or as JSON through render_json.VIEW."""
+    if as_json:
+        from gpuagent import render_json
+
+        out.stream.write(render_json.dumps(getattr(render_json, view)(result)))
+    else:
+        from gpuagent import render
+
+        getattr(render, view)(out, result)
+
+
+def _since(text: str | None):
+    """--since WHEN as a moment."""
+    from datetime import datetime
+
+    from gpuagent.since import parse_since
+
+    return None if text is None else parse_since(text, datetime.now().astimezone())
 
 
 @app.callback()
@@ -154,62 +193,83 @@ def add(
 
 @app.command("list")
 @reports_errors
-def list_command() -> None:
+def list_command(as_json: AsJson = False) -> None:
     """List the jobs, their schedules and timers."""
-    from gpuagent import render
     from gpuagent.commands.list_jobs import list_jobs
 
-    render.job_table(out, list_jobs(_paths()))
+    _show("job_list", list_jobs(_paths()), as_json)
 
 
 @app.command()
 @reports_errors
-def show(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+def status(as_json: AsJson = False) -> None:
+    """Every job at a glance: schedule, timer, last run, success rate, and what needs a look."""
+    from gpuagent.commands.status import job_status
+
+    _show("status", job_status(_paths()), as_json)
+
+
+@app.command()
+@reports_errors
+def show(name: JobName, as_json: AsJson = False) -> None:
     """Show a job: its settings, its timer and its next 3 fire times."""
-    from gpuagent import render
     from gpuagent.commands.show import show_job
 
-    render.job_detail(out, show_job(_paths(), name))
+    _show("job_detail", show_job(_paths(), name), as_json)
 
 
 @app.command()
 @reports_errors
-def remove(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+def remove(name: JobName) -> None:
     """Remove a job's timer and file. Its history is kept."""
     from gpuagent.commands.remove import remove_job
 
     for path in remove_job(_paths(), name):
-        out.print(f"removed {path}")
+        emit(out, Line(f"removed {path}"))
 
 
 @app.command()
 @reports_errors
-def enable(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+def enable(name: JobName) -> None:
     """Switch a job's timer on."""
     from gpuagent.commands.toggle import set_enabled
 
     set_enabled(_paths(), name, True)
-    out.print(f"job {name}: timer enabled")
+    emit(out, Line(f"job {name}: timer enabled"))
 
 
 @app.command()
 @reports_errors
-def disable(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+def disable(name: JobName) -> None:
     """Switch a job's timer off (the job and its history stay)."""
     from gpuagent.commands.toggle import set_enabled
 
     set_enabled(_paths(), name, False)
-    out.print(f"job {name}: timer disabled")
+    emit(out, Line(f"job {name}: timer disabled"))
 
 
 @app.command()
 @reports_errors
-def trigger(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+def trigger(
+    name: JobName,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the run: its output, then how it ended (Ctrl-C leaves it running).")] = False,
+) -> None:
     """Run a job now, through systemd, so its output is in the journal like a timer run's."""
-    from gpuagent.commands.trigger import trigger_job
+    from gpuagent.commands.trigger import follow_run, trigger_job
 
-    unit = trigger_job(_paths(), name)
-    out.print(f"started {unit}: follow it with `gpuagent logs {name}`, see it in `gpuagent history {name}`")
+    paths = _paths()
+    triggered = trigger_job(paths, name)
+    if not wait:
+        emit(out, Line(f"started {triggered.unit}: follow it with `gpuagent logs {name} -f`, see it in `gpuagent history {name}`"))
+        return
+    from gpuagent import render
+
+    try:
+        ended = render.follow(out, follow_run(paths, name, triggered), name)
+    except KeyboardInterrupt:
+        emit(err, Line(f"detached: the run goes on (`gpuagent logs {name} -f` to follow it again)"))
+        raise typer.Exit(130) from None
+    raise typer.Exit(1 if ended.exit_status is None else ended.exit_status)
 
 
 @app.command()
@@ -229,33 +289,65 @@ def reap(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
     from gpuagent.commands.reap import reap_job
 
     for container in reap_job(_paths(), name, log=_agent_log):
-        out.print(f"reaped {container}")
+        emit(out, Line(f"reaped {container}"))
 
 
 @app.command()
 @reports_errors
 def history(
-    name: Annotated[str | None, typer.Argument(help="Only this job's runs.")] = None,
+    name: Annotated[str | None, typer.Argument(help="Only this job's runs.", autocompletion=_complete_job)] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only runs started since WHEN: 6h, 2d, today, 2026-01-31 02:00.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only runs that ended so: succeeded, failed, oom-killed, ...")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs to show.")] = 20,
+    run_id: Annotated[str | None, typer.Option("--run", help="Show this one run in full, with its log tail.")] = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Show past runs, newest first."""
-    from gpuagent import render
-    from gpuagent.commands.history import list_runs
+    """Show past runs, newest first; or one run in full (--run)."""
+    from gpuagent.commands.history import get_run, list_runs
 
-    render.run_table(out, list_runs(_paths(), name, limit))
+    if run_id is not None:
+        _show("run_detail", get_run(_paths(), run_id), as_json)
+        return
+    _show("runs", list_runs(_paths(), name, limit, status, _since(since)), as_json)
 
 
 @app.command()
 @reports_errors
 def logs(
-    name: Annotated[str, typer.Argument(help="The job.")],
+    name: JobName,
     run_id: Annotated[str | None, typer.Option("--run", help="Only this run (an id from `gpuagent history`).")] = None,
     lines: Annotated[int | None, typer.Option("--lines", "-n", min=1, help="Only the last N lines.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only lines since WHEN: 30m, 6h, today, 2026-01-31 02:00.")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines as they come (Ctrl-C stops).")] = False,
 ) -> None:
     """Show the journal of a job's runs (journalctl -u gpuagent@NAME)."""
     from gpuagent.commands.logs import job_logs
 
-    sys.stdout.write(job_logs(_paths(), name, run_id, lines))
+    for line in job_logs(_paths(), name, run_id, lines, _since(since), follow):
+        out.stream.write(line)
+        out.stream.flush()
+
+
+@app.command()
+@reports_errors
+def gpus(as_json: AsJson = False) -> None:
+    """Every GPU: memory, utilisation, temperature, power, and which job's processes are on it."""
+    from gpuagent.commands.gpus import read_gpu_report
+
+    _show("gpus", read_gpu_report(), as_json)
+
+
+@app.command()
+@reports_errors
+def doctor(as_json: AsJson = False) -> None:
+    """Check this host can run jobs: systemd, docker and its GPU support, the NVIDIA driver,
+    the template unit, directories, job files. Exit 1 when something stops runs."""
+    from gpuagent.commands.doctor import diagnose
+
+    report = diagnose(_paths())
+    _show("doctor", report, as_json)
+    if report.blocking:
+        raise typer.Exit(1)
 
 
 def _agent_log(line: str) -> None:

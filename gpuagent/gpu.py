@@ -35,6 +35,8 @@ class GpuSnapshot:
     utilization_pct: int | None
     processes: tuple[GpuProcess, ...]
     error: str | None = None  # this GPU failed to read (lost, unknown error)
+    temperature_c: int | None = None  # the GPU die, degrees Celsius
+    power_watts: float | None = None  # drawn by the whole board now
 
     @property
     def available(self) -> bool:
@@ -89,6 +91,8 @@ def _read_gpu(index: int) -> GpuSnapshot:
         uuid = pynvml.nvmlDeviceGetUUID(handle)
         memory = _unless_unsupported(pynvml.nvmlDeviceGetMemoryInfo, handle)
         utilization = _unless_unsupported(pynvml.nvmlDeviceGetUtilizationRates, handle)
+        temperature = _unless_unsupported(lambda h: pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU), handle)
+        milliwatts = _unless_unsupported(pynvml.nvmlDeviceGetPowerUsage, handle)
         return GpuSnapshot(
             index=index,
             uuid=uuid,
@@ -98,6 +102,8 @@ def _read_gpu(index: int) -> GpuSnapshot:
             free_bytes=None if memory is None else memory.free,
             utilization_pct=None if utilization is None else utilization.gpu,
             processes=_processes(handle),
+            temperature_c=temperature,
+            power_watts=None if milliwatts is None else milliwatts / 1000,
         )
     except pynvml.NVMLError as err:
         return GpuSnapshot(

@@ -47,6 +47,11 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN job_hash TEXT;
     CREATE INDEX runs_by_status ON runs (status, started_at DESC);
     """,
+    # `history NAME --status S`: one job's runs of one status, newest first, without
+    # reading through the job's other runs.
+    """
+    CREATE INDEX runs_by_job_status ON runs (job, status, started_at DESC);
+    """,
 ]
 
 RUNNING = "running"
@@ -92,6 +97,9 @@ class HistoryStore:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # In WAL mode NORMAL cannot corrupt the database; a power cut may lose the last
+        # commits, and a run writes several: one fsync per checkpoint, not per write.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
         self._replay_spool(path)
 
@@ -160,19 +168,34 @@ class HistoryStore:
         )
         return [row[0] for row in rows]
 
-    def runs(self, job: str | None = None, limit: int = 50) -> list[RunRecord]:
-        """Newest first."""
-        if job is None:
-            rows = self._db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
-        else:
-            rows = self._db.execute(
-                "SELECT * FROM runs WHERE job = ? ORDER BY started_at DESC LIMIT ?", (job, limit)
-            )
-        return [_record(row) for row in rows]
+    def runs(
+        self, job: str | None = None, limit: int = 50, *, status: str | None = None, since: float | None = None
+    ) -> list[RunRecord]:
+        """Newest first: the last `limit` runs, of `job` only, with `status` only, started
+        at or after `since` (epoch seconds) only, as given."""
+        return [_record(row) for row in self._db.execute(*runs_query(job, limit, status=status, since=since))]
 
     def get(self, run_id: str) -> RunRecord | None:
         row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else _record(row)
+
+
+def runs_query(
+    job: str | None, limit: int, *, status: str | None = None, since: float | None = None
+) -> tuple[str, tuple]:
+    """The SELECT behind HistoryStore.runs, and its parameters. Every combination of
+    filters has an index ending in started_at DESC (runs_by_start, runs_by_job,
+    runs_by_status, runs_by_job_status), so it reads `limit` rows, however long history is."""
+    clauses, params = [], []
+    for column, value in (("job", job), ("status", status)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        clauses.append("started_at >= ?")
+        params.append(since)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return f"SELECT * FROM runs{where} ORDER BY started_at DESC LIMIT ?", (*params, limit)
 
 
 def spool_path(database: Path) -> Path:

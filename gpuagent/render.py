@@ -1,37 +1,62 @@
-"""How results look in a terminal (Rich). Commands return data; this turns it into text."""
+"""How results look as text. Commands return data; each function here turns one kind of
+result into blocks (render_text.py) and prints them. JSON is render_json.py's."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from rich.console import Console, Group
-from rich.panel import Panel
-from rich.syntax import Syntax
-from rich.table import Table
-from rich.text import Text
+from gpuagent.render_text import (
+    Block,
+    Cell,
+    Code,
+    Fields,
+    Line,
+    Screen,
+    Styled,
+    Table,
+    emit,
+)
+from gpuagent.schedule import format_duration
+from gpuagent.sizes import format_size
 
-from gpuagent.commands.add import AddResult
-from gpuagent.commands.list_jobs import JobSummary
-from gpuagent.commands.show import JobDetail
-from gpuagent.history import RunRecord
+if TYPE_CHECKING:  # each view imports what it needs at run time: a command loads only its own
+    from gpuagent.commands.add import AddResult
+    from gpuagent.commands.doctor import DoctorReport
+    from gpuagent.commands.gpus import GpusReport, GpuView
+    from gpuagent.commands.list_jobs import JobList
+    from gpuagent.commands.show import JobDetail
+    from gpuagent.commands.status import JobStatus, StatusReport
+    from gpuagent.commands.trigger import RunEnded, RunEvent, RunWaiting
+    from gpuagent.errors import GpuAgentError
+    from gpuagent.history import RunRecord
+    from gpuagent.jobs import Job
 
 STATUS_STYLES = {
     "succeeded": "green",
     "running": "cyan",
     "failed": "red",
     "oom-killed": "red",
+    "cuda-oom": "red",
     "timed-out": "red",
+    "lost": "red",
     "error": "red",
     "stopped": "yellow",
     "skipped-vram": "yellow",
     "skipped-overlap": "yellow",
 }
+NO_JOBS = "no jobs yet: add one with `gpuagent add NAME --at 02:00 --image IMAGE -- COMMAND`"
+BAR_WIDTH = 10
 
 
-def when(moment: datetime | float | None) -> str:
+def when(moment: datetime | float | None, seconds: bool = False) -> str:
+    """Local time, to the minute (or second); '-' for none."""
     if moment is None:
         return "-"
     if isinstance(moment, float):
         moment = datetime.fromtimestamp(moment).astimezone()
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def duration(seconds: float | None) -> str:
@@ -43,58 +68,314 @@ def duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def add_result(console: Console, result: AddResult) -> None:
+def size(value: int | None) -> str:
+    return "-" if value is None else format_size(value) if value else "0"
+
+
+def status_cell(status: str) -> Styled:
+    return Styled(status, STATUS_STYLES.get(status, ""))
+
+
+def yes_no(value: bool | None) -> str:
+    return "?" if value is None else "yes" if value else "no"
+
+
+def calendar(job: Job) -> str:
+    """What the timer holds: its OnCalendar= lines, or the interval of --every."""
+    if job.schedule.interval_seconds is not None:
+        return f"OnUnitActiveSec={format_duration(job.schedule.interval_seconds)}"
+    return "\n".join(job.schedule.on_calendar)
+
+
+def error(screen: Screen, err: GpuAgentError) -> None:
+    emit(screen, Line(Styled(f"error: {err.message}", "red")), *([Line(f"hint: {err.hint}")] if err.hint else []))
+
+
+# --- jobs ------------------------------------------------------------------------------
+
+
+def add_result(screen: Screen, result: AddResult) -> None:
     if result.dry_run:
         for path, text in result.files.items():
-            console.print(Panel(Syntax(text, "toml" if path.suffix == ".toml" else "ini"), title=f"would write {path}"))
-        console.print("dry run: nothing written")
+            emit(screen, Line(Styled(f"would write {path}:", "bold")), Code(text, "toml" if path.suffix == ".toml" else "ini"))
+        emit(screen, Line("dry run: nothing written"))
         return
-    for path in result.files:
-        console.print(f"wrote {path}")
-    state = "enabled" if result.enabled else "disabled (gpuagent enable " + result.job.name + " to start it)"
-    console.print(f"job [bold]{result.job.name}[/]: {result.job.schedule.describe()}, timer {state}")
+    state = "enabled" if result.enabled else f"disabled (gpuagent enable {result.job.name} to start it)"
+    emit(
+        screen,
+        *(Line(f"wrote {path}") for path in result.files),
+        Line(f"job {result.job.name}: {result.job.schedule.describe()}, timer {state}"),
+    )
 
 
-def job_table(console: Console, jobs: list[JobSummary]) -> None:
-    if not jobs:
-        console.print("no jobs yet: add one with `gpuagent add NAME --at 02:00 --image IMAGE -- COMMAND`")
+def job_list(screen: Screen, listing: JobList) -> None:
+    if not listing.jobs:
+        emit(screen, Line(NO_JOBS))
         return
-    table = Table("job", "schedule", "image", "gpus", "enabled", "next fire")
-    for job in jobs:
-        schedule = Text(job.problem, style="red") if job.problem else Text(job.schedule or "")
-        table.add_row(job.name, schedule, job.image or "-", str(job.gpus), "yes" if job.enabled else "no", when(job.next_fire))
-    console.print(table)
+    rows = []
+    for summary in listing.jobs:
+        job, timer = summary.job, summary.timer
+        schedule: Cell = Styled(summary.problem, "red") if summary.problem else job.schedule.describe()
+        rows.append(
+            [
+                summary.name,
+                schedule,
+                job.image if job else "-",
+                str(job.gpus) if job else "-",
+                yes_no(timer.enabled if timer else None),
+                when(timer.next_elapse) if timer else "?",
+            ]
+        )
+    table = Table(["job", "schedule", "image", "gpus", "enabled", "next fire"], rows, wrap=frozenset({"schedule", "image"}))
+    emit(screen, table, *_systemd_note(listing.systemd_problem))
 
 
-def job_detail(console: Console, detail: JobDetail) -> None:
-    job = detail.job
-    facts = Table.grid(padding=(0, 2))
-    facts.add_row("schedule", job.schedule.describe())
-    facts.add_row("enabled", "yes" if detail.enabled else "no")
-    facts.add_row("next fires", ", ".join(when(t) for t in detail.next_fires) or "after each run (interval)")
-    facts.add_row("job file", detail.job_file)
-    parts = [facts, Syntax(detail.job_text, "toml")]
-    if detail.timer_text is not None:
-        parts.append(Syntax(detail.timer_text, "ini"))
-    console.print(Panel(Group(*parts), title=f"job {job.name}"))
+def job_detail(screen: Screen, detail: JobDetail) -> None:
+    job, timer = detail.job, detail.timer
+    facts = Fields(
+        [
+            ("job", job.name),
+            ("schedule", job.schedule.describe()),
+            ("timer", calendar(job)),
+            ("enabled", yes_no(timer.enabled if timer else None)),
+            ("next fires", ", ".join(when(moment, seconds=True) for moment in detail.next_fires) or "after each run (interval)"),
+            ("job file", detail.job_file),
+            ("timer file", detail.timer_file if detail.timer_text is not None else Styled(f"{detail.timer_file} is missing", "red")),
+        ]
+    )
+    timer_text = [Code(detail.timer_text, "ini")] if detail.timer_text is not None else []
+    emit(screen, facts, Line(), Code(detail.job_text, "toml"), *timer_text, *_systemd_note(detail.systemd_problem))
 
 
-def run_table(console: Console, runs: list[RunRecord]) -> None:
-    if not runs:
-        console.print("no runs recorded yet")
+def _systemd_note(problem: str | None) -> list[Block]:
+    return [Line(Styled(f"timer states unknown: {problem}", "yellow"))] if problem else []
+
+
+# --- status ------------------------------------------------------------------------------
+
+
+def status(screen: Screen, report: StatusReport) -> None:
+    from gpuagent.commands.status import RECENT_RUNS
+
+    if not report.jobs:
+        emit(screen, Line(NO_JOBS))
         return
-    table = Table("run", "job", "started", "duration", "status", "exit", "gpu", "reason")
-    for run in runs:
-        table.add_row(
+    columns = ["job", "schedule", "enabled", "next fire", "last run", f"ok/{RECENT_RUNS}", "alert"]
+    rows = [_status_row(job, screen.is_terminal) for job in report.jobs]
+    problems = [Line(Styled(f"{job.summary.name}: {job.summary.problem}", "red")) for job in report.jobs if job.summary.problem]
+    table = Table(columns, rows, wrap=frozenset({"schedule", "alert"}))
+    emit(screen, table, *problems, *_systemd_note(report.systemd_problem))
+
+
+def _status_row(status: JobStatus, terminal: bool) -> list[Cell]:
+    summary, last = status.summary, status.last_run
+    job, timer = summary.job, summary.timer
+    last_run: Cell = "never"
+    if last:
+        took = "" if last.duration is None else f" in {duration(last.duration)}"
+        last_run = Styled(f"{when(last.started_at)}\n{last.status}{took}", STATUS_STYLES.get(last.status, ""))
+    return [
+        summary.name,
+        f"{job.schedule.describe()}\n{calendar(job)}" if job else "-",
+        yes_no(timer.enabled if timer else None),
+        when(timer.next_elapse) if timer else "?",
+        last_run,
+        f"{status.succeeded}/{status.finished}" if status.finished else "-",
+        _alert(status, terminal),
+    ]
+
+
+def _alert(status: JobStatus, terminal: bool) -> Cell:
+    alerts = []
+    if status.summary.problem:
+        alerts.append(("✗ ", "job file invalid"))
+    if status.failing:
+        alerts.append(("✗ ", "failed last 3"))
+    if status.missed_last_fire:
+        alerts.append(("⚠ ", "missed last fire"))
+    if not alerts:
+        return ""
+    return Styled("\n".join(f"{mark if terminal else ''}{words}" for mark, words in alerts), "bold red")
+
+
+# --- history -----------------------------------------------------------------------------
+
+
+def runs(screen: Screen, records: list[RunRecord]) -> None:
+    if not records:
+        emit(screen, Line("no runs recorded yet"))
+        return
+    rows = [
+        [
             run.run_id,
             run.job,
             when(run.started_at),
             duration(run.duration),
-            Text(run.status, style=STATUS_STYLES.get(run.status, "")),
+            status_cell(run.status),
             "-" if run.exit_code is None else str(run.exit_code),
-            ",".join(uuid[:12] for uuid in run.gpu_uuids) or "-",
+            "\n".join(uuid[:12] for uuid in run.gpu_uuids) or "-",
+            size(run.peak_vram_bytes),
             run.reason or "",
-        )
-    console.print(table)
+        ]
+        for run in records
+    ]
+    columns = ["run", "job", "started", "took", "status", "exit", "gpu", "peak vram", "reason"]
+    emit(screen, Table(columns, rows, wrap=frozenset({"reason"})))
 
 
+
+def run_detail(screen: Screen, run: RunRecord) -> None:
+    attempt = str(run.attempt) + (f" (retry of {run.first_run_id})" if run.first_run_id else "")
+    fields = Fields(
+        [
+            ("run", run.run_id),
+            ("job", run.job),
+            ("status", status_cell(run.status)),
+            ("reason", run.reason or "-"),
+            ("exit code", "-" if run.exit_code is None else str(run.exit_code)),
+            ("started", when(run.started_at, seconds=True)),
+            ("ended", when(run.ended_at, seconds=True)),
+            ("took", duration(run.duration)),
+            ("attempt", attempt),
+            ("gpus", "\n".join(run.gpu_uuids) or "-"),
+            ("gpu names", run.gpu_names or "-"),
+            ("driver", run.driver_version or "-"),
+            ("peak vram", size(run.peak_vram_bytes)),
+            ("mean vram", size(run.mean_vram_bytes)),
+            ("mean gpu util", "-" if run.mean_gpu_util is None else f"{run.mean_gpu_util:.0f}%"),
+            ("image", run.image or "-"),
+            ("image digest", run.image_digest or "-"),
+            ("job file hash", run.job_hash or "-"),
+            ("container", run.container_id or "-"),
+            ("invocation", run.invocation_id or "- (started by hand)"),
+            ("agent pid", "-" if run.agent_pid is None else str(run.agent_pid)),
+        ]
+    )
+    if run.log_tail:
+        tail = [Line(), Line(Styled("log tail:", "bold")), Code(run.log_tail)]
+    else:
+        whole = f"gpuagent logs {run.job} --run {run.run_id}" if run.invocation_id else "its output went to the terminal that ran it"
+        tail = [Line(), Line(f"no log tail kept (only runs that did not succeed keep one); the whole log: {whole}")]
+    emit(screen, fields, *tail)
+
+
+# --- gpus --------------------------------------------------------------------------------
+
+
+def gpus(screen: Screen, report: GpusReport) -> None:
+    if report.nvml_problem:
+        emit(screen, Line(report.nvml_problem), Line("no GPUs to show; jobs without --gpus still run here"))
+        return
+    rows = [_gpu_row(view, screen.is_terminal) for view in report.gpus]
+    processes = [
+        [str(view.gpu.index), str(process.pid), _owner(process.job, process.container_id, report.docker_problem), size(process.used_bytes)]
+        for view in report.gpus
+        for process in view.processes
+    ]
+    blocks: list[Block] = [
+        Line(f"NVIDIA driver {report.driver_version or '?'}"),
+        Table(["gpu", "name / uuid", "memory used", "util", "temp", "power"], rows),
+    ]
+    blocks += [Table(["gpu", "pid", "job", "vram"], processes)] if processes else [Line("no processes on the GPUs")]
+    if report.docker_problem:
+        blocks.append(Line(Styled(f"jobs of containers unknown: {report.docker_problem}", "yellow")))
+    emit(screen, *blocks)
+
+
+def _gpu_row(view: GpuView, terminal: bool) -> list[Cell]:
+    gpu = view.gpu
+    name = "\n".join(filter(None, (gpu.name or "-", gpu.uuid)))
+    if gpu.error:
+        return [str(gpu.index), name, Styled(f"unavailable: {gpu.error}", "red"), "-", "-", "-"]
+    return [
+        str(gpu.index),
+        name,
+        _memory(gpu.used_bytes, gpu.total_bytes, terminal),
+        "-" if gpu.utilization_pct is None else f"{gpu.utilization_pct}%",
+        "-" if gpu.temperature_c is None else f"{gpu.temperature_c}°C",
+        "-" if gpu.power_watts is None else f"{gpu.power_watts:.0f} W",
+    ]
+
+
+def _memory(used: int | None, total: int | None, terminal: bool) -> Cell:
+    if used is None or not total:
+        return "-"
+    fraction = min(used / total, 1.0)
+    filled = round(fraction * BAR_WIDTH)
+    bar = ("█" * filled + "░" * (BAR_WIDTH - filled)) if terminal else ("#" * filled + "." * (BAR_WIDTH - filled))
+    style = "red" if fraction > 0.9 else "yellow" if fraction > 0.6 else "green"
+    return Styled(f"{bar} {format_size(used)} / {format_size(total)}", style)
+
+
+def _owner(job: str | None, container_id: str | None, docker_problem: str | None) -> str:
+    if job:
+        return job
+    return "unknown" if container_id and docker_problem else "other"
+
+
+# --- doctor ------------------------------------------------------------------------------
+
+
+def doctor(screen: Screen, report: DoctorReport) -> None:
+    from gpuagent.commands.doctor import ERROR, OK, WARNING
+
+    marks = {OK: ("✓", "green"), WARNING: ("!", "bold yellow"), ERROR: ("✗", "bold red")}
+
+    def level(name: str) -> Cell:
+        mark, style = marks[name]
+        return Styled(mark if screen.is_terminal else name, style)
+
+    rows = [[level(f.level), f.check, f.message, f.fix or ""] for f in report.findings]
+    errors = sum(f.level == ERROR for f in report.findings)
+    verdict = Styled(f"{errors} problem(s) stop runs", "bold red") if errors else Styled("ready: nothing stops runs", "bold green")
+    emit(screen, Table(["", "check", "finding", "fix"], rows, wrap=frozenset({"finding", "fix"})), Line(verdict))
+
+
+# --- trigger --wait ----------------------------------------------------------------------
+
+
+def follow(screen: Screen, events: Iterator[RunEvent], job: str) -> RunEnded:
+    """Print a run's events as they come: a spinner while it waits (a line, off a
+    terminal), its output, then how it ended, which is returned."""
+    from gpuagent.commands.trigger import RunOutput, RunRunning, RunWaiting
+
+    spinner, said = None, ""
+    try:
+        for event in events:
+            if isinstance(event, RunOutput):
+                emit(screen, *(Line(line) for line in event.lines))
+            elif isinstance(event, RunWaiting):
+                text = _waiting(event)
+                if screen.is_terminal:
+                    spinner = spinner or screen.console.status(text)
+                    spinner.update(text)
+                    spinner.start()
+                elif text != said:
+                    emit(screen, Line(f"{text}..."))
+                said = text
+            elif isinstance(event, RunRunning):
+                if spinner:
+                    spinner.stop()
+            else:
+                if spinner:
+                    spinner.stop()
+                emit(screen, _ended(event, job))
+                return event
+    finally:
+        if spinner:
+            spinner.stop()
+    raise AssertionError("the run's events ended without RunEnded")
+
+
+def _waiting(event: RunWaiting) -> str:
+    if event.run is None:
+        return "starting"
+    return f"run {event.run.run_id}: waiting for VRAM" if event.vram else f"run {event.run.run_id}: starting its container"
+
+
+def _ended(event: RunEnded, job: str) -> Line:
+    run = event.run
+    if run is None:
+        return Line(Styled(f"{job}: the run ended (exit {event.exit_status}) without a record; see gpuagent logs {job}", "red"))
+    style = STATUS_STYLES.get(run.status, "")
+    return Line(Styled(f"run {run.run_id} of {job}: {run.status} ({run.reason}), took {duration(run.duration)}", f"bold {style}".strip()))

@@ -5,7 +5,6 @@ each run, so the only user text that reaches a unit file is the job name (valida
 the schedule (validated by systemd-analyze, then escaped).
 """
 
-from importlib import resources
 from pathlib import Path
 
 from gpuagent.jobs import Job
@@ -38,6 +37,12 @@ def timer_unit(job: Job, job_file: Path) -> UnitFile:
     return unit
 
 
-def service_template_text() -> str:
+def service_template_source() -> Path:
     """The template service shipped inside the package (units/ links to it)."""
-    return (resources.files("gpuagent") / "data" / "gpuagent@.service").read_text()
+    from importlib import resources  # ~25 ms, which only add and doctor need
+
+    return Path(str(resources.files("gpuagent") / "data" / "gpuagent@.service"))
+
+
+def service_template_text() -> str:
+    return service_template_source().read_text()

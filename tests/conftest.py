@@ -1,5 +1,6 @@
 """Fixtures shared by every test directory."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -15,3 +16,17 @@ def fake_gpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeGpuHost:
     host = FakeGpuHost(tmp_path)
     host.activate(monkeypatch)
     return host
+
+
+@pytest.fixture
+def local_time_zone(monkeypatch: pytest.MonkeyPatch):
+    """Call it with a zone name ("UTC", "Europe/Berlin") to make that this process's
+    local time zone for the test."""
+
+    def use(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()

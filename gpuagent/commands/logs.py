@@ -1,19 +1,30 @@
 """gpuagent logs: the journal of a job's runs, or of one run."""
 
+from collections.abc import Iterator
+from datetime import datetime
+
+from gpuagent.commands.history import get_run
 from gpuagent.errors import NotFound
-from gpuagent.history import HistoryStore
 from gpuagent.jobs import validate_name
 from gpuagent.paths import Paths
 from gpuagent.systemd import Systemd, service_unit_name
 
 
-def job_logs(paths: Paths, name: str, run_id: str | None = None, lines: int | None = None) -> str:
+def job_logs(
+    paths: Paths,
+    name: str,
+    run_id: str | None = None,
+    lines: int | None = None,
+    since: datetime | None = None,
+    follow: bool = False,
+) -> Iterator[str]:
+    """The journal's lines, as journalctl prints them, while it prints them: with
+    `follow` the stream goes on until it is closed."""
     validate_name(name)
     invocation_id = None
     if run_id is not None:
-        with HistoryStore(paths.history_db) as store:
-            run = store.get(run_id)
-        if run is None or run.job != name:
+        run = get_run(paths, run_id)
+        if run.job != name:
             raise NotFound(f"no run {run_id!r} of job {name!r}", f"see `gpuagent history {name}` for its run ids")
         if not run.invocation_id:
             raise NotFound(
@@ -21,4 +32,5 @@ def job_logs(paths: Paths, name: str, run_id: str | None = None, lines: int | No
                 f"use `gpuagent trigger {name}` to run through systemd and keep the output in the journal",
             )
         invocation_id = run.invocation_id
-    return Systemd(paths.user_mode).journal(service_unit_name(name), invocation_id, lines)
+    systemd = Systemd(paths.user_mode)
+    return systemd.stream(systemd.journal_command(service_unit_name(name), invocation_id, lines, since, follow))

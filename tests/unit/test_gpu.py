@@ -28,6 +28,8 @@ def snapshot(index: int, uuid: str, **fields) -> GpuSnapshot:
         free_bytes=80 * GiB,
         utilization_pct=0,
         processes=(),
+        temperature_c=35,
+        power_watts=70.0,
     )
     return GpuSnapshot(index=index, uuid=uuid, **{**defaults, **fields})
 
@@ -96,6 +98,16 @@ def test_a_failing_gpu_is_unavailable_and_the_others_still_read(
     assert not failed.available
     assert healthy == snapshot(1, UUID_B, used_bytes=GiB, free_bytes=79 * GiB)
     assert healthy.available
+
+
+def test_temperature_and_power_are_read_and_none_where_unsupported(fake_gpus: FakeGpuHost) -> None:
+    fake_gpus.update([FakeGpu(UUID_A, temp=81, power=312_500), FakeGpu(UUID_B, unsupported={"temp", "power"})])
+
+    hot, bare = read_gpus()
+
+    assert (hot.temperature_c, hot.power_watts) == (81, 312.5)
+    assert (bare.temperature_c, bare.power_watts) == (None, None)
+    assert bare.available
 
 
 def test_an_unsupported_utilisation_is_none(fake_gpus: FakeGpuHost) -> None:

@@ -1,0 +1,176 @@
+"""gpuagent doctor: is this host ready to run jobs, and if not, the command that fixes it.
+
+Each check says ok, warning or error; an error is something that stops runs (of every
+job, of GPU jobs, or of one job), and makes `gpuagent doctor` exit non-zero.
+"""
+
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpuagent.errors import (
+    DockerError,
+    InvalidInput,
+    NotFound,
+    NvmlUnavailable,
+    SystemdError,
+)
+from gpuagent.jobs import Job, job_names, load_job
+from gpuagent.paths import Paths
+from gpuagent.systemd import Systemd
+from gpuagent.units import service_template_source, service_template_text
+
+OK, WARNING, ERROR = "ok", "warning", "error"
+NVIDIA_HOOK = "nvidia-container-runtime-hook"
+# Where the NVIDIA container toolkit puts its hook; dockerd finds it on its own PATH,
+# which may not be ours.
+_HOOK_DIRS = ("/usr/bin", "/usr/local/bin", "/usr/sbin")
+_TOOLKIT_FIX = "apt-get install nvidia-container-toolkit && nvidia-ctk runtime configure --runtime=docker && systemctl restart docker"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # what was looked at: systemd, template-unit, docker, docker-gpu, nvidia-driver, gpu, directory, job
+    level: str  # OK, WARNING or ERROR
+    message: str
+    fix: str | None = None  # the command that fixes it
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    findings: list[Finding]
+
+    @property
+    def blocking(self) -> bool:
+        return any(finding.level == ERROR for finding in self.findings)
+
+
+def diagnose(paths: Paths) -> DoctorReport:
+    jobs, job_findings = _jobs(paths)
+    gpu_jobs = any(job.uses_gpu for job in jobs)
+    return DoctorReport(
+        [
+            *_systemd(paths),
+            *_template(paths),
+            *_docker(gpu_jobs),
+            *_nvidia(gpu_jobs),
+            *_directories(paths),
+            *job_findings,
+        ]
+    )
+
+
+def _systemctl(paths: Paths) -> str:
+    return "systemctl --user" if paths.user_mode else "systemctl"
+
+
+def _systemd(paths: Paths) -> list[Finding]:
+    try:
+        Systemd(paths.user_mode).show(["timers.target"], ["ActiveState"])
+    except SystemdError as err:
+        fix = "loginctl enable-linger $USER" if paths.user_mode else "apt-get install systemd-sysv, then boot the host with systemd"
+        return [Finding("systemd", ERROR, f"no systemd to run timers: {err.message}", fix)]
+    manager = "your systemd user manager" if paths.user_mode else "systemd"
+    return [Finding("systemd", OK, f"{manager} is running")]
+
+
+def _template(paths: Paths) -> list[Finding]:
+    installed = paths.service_template
+    fix = f"install -m 0644 {service_template_source()} {installed} && {_systemctl(paths)} daemon-reload"
+    if not installed.is_file():
+        return [Finding("template-unit", ERROR, f"{installed} is missing: no job can start", fix)]
+    if installed.read_text() != service_template_text():
+        return [Finding("template-unit", WARNING, f"{installed} differs from the one this gpuagent ships (older, or edited)", fix)]
+    return [Finding("template-unit", OK, f"{installed} is installed and current")]
+
+
+def _docker(gpu_jobs: bool) -> list[Finding]:
+    try:
+        from gpuagent.docker_run import Docker
+
+        info = Docker().info()
+    except DockerError as err:
+        return [Finding("docker", ERROR, err.message, "systemctl start docker")]
+    findings = [Finding("docker", OK, f"docker {info.get('ServerVersion', '?')} is reachable")]
+    hook = shutil.which(NVIDIA_HOOK) or next((f"{d}/{NVIDIA_HOOK}" for d in _HOOK_DIRS if os.access(f"{d}/{NVIDIA_HOOK}", os.X_OK)), None)
+    if "nvidia" in (info.get("Runtimes") or {}):
+        findings.append(Finding("docker-gpu", OK, "docker has the nvidia runtime: it can hand GPUs to containers"))
+    elif hook:
+        findings.append(Finding("docker-gpu", OK, f"docker can hand GPUs to containers ({hook})"))
+    else:
+        level = ERROR if gpu_jobs else WARNING
+        findings.append(Finding("docker-gpu", level, "docker cannot hand GPUs to containers: no NVIDIA container toolkit", _TOOLKIT_FIX))
+    return findings
+
+
+def _nvidia(gpu_jobs: bool) -> list[Finding]:
+    from gpuagent.gpu import driver_version, nvml_kept_open, read_gpus
+
+    try:
+        with nvml_kept_open():
+            gpus, driver = read_gpus(), driver_version()
+    except NvmlUnavailable as err:
+        level = ERROR if gpu_jobs else WARNING
+        impact = "GPU jobs cannot run" if gpu_jobs else "only CPU jobs can run"
+        return [Finding("nvidia-driver", level, f"{err.message}: {impact}", "apt-get install nvidia-driver, then check with nvidia-smi")]
+    findings = [Finding("nvidia-driver", OK, f"NVIDIA driver {driver or '?'}; NVML sees {len(gpus)} GPU(s)")]
+    findings += [
+        Finding("gpu", WARNING, f"GPU {gpu.index} cannot be read ({gpu.error}): no job is admitted on it", f"nvidia-smi -q -i {gpu.index}")
+        for gpu in gpus
+        if gpu.error
+    ]
+    return findings
+
+
+def _directories(paths: Paths) -> list[Finding]:
+    """gpuagent's own directories: owned by whoever runs it (root for the system), and not
+    writable by others, who could otherwise put a job there (job files are not checked
+    for their owner, only for their mode)."""
+    findings = []
+    owner = os.geteuid()
+    for directory in (paths.config_dir, paths.jobs_dir, paths.state_dir):
+        try:
+            info = directory.stat()
+        except FileNotFoundError:
+            findings.append(Finding("directory", OK, f"{directory} does not exist yet (it is made when needed)"))
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if info.st_uid != owner:
+            findings.append(Finding("directory", WARNING, f"{directory} is owned by uid {info.st_uid}, not {owner}", f"chown {owner} {directory}"))
+        elif mode & (stat.S_IWGRP | stat.S_IWOTH):
+            findings.append(Finding("directory", WARNING, f"{directory} is writable by others (mode {mode:04o})", f"chmod go-w {directory}"))
+        else:
+            findings.append(Finding("directory", OK, f"{directory}: owner uid {owner}, mode {mode:04o}"))
+    return findings
+
+
+def _jobs(paths: Paths) -> tuple[list[Job], list[Finding]]:
+    """Every job file, fully checked (calendars by systemd-analyze too), and its timer."""
+    jobs, findings = [], []
+    names = job_names(paths.jobs_dir)
+    for name in names:
+        path = paths.job_file(name)
+        try:
+            jobs.append(load_job(path))
+        except (InvalidInput, NotFound) as err:
+            hint = f" ({err.hint})" if err.hint else ""
+            findings.append(Finding("job", ERROR, f"job {name} will not run: {err.message}{hint}", f"edit {path}, or re-create it: gpuagent add {name} --replace ..."))
+            continue
+        if not paths.timer_file(name).is_file():
+            findings.append(Finding("job", ERROR, f"job {name} has no timer ({paths.timer_file(name)}): it never fires", f"gpuagent add {name} --replace ..."))
+        else:
+            findings.append(Finding("job", OK, f"job {name} is valid"))
+    orphans = sorted(p for p in paths.unit_dir.glob("gpuagent@?*.timer") if _job_of_timer(p) not in names) if paths.unit_dir.is_dir() else []
+    findings += [
+        Finding("job", WARNING, f"{timer} has no job file: each fire fails", f"gpuagent remove {_job_of_timer(timer)}")
+        for timer in orphans
+    ]
+    if not names:
+        findings.append(Finding("job", OK, "no jobs yet"))
+    return jobs, findings
+
+
+def _job_of_timer(timer: Path) -> str:
+    return timer.name.removeprefix("gpuagent@").removesuffix(".timer")

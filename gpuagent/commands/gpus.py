@@ -1,0 +1,58 @@
+"""gpuagent gpus: every GPU now, and whose processes hold its memory."""
+
+from dataclasses import dataclass
+
+from gpuagent.errors import DockerError, NvmlUnavailable
+from gpuagent.gpu import (
+    GpuProcess,
+    GpuSnapshot,
+    driver_version,
+    nvml_kept_open,
+    read_gpus,
+)
+from gpuagent.procs import container_id_of_pid
+
+
+@dataclass(frozen=True)
+class GpuProcessOwner:
+    pid: int
+    used_bytes: int | None
+    container_id: str | None  # None: not in a docker container
+    job: str | None  # the gpuagent job whose container it is; None: another's ("other")
+
+
+@dataclass(frozen=True)
+class GpuView:
+    gpu: GpuSnapshot
+    processes: tuple[GpuProcessOwner, ...]
+
+
+@dataclass(frozen=True)
+class GpusReport:
+    driver_version: str | None
+    gpus: list[GpuView]
+    nvml_problem: str | None  # no NVIDIA driver, or NVML unusable: no GPUs to show
+    docker_problem: str | None  # why containers could not be matched to jobs
+
+
+def read_gpu_report() -> GpusReport:
+    try:
+        with nvml_kept_open():
+            snapshots, driver = read_gpus(), driver_version()
+    except NvmlUnavailable as err:
+        return GpusReport(None, [], err.message, None)
+    containers = {process.pid: container_id_of_pid(process.pid) for gpu in snapshots for process in gpu.processes}
+    jobs, docker_problem = {}, None
+    if any(containers.values()):  # only then is dockerd worth asking (importing docker costs ~150 ms)
+        try:
+            from gpuagent.docker_run import Docker
+
+            jobs = Docker().job_of_containers()
+        except DockerError as err:
+            docker_problem = err.message
+
+    def owner(process: GpuProcess) -> GpuProcessOwner:
+        container = containers[process.pid]
+        return GpuProcessOwner(process.pid, process.used_bytes, container, jobs.get(container) if container else None)
+
+    return GpusReport(driver, [GpuView(gpu, tuple(map(owner, gpu.processes))) for gpu in snapshots], None, docker_problem)

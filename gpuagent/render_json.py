@@ -1,0 +1,212 @@
+"""--json: each read command's result as one JSON document, for scripts.
+
+The field names are an interface: README.md ("JSON output") documents them and
+tests/unit/test_json_output.py holds their schema. Add fields; never rename or drop one.
+Moments are ISO 8601 in UTC, sizes are bytes, durations are seconds, and an unknown or
+missing value is null. No Rich here: --json output imports none of it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gpuagent.commands.doctor import DoctorReport
+    from gpuagent.commands.gpus import GpusReport
+    from gpuagent.commands.list_jobs import JobList
+    from gpuagent.commands.show import JobDetail
+    from gpuagent.commands.status import StatusReport
+    from gpuagent.history import RunRecord
+    from gpuagent.jobs import Job
+    from gpuagent.systemd import TimerState
+
+# Job field -> JSON key: the settings of `show --json` and `list --json`, named by unit.
+JOB_KEYS = {
+    "name": "name",
+    "image": "image",
+    "command": "command",
+    "schedule": "schedule",
+    "persistent": "persistent",
+    "random_delay": "random_delay_seconds",
+    "gpus": "gpus",
+    "gpu_ids": "gpu_ids",
+    "min_free_vram": "min_free_vram_bytes",
+    "vram_policy": "vram_policy",
+    "vram_wait": "vram_wait_seconds",
+    "max_gpu_util": "max_gpu_util_pct",
+    "exclusive": "exclusive",
+    "memory": "memory_bytes",
+    "cpus": "cpus",
+    "shm_size": "shm_size_bytes",
+    "timeout": "timeout_seconds",
+    "stop_grace": "stop_grace_seconds",
+    "retries": "retries",
+    "retry_delay": "retry_delay_seconds",
+    "volumes": "volumes",
+    "env": "env",
+    "env_file": "env_file",
+    "workdir": "workdir",
+    "user": "user",
+}
+
+
+def dumps(document: dict) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def moment(value: datetime | float | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        value = datetime.fromtimestamp(value, tz=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def job_settings(job: Job) -> dict:
+    return {
+        **{key: getattr(job, field) for field, key in JOB_KEYS.items()},
+        "command": list(job.command),
+        "gpu_ids": list(job.gpu_ids),
+        "schedule": {
+            "kind": job.schedule.kind,
+            "value": job.schedule.value,
+            "description": job.schedule.describe(),
+            "on_calendar": list(job.schedule.on_calendar),
+            "interval_seconds": job.schedule.interval_seconds,
+        },
+        "volumes": [{"host": v.host, "container": v.container, "read_only": v.read_only} for v in job.volumes],
+        "env": dict(job.env),
+    }
+
+
+def timer(state: TimerState | None) -> dict:
+    return {
+        "enabled": None if state is None else state.enabled,
+        "next_fire": None if state is None else moment(state.next_elapse),
+        "last_fire": None if state is None else moment(state.last_trigger),
+    }
+
+
+def job_list(listing: JobList) -> dict:
+    return {
+        "jobs": [
+            {"name": job.name, "problem": job.problem, "job": job_settings(job.job) if job.job else None, **timer(job.timer)}
+            for job in listing.jobs
+        ],
+        "systemd_error": listing.systemd_problem,
+    }
+
+
+def job_detail(detail: JobDetail) -> dict:
+    return {
+        "job": job_settings(detail.job),
+        "job_file": detail.job_file,
+        "timer_file": detail.timer_file,
+        "timer_installed": detail.timer_text is not None,
+        **timer(detail.timer),
+        "next_fires": [moment(fire) for fire in detail.next_fires],
+        "systemd_error": detail.systemd_problem,
+    }
+
+
+def status(report: StatusReport) -> dict:
+    jobs = []
+    for job in report.jobs:
+        settings, last = job.summary.job, job.last_run
+        jobs.append(
+            {
+                "name": job.summary.name,
+                "problem": job.summary.problem,
+                "schedule": settings.schedule.describe() if settings else None,
+                "on_calendar": list(settings.schedule.on_calendar) if settings else None,
+                "interval_seconds": settings.schedule.interval_seconds if settings else None,
+                **timer(job.summary.timer),
+                "last_run": None if last is None else {
+                    "run_id": last.run_id,
+                    "status": last.status,
+                    "reason": last.reason,
+                    "exit_code": last.exit_code,
+                    "started_at": moment(last.started_at),
+                    "ended_at": moment(last.ended_at),
+                    "duration_seconds": last.duration,
+                },
+                "recent_finished": job.finished,
+                "recent_succeeded": job.succeeded,
+                "success_rate": job.success_rate,
+                "failing": job.failing,
+                "missed_last_fire": job.missed_last_fire,
+            }
+        )
+    return {"jobs": jobs, "systemd_error": report.systemd_problem}
+
+
+def run_record(run: RunRecord) -> dict:
+    return {
+        "run_id": run.run_id,
+        "job": run.job,
+        "status": run.status,
+        "reason": run.reason,
+        "exit_code": run.exit_code,
+        "started_at": moment(run.started_at),
+        "ended_at": moment(run.ended_at),
+        "duration_seconds": run.duration,
+        "attempt": run.attempt,
+        "first_run_id": run.first_run_id,
+        "gpu_uuids": list(run.gpu_uuids),
+        "gpu_names": run.gpu_names.split(",") if run.gpu_names else [],
+        "driver_version": run.driver_version,
+        "peak_vram_bytes": run.peak_vram_bytes,
+        "mean_vram_bytes": run.mean_vram_bytes,
+        "mean_gpu_util_pct": run.mean_gpu_util,
+        "image": run.image,
+        "image_digest": run.image_digest,
+        "job_hash": run.job_hash,
+        "container_id": run.container_id,
+        "invocation_id": run.invocation_id,
+        "agent_pid": run.agent_pid,
+        "log_tail": run.log_tail,
+    }
+
+
+def runs(records: list[RunRecord]) -> dict:
+    return {"runs": [run_record(run) for run in records]}
+
+
+def run_detail(run: RunRecord) -> dict:
+    return {"run": run_record(run)}
+
+
+def gpus(report: GpusReport) -> dict:
+    return {
+        "driver_version": report.driver_version,
+        "nvml_error": report.nvml_problem,
+        "docker_error": report.docker_problem,
+        "gpus": [
+            {
+                "index": view.gpu.index,
+                "uuid": view.gpu.uuid or None,
+                "name": view.gpu.name,
+                "memory_total_bytes": view.gpu.total_bytes,
+                "memory_used_bytes": view.gpu.used_bytes,
+                "memory_free_bytes": view.gpu.free_bytes,
+                "utilization_pct": view.gpu.utilization_pct,
+                "temperature_c": view.gpu.temperature_c,
+                "power_watts": view.gpu.power_watts,
+                "error": view.gpu.error,
+                "processes": [
+                    {"pid": p.pid, "used_bytes": p.used_bytes, "container_id": p.container_id, "job": p.job}
+                    for p in view.processes
+                ],
+            }
+            for view in report.gpus
+        ],
+    }
+
+
+def doctor(report: DoctorReport) -> dict:
+    return {
+        "ready": not report.blocking,
+        "findings": [{"check": f.check, "level": f.level, "message": f.message, "fix": f.fix} for f in report.findings],
+    }

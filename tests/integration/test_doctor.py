@@ -1,0 +1,106 @@
+"""`gpuagent doctor` against the real dockerd, a simulated GPU host and scratch
+directories: each problem found, with the command that fixes it. (A host where nothing
+stops runs, exit 0, is in the e2e tests: it needs a booted systemd.)"""
+
+import json
+
+import pytest
+
+from gpuagent.units import service_template_text
+from tests.gpu_sim import FakeGpu, FakeGpuHost
+from tests.support.agent import AgentHome
+from tests.support.json_schema import DOCTOR, check
+
+
+def doctor(home: AgentHome) -> tuple[int, dict[str, list[dict]]]:
+    result = home.run("doctor", "--json")
+    report = json.loads(result.stdout)
+    check(report, DOCTOR)
+    assert report["ready"] is (result.returncode == 0)
+    findings: dict[str, list[dict]] = {}
+    for finding in report["findings"]:
+        findings.setdefault(finding["check"], []).append(finding)
+    return result.returncode, findings
+
+
+def levels(findings: list[dict]) -> list[str]:
+    return [finding["level"] for finding in findings]
+
+
+@pytest.fixture
+def gpu_host(tmp_path):
+    return FakeGpuHost(tmp_path, [FakeGpu("GPU-aaaaaaaa-0000-0000-0000-000000000000"), FakeGpu("GPU-bbbbbbbb-0000-0000-0000-000000000000", state="lost")])
+
+
+def test_each_problem_with_its_fix(tmp_path, busybox_image):
+    home = AgentHome(tmp_path / "agent", extra_env={"LD_LIBRARY_PATH": "/nonexistent"})
+    home.write_job("gpujob", busybox_image, ["true"], gpus=1)
+    (home.root / "unit" / "gpuagent@gpujob.timer").write_text("[Timer]\nOnCalendar=daily\n")
+    home.write_job("cpujob", busybox_image, ["true"])
+    (home.root / "config" / "jobs" / "broken.toml").write_text("schema_version = 1\n")
+    (home.root / "unit" / "gpuagent@gone.timer").write_text("[Timer]\nOnCalendar=daily\n")
+    (home.root / "state").chmod(0o777)
+
+    status, findings = doctor(home)
+
+    assert status == 1
+    [template] = findings["template-unit"]
+    assert template["level"] == "error" and "is missing" in template["message"]
+    assert template["fix"].startswith("install -m 0644 ") and template["fix"].endswith(f"{home.root}/unit/gpuagent@.service && systemctl daemon-reload")
+    assert levels(findings["docker"]) == ["ok"]
+    [driver] = findings["nvidia-driver"]
+    assert driver["level"] == "error" and "GPU jobs cannot run" in driver["message"] and "nvidia-smi" in driver["fix"]
+    by_path = {finding["message"].split()[0].rstrip(":"): finding for finding in findings["directory"]}
+    assert by_path[str(home.root / "state")]["level"] == "warning"
+    assert by_path[str(home.root / "state")]["fix"] == f"chmod go-w {home.root / 'state'}"
+    assert by_path[str(home.root / "config")]["level"] == "ok"
+    jobs = {finding["message"]: finding for finding in findings["job"]}
+    broken = next(finding for message, finding in jobs.items() if message.startswith("job broken will not run"))
+    assert broken["level"] == "error" and "missing key" in broken["message"] and broken["fix"].startswith(f"edit {home.root}/config/jobs/broken.toml")
+    no_timer = next(finding for message, finding in jobs.items() if message.startswith("job cpujob has no timer"))
+    assert no_timer["level"] == "error" and no_timer["fix"] == "gpuagent add cpujob --replace ..."
+    assert jobs["job gpujob is valid"]["level"] == "ok"
+    orphan = next(finding for message, finding in jobs.items() if "gpuagent@gone.timer has no job file" in message)
+    assert (orphan["level"], orphan["fix"]) == ("warning", "gpuagent remove gone")
+
+
+def test_a_current_template_and_readable_gpus_are_fine_and_cpu_only_hosts_only_warn(tmp_path, gpu_host):
+    home = AgentHome(tmp_path / "agent", extra_env=gpu_host.env())
+    (home.root / "unit" / "gpuagent@.service").write_text(service_template_text())
+
+    _, findings = doctor(home)
+
+    assert levels(findings["template-unit"]) == ["ok"]
+    assert levels(findings["nvidia-driver"]) == ["ok"] and "NVIDIA driver 550.54.15; NVML sees 2 GPU(s)" in findings["nvidia-driver"][0]["message"]
+    [lost] = findings["gpu"]
+    assert lost["level"] == "warning" and "GPU 1 cannot be read (GPU is lost)" in lost["message"]
+    assert findings["job"] == [{"check": "job", "level": "ok", "message": "no jobs yet", "fix": None}]
+
+    (home.root / "unit" / "gpuagent@.service").write_text(service_template_text().replace("TimeoutStopSec", "#TimeoutStopSec"))
+    gpu_host.state_file.unlink()
+    _, findings = doctor(home)
+    assert levels(findings["template-unit"]) == ["warning"]
+    assert levels(findings["nvidia-driver"]) == ["warning"], "no GPU job, so no driver only warns"
+
+
+def test_docker_unreachable_is_an_error_with_its_fix(tmp_path):
+    home = AgentHome(tmp_path / "agent", extra_env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+
+    status, findings = doctor(home)
+
+    assert status == 1
+    [docker] = findings["docker"]
+    assert (docker["level"], docker["fix"]) == ("error", "systemctl start docker")
+    assert "docker-gpu" not in findings
+
+
+def test_the_text_report_marks_each_finding(tmp_path):
+    home = AgentHome(tmp_path / "agent", extra_env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+
+    result = home.run("doctor")
+
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["check", "finding", "fix"]
+    assert any(line.split()[:2] == ["error", "docker"] and line.endswith("  systemctl start docker") for line in lines)
+    assert lines[-1].endswith("problem(s) stop runs")

@@ -1,0 +1,180 @@
+"""The --json documents' schema, as data: field -> type, checked against every record.
+
+A type is a Python type (int excludes bool; float takes int), MOMENT (an ISO 8601 time
+in UTC), Maybe(schema) (that or null), [schema] (a list of it), MapOf(type) (an object
+with any keys), OneOf(values) or a dict (an object with exactly these keys).
+README.md's "JSON output" section documents each field name.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+MOMENT = "moment"
+
+
+@dataclass(frozen=True)
+class Maybe:
+    schema: Any
+
+
+@dataclass(frozen=True)
+class MapOf:
+    values: type
+
+
+@dataclass(frozen=True)
+class OneOf:
+    values: tuple
+
+
+SCHEDULE = {"kind": OneOf(("at", "on", "every", "cron")), "value": str, "description": str, "on_calendar": [str], "interval_seconds": Maybe(int)}
+VOLUME = {"host": str, "container": str, "read_only": bool}
+JOB = {
+    "name": str,
+    "image": str,
+    "command": [str],
+    "schedule": SCHEDULE,
+    "persistent": bool,
+    "random_delay_seconds": Maybe(int),
+    "gpus": int,
+    "gpu_ids": [str],
+    "min_free_vram_bytes": Maybe(int),
+    "vram_policy": OneOf(("wait", "skip", "fail")),
+    "vram_wait_seconds": int,
+    "max_gpu_util_pct": Maybe(int),
+    "exclusive": bool,
+    "memory_bytes": Maybe(int),
+    "cpus": Maybe(float),
+    "shm_size_bytes": Maybe(int),
+    "timeout_seconds": Maybe(int),
+    "stop_grace_seconds": int,
+    "retries": int,
+    "retry_delay_seconds": int,
+    "volumes": [VOLUME],
+    "env": MapOf(str),
+    "env_file": Maybe(str),
+    "workdir": Maybe(str),
+    "user": Maybe(str),
+}
+TIMER = {"enabled": Maybe(bool), "next_fire": Maybe(MOMENT), "last_fire": Maybe(MOMENT)}
+LIST = {"jobs": [{"name": str, "problem": Maybe(str), "job": Maybe(JOB), **TIMER}], "systemd_error": Maybe(str)}
+SHOW = {
+    "job": JOB,
+    "job_file": str,
+    "timer_file": str,
+    "timer_installed": bool,
+    **TIMER,
+    "next_fires": [MOMENT],
+    "systemd_error": Maybe(str),
+}
+LAST_RUN = {
+    "run_id": str,
+    "status": str,
+    "reason": Maybe(str),
+    "exit_code": Maybe(int),
+    "started_at": MOMENT,
+    "ended_at": Maybe(MOMENT),
+    "duration_seconds": Maybe(float),
+}
+STATUS = {
+    "jobs": [
+        {
+            "name": str,
+            "problem": Maybe(str),
+            "schedule": Maybe(str),
+            "on_calendar": Maybe([str]),
+            "interval_seconds": Maybe(int),
+            **TIMER,
+            "last_run": Maybe(LAST_RUN),
+            "recent_finished": int,
+            "recent_succeeded": int,
+            "success_rate": Maybe(float),
+            "failing": bool,
+            "missed_last_fire": bool,
+        }
+    ],
+    "systemd_error": Maybe(str),
+}
+RUN = {
+    **LAST_RUN,
+    "job": str,
+    "attempt": int,
+    "first_run_id": Maybe(str),
+    "gpu_uuids": [str],
+    "gpu_names": [str],
+    "driver_version": Maybe(str),
+    "peak_vram_bytes": Maybe(int),
+    "mean_vram_bytes": Maybe(int),
+    "mean_gpu_util_pct": Maybe(float),
+    "image": Maybe(str),
+    "image_digest": Maybe(str),
+    "job_hash": Maybe(str),
+    "container_id": Maybe(str),
+    "invocation_id": Maybe(str),
+    "agent_pid": Maybe(int),
+    "log_tail": Maybe(str),
+}
+HISTORY = {"runs": [RUN]}
+RUN_DETAIL = {"run": RUN}
+GPU_PROCESS = {"pid": int, "used_bytes": Maybe(int), "container_id": Maybe(str), "job": Maybe(str)}
+GPU = {
+    "index": int,
+    "uuid": Maybe(str),
+    "name": Maybe(str),
+    "memory_total_bytes": Maybe(int),
+    "memory_used_bytes": Maybe(int),
+    "memory_free_bytes": Maybe(int),
+    "utilization_pct": Maybe(int),
+    "temperature_c": Maybe(int),
+    "power_watts": Maybe(float),
+    "error": Maybe(str),
+    "processes": [GPU_PROCESS],
+}
+GPUS = {"driver_version": Maybe(str), "nvml_error": Maybe(str), "docker_error": Maybe(str), "gpus": [GPU]}
+DOCTOR = {
+    "ready": bool,
+    "findings": [{"check": str, "level": OneOf(("ok", "warning", "error")), "message": str, "fix": Maybe(str)}],
+}
+DOCUMENTS = {"list": LIST, "show": SHOW, "status": STATUS, "history": HISTORY, "history --run": RUN_DETAIL, "gpus": GPUS, "doctor": DOCTOR}
+
+
+def check(value: Any, schema: Any, where: str = "$") -> None:
+    """AssertionError naming the path of the first value that does not fit."""
+    if isinstance(schema, Maybe):
+        if value is None:
+            return
+        schema = schema.schema
+    if schema is MOMENT:
+        assert isinstance(value, str), f"{where}: {value!r} is not a time"
+        assert datetime.fromisoformat(value).utcoffset() == timedelta(0), f"{where}: {value!r} is not in UTC"
+    elif isinstance(schema, dict):
+        assert isinstance(value, dict), f"{where}: {value!r} is not an object"
+        assert set(value) == set(schema), f"{where}: fields {sorted(value)} are not {sorted(schema)}"
+        for key, field_schema in schema.items():
+            check(value[key], field_schema, f"{where}.{key}")
+    elif isinstance(schema, list):
+        assert isinstance(value, list), f"{where}: {value!r} is not a list"
+        for index, item in enumerate(value):
+            check(item, schema[0], f"{where}[{index}]")
+    elif isinstance(schema, MapOf):
+        assert isinstance(value, dict) and all(isinstance(v, schema.values) for v in value.values()), f"{where}: {value!r}"
+    elif isinstance(schema, OneOf):
+        assert value in schema.values, f"{where}: {value!r} is not one of {schema.values}"
+    elif schema is float:
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{where}: {value!r} is not a number"
+    elif schema is int:
+        assert isinstance(value, int) and not isinstance(value, bool), f"{where}: {value!r} is not an integer"
+    else:
+        assert isinstance(value, schema), f"{where}: {value!r} is not {schema.__name__}"
+
+
+def field_names(schema: Any) -> set[str]:
+    """Every field name in a schema, nested ones too."""
+    if isinstance(schema, Maybe):
+        return field_names(schema.schema)
+    if isinstance(schema, list):
+        return field_names(schema[0])
+    if isinstance(schema, dict):
+        return set(schema).union(*(field_names(value) for value in schema.values()))
+    return set()

@@ -1,0 +1,116 @@
+"""--json on every read command: each document against its schema (tests/support/json_schema.py),
+every record of it, and every field name documented in README.md."""
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gpuagent.cli import app
+from gpuagent.jobs import Job
+from gpuagent.render_json import JOB_KEYS
+from tests.gpu_sim import FakeGpu, GiB
+from tests.support import json_schema
+from tests.support.agent import AgentHome
+from tests.support.json_schema import DOCUMENTS, Maybe, check, field_names
+from tests.support.records import T0, record, run_record
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture
+def home(tmp_path, fake_gpus):
+    home = AgentHome(tmp_path / "agent")
+    data = tmp_path / "data"
+    data.mkdir()
+    home.write_job(
+        "full",
+        "gpuagent-test/busybox:latest",
+        ["python", "train.py"],
+        gpus=1,
+        gpu_ids=["0"],
+        min_free_vram="20GiB",
+        memory="32g",
+        cpus=1.0,
+        shm_size="8g",
+        volumes=[f"{data}:/data:ro"],
+        env=["BATCH=64"],
+        workdir="/workspace",
+        user="1000:1000",
+        timeout="6h",
+        random_delay="10m",
+        retries=2,
+    )
+    home.write_job("bare", "gpuagent-test/busybox:latest", ["true"])
+    (home.root / "config" / "jobs" / "broken.toml").write_text("schema_version = 1\n")
+    record(
+        home.root / "state" / "history.db",
+        run_record(
+            "a1", "full", "cuda-oom", T0, invocation_id="0123456789abcdef0123456789abcdef", gpu_uuids=("GPU-a", "GPU-b"),
+            gpu_names="NVIDIA H100 80GB HBM3,NVIDIA H100 80GB HBM3", driver_version="550.54.15", peak_vram_bytes=79 * GiB,
+            mean_vram_bytes=60 * GiB, mean_gpu_util=91.5, image_digest="sha256:" + "ab" * 32, job_hash="cd" * 32,
+            container_id="ef" * 32, log_tail="RuntimeError: CUDA out of memory",
+        ),
+        run_record("a2", "full", "failed", T0 + 60, attempt=2, first_run_id="a1"),
+        run_record("b1", "bare", "running", T0 + 120, took=None, agent_pid=None, image=None),
+    )
+    fake_gpus.update(
+        [
+            FakeGpu("GPU-aaaaaaaa-0000-0000-0000-000000000000", used=GiB, processes=[(4_000_000, GiB)], graphics_processes=[(4_000_001, None)]),
+            FakeGpu("GPU-bbbbbbbb-0000-0000-0000-000000000000", unsupported={"util", "temp", "power", "used"}),
+            FakeGpu("GPU-cccccccc-0000-0000-0000-000000000000", state="unknown"),
+        ]
+    )
+    return home
+
+
+COMMANDS = {
+    "list": ["list"],
+    "show": ["show", "full"],
+    "status": ["status"],
+    "history": ["history"],
+    "history --run": ["history", "--run", "a1"],
+    "gpus": ["gpus"],
+}
+
+
+@pytest.mark.parametrize("document", sorted(COMMANDS))
+def test_every_record_fits_the_schema(home, document):
+    result = CliRunner().invoke(app, ["--system", *COMMANDS[document], "--json"], env=home.env)
+
+    assert result.exit_code == 0, result.output
+    output = json.loads(result.stdout)
+    check(output, DOCUMENTS[document])
+    records = next(iter(value for value in output.values() if isinstance(value, (list, dict))))
+    assert records, "the document has records to check"
+
+
+def test_show_names_every_job_setting():
+    assert set(JOB_KEYS) == {field.name for field in dataclasses.fields(Job)}, "a Job field has no JSON key in render_json.JOB_KEYS"
+    assert set(JOB_KEYS.values()) == set(json_schema.JOB)
+
+
+def test_readme_documents_every_field():
+    section = README.read_text().split("## JSON output", 1)[1]
+    documented = set(re.findall(r"`([a-z_]+)`", section))
+    missing = sorted(set().union(*(field_names(schema) for schema in DOCUMENTS.values())) - documented)
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("value", "schema"),
+    [
+        ({"a": 1, "b": 2}, {"a": int}),
+        ({}, {"a": int}),
+        ({"a": True}, {"a": int}),
+        ({"a": "1"}, {"a": Maybe(int)}),
+        ({"a": [1, "x"]}, {"a": [int]}),
+        ({"a": "2026-03-01T02:00:00+01:00"}, {"a": json_schema.MOMENT}),
+    ],
+)
+def test_the_schema_check_refuses_what_does_not_fit(value, schema):
+    with pytest.raises(AssertionError):
+        check(value, schema)

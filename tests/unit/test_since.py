@@ -1,0 +1,43 @@
+"""--since WHEN: how long ago, a day, a date, a local date and time."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from gpuagent.errors import InvalidInput
+from gpuagent.since import parse_since
+
+NOW = datetime(2026, 3, 1, 14, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def berlin(local_time_zone):
+    """A local zone that is not UTC, so a local time read as UTC would show."""
+    local_time_zone("Europe/Berlin")
+
+
+@pytest.mark.parametrize(
+    ("text", "ago"),
+    [("30m", timedelta(minutes=30)), ("6h", timedelta(hours=6)), ("2d", timedelta(days=2)), ("1h30m", timedelta(minutes=90)), ("45", timedelta(seconds=45))],
+)
+def test_how_long_ago(text, ago):
+    assert parse_since(text, NOW) == NOW - ago
+
+
+def test_today_and_yesterday_start_at_local_midnight():
+    assert parse_since("today", NOW) == datetime(2026, 2, 28, 23, 0, tzinfo=timezone.utc)
+    assert parse_since("Yesterday", NOW) == datetime(2026, 2, 27, 23, 0, tzinfo=timezone.utc)
+
+
+def test_dates_and_times_are_local_unless_they_say_otherwise():
+    assert parse_since("2026-01-31", NOW) == datetime(2026, 1, 30, 23, 0, tzinfo=timezone.utc)
+    assert parse_since("2026-07-01 02:00", NOW) == datetime(2026, 7, 1, 0, 0, tzinfo=timezone.utc)  # summer time
+    assert parse_since("2026-01-31T02:00:00+00:00", NOW) == datetime(2026, 1, 31, 2, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("text", ["soon", "6 parsecs", "2026-02-30", "-5m", "", "1M"])
+def test_what_cannot_be_read_is_refused_with_a_hint(text):
+    with pytest.raises(InvalidInput) as raised:
+        parse_since(text, NOW)
+    assert raised.value.message == f"--since: cannot read {text!r}"
+    assert "6h" in raised.value.hint
