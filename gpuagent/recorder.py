@@ -8,6 +8,7 @@ that cannot be written, the journal says plainly that the run was not recorded a
 the record said.
 """
 
+import contextlib
 import dataclasses
 import json
 import sqlite3
@@ -68,10 +69,8 @@ class RunRecorder:
 
     def _drop_store(self) -> None:
         if self._store is not None:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 self._store.close()
-            except sqlite3.Error:
-                pass
             self._store = None
 
     def _spool(self, run: RunRecord) -> None:

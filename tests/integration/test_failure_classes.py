@@ -1,7 +1,6 @@
 """Every way a run can end, produced for real and recorded: the status, the reason, the
 exit status systemd sees, the log tail, and no container left behind."""
 
-import os
 import signal
 import sqlite3
 import subprocess

@@ -89,7 +89,7 @@ def ensure_rootfs() -> Path:
     args += ["bookworm"]
 
     def build(directory: Path) -> None:
-        for attempt in (1, 2):  # one retry: the mirror is across a network
+        for _attempt in (1, 2):  # one retry: the mirror is across a network
             result = subprocess.run([*args, str(directory)], stdin=subprocess.DEVNULL,
                                     capture_output=True, text=True)
             if result.returncode == 0:
