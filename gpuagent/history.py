@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gpuagent.outcome import Status
+
 MIGRATIONS = [
     """
     CREATE TABLE runs (
@@ -54,7 +56,6 @@ MIGRATIONS = [
     """,
 ]
 
-RUNNING = "running"
 # How long a write waits for another writer before it fails; the runner retries a failed
 # record for longer (recorder.py), so this only bounds one attempt.
 BUSY_TIMEOUT_MS = 5000
@@ -161,10 +162,10 @@ class HistoryStore:
     def mark_lost(self, job: str, reason: str) -> list[str]:
         """Close the job's runs still marked running: called under the job's lock, so no
         live agent owns them. Returns their run ids."""
-        rows = self._db.execute("SELECT run_id FROM runs WHERE job = ? AND status = ?", (job, RUNNING)).fetchall()
+        rows = self._db.execute("SELECT run_id FROM runs WHERE job = ? AND status = ?", (job, Status.RUNNING)).fetchall()
         self._db.execute(
-            "UPDATE runs SET status = 'lost', reason = ?, ended_at = ? WHERE job = ? AND status = ?",
-            (reason, time.time(), job, RUNNING),
+            "UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE job = ? AND status = ?",
+            (Status.LOST, reason, time.time(), job, Status.RUNNING),
         )
         return [row[0] for row in rows]
 

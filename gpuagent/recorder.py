@@ -31,9 +31,7 @@ class RunRecorder:
     def save(self, run: RunRecord) -> bool:
         """Try to write `run` now; False (and one line in the journal) if it cannot be."""
         try:
-            if self._store is None:
-                self._store = HistoryStore(self._db_path)
-            self._store.save(run)
+            self._opened().save(run)
         except (sqlite3.Error, OSError) as err:
             self._drop_store()
             if not self._failing:
@@ -59,13 +57,17 @@ class RunRecorder:
 
     def mark_lost(self, job: str, reason: str) -> list[str]:
         try:
-            if self._store is None:
-                self._store = HistoryStore(self._db_path)
-            return self._store.mark_lost(job, reason)
+            return self._opened().mark_lost(job, reason)
         except (sqlite3.Error, OSError) as err:
             self._drop_store()
             self._log(f"could not mark lost runs of {job} in history ({err})")
             return []
+
+    def _opened(self) -> HistoryStore:
+        """The store, opened again if an earlier failure dropped it."""
+        if self._store is None:
+            self._store = HistoryStore(self._db_path)
+        return self._store
 
     def _drop_store(self) -> None:
         if self._store is not None:
