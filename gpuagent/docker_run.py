@@ -96,14 +96,14 @@ class Docker:
             raise DockerError(f"docker is unreachable: {err}", "start dockerd (systemctl start docker)") from None
 
     @contextmanager
-    def _asking(self, what: str, missing_ok: bool = False) -> Iterator[None]:
-        """Turn the SDK's errors into DockerError; with missing_ok, a container that is
-        already gone is no error."""
+    def _asking(self, what: str, missing_ok: bool = False, missing: DockerError | None = None) -> Iterator[None]:
+        """Turn the SDK's errors into DockerError. When what was asked for does not exist:
+        nothing with missing_ok (a container already gone), else `missing` if given."""
         try:
             yield
         except self._errors.NotFound:
             if not missing_ok:
-                raise DockerError(f"docker could not {what}: not found") from None
+                raise missing or DockerError(f"docker could not {what}: not found") from None
         except self._errors.APIError as err:
             raise DockerError(f"docker could not {what}: {err.explanation}") from None
         except (self._lost, self._errors.DockerException) as err:
@@ -113,13 +113,9 @@ class Docker:
 
     def image_info(self, image: str) -> ImageInfo:
         """What a run needs to know of its image; DockerError when it is not on this host."""
-        try:
-            with self._asking(f"inspect image {image}"):
-                attrs = self._client.images.get(image).attrs
-        except DockerError as err:
-            if not err.message.endswith("not found"):
-                raise
-            raise DockerError(f"image {image} is not on this host", f"docker pull {image} (or build it) before the next run") from None
+        not_here = DockerError(f"image {image} is not on this host", f"docker pull {image} (or build it) before the next run")
+        with self._asking(f"inspect image {image}", missing=not_here):
+            attrs = self._client.images.get(image).attrs
         digests = attrs.get("RepoDigests") or [attrs["Id"]]
         return ImageInfo(user=(attrs.get("Config") or {}).get("User") or "", digest=digests[0])
 

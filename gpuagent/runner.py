@@ -9,6 +9,7 @@ left and marks its row `lost`.
 
 import collections
 import dataclasses
+import functools
 import os
 import secrets
 import signal
@@ -22,7 +23,7 @@ from gpuagent import admission
 from gpuagent.docker_run import Docker, container_spec
 from gpuagent.errors import GpuAgentError
 from gpuagent.history import RunRecord
-from gpuagent.jobs import Job, job_file_hash, load_job, validate_name
+from gpuagent.jobs import DEFAULT_STOP_GRACE, Job, job_file_hash, load_job, validate_name
 from gpuagent.locks import flocked
 from gpuagent.outcome import RETRYABLE, SKIPPED, Status, classify, says_cuda_oom
 from gpuagent.paths import Paths
@@ -73,28 +74,31 @@ def run_job(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[RunRecor
                 recorder.save_final(run)
                 log(f"run {run.run_id} of {name}: {run.status} ({run.reason})")
                 return run, 0
-            reap_orphans(paths, name, recorder, log)
-            return _attempts(paths, name, recorder, output, log)
+            # One connection for the whole invocation: the reap and every attempt. A
+            # failed connect is not cached, so a retry tries again.
+            connect = functools.cache(Docker)
+            reap_orphans(name, recorder, log, connect)
+            return _attempts(paths, name, recorder, output, log, connect)
     finally:
         recorder.close()
 
 
-def reap_orphans(paths: Paths, name: str, recorder: RunRecorder, log: Log) -> list[str]:
+def reap_orphans(name: str, recorder: RunRecorder, log: Log, connect: Callable[[], Docker] = Docker) -> list[str]:
     """Remove containers of `name` and mark its `running` rows lost. Only call while
     holding the job's lock: then no live agent owns either."""
-    reaped = [container.name for container in _reap_containers(name, log)]
+    reaped = [container.name for container in _reap_containers(name, log, connect)]
     for run_id in recorder.mark_lost(name, LOST_REASON):
         log(f"run {run_id} of {name} marked lost: {LOST_REASON}")
     return reaped
 
 
-def _reap_containers(name: str, log: Log) -> list:
+def _reap_containers(name: str, log: Log, connect: Callable[[], Docker]) -> list:
     try:
-        docker = Docker()
+        docker = connect()
         containers = docker.job_containers(name)
         for container in containers:
             log(f"reaping container {container.name} left by an earlier run of {name}")
-            docker.stop(container, grace=10)
+            docker.stop(container, grace=DEFAULT_STOP_GRACE)
             docker.remove(container)
         return containers
     except GpuAgentError as err:
@@ -102,12 +106,14 @@ def _reap_containers(name: str, log: Log) -> list:
         return []
 
 
-def _attempts(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log) -> tuple[RunRecord, int]:
+def _attempts(
+    paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker]
+) -> tuple[RunRecord, int]:
     job: Job | None = None
     first: RunRecord | None = None
     attempt = 1
     while True:
-        attempt_run = _Attempt(paths, _new_record(name, attempt, first), recorder, output, log)
+        attempt_run = _Attempt(paths, _new_record(name, attempt, first), recorder, output, log, connect)
         try:
             job = job or load_job(paths.job_file(name))
             run = attempt_run.execute(job)
@@ -177,8 +183,11 @@ def _signals_stop_the_run() -> Iterator[None]:
 class _Attempt:
     """One attempt: one history row, at most one container. `run` is its latest record."""
 
-    def __init__(self, paths: Paths, run: RunRecord, recorder: RunRecorder, output: TextIO, log: Log) -> None:
+    def __init__(
+        self, paths: Paths, run: RunRecord, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker]
+    ) -> None:
         self.paths, self.recorder, self.output, self.log = paths, recorder, output, log
+        self.connect = connect
         self.run = run
         self.recorder.save(run)
         self.reservations = Reservations(paths.runtime_dir)
@@ -189,7 +198,7 @@ class _Attempt:
         self.job = job
         # kept in memory, written with the next update: even a run docker refuses says its image
         self.run = dataclasses.replace(self.run, image=job.image, job_hash=job_file_hash(self.paths.job_file(job.name)))
-        docker = Docker()
+        docker = self.connect()
         image = docker.image_info(job.image)
         self._update(image_digest=image.digest)
         if not self.job.uses_gpu:
