@@ -321,7 +321,7 @@ ensure_link() {
 install_units() {
     # The template as the installed package ships it: `gpuagent add` compares against
     # the same text, so the two never fight over the file.
-    "$prefix/bin/python" -c 'import sys; from gpuagent.units import service_template_text as t; open(sys.argv[1], "w").write(t())' \
+    "$prefix/bin/python" -c 'import sys; from gpuagent.model.units import service_template_text as t; open(sys.argv[1], "w").write(t())' \
         "$workdir/template" || die "the installed gpuagent does not provide its unit template"
     put_file "$workdir/template" "$template"
     [ "$mode" = user ] || return 0

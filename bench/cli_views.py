@@ -35,10 +35,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gpuagent.files import write_atomic  # noqa: E402
-from gpuagent.history import HistoryStore  # noqa: E402
-from gpuagent.jobs import JobOptions, build_job, job_to_toml  # noqa: E402
-from gpuagent.schedule import parse_schedule  # noqa: E402
+from gpuagent.host.files import write_atomic  # noqa: E402
+from gpuagent.host.history import HistoryStore  # noqa: E402
+from gpuagent.model.job import JobOptions, build_job, job_to_toml  # noqa: E402
+from gpuagent.model.schedule import parse_schedule  # noqa: E402
 
 JOBS = 50
 STATUSES = ("succeeded",) * 8 + ("failed", "oom-killed", "skipped-vram", "error")
@@ -52,7 +52,11 @@ def make_home(root: Path, rows: int) -> dict[str, str]:
         env[f"GPUAGENT_{var}_DIR"] = str(root / var.lower())
     for number in range(JOBS):
         name = f"job{number:02d}"
-        job = build_job(name, parse_schedule(**SCHEDULES[number % len(SCHEDULES)]), JobOptions(image="pytorch/pytorch:2.9.0", command=["python", "train.py"], gpus=number % 2))
+        job = build_job(
+            name,
+            parse_schedule(**SCHEDULES[number % len(SCHEDULES)]),
+            JobOptions(image="pytorch/pytorch:2.9.0", command=["python", "train.py"], gpus=number % 2),
+        )
         write_atomic(root / "config" / "jobs" / f"{name}.toml", job_to_toml(job))
     fill_history(root / "state" / "history.db", rows)
     return env
@@ -106,7 +110,9 @@ def run_once(command: list[str], env: dict[str, str], timing: Timing, terminal: 
         started = time.perf_counter()
         process = subprocess.Popen(
             ["/usr/bin/time", "-f", "%M", "-o", report.name, *command],
-            env=env, stdout=follower if terminal else subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdout=follower if terminal else subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         if terminal:
             os.close(follower)
@@ -189,9 +195,11 @@ def main() -> None:
         print(box_line)
     import typer
 
-    print(f"# {options.runs} runs each; python {sys.version.split()[0]}, typer {typer.__version__}; {os.cpu_count()} CPUs; "
-          f"load average {os.getloadavg()[0]:.1f}; "
-          f"systemd on this host: {'yes' if os.path.isdir('/run/systemd/system') else 'no (status cannot ask systemctl here)'}")
+    print(
+        f"# {options.runs} runs each; python {sys.version.split()[0]}, typer {typer.__version__}; {os.cpu_count()} CPUs; "
+        f"load average {os.getloadavg()[0]:.1f}; "
+        f"systemd on this host: {'yes' if os.path.isdir('/run/systemd/system') else 'no (status cannot ask systemctl here)'}"
+    )
 
 
 def status_in_box(runs: int, rows: int) -> str:

@@ -22,9 +22,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gpuagent.admission import Needs, decide  # noqa: E402
-from gpuagent.gpu import read_gpus  # noqa: E402
-from tests.gpu_sim import GiB, FakeGpu, FakeGpuHost  # noqa: E402
+from gpuagent.host.nvml import read_gpus  # noqa: E402
+from gpuagent.run.admission import Needs, decide  # noqa: E402
+from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB  # noqa: E402
 from tests.support.agent import AgentHome  # noqa: E402
 
 
@@ -61,7 +61,7 @@ def run_overhead(directory: Path, image: str, runs: int) -> None:
     for _ in range(runs):
         ours += timed(lambda: subprocess.run(agent, env=home.env, check=True, capture_output=True), 1)
         theirs += timed(lambda: subprocess.run(plain, check=True, capture_output=True), 1)
-    ratios = [a / b for a, b in zip(ours, theirs)]
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
     print(f"gpuagent run (container runs true):           median {statistics.median(ours) * 1e3:8.1f} ms")
     print(f"docker run --rm IMAGE true:                   median {statistics.median(theirs) * 1e3:8.1f} ms")
     print(f"ratio, median of {runs} interleaved pairs:        {statistics.median(ratios):8.2f}   (target <= 1.15)")

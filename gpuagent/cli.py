@@ -6,16 +6,35 @@ This is the only place that prints errors and picks exit codes: 0 success, 1 fai
 that need them, so `gpuagent --help` stays fast.
 """
 
-import functools
 import sys
 from typing import Annotated, Any
 
 import typer
 
 from gpuagent.errors import GpuAgentError
-from gpuagent.render_text import Line, Screen, emit
+from gpuagent.views.terminal import Line, Screen, emit
+
+
+class _Commands(typer.core.TyperGroup):
+    """The one error handler: every command's GpuAgentError is shown as `error: ...` and
+    `hint: ...` on stderr, and the process exits with its code (a traceback with --debug)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GpuAgentError as error:
+            if settings.debug:
+                raise
+            from gpuagent.views import text as render
+
+            render.error(err, error)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     help="Scheduled GPU training runs on this server: one short-lived container per run, "
     "started by a systemd timer, admitted on free VRAM, recorded in history.",
     no_args_is_help=True,
@@ -43,26 +62,6 @@ def _paths():
     return resolve_paths(settings.user_mode)
 
 
-def reports_errors(command):
-    """Show a GpuAgentError as `error: ...` and `hint: ...` on stderr and exit with its code."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except GpuAgentError as error:
-            if settings.debug:
-                raise
-            from gpuagent import render
-
-            render.error(err, error)
-            raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
 def _print_version(value: bool) -> None:
     if value:
         from gpuagent import __version__
@@ -73,7 +72,7 @@ def _print_version(value: bool) -> None:
 
 def _complete_job(ctx: typer.Context, incomplete: str) -> list[str]:
     """Job names for shell completion, in the mode (--user/--system) on the line so far."""
-    from gpuagent.jobs import job_names
+    from gpuagent.host.jobfiles import job_names
     from gpuagent.paths import resolve_paths
 
     paths = resolve_paths(ctx.find_root().params.get("user"))
@@ -87,11 +86,11 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (README.md, 'JS
 def _show(view: str, result: Any, as_json: bool) -> None:
     """Print `result` through render.VIEW, or as JSON through render_json.VIEW."""
     if as_json:
-        from gpuagent import render_json
+        from gpuagent.views import jsondoc as render_json
 
         out.stream.write(render_json.dumps(getattr(render_json, view)(result)))
     else:
-        from gpuagent import render
+        from gpuagent.views import text as render
 
         getattr(render, view)(out, result)
 
@@ -112,54 +111,86 @@ def main_options(
         typer.Option("--user/--system", help="Use your own systemd user manager and XDG directories (default: --system as root, --user otherwise)."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     settings.user_mode = user
     settings.debug = debug
 
 
 @app.command(no_args_is_help=True)
-@reports_errors
 def add(
     name: Annotated[str, typer.Argument(help="Job name: a-z, 0-9, '-' and '_', up to 63 characters.")],
     command: Annotated[list[str] | None, typer.Argument(help="The command to run in the container, after --.")] = None,
     image: Annotated[str, typer.Option("--image", help="Container image, e.g. pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime.")] = ...,
-    at: Annotated[str | None, typer.Option("--at", help="Daily at a time, e.g. 02:00 or 'Mon..Fri 02:00'.", rich_help_panel="Schedule (one of)")] = None,
-    on: Annotated[str | None, typer.Option("--on", help="Any systemd calendar expression, e.g. 'Sun *-*-* 03:00'.", rich_help_panel="Schedule (one of)")] = None,
-    every: Annotated[str | None, typer.Option("--every", help="An interval from the last start, e.g. 6h.", rich_help_panel="Schedule (one of)")] = None,
-    cron: Annotated[str | None, typer.Option("--cron", help="A 5-field cron expression, e.g. '0 2 * * 1-5'.", rich_help_panel="Schedule (one of)")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Daily at a time, e.g. 02:00 or 'Mon..Fri 02:00'.", rich_help_panel="Schedule (one of)")
+    ] = None,
+    on: Annotated[
+        str | None, typer.Option("--on", help="Any systemd calendar expression, e.g. 'Sun *-*-* 03:00'.", rich_help_panel="Schedule (one of)")
+    ] = None,
+    every: Annotated[
+        str | None, typer.Option("--every", help="An interval from the last start, e.g. 6h.", rich_help_panel="Schedule (one of)")
+    ] = None,
+    cron: Annotated[
+        str | None, typer.Option("--cron", help="A 5-field cron expression, e.g. '0 2 * * 1-5'.", rich_help_panel="Schedule (one of)")
+    ] = None,
     gpus: Annotated[int | None, typer.Option("--gpus", help="How many GPUs the run needs.", rich_help_panel="GPU")] = None,
     gpu: Annotated[list[str] | None, typer.Option("--gpu", help="Allowed GPU, by index or UUID (repeatable).", rich_help_panel="GPU")] = None,
-    min_free_vram: Annotated[str | None, typer.Option("--min-free-vram", help="Free GPU memory each chosen GPU must have, e.g. 20GiB.", rich_help_panel="GPU")] = None,
-    vram_policy: Annotated[str, typer.Option("--vram-policy", help="When no GPU fits: wait (until --vram-wait), skip (exit 0) or fail (exit 1).", rich_help_panel="GPU")] = "wait",
-    vram_wait: Annotated[str | None, typer.Option("--vram-wait", help="How long --vram-policy wait waits, e.g. 30m (the default).", rich_help_panel="GPU")] = None,
-    max_gpu_util: Annotated[int | None, typer.Option("--max-gpu-util", help="Refuse GPUs busier than this percentage.", rich_help_panel="GPU")] = None,
-    exclusive: Annotated[bool, typer.Option("--exclusive", help="Refuse GPUs running processes gpuagent did not start.", rich_help_panel="GPU")] = False,
+    min_free_vram: Annotated[
+        str | None, typer.Option("--min-free-vram", help="Free GPU memory each chosen GPU must have, e.g. 20GiB.", rich_help_panel="GPU")
+    ] = None,
+    vram_policy: Annotated[
+        str, typer.Option("--vram-policy", help="When no GPU fits: wait (until --vram-wait), skip (exit 0) or fail (exit 1).", rich_help_panel="GPU")
+    ] = "wait",
+    vram_wait: Annotated[
+        str | None, typer.Option("--vram-wait", help="How long --vram-policy wait waits, e.g. 30m (the default).", rich_help_panel="GPU")
+    ] = None,
+    max_gpu_util: Annotated[
+        int | None, typer.Option("--max-gpu-util", help="Refuse GPUs busier than this percentage.", rich_help_panel="GPU")
+    ] = None,
+    exclusive: Annotated[
+        bool, typer.Option("--exclusive", help="Refuse GPUs running processes gpuagent did not start.", rich_help_panel="GPU")
+    ] = False,
     memory: Annotated[str | None, typer.Option("--memory", help="Host memory limit, e.g. 32g (no swap on top).", rich_help_panel="Limits")] = None,
     cpus: Annotated[float | None, typer.Option("--cpus", help="CPU limit in cores, e.g. 8.", rich_help_panel="Limits")] = None,
-    shm_size: Annotated[str | None, typer.Option("--shm-size", help="Size of /dev/shm, e.g. 8g (PyTorch DataLoader workers need it).", rich_help_panel="Limits")] = None,
+    shm_size: Annotated[
+        str | None, typer.Option("--shm-size", help="Size of /dev/shm, e.g. 8g (PyTorch DataLoader workers need it).", rich_help_panel="Limits")
+    ] = None,
     timeout: Annotated[str | None, typer.Option("--timeout", help="Stop the run after this long, e.g. 6h.", rich_help_panel="Limits")] = None,
-    stop_grace: Annotated[str | None, typer.Option("--stop-grace", help="Between SIGTERM and SIGKILL when a run is stopped (default 10s, at most 240s).", rich_help_panel="Limits")] = None,
-    retries: Annotated[int, typer.Option("--retries", help="Run again after failed, oom-killed or cuda-oom, up to N times.", rich_help_panel="Limits")] = 0,
+    stop_grace: Annotated[
+        str | None,
+        typer.Option("--stop-grace", help="Between SIGTERM and SIGKILL when a run is stopped (default 10s, at most 240s).", rich_help_panel="Limits"),
+    ] = None,
+    retries: Annotated[
+        int, typer.Option("--retries", help="Run again after failed, oom-killed or cuda-oom, up to N times.", rich_help_panel="Limits")
+    ] = 0,
     retry_delay: Annotated[str | None, typer.Option("--retry-delay", help="Pause before a retry (default 1m).", rich_help_panel="Limits")] = None,
     volume: Annotated[list[str] | None, typer.Option("-v", "--volume", help="HOST:CONTAINER[:ro] (repeatable).", rich_help_panel="Container")] = None,
     env: Annotated[list[str] | None, typer.Option("-e", "--env", help="KEY=VALUE (repeatable).", rich_help_panel="Container")] = None,
-    env_file: Annotated[str | None, typer.Option("--env-file", help="File of KEY=VALUE lines, read at each run (keep secrets here, mode 0600).", rich_help_panel="Container")] = None,
+    env_file: Annotated[
+        str | None,
+        typer.Option("--env-file", help="File of KEY=VALUE lines, read at each run (keep secrets here, mode 0600).", rich_help_panel="Container"),
+    ] = None,
     workdir: Annotated[str | None, typer.Option("--workdir", help="Working directory in the container.", rich_help_panel="Container")] = None,
-    user: Annotated[str | None, typer.Option("--user", help="UID[:GID] to run as (default: the image's user, or nobody if that is root).", rich_help_panel="Container")] = None,
-    persistent: Annotated[bool, typer.Option("--persistent/--no-persistent", help="Catch up a fire missed while the host was off.", rich_help_panel="Timer")] = True,
-    random_delay: Annotated[str | None, typer.Option("--random-delay", help="Spread the start by up to this long, e.g. 10m.", rich_help_panel="Timer")] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="UID[:GID] to run as (default: the image's user, or nobody if that is root).", rich_help_panel="Container"),
+    ] = None,
+    persistent: Annotated[
+        bool, typer.Option("--persistent/--no-persistent", help="Catch up a fire missed while the host was off.", rich_help_panel="Timer")
+    ] = True,
+    random_delay: Annotated[
+        str | None, typer.Option("--random-delay", help="Spread the start by up to this long, e.g. 10m.", rich_help_panel="Timer")
+    ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Write the job but leave its timer off.", rich_help_panel="Timer")] = False,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a job of the same name.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the files it would write; change nothing.")] = False,
 ) -> None:
     """Add a scheduled job: gpuagent add NAME --at 02:00 --image IMG [OPTIONS] -- COMMAND [ARGS...]"""
-    from gpuagent import render
     from gpuagent.commands.add import add_job
-    from gpuagent.jobs import JobOptions
-    from gpuagent.schedule import parse_schedule
+    from gpuagent.model.job import JobOptions
+    from gpuagent.model.schedule import parse_schedule
+    from gpuagent.views import text as render
 
     schedule = parse_schedule(at=at, on=on, every=every, cron=cron)
     options = JobOptions(
@@ -192,7 +223,6 @@ def add(
 
 
 @app.command("list")
-@reports_errors
 def list_command(as_json: AsJson = False) -> None:
     """List the jobs, their schedules and timers."""
     from gpuagent.commands.list_jobs import list_jobs
@@ -201,7 +231,6 @@ def list_command(as_json: AsJson = False) -> None:
 
 
 @app.command()
-@reports_errors
 def status(as_json: AsJson = False) -> None:
     """Every job at a glance: schedule, timer, last run, success rate, and what needs a look."""
     from gpuagent.commands.status import job_status
@@ -210,7 +239,6 @@ def status(as_json: AsJson = False) -> None:
 
 
 @app.command()
-@reports_errors
 def show(name: JobName, as_json: AsJson = False) -> None:
     """Show a job: its settings, its timer and its next 3 fire times."""
     from gpuagent.commands.show import show_job
@@ -219,7 +247,6 @@ def show(name: JobName, as_json: AsJson = False) -> None:
 
 
 @app.command()
-@reports_errors
 def remove(name: JobName) -> None:
     """Remove a job's timer and file. Its history is kept."""
     from gpuagent.commands.remove import remove_job
@@ -229,7 +256,6 @@ def remove(name: JobName) -> None:
 
 
 @app.command()
-@reports_errors
 def enable(name: JobName) -> None:
     """Switch a job's timer on."""
     from gpuagent.commands.toggle import set_enabled
@@ -239,7 +265,6 @@ def enable(name: JobName) -> None:
 
 
 @app.command()
-@reports_errors
 def disable(name: JobName) -> None:
     """Switch a job's timer off (the job and its history stay)."""
     from gpuagent.commands.toggle import set_enabled
@@ -249,7 +274,6 @@ def disable(name: JobName) -> None:
 
 
 @app.command()
-@reports_errors
 def trigger(
     name: JobName,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the run: its output, then how it ended (Ctrl-C leaves it running).")] = False,
@@ -262,7 +286,7 @@ def trigger(
     if not wait:
         emit(out, Line(f"started {triggered.unit}: follow it with `gpuagent logs {name} -f`, see it in `gpuagent history {name}`"))
         return
-    from gpuagent import render
+    from gpuagent.views import text as render
 
     try:
         ended = render.follow(out, follow_run(paths, name, triggered), name)
@@ -273,17 +297,15 @@ def trigger(
 
 
 @app.command()
-@reports_errors
 def run(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
     """Run a job once in the foreground (what its timer does). Exit 0 if it succeeded or was skipped."""
-    from gpuagent.runner import run_job
+    from gpuagent.run.runner import run_job
 
     _, status = run_job(_paths(), name, output=sys.stdout, log=_agent_log)
     raise typer.Exit(status)
 
 
 @app.command()
-@reports_errors
 def reap(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
     """Stop and remove containers of a job that outlived their agent (the service's ExecStopPost)."""
     from gpuagent.commands.reap import reap_job
@@ -293,7 +315,6 @@ def reap(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
 
 
 @app.command()
-@reports_errors
 def history(
     name: Annotated[str | None, typer.Argument(help="Only this job's runs.", autocompletion=_complete_job)] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only runs started since WHEN: 6h, 2d, today, 2026-01-31 02:00.")] = None,
@@ -303,7 +324,8 @@ def history(
     as_json: AsJson = False,
 ) -> None:
     """Show past runs, newest first; or one run in full (--run)."""
-    from gpuagent.commands.history import get_run, list_runs
+    from gpuagent.commands.common import get_run
+    from gpuagent.commands.history import list_runs
 
     if run_id is not None:
         _show("run_detail", get_run(_paths(), run_id), as_json)
@@ -312,7 +334,6 @@ def history(
 
 
 @app.command()
-@reports_errors
 def logs(
     name: JobName,
     run_id: Annotated[str | None, typer.Option("--run", help="Only this run (an id from `gpuagent history`).")] = None,
@@ -329,7 +350,6 @@ def logs(
 
 
 @app.command()
-@reports_errors
 def gpus(as_json: AsJson = False) -> None:
     """Every GPU: memory, utilisation, temperature, power, and which job's processes are on it."""
     from gpuagent.commands.gpus import read_gpu_report
@@ -338,7 +358,6 @@ def gpus(as_json: AsJson = False) -> None:
 
 
 @app.command()
-@reports_errors
 def doctor(as_json: AsJson = False) -> None:
     """Check this host can run jobs: systemd, docker and its GPU support, the NVIDIA driver,
     the template unit, directories, job files. Exit 1 when something stops runs."""

@@ -3,12 +3,9 @@
 from datetime import datetime, time, timedelta
 
 from gpuagent.errors import InvalidInput
-from gpuagent.schedule import parse_duration
+from gpuagent.model.schedule import parse_duration
 
-_HINT = (
-    "write how long ago (30m, 6h, 2d, 1h30m), today, yesterday, "
-    "a date (2026-01-31) or a local date and time (2026-01-31 02:00)"
-)
+_HINT = "write how long ago (30m, 6h, 2d, 1h30m), today, yesterday, a date (2026-01-31) or a local date and time (2026-01-31 02:00)"
 
 
 def parse_since(text: str, now: datetime) -> datetime:

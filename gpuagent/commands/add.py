@@ -4,12 +4,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpuagent.errors import InvalidInput
-from gpuagent.files import write_atomic
-from gpuagent.jobs import Job, JobOptions, build_job, job_to_toml
+from gpuagent.host.files import write_atomic
+from gpuagent.host.jobfiles import verify_on_host
+from gpuagent.host.systemd import Systemd, timer_unit_name
+from gpuagent.model.job import Job, JobOptions, build_job, job_to_toml
+from gpuagent.model.schedule import Schedule
+from gpuagent.model.units import service_template_text, timer_unit
 from gpuagent.paths import Paths
-from gpuagent.schedule import Schedule
-from gpuagent.systemd import Systemd, timer_unit_name
-from gpuagent.units import service_template_text, timer_unit
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ def add_job(
     enabled: bool = True,
     dry_run: bool = False,
 ) -> AddResult:
-    job = build_job(name, schedule, options)
+    job = verify_on_host(build_job(name, schedule, options), schedule_label=f"--{schedule.kind}")
     job_file = paths.job_file(name)
     if job_file.exists() and not replace:
         raise InvalidInput(f"job {name!r} already exists", f"add --replace to overwrite it, or `gpuagent remove {name}` first")

@@ -17,10 +17,11 @@ from gpuagent.errors import (
     NvmlUnavailable,
     SystemdError,
 )
-from gpuagent.jobs import Job, job_names, load_job
+from gpuagent.host.jobfiles import job_names, load_job
+from gpuagent.host.systemd import Systemd
+from gpuagent.model.job import Job
+from gpuagent.model.units import service_template_source, service_template_text
 from gpuagent.paths import Paths
-from gpuagent.systemd import Systemd
-from gpuagent.units import service_template_source, service_template_text
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 NVIDIA_HOOK = "nvidia-container-runtime-hook"
@@ -88,7 +89,7 @@ def _template(paths: Paths) -> list[Finding]:
 
 def _docker(gpu_jobs: bool) -> list[Finding]:
     try:
-        from gpuagent.docker_run import Docker
+        from gpuagent.host.dockerd import Docker
 
         info = Docker().info()
     except DockerError as err:
@@ -106,7 +107,7 @@ def _docker(gpu_jobs: bool) -> list[Finding]:
 
 
 def _nvidia(gpu_jobs: bool) -> list[Finding]:
-    from gpuagent.gpu import driver_version, nvml_kept_open, read_gpus
+    from gpuagent.host.nvml import driver_version, nvml_kept_open, read_gpus
 
     try:
         with nvml_kept_open():
@@ -156,17 +157,20 @@ def _jobs(paths: Paths) -> tuple[list[Job], list[Finding]]:
             jobs.append(load_job(path))
         except (InvalidInput, NotFound) as err:
             hint = f" ({err.hint})" if err.hint else ""
-            findings.append(Finding("job", ERROR, f"job {name} will not run: {err.message}{hint}", f"edit {path}, or re-create it: gpuagent add {name} --replace ..."))
+            findings.append(
+                Finding(
+                    "job", ERROR, f"job {name} will not run: {err.message}{hint}", f"edit {path}, or re-create it: gpuagent add {name} --replace ..."
+                )
+            )
             continue
         if not paths.timer_file(name).is_file():
-            findings.append(Finding("job", ERROR, f"job {name} has no timer ({paths.timer_file(name)}): it never fires", f"gpuagent add {name} --replace ..."))
+            findings.append(
+                Finding("job", ERROR, f"job {name} has no timer ({paths.timer_file(name)}): it never fires", f"gpuagent add {name} --replace ...")
+            )
         else:
             findings.append(Finding("job", OK, f"job {name} is valid"))
     orphans = sorted(p for p in paths.unit_dir.glob("gpuagent@?*.timer") if _job_of_timer(p) not in names) if paths.unit_dir.is_dir() else []
-    findings += [
-        Finding("job", WARNING, f"{timer} has no job file: each fire fails", f"gpuagent remove {_job_of_timer(timer)}")
-        for timer in orphans
-    ]
+    findings += [Finding("job", WARNING, f"{timer} has no job file: each fire fails", f"gpuagent remove {_job_of_timer(timer)}") for timer in orphans]
     if not names:
         findings.append(Finding("job", OK, "no jobs yet"))
     return jobs, findings

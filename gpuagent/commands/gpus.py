@@ -3,14 +3,14 @@
 from dataclasses import dataclass
 
 from gpuagent.errors import DockerError, NvmlUnavailable
-from gpuagent.gpu import (
+from gpuagent.host.nvml import (
     GpuProcess,
     GpuSnapshot,
     driver_version,
     nvml_kept_open,
     read_gpus,
 )
-from gpuagent.procs import container_id_of_pid
+from gpuagent.host.procs import container_id_of_pid
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def read_gpu_report() -> GpusReport:
     jobs, docker_problem = {}, None
     if any(containers.values()):  # only then is dockerd worth asking (importing docker costs ~150 ms)
         try:
-            from gpuagent.docker_run import Docker
+            from gpuagent.host.dockerd import Docker
 
             jobs = Docker().job_of_containers()
         except DockerError as err:

@@ -3,11 +3,11 @@
 from collections.abc import Iterator
 from datetime import datetime
 
-from gpuagent.commands.history import get_run
+from gpuagent.commands.common import get_run
 from gpuagent.errors import NotFound
-from gpuagent.jobs import validate_name
+from gpuagent.host.systemd import Systemd, service_unit_name
+from gpuagent.model.job import validate_name
 from gpuagent.paths import Paths
-from gpuagent.systemd import Systemd, service_unit_name
 
 
 def job_logs(

@@ -8,11 +8,11 @@ by a live agent (the job lock is taken) is left alone.
 
 from collections.abc import Callable
 
-from gpuagent.jobs import validate_name
-from gpuagent.locks import flocked
+from gpuagent.host.locks import flocked
+from gpuagent.model.job import validate_name
 from gpuagent.paths import Paths
-from gpuagent.recorder import RunRecorder
-from gpuagent.runner import reap_orphans
+from gpuagent.run.recorder import RunRecorder
+from gpuagent.run.runner import reap_orphans
 
 
 def reap_job(paths: Paths, name: str, log: Callable[[str], None]) -> list[str]:

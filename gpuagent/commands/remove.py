@@ -1,9 +1,9 @@
 """gpuagent remove: the job's timer and file go; its history stays."""
 
 from gpuagent.errors import NotFound
-from gpuagent.jobs import validate_name
+from gpuagent.host.systemd import Systemd, timer_unit_name
+from gpuagent.model.job import validate_name
 from gpuagent.paths import Paths
-from gpuagent.systemd import Systemd, timer_unit_name
 
 
 def remove_job(paths: Paths, name: str) -> list[str]:

@@ -3,11 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from gpuagent.commands.list_jobs import read_timers
-from gpuagent.jobs import Job, load_job
+from gpuagent.commands.common import read_timers
+from gpuagent.host.calendar import next_elapses
+from gpuagent.host.jobfiles import read_job_file
+from gpuagent.host.systemd import TimerState
+from gpuagent.model.job import Job
 from gpuagent.paths import Paths
-from gpuagent.schedule import next_elapses
-from gpuagent.systemd import TimerState
 
 NEXT_FIRES = 3
 
@@ -26,13 +27,14 @@ class JobDetail:
 
 def show_job(paths: Paths, name: str) -> JobDetail:
     job_file = paths.job_file(name)
-    job = load_job(job_file)
+    loaded = read_job_file(job_file, on_host=False)
+    job = loaded.job
     timer_file = paths.timer_file(name)
     timers, systemd_problem = read_timers(paths, [name])
     return JobDetail(
         job=job,
         job_file=str(job_file),
-        job_text=job_file.read_text(),
+        job_text=loaded.text,
         timer_file=str(timer_file),
         timer_text=timer_file.read_text() if timer_file.is_file() else None,
         timer=timers.get(name),

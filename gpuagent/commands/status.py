@@ -4,10 +4,8 @@ whether something needs a look."""
 import time
 from dataclasses import dataclass
 
-from gpuagent.commands.history import existing_history
-from gpuagent.commands.list_jobs import JobSummary, list_jobs
-from gpuagent.history import RunRecord
-from gpuagent.outcome import SKIPPED, Status
+from gpuagent.commands.common import JobSummary, existing_history, job_summaries
+from gpuagent.model.run import SKIPPED, RunRecord, Status
 from gpuagent.paths import Paths
 
 RECENT_RUNS = 10  # the success rate is over this many runs
@@ -42,7 +40,7 @@ class StatusReport:
 
 
 def job_status(paths: Paths) -> StatusReport:
-    listing = list_jobs(paths)
+    listing = job_summaries(paths)
     now = time.time()
     with existing_history(paths) as store:
         recent = {job.name: store.runs(job.name, RECENT_RUNS) if store else [] for job in listing.jobs}

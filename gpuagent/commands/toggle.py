@@ -1,8 +1,8 @@
 """gpuagent enable / disable: switch a job's timer on or off; the job file stays."""
 
-from gpuagent.jobs import load_job
+from gpuagent.host.jobfiles import load_job
+from gpuagent.host.systemd import Systemd, timer_unit_name
 from gpuagent.paths import Paths
-from gpuagent.systemd import Systemd, timer_unit_name
 
 
 def set_enabled(paths: Paths, name: str, enabled: bool) -> None:

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gpuagent.errors import SystemdError
-from gpuagent.history import HistoryStore, RunRecord
-from gpuagent.jobs import load_job
+from gpuagent.host.history import HistoryStore
+from gpuagent.host.jobfiles import load_job
+from gpuagent.host.systemd import ServiceState, Systemd, service_unit_name
+from gpuagent.model.run import RunRecord
 from gpuagent.paths import Paths
-from gpuagent.systemd import ServiceState, Systemd, service_unit_name
 
 POLL_SECONDS = 0.5
 START_TIMEOUT_SECONDS = 30

@@ -30,7 +30,7 @@ import re
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -103,8 +103,10 @@ def make_data(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def make_model(seed: int) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Linear(FEATURES, HIDDEN), nn.ReLU(),
-        nn.Linear(HIDDEN, HIDDEN), nn.ReLU(),
+        nn.Linear(FEATURES, HIDDEN),
+        nn.ReLU(),
+        nn.Linear(HIDDEN, HIDDEN),
+        nn.ReLU(),
         nn.Linear(HIDDEN, 1),
     )
 
@@ -145,7 +147,7 @@ def synchronize(device: torch.device) -> None:
 
 
 def train(settings: Settings) -> Metrics:
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     device = torch.device(settings.device)
     torch.set_num_threads(settings.threads)
     settings.checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -163,8 +165,7 @@ def train(settings: Settings) -> Metrics:
         resumed_from = path.name
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    print(f"training {settings.steps} steps on {device} from step {start_step}"
-          f" ({resumed_from or 'no checkpoint yet'})", flush=True)
+    print(f"training {settings.steps} steps on {device} from step {start_step} ({resumed_from or 'no checkpoint yet'})", flush=True)
 
     eval_before = evaluate(model, x, y)
     losses = torch.zeros((), device=device)

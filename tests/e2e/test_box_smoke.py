@@ -64,10 +64,7 @@ def test_docker_sdk_in_the_box_runs_a_container_on_the_host(systemd_box, busybox
 
 
 def test_gpuagent_command_runs_from_the_checkout(systemd_box):
-    assert systemd_box.exec(["sh", "-c", "command -v gpuagent"]).stdout.strip() == (
-        "/usr/local/bin/gpuagent"
-    )
+    assert systemd_box.exec(["sh", "-c", "command -v gpuagent"]).stdout.strip() == ("/usr/local/bin/gpuagent")
     imports = "import typer, docker, pynvml, rich, tomli_w, gpuagent; print(gpuagent.__file__)"
-    result = systemd_box.exec(["python3", "-c", imports],
-                              env={"PYTHONPATH": f"{SRC_IN_BOX}:{SITE_IN_BOX}"})
+    result = systemd_box.exec(["python3", "-c", imports], env={"PYTHONPATH": f"{SRC_IN_BOX}:{SITE_IN_BOX}"})
     assert result.stdout.strip() == f"{SRC_IN_BOX}/gpuagent/__init__.py"

@@ -23,7 +23,9 @@ def build_deb(out: Path, *source: Path) -> str:
     """Build a .deb into `out` (of the checkout, or of a wheel); its file name."""
     result = subprocess.run(
         [REPO / "packaging/build-deb.sh", "--wheelhouse", ensure_wheelhouse(), "--out", out, *source],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return Path(re.search(r"^build-deb\.sh: built (\S+)$", result.stdout, re.M).group(1)).name
@@ -54,8 +56,9 @@ def package_status(box) -> str:
 
 def test_the_package_is_built_for_this_release(debs):
     out, first, _ = debs
-    fields = subprocess.run(["dpkg-deb", "--field", out / first, "Version", "Architecture", "Depends"],
-                            capture_output=True, text=True, check=True).stdout
+    fields = subprocess.run(
+        ["dpkg-deb", "--field", out / first, "Version", "Architecture", "Depends"], capture_output=True, text=True, check=True
+    ).stdout
     assert first == f"gpuagent_{VERSION}_amd64.deb"  # charset-normalizer ships compiled code
     assert "Depends: python3.11, systemd" in fields
 

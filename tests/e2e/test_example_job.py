@@ -30,8 +30,9 @@ def box():
 def install_example(box):
     """The README's command, offline, with the runtime image built on the local torch
     image, and the example's data where the host's dockerd sees the same path."""
-    return install_sh(box, "--wheelhouse", WHEELHOUSE_IN_BOX, "--example", "--base-image", TORCH_IMAGE,
-                      "--example-dir", str(box.shared / "example"), timeout=600)
+    return install_sh(
+        box, "--wheelhouse", WHEELHOUSE_IN_BOX, "--example", "--base-image", TORCH_IMAGE, "--example-dir", str(box.shared / "example"), timeout=600
+    )
 
 
 def metrics(box, step: int) -> dict:
@@ -69,5 +70,4 @@ def test_running_it_again_keeps_the_job_and_resumes_from_the_checkpoint(box):
     second = metrics(box, 600)
     assert (second["start_step"], second["resumed_from"]) == (300, "step-000000300.pt")
     assert second["eval_loss_before"] == metrics(box, 300)["eval_loss"]
-    assert sorted(p.name for p in (box.shared / "example/checkpoints").iterdir()) == [
-        "step-000000300.pt", "step-000000600.pt"]
+    assert sorted(p.name for p in (box.shared / "example/checkpoints").iterdir()) == ["step-000000300.pt", "step-000000600.pt"]

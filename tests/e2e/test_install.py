@@ -29,8 +29,13 @@ OFFLINE = ("--wheelhouse", WHEELHOUSE_IN_BOX)
 TEMPLATE = "/etc/systemd/system/gpuagent@.service"
 # What an install writes; a run that changes nothing leaves each of them as it was.
 INSTALLED_FILES = (
-    "/usr/local/bin/gpuagent", TEMPLATE, "/opt/gpuagent/pyvenv.cfg", "/opt/gpuagent/bin/gpuagent",
-    "/etc/gpuagent", "/etc/gpuagent/jobs", "/var/lib/gpuagent",
+    "/usr/local/bin/gpuagent",
+    TEMPLATE,
+    "/opt/gpuagent/pyvenv.cfg",
+    "/opt/gpuagent/bin/gpuagent",
+    "/etc/gpuagent",
+    "/etc/gpuagent/jobs",
+    "/var/lib/gpuagent",
 )
 
 
@@ -97,8 +102,13 @@ def test_uninstall_removes_the_agent_and_timers_and_keeps_jobs_and_history(box):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "jobs (/etc/gpuagent) and history (/var/lib/gpuagent) are kept" in result.stdout
-    for gone in ("opt/gpuagent", "usr/local/bin/gpuagent", TEMPLATE, "etc/systemd/system/gpuagent@nightly.timer",
-                 "etc/systemd/system/timers.target.wants/gpuagent@nightly.timer"):
+    for gone in (
+        "opt/gpuagent",
+        "usr/local/bin/gpuagent",
+        TEMPLATE,
+        "etc/systemd/system/gpuagent@nightly.timer",
+        "etc/systemd/system/timers.target.wants/gpuagent@nightly.timer",
+    ):
         assert not (box.root / gone.lstrip("/")).exists(), gone
     assert "gpuagent@" not in box.exec(["systemctl", "list-timers", "--all", "--no-pager"]).stdout
     assert unit_state(box, "gpuagent@nightly.timer") == ("not-found", "", "inactive")

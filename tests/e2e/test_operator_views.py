@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,7 +23,7 @@ def as_json(box, *args: str) -> dict:
 def systemd_time(box, unit: str, name: str) -> datetime | None:
     """A timestamp property as systemctl prints it in UTC, read here independently."""
     value = box.exec(["systemctl", "show", "-P", name, unit], env={"TZ": "UTC"}).stdout.strip()
-    return datetime.strptime(value, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=timezone.utc) if value else None
+    return datetime.strptime(value, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC) if value else None
 
 
 def moment(text: str | None) -> datetime | None:
@@ -46,7 +46,7 @@ def test_timer_fields_are_what_systemd_holds(systemd_box, busybox_image):
         assert (view["daily"]["enabled"], view["interval"]["enabled"], view["off"]["enabled"]) == (True, True, False)
         assert moment(view["daily"]["next_fire"]) == systemd_time(box, "gpuagent@daily.timer", "NextElapseUSecRealtime")
         assert moment(view["off"]["next_fire"]) is None
-        due = moment(view["interval"]["next_fire"]) - datetime.fromtimestamp(added + 2 * 3600, tz=timezone.utc)
+        due = moment(view["interval"]["next_fire"]) - datetime.fromtimestamp(added + 2 * 3600, tz=UTC)
         assert abs(due) < timedelta(seconds=30), "an --every timer's next fire is its monotonic elapse, as wall time"
     assert shown["enabled"] is True and shown["next_fire"] == status["daily"]["next_fire"]
     assert moment(shown["next_fires"][0]) == moment(status["daily"]["next_fire"])
@@ -74,7 +74,20 @@ def test_a_fired_timer_shows_its_last_fire_and_run(systemd_box, busybox_image):
 
 def test_trigger_wait_follows_the_run_to_its_end(systemd_box, busybox_image):
     box = systemd_box
-    gpuagent(box, "add", "chatty", "--at", "05:00", "--disabled", "--image", busybox_image, "--", "sh", "-c", "echo step one; sleep 2; echo step two; exit 3")
+    gpuagent(
+        box,
+        "add",
+        "chatty",
+        "--at",
+        "05:00",
+        "--disabled",
+        "--image",
+        busybox_image,
+        "--",
+        "sh",
+        "-c",
+        "echo step one; sleep 2; echo step two; exit 3",
+    )
 
     result = gpuagent(box, "trigger", "chatty", "--wait", check=False)
 
@@ -114,10 +127,15 @@ def test_ctrl_c_detaches_and_the_run_goes_on(systemd_box, busybox_image):
 
 def test_logs_follow_streams_lines_as_they_come(systemd_box, busybox_image):
     box = systemd_box
-    gpuagent(box, "add", "ticker", "--at", "05:00", "--disabled", "--image", busybox_image, "--", "sh", "-c", "echo tick-one; sleep 15; echo tick-two")
+    gpuagent(
+        box, "add", "ticker", "--at", "05:00", "--disabled", "--image", busybox_image, "--", "sh", "-c", "echo tick-one; sleep 15; echo tick-two"
+    )
     follower = subprocess.Popen(
         ["nsenter", f"--target={box.leader}", "--all", "--", "gpuagent", "logs", "ticker", "-f"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
         env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8"},
     )
     try:

@@ -12,9 +12,7 @@ def test_a_timer_fire_during_a_manual_run_is_recorded_as_overlap(systemd_box, bu
     box.exec(["systemd-run", "--unit", "manual-busy", "--", "gpuagent", "run", "busy"])
     wait_for(lambda: runs(box, "busy"), what="the manual run's row")
 
-    skipped = wait_for(
-        lambda: [run for run in runs(box, "busy") if run.status == "skipped-overlap"], timeout=60, what="the timer run"
-    )[0]
+    skipped = wait_for(lambda: [run for run in runs(box, "busy") if run.status == "skipped-overlap"], timeout=60, what="the timer run")[0]
     assert skipped.invocation_id == unit_property(box, "gpuagent@busy.service", "InvocationID")
     assert unit_property(box, "gpuagent@busy.service", "Result") == "success", "a skip is not a failure"
 

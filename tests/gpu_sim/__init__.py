@@ -67,10 +67,7 @@ class FakeGpu:
             keys.append("procs=notsupported")
         lines = [f'gpu {self.uuid} "{self.name}" {" ".join(keys)} state={self.state}']
         for kind, processes in (("compute", self.processes), ("graphics", self.graphics_processes)):
-            lines += [
-                f"proc {self.uuid} pid={pid} used={'na' if used is None else used} kind={kind}"
-                for pid, used in processes
-            ]
+            lines += [f"proc {self.uuid} pid={pid} used={'na' if used is None else used} kind={kind}" for pid, used in processes]
         return lines
 
 
@@ -100,9 +97,7 @@ class FakeGpuHost:
     """The fake library plus the state file it reads, in `directory`. `driver` None
     leaves the driver version out (NVML then answers NOT_SUPPORTED for it)."""
 
-    def __init__(
-        self, directory: Path, gpus: Iterable[FakeGpu] = (), driver: str | None = "550.54.15"
-    ) -> None:
+    def __init__(self, directory: Path, gpus: Iterable[FakeGpu] = (), driver: str | None = "550.54.15") -> None:
         self.library = build_library()
         self.state_file = Path(directory) / "nvml-state"
         self.driver = driver

@@ -13,8 +13,7 @@ def docker_client():
         client = docker.from_env()
         client.ping()
     except docker.errors.DockerException as e:
-        pytest.fail(f"dockerd is not reachable ({e}): run `sudo tests/setup-host.sh`",
-                    pytrace=False)
+        pytest.fail(f"dockerd is not reachable ({e}): run `sudo tests/setup-host.sh`", pytrace=False)
     yield client
     client.close()
 

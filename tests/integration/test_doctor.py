@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gpuagent.units import service_template_text
+from gpuagent.model.units import service_template_text
 from tests.gpu_sim import FakeGpu, FakeGpuHost
 from tests.support.agent import AgentHome
 from tests.support.json_schema import DOCTOR, check
@@ -29,7 +29,9 @@ def levels(findings: list[dict]) -> list[str]:
 
 @pytest.fixture
 def gpu_host(tmp_path):
-    return FakeGpuHost(tmp_path, [FakeGpu("GPU-aaaaaaaa-0000-0000-0000-000000000000"), FakeGpu("GPU-bbbbbbbb-0000-0000-0000-000000000000", state="lost")])
+    return FakeGpuHost(
+        tmp_path, [FakeGpu("GPU-aaaaaaaa-0000-0000-0000-000000000000"), FakeGpu("GPU-bbbbbbbb-0000-0000-0000-000000000000", state="lost")]
+    )
 
 
 def test_each_problem_with_its_fix(tmp_path, busybox_image):
@@ -46,7 +48,9 @@ def test_each_problem_with_its_fix(tmp_path, busybox_image):
     assert status == 1
     [template] = findings["template-unit"]
     assert template["level"] == "error" and "is missing" in template["message"]
-    assert template["fix"].startswith("install -m 0644 ") and template["fix"].endswith(f"{home.root}/unit/gpuagent@.service && systemctl daemon-reload")
+    assert template["fix"].startswith("install -m 0644 ") and template["fix"].endswith(
+        f"{home.root}/unit/gpuagent@.service && systemctl daemon-reload"
+    )
     assert levels(findings["docker"]) == ["ok"]
     [driver] = findings["nvidia-driver"]
     assert driver["level"] == "error" and "GPU jobs cannot run" in driver["message"] and "nvidia-smi" in driver["fix"]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from gpuagent.docker_run import LABEL_JOB
+from gpuagent.host.dockerd import LABEL_JOB
 from tests.support.agent import AgentHome, wait_for
 from tests.support.docker_proxy import DockerProxy
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from gpuagent.docker_run import LABEL_JOB
+from gpuagent.host.dockerd import LABEL_JOB
 from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB
 from tests.support.agent import AgentHome
 from tests.support.json_schema import GPUS, check
@@ -30,7 +30,10 @@ def containers(docker_client, busybox_image):
 
 def test_processes_are_mapped_to_their_jobs(tmp_path, containers):
     ours, theirs = containers
-    host = FakeGpuHost(tmp_path, [FakeGpu(UUID, used=8 * GiB, processes=[(ours.attrs["State"]["Pid"], 5 * GiB), (theirs.attrs["State"]["Pid"], 2 * GiB), (os.getpid(), GiB)])])
+    host = FakeGpuHost(
+        tmp_path,
+        [FakeGpu(UUID, used=8 * GiB, processes=[(ours.attrs["State"]["Pid"], 5 * GiB), (theirs.attrs["State"]["Pid"], 2 * GiB), (os.getpid(), GiB)])],
+    )
     home = AgentHome(tmp_path / "agent", extra_env=host.env())
 
     result = home.run("gpus", "--json")

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from gpuagent.docker_run import LABEL_JOB, LABEL_RUN, NOBODY
+from gpuagent.host.dockerd import LABEL_JOB, LABEL_RUN, NOBODY
 from tests.support.agent import AgentHome, wait_for
 
 MiB = 1024**2

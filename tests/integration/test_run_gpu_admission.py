@@ -3,8 +3,8 @@ dockerd's GPU requests go through the stub nvidia hook."""
 
 import pytest
 
-from gpuagent.docker_run import LABEL_JOB
-from tests.gpu_sim import GiB, FakeGpu, FakeGpuHost
+from gpuagent.host.dockerd import LABEL_JOB
+from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB
 from tests.support.agent import AgentHome
 
 SMALL = "GPU-00000000-aaaa-0000-0000-000000000000"

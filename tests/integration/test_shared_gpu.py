@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from gpuagent.docker_run import LABEL_JOB
-from tests.gpu_sim import GiB, FakeGpu, FakeGpuHost
+from gpuagent.host.dockerd import LABEL_JOB
+from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB
 from tests.support.agent import AgentHome, wait_for
 
 GPU = "GPU-5a5a5a5a-0000-0000-0000-000000000000"

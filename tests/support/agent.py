@@ -8,10 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from gpuagent.files import write_atomic
-from gpuagent.history import HistoryStore, RunRecord
-from gpuagent.jobs import JobOptions, build_job, job_to_toml
-from gpuagent.schedule import parse_schedule
+from gpuagent.host.files import write_atomic
+from gpuagent.host.history import HistoryStore
+from gpuagent.model.job import JobOptions, build_job, job_to_toml
+from gpuagent.model.run import RunRecord
+from gpuagent.model.schedule import parse_schedule
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,9 +40,7 @@ class AgentHome:
         return subprocess.run(self.command(*args), env=self.env, capture_output=True, text=True, timeout=timeout)
 
     def popen(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            self.command(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        return subprocess.Popen(self.command(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def runs(self, job: str | None = None) -> list[RunRecord]:
         with HistoryStore(self.root / "state" / "history.db") as store:

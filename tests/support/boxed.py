@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from gpuagent.history import HistoryStore
+from gpuagent.host.history import HistoryStore
 from tests.support.agent import wait_for
 from tests.support.systemd_box import BoxError, SystemdBox, reap_stale_boxes
 
@@ -57,6 +57,7 @@ def runs(box, job: str, database: str = SYSTEM_HISTORY):
 
 def finished_runs(box, job: str, count: int = 1, timeout: float = 90, database: str = SYSTEM_HISTORY):
     """Wait until the job has `count` finished runs; all of them, newest first."""
+
     def done():
         found = [run for run in runs(box, job, database) if run.status != "running"]
         return found if len(found) >= count else None

@@ -35,10 +35,7 @@ PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 _LOCK = CACHE / "images.lock"
 
-_PASSWD = (
-    "root:x:0:0:root:/root:/bin/sh\n"
-    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-)
+_PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
 _GROUP = "root:x:0:\nnogroup:x:65534:\n"
 
 
@@ -49,9 +46,7 @@ class ImageBuildError(RuntimeError):
 def ensure_busybox_image() -> str:
     """Tag of a tiny image: static busybox with its applets, root and nobody users."""
     if not BUSYBOX_BINARY.is_file():
-        raise ImageBuildError(
-            f"{BUSYBOX_BINARY} is missing: install busybox-static (tests/setup-host.sh)"
-        )
+        raise ImageBuildError(f"{BUSYBOX_BINARY} is missing: install busybox-static (tests/setup-host.sh)")
     binary = BUSYBOX_BINARY.read_bytes()
     recipe = _recipe_hash(binary)
     with _build_lock():
@@ -79,10 +74,25 @@ def ensure_torch_site() -> Path:
 
     def build(directory: Path) -> None:
         result = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
-             "--target", str(directory), *requirements],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                "--target",
+                str(directory),
+                *requirements,
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise ImageBuildError(f"pip install {' '.join(requirements)} failed:\n{result.stderr[-3000:]}")
@@ -110,12 +120,10 @@ def ensure_torch_image() -> str:
     with _build_lock():
         if _label(TORCH_IMAGE) != recipe:
             site_in_image = "/usr/local/lib/python3.11/dist-packages"
-            hooks = [*_PYTHON_HOOKS, 'ln -sf python3 "$1/usr/bin/python"',
-                     f'mkdir -p "$1{site_in_image}"', f"sync-in {site} {site_in_image}"]
+            hooks = [*_PYTHON_HOOKS, 'ln -sf python3 "$1/usr/bin/python"', f'mkdir -p "$1{site_in_image}"', f"sync-in {site} {site_in_image}"]
             packages = ["python3", "dash", "coreutils", "passwd", "login", "libstdc++6", "libgomp1"]
             _build_debian_image(TORCH_IMAGE, recipe, packages, hooks)
-            _prove_runs(TORCH_IMAGE, "sh", "-c",
-                        "command -v useradd && python -c 'import torch; torch.ones(2) @ torch.ones(2)'")
+            _prove_runs(TORCH_IMAGE, "sh", "-c", "command -v useradd && python -c 'import torch; torch.ones(2) @ torch.ones(2)'")
     return TORCH_IMAGE
 
 
@@ -136,16 +144,15 @@ def _build_lock() -> Iterator[None]:
 
 
 def _image_id(tag: str) -> str | None:
-    result = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag],
-                            capture_output=True, text=True)
+    result = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag], capture_output=True, text=True)
     return result.stdout.strip() if result.returncode == 0 else None
 
 
 def _label(tag: str) -> str | None:
     result = subprocess.run(
-        ["docker", "image", "inspect", "--format",
-         f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', tag],
-        capture_output=True, text=True,
+        ["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', tag],
+        capture_output=True,
+        text=True,
     )
     return result.stdout.strip() if result.returncode == 0 else None
 
@@ -174,21 +181,16 @@ def _prove_runs(tag: str, *command: str) -> None:
     if trial.returncode != 0:
         # Drop it, or its matching label would have the next run reuse it.
         subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True)
-        raise ImageBuildError(
-            f"{tag} was built but `{' '.join(command)}` fails in it "
-            f"(exit {trial.returncode}): {trial.stderr.decode().strip()}"
-        )
+        raise ImageBuildError(f"{tag} was built but `{' '.join(command)}` fails in it (exit {trial.returncode}): {trial.stderr.decode().strip()}")
 
 
 def _busybox_tar(binary: bytes) -> bytes:
-    applets = subprocess.run(
-        [str(BUSYBOX_BINARY), "--list"], capture_output=True, text=True, check=True
-    ).stdout.split()
+    applets = subprocess.run([str(BUSYBOX_BINARY), "--list"], capture_output=True, text=True, check=True).stdout.split()
 
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        def add(name: str, *, data: bytes | None = None, mode: int = 0o644,
-                kind: bytes = tarfile.REGTYPE, target: str = "") -> None:
+
+        def add(name: str, *, data: bytes | None = None, mode: int = 0o644, kind: bytes = tarfile.REGTYPE, target: str = "") -> None:
             info = tarfile.TarInfo(name)
             info.type, info.mode, info.linkname = kind, mode, target
             info.mtime = 0
@@ -238,8 +240,7 @@ def _build_debian_image(tag: str, recipe: str, packages: list[str], hooks: list[
     args += [f"--extract-hook={hook}" for hook in hooks]
     args += ["bookworm", "-"]
     with tempfile.TemporaryFile() as log:
-        debstrap = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log,
-                                    stdin=subprocess.DEVNULL)
+        debstrap = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
         try:
             _docker_import(tag, recipe, debstrap.stdout)
         finally:
@@ -247,10 +248,7 @@ def _build_debian_image(tag: str, recipe: str, packages: list[str], hooks: list[
             if debstrap.wait() != 0:
                 subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True)
                 log.seek(0)
-                raise ImageBuildError(
-                    f"mmdebstrap failed (exit {debstrap.returncode}): "
-                    f"{log.read().decode(errors='replace')[-2000:]}"
-                )
+                raise ImageBuildError(f"mmdebstrap failed (exit {debstrap.returncode}): {log.read().decode(errors='replace')[-2000:]}")
 
 
 def main() -> None:

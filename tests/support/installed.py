@@ -23,8 +23,7 @@ def bare_host_box(**options) -> SystemdBox:
     """A box like a fresh Debian server: systemd, python3 with venv, docker (the host's
     daemon and CLI) and no gpuagent; the checkout at /opt/gpuagent-src (read-only) and
     the wheels of gpuagent's dependencies at WHEELHOUSE_IN_BOX, for offline installs."""
-    return SystemdBox([(ensure_wheelhouse(), WHEELHOUSE_IN_BOX, True)],
-                      checkout_agent=False, docker_cli=True, **options)
+    return SystemdBox([(ensure_wheelhouse(), WHEELHOUSE_IN_BOX, True)], checkout_agent=False, docker_cli=True, **options)
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,18 @@ class BoxUser:
 
     def command(self, *args: str) -> list[str]:
         """`args` as this user, with the environment a login session gives."""
-        return ["runuser", "-u", self.name, "--", "env", f"HOME={self.home}", f"USER={self.name}",
-                f"XDG_RUNTIME_DIR=/run/user/{self.uid}", f"PATH={self.home}/.local/bin:{BOX_PATH}", *args]
+        return [
+            "runuser",
+            "-u",
+            self.name,
+            "--",
+            "env",
+            f"HOME={self.home}",
+            f"USER={self.name}",
+            f"XDG_RUNTIME_DIR=/run/user/{self.uid}",
+            f"PATH={self.home}/.local/bin:{BOX_PATH}",
+            *args,
+        ]
 
 
 def add_docker_user(box: SystemdBox, name: str) -> BoxUser:
@@ -57,13 +66,15 @@ def add_docker_user(box: SystemdBox, name: str) -> BoxUser:
     uid = int(box.exec(["id", "-u", name]).stdout)
     box.exec(["loginctl", "enable-linger", name])
     user = BoxUser(name, uid)
-    wait_for(lambda: box.exec(user.command("systemctl", "--user", "is-system-running"), check=False).stdout.strip()
-             in ("running", "degraded"), timeout=30, what=f"{name}'s systemd user manager")
+    wait_for(
+        lambda: box.exec(user.command("systemctl", "--user", "is-system-running"), check=False).stdout.strip() in ("running", "degraded"),
+        timeout=30,
+        what=f"{name}'s systemd user manager",
+    )
     return user
 
 
-def install_sh(box: SystemdBox, *args: str, user: BoxUser | None = None,
-               timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def install_sh(box: SystemdBox, *args: str, user: BoxUser | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run install.sh from the checkout in the box, as root or as `user`. Not checked:
     tests look at its exit code and what it said."""
     command = [INSTALL_SH, *args]

@@ -71,10 +71,7 @@ class BoxCommandError(subprocess.CalledProcessError):
     """A command run in the box with check=True exited non-zero."""
 
     def __str__(self) -> str:
-        return (
-            f"command {self.cmd!r} exited {self.returncode} in the box\n"
-            f"--- stdout ---\n{self.stdout or ''}--- stderr ---\n{self.stderr or ''}"
-        )
+        return f"command {self.cmd!r} exited {self.returncode} in the box\n--- stdout ---\n{self.stdout or ''}--- stderr ---\n{self.stderr or ''}"
 
 
 # --- cached inputs ------------------------------------------------------------
@@ -82,16 +79,14 @@ class BoxCommandError(subprocess.CalledProcessError):
 
 def ensure_rootfs() -> Path:
     """The cached bookworm root filesystem boxes boot from (built on first use)."""
-    args = ["mmdebstrap", "--quiet", "--variant=apt", f"--include={_ROOTFS_PACKAGES}",
-            "--aptopt=Acquire::Retries \"3\""]
+    args = ["mmdebstrap", "--quiet", "--variant=apt", f"--include={_ROOTFS_PACKAGES}", '--aptopt=Acquire::Retries "3"']
     args += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
     args += [f"--customize-hook={hook}" for hook in _ROOTFS_HOOKS]
     args += ["bookworm"]
 
     def build(directory: Path) -> None:
         for _attempt in (1, 2):  # one retry: the mirror is across a network
-            result = subprocess.run([*args, str(directory)], stdin=subprocess.DEVNULL,
-                                    capture_output=True, text=True)
+            result = subprocess.run([*args, str(directory)], stdin=subprocess.DEVNULL, capture_output=True, text=True)
             if result.returncode == 0:
                 return
             shutil.rmtree(directory, ignore_errors=True)
@@ -108,13 +103,23 @@ def _project_dependencies() -> list[str]:
 def ensure_site() -> Path:
     """The project's dependencies, installed for the box's python3 (cached)."""
     deps = _project_dependencies()
-    args = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--python-version", BOX_PYTHON, "--implementation", "cp",
-            "--only-binary=:all:", *deps]
+    args = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--python-version",
+        BOX_PYTHON,
+        "--implementation",
+        "cp",
+        "--only-binary=:all:",
+        *deps,
+    ]
 
     def build(directory: Path) -> None:
-        result = subprocess.run([*args, "--target", str(directory)],
-                                stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        result = subprocess.run([*args, "--target", str(directory)], stdin=subprocess.DEVNULL, capture_output=True, text=True)
         if result.returncode != 0:
             shutil.rmtree(directory, ignore_errors=True)
             raise BoxError(f"pip install for the box failed:\n{result.stderr[-3000:]}")
@@ -156,8 +161,7 @@ def _remove_cgroup(cgroup: Path, deadline: float) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         try:
-            for sub in sorted((d for d in cgroup.rglob("*") if d.is_dir()),
-                              key=lambda d: len(d.parts), reverse=True):
+            for sub in sorted((d for d in cgroup.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
                 sub.rmdir()
             cgroup.rmdir()
             return
@@ -187,10 +191,16 @@ def _bind_option(host: str | os.PathLike, container: str, readonly: bool) -> str
 class SystemdBox:
     """One booted systemd container. Use as a context manager, or start()/stop()."""
 
-    def __init__(self, binds: Sequence[tuple[str | os.PathLike, str, bool]] = (),
-                 *, name: str | None = None, boot_timeout: float = 90.0,
-                 checkout_agent: bool = True, docker_cli: bool = False,
-                 shared_dir: bool = False) -> None:
+    def __init__(
+        self,
+        binds: Sequence[tuple[str | os.PathLike, str, bool]] = (),
+        *,
+        name: str | None = None,
+        boot_timeout: float = 90.0,
+        checkout_agent: bool = True,
+        docker_cli: bool = False,
+        shared_dir: bool = False,
+    ) -> None:
         self.name = name or f"gpuagent-box-{os.getpid()}-{next(_names)}"
         self.dir = CACHE / "boxes" / self.name
         self.binds = list(binds)
@@ -255,12 +265,17 @@ class SystemdBox:
         tmpfiles.write_text(_DOCKER_SOCKET_LINK)
 
     def _boot(self, site: Path) -> None:
-        binds = [("/run", "/run/hostrun", True), (REPO, SRC_IN_BOX, True),
-                 (site, SITE_IN_BOX, True), *self.binds]
+        binds = [("/run", "/run/hostrun", True), (REPO, SRC_IN_BOX, True), (site, SITE_IN_BOX, True), *self.binds]
         nspawn = [
-            "systemd-nspawn", "--quiet", f"--directory={self.root}",
-            f"--machine={self.name}", "--boot", "--register=no", "--keep-unit",
-            "--link-journal=no", "--console=read-only",
+            "systemd-nspawn",
+            "--quiet",
+            f"--directory={self.root}",
+            f"--machine={self.name}",
+            "--boot",
+            "--register=no",
+            "--keep-unit",
+            "--link-journal=no",
+            "--console=read-only",
             *(_bind_option(*bind) for bind in binds),
         ]
         # With --keep-unit nspawn uses the cgroup it runs in: give each box its own,
@@ -272,8 +287,11 @@ class SystemdBox:
         with open(self.console_log, "wb") as log:
             self._nspawn = subprocess.Popen(
                 ["/bin/sh", "-c", f'{join} && exec "$@"', "sh", *nspawn],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
             )
 
     def _wait_until_booted(self) -> None:
@@ -282,16 +300,14 @@ class SystemdBox:
         while True:
             remaining = deadline - time.monotonic()
             try:
-                result = self.exec(["systemctl", "is-system-running", "--wait"],
-                                   check=False, timeout=max(remaining, 1))
+                result = self.exec(["systemctl", "is-system-running", "--wait"], check=False, timeout=max(remaining, 1))
             except subprocess.TimeoutExpired:
                 result = subprocess.CompletedProcess([], 124, "still booting", "")
             self.state = result.stdout.strip()
             if self.state in ("running", "degraded"):
                 return
             if time.monotonic() > deadline:
-                raise BoxError(f"box did not finish booting in {self.boot_timeout:.0f} s "
-                               f"(state {self.state!r}){self._console_tail()}")
+                raise BoxError(f"box did not finish booting in {self.boot_timeout:.0f} s (state {self.state!r}){self._console_tail()}")
             self._check_alive()
             time.sleep(0.1)  # systemd's bus not up yet
 
@@ -308,8 +324,7 @@ class SystemdBox:
                     comm = Path(f"/proc/{pid}/comm").read_text().strip()
                 except OSError:
                     continue
-                nspid = next((line.split()[1:] for line in status.splitlines()
-                              if line.startswith("NSpid:")), [])
+                nspid = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
                 if nspid[-1:] == ["1"] and len(nspid) > 1 and comm == "systemd":
                     return pid
             time.sleep(0.02)
@@ -317,8 +332,7 @@ class SystemdBox:
 
     def _check_alive(self) -> None:
         if self._nspawn is not None and self._nspawn.poll() is not None:
-            raise BoxError(f"systemd-nspawn exited {self._nspawn.returncode}"
-                           f"{self._console_tail()}")
+            raise BoxError(f"systemd-nspawn exited {self._nspawn.returncode}{self._console_tail()}")
 
     def _console_tail(self) -> str:
         try:
@@ -329,9 +343,9 @@ class SystemdBox:
 
     # -- use -----------------------------------------------------------------------
 
-    def exec(self, args: Sequence[str], check: bool = True,
-             env: Mapping[str, str] | None = None, input: str | None = None,
-             timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def exec(
+        self, args: Sequence[str], check: bool = True, env: Mapping[str, str] | None = None, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         """Run `args` in the box (all its namespaces, its root, cwd /) as root.
 
         The environment is a clean one (PATH, HOME, LANG) plus `env`.
@@ -341,7 +355,11 @@ class SystemdBox:
         full_env = {"PATH": BOX_PATH, "HOME": "/root", "LANG": "C.UTF-8", **(env or {})}
         result = subprocess.run(
             ["nsenter", f"--target={self.leader}", "--all", "--", *args],
-            input=input, capture_output=True, text=True, env=full_env, timeout=timeout,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
             stdin=None if input is not None else subprocess.DEVNULL,
         )
         if check and result.returncode != 0:
@@ -350,13 +368,11 @@ class SystemdBox:
 
     def journal(self, unit: str) -> str:
         """The journal of `unit`, messages only."""
-        return self.exec(["journalctl", "--quiet", "--no-pager", "-o", "cat",
-                          "-u", unit]).stdout
+        return self.exec(["journalctl", "--quiet", "--no-pager", "-o", "cat", "-u", unit]).stdout
 
     def write_file(self, path: str, text: str, mode: int = 0o644) -> None:
         """Write `text` to `path` in the box, creating parent directories."""
-        self.exec(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"',
-                   "sh", path, format(mode, "o")], input=text)
+        self.exec(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"', "sh", path, format(mode, "o")], input=text)
 
     # -- stop ------------------------------------------------------------------------
 

@@ -56,8 +56,18 @@ def ensure_wheelhouse() -> Path:
     requirements = _requirements()
 
     def build(directory: Path) -> None:
-        _pip("download", "--quiet", "--dest", str(directory), "--only-binary=:all:",
-             "--python-version", WHEEL_PYTHON, "--implementation", "cp", *requirements)
+        _pip(
+            "download",
+            "--quiet",
+            "--dest",
+            str(directory),
+            "--only-binary=:all:",
+            "--python-version",
+            WHEEL_PYTHON,
+            "--implementation",
+            "cp",
+            *requirements,
+        )
 
     return build_cached(CACHE, "wheelhouse", digest(WHEEL_PYTHON, *requirements), build)
 
@@ -72,14 +82,11 @@ def build_gpuagent_wheel(dest: Path, version: str | None = None) -> Path:
         source.mkdir()
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(REPO / name, source / name)
-        shutil.copytree(REPO / "gpuagent", source / "gpuagent",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(REPO / "gpuagent", source / "gpuagent", ignore=shutil.ignore_patterns("__pycache__"))
         if version is not None:
             _set_version(source / "pyproject.toml", r'(?m)^version = "[^"]*"', f'version = "{version}"')
-            _set_version(source / "gpuagent/__init__.py", r'(?m)^__version__ = "[^"]*"',
-                         f'__version__ = "{version}"')
-        _pip("wheel", "--quiet", "--no-deps", "--no-index", "--find-links", str(wheelhouse),
-             "--wheel-dir", str(out), str(source))
+            _set_version(source / "gpuagent/__init__.py", r'(?m)^__version__ = "[^"]*"', f'__version__ = "{version}"')
+        _pip("wheel", "--quiet", "--no-deps", "--no-index", "--find-links", str(wheelhouse), "--wheel-dir", str(out), str(source))
         (wheel,) = out.glob("gpuagent-*.whl")
         return Path(shutil.move(wheel, dest / wheel.name))
 

@@ -30,8 +30,15 @@ def home(tmp_path):
     record(
         home.root / "state" / "history.db",
         *(
-            run_record(f"n{n}", "nightly", status, now - (n + 1) * 3600, gpu_uuids=(UUID,), peak_vram_bytes=3 * GiB,
-                       log_tail="loading\nRuntimeError: CUDA out of memory" if status != "succeeded" else None)
+            run_record(
+                f"n{n}",
+                "nightly",
+                status,
+                now - (n + 1) * 3600,
+                gpu_uuids=(UUID,),
+                peak_vram_bytes=3 * GiB,
+                log_tail="loading\nRuntimeError: CUDA out of memory" if status != "succeeded" else None,
+            )
             for n, status in enumerate(["failed", "cuda-oom", "oom-killed", "succeeded", "succeeded"])
         ),
         run_record("c0", "cpu", "succeeded", now - 10 * 24 * 3600, invocation_id="0123456789abcdef0123456789abcdef"),
@@ -158,7 +165,12 @@ def test_a_history_that_was_never_written_is_empty_and_stays_unwritten(tmp_path)
 
 
 def test_gpus_from_nvml(home, fake_gpus):
-    fake_gpus.update([FakeGpu(UUID, used=60 * GiB, util=88, temp=71, power=455_000, processes=[(4_000_000, 59 * GiB)]), FakeGpu("GPU-bbbbbbbb-0000-0000-0000-000000000000", state="lost")])
+    fake_gpus.update(
+        [
+            FakeGpu(UUID, used=60 * GiB, util=88, temp=71, power=455_000, processes=[(4_000_000, 59 * GiB)]),
+            FakeGpu("GPU-bbbbbbbb-0000-0000-0000-000000000000", state="lost"),
+        ]
+    )
     text = invoke(home, "gpus")
     report = as_json(home, "gpus")
 

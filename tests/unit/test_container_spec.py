@@ -1,6 +1,6 @@
-from gpuagent.docker_run import LABEL_JOB, LABEL_RUN, NOBODY, container_spec, run_user
-from gpuagent.jobs import JobOptions, build_job
-from gpuagent.schedule import parse_schedule
+from gpuagent.host.dockerd import LABEL_JOB, LABEL_RUN, NOBODY, container_spec, run_user
+from gpuagent.model.job import JobOptions, build_job
+from gpuagent.model.schedule import parse_schedule
 
 
 def make_job(tmp_path, **options):

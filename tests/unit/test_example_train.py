@@ -26,9 +26,14 @@ def torch_site() -> Path:
 
 def train(torch_site: Path, work: Path, **settings) -> dict:
     """One run of train.py with its data in `work`; the metrics it printed."""
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(torch_site), "HOME": str(work),
-           "CHECKPOINT_DIR": str(work / "checkpoints"), "LOG_DIR": str(work / "logs"),
-           **{key.upper(): str(value) for key, value in settings.items()}}
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(torch_site),
+        "HOME": str(work),
+        "CHECKPOINT_DIR": str(work / "checkpoints"),
+        "LOG_DIR": str(work / "logs"),
+        **{key.upper(): str(value) for key, value in settings.items()},
+    }
     result = subprocess.run([sys.executable, TRAIN], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout.splitlines()[-1])

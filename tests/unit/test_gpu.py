@@ -11,8 +11,8 @@ import pynvml
 import pytest
 
 from gpuagent.errors import NvmlUnavailable
-from gpuagent.gpu import GpuProcess, GpuSnapshot, driver_version, read_gpus
-from tests.gpu_sim import GiB, FakeGpu, FakeGpuHost
+from gpuagent.host.nvml import GpuProcess, GpuSnapshot, driver_version, read_gpus
+from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB
 
 REPO = Path(__file__).resolve().parents[2]
 UUID_A = "GPU-aaaaaaaa-0000-0000-0000-000000000000"
@@ -77,9 +77,7 @@ def test_lists_compute_and_graphics_processes_once_each(fake_gpus: FakeGpuHost) 
 
 
 @pytest.mark.parametrize(("state", "error"), [("lost", "GPU is lost"), ("unknown", "Unknown Error")])
-def test_a_failing_gpu_is_unavailable_and_the_others_still_read(
-    fake_gpus: FakeGpuHost, state: str, error: str
-) -> None:
+def test_a_failing_gpu_is_unavailable_and_the_others_still_read(fake_gpus: FakeGpuHost, state: str, error: str) -> None:
     fake_gpus.update([FakeGpu(UUID_A, state=state), FakeGpu(UUID_B, used=GiB)])
 
     failed, healthy = read_gpus()
@@ -181,23 +179,18 @@ def test_nvml_is_shut_down_after_every_read(fake_gpus: FakeGpuHost) -> None:
 
 
 def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_importing_gpu_does_not_import_pynvml() -> None:
-    child = run_python("import sys, gpuagent.gpu; print('pynvml' in sys.modules)", dict(os.environ))
+    child = run_python("import sys, gpuagent.host.nvml; print('pynvml' in sys.modules)", dict(os.environ))
 
     assert child.stdout == "False\n", child.stderr
 
 
 def test_a_subprocess_reads_the_fake_through_its_environment(tmp_path: Path) -> None:
     host = FakeGpuHost(tmp_path, [FakeGpu(UUID_A, used=GiB, processes=[(4321, GiB)]), FakeGpu(UUID_B)])
-    code = (
-        "import dataclasses, json; from gpuagent.gpu import read_gpus; "
-        "print(json.dumps([dataclasses.asdict(gpu) for gpu in read_gpus()]))"
-    )
+    code = "import dataclasses, json; from gpuagent.host.nvml import read_gpus; print(json.dumps([dataclasses.asdict(gpu) for gpu in read_gpus()]))"
 
     child = run_python(code, {**os.environ, **host.env()})
 
@@ -209,13 +202,11 @@ def test_a_subprocess_reads_the_fake_through_its_environment(tmp_path: Path) -> 
     ]
 
 
-@pytest.mark.skipif(
-    ctypes.util.find_library("nvidia-ml") is not None, reason="a real libnvidia-ml is installed"
-)
+@pytest.mark.skipif(ctypes.util.find_library("nvidia-ml") is not None, reason="a real libnvidia-ml is installed")
 def test_a_missing_library_raises_nvml_unavailable() -> None:
     env = {key: value for key, value in os.environ.items() if key != "LD_LIBRARY_PATH"}
     code = (
-        "from gpuagent.gpu import read_gpus\n"
+        "from gpuagent.host.nvml import read_gpus\n"
         "from gpuagent.errors import NvmlUnavailable\n"
         "try:\n    read_gpus()\n"
         "except NvmlUnavailable as err:\n    print(err.message)\n"

@@ -1,13 +1,24 @@
 import sqlite3
 import threading
 
-from gpuagent.history import MIGRATIONS, HistoryStore, RunRecord, spool_path
+from gpuagent.host.history import MIGRATIONS, HistoryStore, spool_path
+from gpuagent.model.run import RunRecord
 
 
 def record(run_id: str, job: str = "nightly", **fields) -> RunRecord:
     base = dict(
-        run_id=run_id, job=job, invocation_id=None, agent_pid=1, started_at=float(fields.pop("started_at", 1.0)),
-        ended_at=None, status="running", exit_code=None, reason=None, gpu_uuids=(), image=None, container_id=None,
+        run_id=run_id,
+        job=job,
+        invocation_id=None,
+        agent_pid=1,
+        started_at=float(fields.pop("started_at", 1.0)),
+        ended_at=None,
+        status="running",
+        exit_code=None,
+        reason=None,
+        gpu_uuids=(),
+        image=None,
+        container_id=None,
     )
     return RunRecord(**{**base, **fields})
 
@@ -18,7 +29,20 @@ def test_a_run_is_recorded_at_start_and_completed_at_end(tmp_path):
         running = store.get("r1")
         assert running.status == "running" and running.ended_at is None
         store.save(record("r1", invocation_id="inv-1", agent_pid=4242, image="img:1", gpu_uuids=("GPU-a", "GPU-b"), container_id="c0ffee"))
-        store.save(record("r1", invocation_id="inv-1", agent_pid=4242, image="img:1", gpu_uuids=("GPU-a", "GPU-b"), container_id="c0ffee", status="failed", exit_code=3, reason="exit 3", ended_at=5.0))
+        store.save(
+            record(
+                "r1",
+                invocation_id="inv-1",
+                agent_pid=4242,
+                image="img:1",
+                gpu_uuids=("GPU-a", "GPU-b"),
+                container_id="c0ffee",
+                status="failed",
+                exit_code=3,
+                reason="exit 3",
+                ended_at=5.0,
+            )
+        )
         run = store.get("r1")
     assert (run.status, run.exit_code, run.reason) == ("failed", 3, "exit 3")
     assert run.gpu_uuids == ("GPU-a", "GPU-b")

@@ -3,8 +3,9 @@ import os
 import pytest
 
 from gpuagent.errors import InvalidInput, NotFound
-from gpuagent.jobs import JobOptions, build_job, job_from_toml, job_to_toml, load_job
-from gpuagent.schedule import parse_schedule
+from gpuagent.host.jobfiles import load_job
+from gpuagent.model.job import JobOptions, build_job, job_from_toml, job_to_toml
+from gpuagent.model.schedule import parse_schedule
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gpuagent.cli import app
-from gpuagent.jobs import Job
-from gpuagent.render_json import JOB_KEYS
+from gpuagent.model.job import Job
+from gpuagent.views.jsondoc import JOB_KEYS
 from tests.gpu_sim import FakeGpu, GiB
 from tests.support import json_schema
 from tests.support.agent import AgentHome
@@ -49,10 +49,21 @@ def home(tmp_path, fake_gpus):
     record(
         home.root / "state" / "history.db",
         run_record(
-            "a1", "full", "cuda-oom", T0, invocation_id="0123456789abcdef0123456789abcdef", gpu_uuids=("GPU-a", "GPU-b"),
-            gpu_names="NVIDIA H100 80GB HBM3,NVIDIA H100 80GB HBM3", driver_version="550.54.15", peak_vram_bytes=79 * GiB,
-            mean_vram_bytes=60 * GiB, mean_gpu_util=91.5, image_digest="sha256:" + "ab" * 32, job_hash="cd" * 32,
-            container_id="ef" * 32, log_tail="RuntimeError: CUDA out of memory",
+            "a1",
+            "full",
+            "cuda-oom",
+            T0,
+            invocation_id="0123456789abcdef0123456789abcdef",
+            gpu_uuids=("GPU-a", "GPU-b"),
+            gpu_names="NVIDIA H100 80GB HBM3,NVIDIA H100 80GB HBM3",
+            driver_version="550.54.15",
+            peak_vram_bytes=79 * GiB,
+            mean_vram_bytes=60 * GiB,
+            mean_gpu_util=91.5,
+            image_digest="sha256:" + "ab" * 32,
+            job_hash="cd" * 32,
+            container_id="ef" * 32,
+            log_tail="RuntimeError: CUDA out of memory",
         ),
         run_record("a2", "full", "failed", T0 + 60, attempt=2, first_run_id="a1"),
         run_record("b1", "bare", "running", T0 + 120, took=None, agent_pid=None, image=None),

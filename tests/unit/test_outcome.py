@@ -1,4 +1,5 @@
-from gpuagent.outcome import classify, says_cuda_oom
+from gpuagent.run.outcome import classify, says_cuda_oom
+
 
 def test_cuda_oom_is_recognised_in_pytorch_and_cuda_wordings():
     assert says_cuda_oom("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB")

@@ -1,4 +1,4 @@
-from gpuagent.output import split_lines
+from gpuagent.host.output import split_lines
 
 
 def test_lines_split_across_chunks_and_inside_utf8_characters():
@@ -8,4 +8,3 @@ def test_lines_split_across_chunks_and_inside_utf8_characters():
 
 def test_undecodable_bytes_are_replaced_not_fatal():
     assert list(split_lines([b"bad \xff byte\n"])) == ["bad \ufffd byte"]
-

@@ -11,8 +11,7 @@ from tests.support.cache import REPO
 
 BIN = Path(sys.executable).parent  # the linters' console scripts, beside this python
 DOCKERFILES = sorted(REPO.glob("images/*/Dockerfile"))
-SHELL_SCRIPTS = [REPO / "install.sh", REPO / "packaging/build-deb.sh",
-                 *sorted((REPO / "packaging/debian").iterdir())]
+SHELL_SCRIPTS = [REPO / "install.sh", REPO / "packaging/build-deb.sh", *sorted((REPO / "packaging/debian").iterdir())]
 
 
 def lint(tool: str, path: Path) -> subprocess.CompletedProcess:

@@ -1,13 +1,13 @@
 """--since WHEN: how long ago, a day, a date, a local date and time."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from gpuagent.errors import InvalidInput
 from gpuagent.since import parse_since
 
-NOW = datetime(2026, 3, 1, 14, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 14, 30, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -18,21 +18,27 @@ def berlin(local_time_zone):
 
 @pytest.mark.parametrize(
     ("text", "ago"),
-    [("30m", timedelta(minutes=30)), ("6h", timedelta(hours=6)), ("2d", timedelta(days=2)), ("1h30m", timedelta(minutes=90)), ("45", timedelta(seconds=45))],
+    [
+        ("30m", timedelta(minutes=30)),
+        ("6h", timedelta(hours=6)),
+        ("2d", timedelta(days=2)),
+        ("1h30m", timedelta(minutes=90)),
+        ("45", timedelta(seconds=45)),
+    ],
 )
 def test_how_long_ago(text, ago):
     assert parse_since(text, NOW) == NOW - ago
 
 
 def test_today_and_yesterday_start_at_local_midnight():
-    assert parse_since("today", NOW) == datetime(2026, 2, 28, 23, 0, tzinfo=timezone.utc)
-    assert parse_since("Yesterday", NOW) == datetime(2026, 2, 27, 23, 0, tzinfo=timezone.utc)
+    assert parse_since("today", NOW) == datetime(2026, 2, 28, 23, 0, tzinfo=UTC)
+    assert parse_since("Yesterday", NOW) == datetime(2026, 2, 27, 23, 0, tzinfo=UTC)
 
 
 def test_dates_and_times_are_local_unless_they_say_otherwise():
-    assert parse_since("2026-01-31", NOW) == datetime(2026, 1, 30, 23, 0, tzinfo=timezone.utc)
-    assert parse_since("2026-07-01 02:00", NOW) == datetime(2026, 7, 1, 0, 0, tzinfo=timezone.utc)  # summer time
-    assert parse_since("2026-01-31T02:00:00+00:00", NOW) == datetime(2026, 1, 31, 2, 0, tzinfo=timezone.utc)
+    assert parse_since("2026-01-31", NOW) == datetime(2026, 1, 30, 23, 0, tzinfo=UTC)
+    assert parse_since("2026-07-01 02:00", NOW) == datetime(2026, 7, 1, 0, 0, tzinfo=UTC)  # summer time
+    assert parse_since("2026-01-31T02:00:00+00:00", NOW) == datetime(2026, 1, 31, 2, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("text", ["soon", "6 parsecs", "2026-02-30", "-5m", "", "1M"])

@@ -1,8 +1,8 @@
 import pytest
 
 from gpuagent.errors import InvalidInput
-from gpuagent.sizes import format_size, parse_size
-from gpuagent.unitfile import UnitFile, UnsafeValue, escape_value
+from gpuagent.model.sizes import format_size, parse_size
+from gpuagent.model.unitfile import UnitFile, UnsafeValue, escape_value
 
 
 @pytest.mark.parametrize(
@@ -41,6 +41,5 @@ def test_sections_keep_their_order_and_repeated_keys():
     unit.add("Timer", "OnCalendar", "Mon *-*-* 02:00:00").add("Timer", "OnCalendar", "*-*-01 02:00:00")
     unit.add("Install", "WantedBy", "timers.target")
     assert unit.render() == (
-        "# generated\n\n[Timer]\nOnCalendar=Mon *-*-* 02:00:00\nOnCalendar=*-*-01 02:00:00\n\n"
-        "[Install]\nWantedBy=timers.target\n"
+        "# generated\n\n[Timer]\nOnCalendar=Mon *-*-* 02:00:00\nOnCalendar=*-*-01 02:00:00\n\n[Install]\nWantedBy=timers.target\n"
     )

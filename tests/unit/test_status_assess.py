@@ -1,19 +1,19 @@
 """How status judges a job: success rate, a failing streak, a missed fire."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from gpuagent.commands.list_jobs import JobSummary
+from gpuagent.commands.common import JobSummary
 from gpuagent.commands.status import MISSED_GRACE_SECONDS, assess
-from gpuagent.systemd import TimerState
+from gpuagent.host.systemd import TimerState
 from tests.support.records import T0, run_record
 
 HOUR = 3600.0
 
 
 def summary(last_fire: float | None = None) -> JobSummary:
-    fired = None if last_fire is None else datetime.fromtimestamp(last_fire, tz=timezone.utc)
+    fired = None if last_fire is None else datetime.fromtimestamp(last_fire, tz=UTC)
     return JobSummary("nightly", None, None, TimerState(True, True, None, fired))
 
 

@@ -1,12 +1,12 @@
 """Reading `systemctl show` (as systemd 252 prints it with TZ=UTC), without a systemd:
 the e2e tests check the same fields against a booted one."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from gpuagent.errors import SystemdError
-from gpuagent.systemd import TimerState, parse_show, timer_state
+from gpuagent.host.systemd import TimerState, parse_show, timer_state
 
 # systemctl show -p LoadState,UnitFileState,NextElapseUSecRealtime,NextElapseUSecMonotonic,LastTriggerUSec
 # for a calendar timer, an --every timer and a unit that does not exist
@@ -29,7 +29,7 @@ LastTriggerUSec=
 LoadState=not-found
 UnitFileState=
 """
-NOW = datetime(2026, 11, 27, 4, 3, 12, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 11, 27, 4, 3, 12, tzinfo=UTC).timestamp()
 NOW_MONOTONIC = 1412.0  # seconds since boot when `systemctl show` ran
 
 
@@ -41,8 +41,8 @@ def test_a_calendar_timer():
     assert states()[0] == TimerState(
         loaded=True,
         enabled=True,
-        next_elapse=datetime(2026, 11, 27, 4, 3, 15, tzinfo=timezone.utc),
-        last_trigger=datetime(2026, 11, 27, 4, 3, 10, tzinfo=timezone.utc),
+        next_elapse=datetime(2026, 11, 27, 4, 3, 15, tzinfo=UTC),
+        last_trigger=datetime(2026, 11, 27, 4, 3, 10, tzinfo=UTC),
     )
 
 
@@ -58,7 +58,13 @@ def test_a_missing_unit():
 
 
 def test_a_disabled_timer_has_no_next_elapse():
-    values = {"LoadState": "loaded", "UnitFileState": "disabled", "NextElapseUSecRealtime": "", "NextElapseUSecMonotonic": "0", "LastTriggerUSec": "n/a"}
+    values = {
+        "LoadState": "loaded",
+        "UnitFileState": "disabled",
+        "NextElapseUSecRealtime": "",
+        "NextElapseUSecMonotonic": "0",
+        "LastTriggerUSec": "n/a",
+    }
     assert timer_state(values, NOW, NOW_MONOTONIC) == TimerState(True, False, None, None)
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gpuagent.jobs import JobOptions, build_job
-from gpuagent.schedule import parse_schedule
-from gpuagent.units import service_template_text, timer_unit
+from gpuagent.model.job import JobOptions, build_job
+from gpuagent.model.schedule import parse_schedule
+from gpuagent.model.units import service_template_text, timer_unit
 
 GOLDEN = Path(__file__).parent / "golden"
 JOB_FILE = Path("/etc/gpuagent/jobs/nightly.toml")
@@ -34,12 +34,12 @@ def test_timer_matches_golden_file(name):
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_systemd_accepts_the_timer(name, tmp_path):
-    (tmp_path / "gpuagent@.service").write_text(service_template_text().replace("ExecStart=gpuagent", "ExecStart=/bin/true").replace("ExecStopPost=gpuagent", "ExecStopPost=/bin/true"))
+    (tmp_path / "gpuagent@.service").write_text(
+        service_template_text().replace("ExecStart=gpuagent", "ExecStart=/bin/true").replace("ExecStopPost=gpuagent", "ExecStopPost=/bin/true")
+    )
     timer = tmp_path / "gpuagent@nightly.timer"
     timer.write_text(render(name))
-    result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", str(timer)], capture_output=True, text=True
-    )
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(timer)], capture_output=True, text=True)
     # verify exits 0 on unknown keys and bad values, only warning: read what it says
     complaints = [line for line in result.stderr.splitlines() if "gpuagent@" in line]
     assert result.returncode == 0 and complaints == [], result.stderr

@@ -5,19 +5,20 @@ GPUAGENT_UPDATE_GOLDEN=1 rewrites the files; read the diff before committing it.
 
 import io
 import os
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
-from gpuagent import render
+from gpuagent.commands.common import JobSummary
 from gpuagent.commands.gpus import read_gpu_report
-from gpuagent.commands.list_jobs import JobSummary
 from gpuagent.commands.status import StatusReport, assess
-from gpuagent.history import RunRecord
-from gpuagent.jobs import JobOptions, build_job
-from gpuagent.render_text import Screen
-from gpuagent.schedule import parse_schedule
-from gpuagent.systemd import TimerState
+from gpuagent.host.systemd import TimerState
+from gpuagent.model.job import JobOptions, build_job
+from gpuagent.model.run import RunRecord
+from gpuagent.model.schedule import parse_schedule
+from gpuagent.views import text as render
+from gpuagent.views.terminal import Screen
 from tests.gpu_sim import FakeGpu, GiB
 from tests.support.records import T0, run_record
 
@@ -34,9 +35,9 @@ def utc(local_time_zone):
 
 
 def moment(epoch: float):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def job(name: str, gpus: int = 0, **schedule):
@@ -54,9 +55,15 @@ def status_report() -> StatusReport:
     jobs = [
         (JobSummary("nightly", job("nightly", gpus=1, at="02:00"), None, timer(True, T0 + 24 * HOUR, T0)), nightly[:10]),
         (JobSummary("hourly", job("hourly", every="1h"), None, timer(True, NOW + 1200, T0 + HOUR)), hourly),
-        (JobSummary("weekly", job("weekly", cron="0 3 * * sun"), None, timer(True, T0 + 7 * 24 * HOUR + HOUR, T0 + HOUR)), [run_record("w1", "weekly", "succeeded", T0 - 7 * 24 * HOUR + HOUR)]),
+        (
+            JobSummary("weekly", job("weekly", cron="0 3 * * sun"), None, timer(True, T0 + 7 * 24 * HOUR + HOUR, T0 + HOUR)),
+            [run_record("w1", "weekly", "succeeded", T0 - 7 * 24 * HOUR + HOUR)],
+        ),
         (JobSummary("paused", job("paused", on="Mon..Fri *-*-* 09:30"), None, timer(False)), []),
-        (JobSummary("running", job("running", at="01:30"), None, timer(True, None, T0 - 1800)), [run_record("r1", "running", "running", T0 - 1800, took=None)]),
+        (
+            JobSummary("running", job("running", at="01:30"), None, timer(True, None, T0 - 1800)),
+            [run_record("r1", "running", "running", T0 - 1800, took=None)],
+        ),
         (JobSummary("broken", None, "job file /etc/gpuagent/jobs/broken.toml: missing key 'command'", timer(True)), []),
     ]
     return StatusReport([assess(summary, runs, NOW) for summary, runs in jobs], None)
@@ -66,11 +73,29 @@ def history_runs() -> list[RunRecord]:
     gpu_a, gpu_b = "GPU-aaaaaaaa-1111-2222-3333-444444444444", "GPU-bbbbbbbb-1111-2222-3333-444444444444"
     return [
         run_record("3f2a9c1b7d0e", "nightly", "succeeded", T0, took=3720, gpu_uuids=(gpu_a,), peak_vram_bytes=21 * GiB),
-        run_record("9d81e07aa2c4", "hourly", "cuda-oom", T0 - HOUR, took=65, exit_code=1, gpu_uuids=(gpu_a, gpu_b),
-                   peak_vram_bytes=79 * GiB + GiB // 2, reason="exit 1: CUDA out of memory (see the log tail)"),
-        run_record("51c0ffee0042", "hourly", "skipped-vram", T0 - 2 * HOUR, took=1800, exit_code=None,
-                   reason=f"needs 1 GPU(s) with 40GiB free; best free is 30GiB on GPU 1 ({gpu_b}) after waiting 1800s"),
-        run_record("0badc0de0001", "nightly", "timed-out", T0 - 24 * HOUR, took=6 * HOUR, exit_code=143, reason="ran past its --timeout and was stopped"),
+        run_record(
+            "9d81e07aa2c4",
+            "hourly",
+            "cuda-oom",
+            T0 - HOUR,
+            took=65,
+            exit_code=1,
+            gpu_uuids=(gpu_a, gpu_b),
+            peak_vram_bytes=79 * GiB + GiB // 2,
+            reason="exit 1: CUDA out of memory (see the log tail)",
+        ),
+        run_record(
+            "51c0ffee0042",
+            "hourly",
+            "skipped-vram",
+            T0 - 2 * HOUR,
+            took=1800,
+            exit_code=None,
+            reason=f"needs 1 GPU(s) with 40GiB free; best free is 30GiB on GPU 1 ({gpu_b}) after waiting 1800s",
+        ),
+        run_record(
+            "0badc0de0001", "nightly", "timed-out", T0 - 24 * HOUR, took=6 * HOUR, exit_code=143, reason="ran past its --timeout and was stopped"
+        ),
         run_record("77aa00bb11cc", "cpu", "running", T0 + HOUR, took=None),
     ]
 
@@ -79,9 +104,16 @@ def gpus_report(fake_gpus):
     fake_gpus.update(
         [
             FakeGpu("GPU-aaaaaaaa-1111-2222-3333-444444444444", used=61 * GiB, util=97, temp=74, power=612_000, processes=[(GONE_PID, 60 * GiB)]),
-            FakeGpu("GPU-bbbbbbbb-1111-2222-3333-444444444444", name="NVIDIA A100-SXM4-40GB", total=40 * GiB, used=GiB // 2, util=0, temp=31, power=54_400),
+            FakeGpu(
+                "GPU-bbbbbbbb-1111-2222-3333-444444444444", name="NVIDIA A100-SXM4-40GB", total=40 * GiB, used=GiB // 2, util=0, temp=31, power=54_400
+            ),
             FakeGpu("GPU-cccccccc-1111-2222-3333-444444444444", state="lost"),
-            FakeGpu("GPU-dddddddd-1111-2222-3333-444444444444", used=10 * GiB, unsupported={"util", "temp", "power"}, graphics_processes=[(GONE_PID + 1, None)]),
+            FakeGpu(
+                "GPU-dddddddd-1111-2222-3333-444444444444",
+                used=10 * GiB,
+                unsupported={"util", "temp", "power"},
+                graphics_processes=[(GONE_PID + 1, None)],
+            ),
         ]
     )
     return read_gpu_report()

@@ -5,17 +5,15 @@ setting in the same spelling as the `gpuagent add` option that set it, and both 
 the same parsers here, so a hand-edited file is held to exactly the rules of the CLI.
 """
 
-import hashlib
 import os
 import re
-import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gpuagent import schedule as schedules
-from gpuagent.errors import InvalidInput, NotFound
-from gpuagent.sizes import format_size, parse_size
+from gpuagent.errors import InvalidInput
+from gpuagent.model import schedule as schedules
+from gpuagent.model.sizes import format_size, parse_size
 
 SCHEMA_VERSION = 1
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -148,8 +146,6 @@ def parse_volume(text: str) -> Volume:
             f"-v {text}: mounting {host} would hand the job the docker socket (root on this host)",
             "mount only the data and checkpoint directories the job needs",
         )
-    if not os.path.exists(host):
-        raise InvalidInput(f"-v {text}: host path {host} does not exist", "create it first, or fix the path")
     return Volume(host=host, container=os.path.normpath(container), read_only=bool(mode) and mode[0] == "ro")
 
 
@@ -165,43 +161,13 @@ def parse_env_pair(text: str) -> tuple[str, str]:
     return key, value
 
 
-def read_env_file(path: str) -> list[tuple[str, str]]:
-    """docker's env-file format: KEY=VALUE lines, '#' comments and blank lines ignored."""
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise InvalidInput(
-            f"--env-file: cannot read {path}: {err.strerror}",
-            "check the path and that the file is readable by the user that runs gpuagent",
-        ) from None
-    pairs = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            pairs.append(parse_env_pair(line))
-        except InvalidInput as err:
-            raise InvalidInput(f"--env-file {path}, line {number}: {err.message}", err.hint) from None
-    return pairs
-
-
-def parse_env_file(text: str) -> str:
-    if not os.path.isabs(text):
-        raise InvalidInput(f"--env-file: {text!r} is relative", "give an absolute path")
-    read_env_file(text)
-    return text
-
-
 def parse_cpus(value: float) -> float:
-    cores = os.cpu_count() or 1
     if value <= 0:
         raise InvalidInput(f"--cpus must be greater than zero, got {value}")
-    if value > cores:
-        raise InvalidInput(f"--cpus {value:g} is more than this host's {cores} cores", f"use at most --cpus {cores}")
     return value
 
 
-def parse_abs_dir(text: str, option: str) -> str:
+def parse_abs_path(text: str, option: str) -> str:
     if not os.path.isabs(text):
         raise InvalidInput(f"{option}: {text!r} is relative", "give an absolute path inside the container, e.g. /workspace")
     return text
@@ -258,8 +224,8 @@ def build_job(name: str, schedule: schedules.Schedule, options: JobOptions) -> J
         shm_size=_optional(parse_size, options.shm_size, option="--shm-size"),
         volumes=tuple(parse_volume(v) for v in options.volumes),
         env=tuple(parse_env_pair(e) for e in options.env),
-        env_file=None if options.env_file is None else parse_env_file(options.env_file),
-        workdir=None if options.workdir is None else parse_abs_dir(options.workdir, "--workdir"),
+        env_file=None if options.env_file is None else parse_abs_path(options.env_file, "--env-file"),
+        workdir=None if options.workdir is None else parse_abs_path(options.workdir, "--workdir"),
         user=None if options.user is None else parse_user(options.user),
         timeout=_optional(schedules.parse_duration, options.timeout, option="--timeout"),
         persistent=options.persistent,
@@ -338,9 +304,9 @@ def job_to_toml(job: Job) -> str:
     return _HEADER.format(name=job.name) + tomli_w.dumps({k: v for k, v in document.items() if v != {}})
 
 
-def job_from_toml(text: str, source: Path, *, check_calendar: bool = True) -> Job:
-    """Parse and validate a job file; every problem is an InvalidInput naming the file.
-    check_calendar: see schedule.schedule_from_toml."""
+def job_from_toml(text: str, source: Path) -> Job:
+    """Parse and validate a job file's text; every problem is an InvalidInput naming the
+    file. Nothing here looks at the host: host/jobfiles.py does that."""
     try:
         document = tomllib.loads(text)
         _check_keys(document)
@@ -383,7 +349,7 @@ def job_from_toml(text: str, source: Path, *, check_calendar: bool = True) -> Jo
             retries=container.get("retries", 0),
             retry_delay=container.get("retry_delay"),
         )
-        return build_job(name, schedules.schedule_from_toml(schedule_table, check_calendar=check_calendar), options)
+        return build_job(name, schedules.schedule_from_toml(schedule_table), options)
     except tomllib.TOMLDecodeError as err:
         raise InvalidInput(f"job file {source}: not valid TOML: {err}", "fix the file, or re-create the job") from None
     except InvalidInput as err:
@@ -404,27 +370,3 @@ def _required(document: dict, key: str):
     if key not in document:
         raise InvalidInput(f"missing key {key!r}")
     return document[key]
-
-
-def load_job(path: Path, *, check_calendar: bool = True) -> Job:
-    """Read a job file, refusing one that others could have changed."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise NotFound(f"no job named {path.stem!r}", "see `gpuagent list` for the jobs there are") from None
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise InvalidInput(
-            f"job file {path} is writable by group or others: refusing to run what someone else may have changed",
-            f"chmod go-w {path}",
-        )
-    return job_from_toml(path.read_text(), path, check_calendar=check_calendar)
-
-
-def job_file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def job_names(jobs_dir: Path) -> list[str]:
-    if not jobs_dir.is_dir():
-        return []
-    return sorted(p.stem for p in jobs_dir.glob("*.toml") if NAME_PATTERN.match(p.stem))

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from gpuagent.gpu import GpuSnapshot
-from gpuagent.sizes import format_size
+from gpuagent.host.nvml import GpuSnapshot
+from gpuagent.model.sizes import format_size
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,18 @@ missing value is null. No Rich here: --json output imports none of it.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from gpuagent.commands.common import JobList
     from gpuagent.commands.doctor import DoctorReport
     from gpuagent.commands.gpus import GpusReport
-    from gpuagent.commands.list_jobs import JobList
     from gpuagent.commands.show import JobDetail
     from gpuagent.commands.status import StatusReport
-    from gpuagent.history import RunRecord
-    from gpuagent.jobs import Job
-    from gpuagent.systemd import TimerState
+    from gpuagent.host.systemd import TimerState
+    from gpuagent.model.job import Job
+    from gpuagent.model.run import RunRecord
 
 # Job field -> JSON key: the settings of `show --json` and `list --json`, named by unit.
 JOB_KEYS = {
@@ -60,8 +60,8 @@ def moment(value: datetime | float | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, float):
-        value = datetime.fromtimestamp(value, tz=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+        value = datetime.fromtimestamp(value, tz=UTC)
+    return value.astimezone(UTC).isoformat()
 
 
 def job_settings(job: Job) -> dict:
@@ -92,8 +92,7 @@ def timer(state: TimerState | None) -> dict:
 def job_list(listing: JobList) -> dict:
     return {
         "jobs": [
-            {"name": job.name, "problem": job.problem, "job": job_settings(job.job) if job.job else None, **timer(job.timer)}
-            for job in listing.jobs
+            {"name": job.name, "problem": job.problem, "job": job_settings(job.job) if job.job else None, **timer(job.timer)} for job in listing.jobs
         ],
         "systemd_error": listing.systemd_problem,
     }
@@ -123,7 +122,9 @@ def status(report: StatusReport) -> dict:
                 "on_calendar": list(settings.schedule.on_calendar) if settings else None,
                 "interval_seconds": settings.schedule.interval_seconds if settings else None,
                 **timer(job.summary.timer),
-                "last_run": None if last is None else {
+                "last_run": None
+                if last is None
+                else {
                     "run_id": last.run_id,
                     "status": last.status,
                     "reason": last.reason,
@@ -195,10 +196,7 @@ def gpus(report: GpusReport) -> dict:
                 "temperature_c": view.gpu.temperature_c,
                 "power_watts": view.gpu.power_watts,
                 "error": view.gpu.error,
-                "processes": [
-                    {"pid": p.pid, "used_bytes": p.used_bytes, "container_id": p.container_id, "job": p.job}
-                    for p in view.processes
-                ],
+                "processes": [{"pid": p.pid, "used_bytes": p.used_bytes, "container_id": p.container_id, "job": p.job} for p in view.processes],
             }
             for view in report.gpus
         ],

@@ -6,18 +6,15 @@
   --cron '0 2 * * 1-5'                 a standard 5-field crontab schedule
 
 Calendar kinds become OnCalendar= expressions; --every becomes an interval for
-OnUnitActiveSec=. Everything here is pure except _systemd_analyze_calendar, the one place
-that runs `systemd-analyze calendar`: it is systemd's own parser, so a spec it accepts is a
-spec the timer accepts, and it is what tells us a spec never elapses.
+OnUnitActiveSec=. Everything here is pure: whether systemd reads an expression, and
+whether it ever elapses, is asked of systemd itself by host/calendar.py.
 """
 
+import itertools
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
-from gpuagent.errors import InvalidInput, SystemdError
+from gpuagent.errors import InvalidInput
 
 KINDS = ("at", "on", "every", "cron")
 
@@ -27,17 +24,12 @@ KINDS = ("at", "on", "every", "cron")
 MIN_EVERY_SECONDS = 60
 MAX_EVERY_SECONDS = 31 * 86400
 
-# Checking a job file's schedule from the epoch rather than from now: a one-shot spec such
-# as '2026-01-01 02:00' that has already run must still load; one that names no real date
-# ('*-02-30') must not.
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
 
 @dataclass(frozen=True)
 class Schedule:
     kind: str  # "at" | "on" | "every" | "cron": what the user chose
     value: str  # exactly what the user typed; stored in the job file, so it round-trips
-    on_calendar: tuple[str, ...]  # normalised OnCalendar= expressions; empty for "every"
+    on_calendar: tuple[str, ...]  # OnCalendar= expressions (systemd's normal form once checked); empty for "every"
     interval_seconds: int | None  # for "every" only
 
     def describe(self) -> str:
@@ -50,11 +42,9 @@ class Schedule:
         return f"{self.kind} {self.value}"
 
 
-def parse_schedule(
-    *, at: str | None = None, on: str | None = None, every: str | None = None, cron: str | None = None
-) -> Schedule:
+def parse_schedule(*, at: str | None = None, on: str | None = None, every: str | None = None, cron: str | None = None) -> Schedule:
     """The schedule the command line asked for; exactly one option must be given."""
-    given = {kind: value for kind, value in zip(KINDS, (at, on, every, cron)) if value is not None}
+    given = {kind: value for kind, value in zip(KINDS, (at, on, every, cron), strict=True) if value is not None}
     if len(given) != 1:
         found = f"got {' and '.join(f'--{kind}' for kind in given)}" if given else "got none"
         raise InvalidInput(
@@ -62,7 +52,7 @@ def parse_schedule(
             "for example --at 02:00 (daily), --on 'Sun 03:00', --every 6h or --cron '0 2 * * 1-5'",
         )
     [(kind, value)] = given.items()
-    return _build(kind, value, f"--{kind}", after=None)
+    return _build(kind, value, f"--{kind}")
 
 
 def to_toml(schedule: Schedule) -> dict[str, str]:
@@ -70,43 +60,22 @@ def to_toml(schedule: Schedule) -> dict[str, str]:
     return {schedule.kind: schedule.value}
 
 
-def schedule_from_toml(table: dict, *, check_calendar: bool = True) -> Schedule:
-    """The inverse of to_toml, validated again: job files can be edited by hand.
-    check_calendar=False skips asking systemd-analyze (about 6 ms a job), for views that
-    only read: the calendar was checked when the job was added, systemd holds the timer
-    made from it, and `run` and `doctor` still check it. An --on expression then stays as
-    typed instead of in systemd's normal form."""
+def schedule_from_toml(table: dict) -> Schedule:
+    """The inverse of to_toml, validated again: job files can be edited by hand."""
     unknown = [key for key in table if key not in KINDS]
     if unknown:
         raise InvalidInput(f"job file: unknown schedule key {unknown[0]!r}", _TOML_HINT)
     if len(table) != 1:
         found = ", ".join(table) or "none"
-        raise InvalidInput(f"job file: the schedule needs exactly one of at, on, every, cron (found {found})",
-                           _TOML_HINT)
+        raise InvalidInput(f"job file: the schedule needs exactly one of at, on, every, cron (found {found})", _TOML_HINT)
     [(kind, value)] = table.items()
     label = f"job file key {kind!r}"
     if not isinstance(value, str):
         raise InvalidInput(f"{label}: must be a string, got {value!r}", _TOML_HINT)
-    return _build(kind, value, label, after=_EPOCH, check_calendar=check_calendar)
+    return _build(kind, value, label)
 
 
 _TOML_HINT = 'write one of: at = "02:00", on = "Sun *-*-* 03:00", every = "6h", cron = "0 2 * * 1-5"'
-
-
-def next_elapses(schedule: Schedule, count: int, *, after: datetime | None = None) -> list[datetime]:
-    """The next `count` times the timer fires, as UTC datetimes, strictly after `after`
-    (default: now). Empty for --every: a monotonic timer's next run depends on its last."""
-    if count < 1 or not schedule.on_calendar:
-        return []
-    result = _systemd_analyze_calendar(schedule.on_calendar, iterations=count, after=after)
-    if result is None:
-        raise SystemdError("systemd-analyze is not installed", "install systemd to compute calendar times")
-    if result.returncode != 0:
-        raise SystemdError(f"systemd-analyze calendar failed: {_first_line(result.stderr)}")
-    # Several expressions (a cron day-of-month OR day-of-week) fire as one timer: a moment
-    # both match is one run, hence the set.
-    moments = {moment for calendar in _parse_calendar_output(result.stdout) for moment in calendar.elapses}
-    return sorted(moments)[:count]
 
 
 # ---------------------------------------------------------------------------- durations
@@ -121,9 +90,7 @@ _UNIT_SECONDS = {
 _PLAIN_SECONDS = re.compile(r"\s*(\d+)\s*", re.ASCII)
 _DURATION = re.compile(r"(?:\s*\d+\s*[a-z]+)+\s*", re.ASCII)
 _DURATION_PART = re.compile(r"(\d+)\s*([a-z]+)", re.ASCII)
-_DURATION_HINT = (
-    "write a number and a unit, e.g. 90s, 30m, 6h, 2d or 1h30m (units s, m, h, d, w; a plain number is seconds)"
-)
+_DURATION_HINT = "write a number and a unit, e.g. 90s, 30m, 6h, 2d or 1h30m (units s, m, h, d, w; a plain number is seconds)"
 _FORMAT_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
 
@@ -160,15 +127,13 @@ def format_duration(seconds: int) -> str:
 # ---------------------------------------------------------------------- building schedules
 
 
-def _build(kind: str, value: str, label: str, *, after: datetime | None, check_calendar: bool = True) -> Schedule:
-    """A validated Schedule; `label` names the option or key in errors, and calendar specs
-    must elapse at least once after `after` (None: now), unless check_calendar is False."""
+def _build(kind: str, value: str, label: str) -> Schedule:
+    """A Schedule read from `value`; `label` names the option or key in errors. Its
+    calendar expressions are as gpuagent wrote them: host.calendar.check_schedule asks
+    systemd whether they are valid and elapse, and for its normal form."""
     if kind == "every":
         return Schedule(kind, value, (), _parse_every(value, label))
-    expressions = _CALENDAR_PARSERS[kind](value, label)
-    if check_calendar:
-        expressions = _check_calendar(expressions, value, label, after=after)
-    return Schedule(kind, value, expressions, None)
+    return Schedule(kind, value, _CALENDAR_PARSERS[kind](value, label), None)
 
 
 def _parse_every(value: str, label: str) -> int:
@@ -190,39 +155,14 @@ def _on_calendar(value: str, label: str) -> tuple[str, ...]:
     # The text goes into the timer file as it is; a line break would smuggle in settings
     # when systemd-analyze is not there to refuse it.
     if any(not char.isprintable() for char in value):
-        raise InvalidInput(f"{label}: {value!r} contains control characters", _ON_HINT)
+        raise InvalidInput(f"{label}: {value!r} contains control characters", CALENDAR_HINT)
     return (value,)
 
 
-_ON_HINT = (
+CALENDAR_HINT = (
     "write a systemd calendar expression, e.g. daily, 'Mon..Fri *-*-* 02:00', '*:0/15' "
     "or '2026-12-24 18:00' (see man systemd.time; `systemd-analyze calendar SPEC` checks one)"
 )
-
-
-def _check_calendar(
-    expressions: tuple[str, ...], value: str, label: str, *, after: datetime | None
-) -> tuple[str, ...]:
-    """systemd's normal form of each expression; InvalidInput when systemd cannot read one or
-    one never elapses after `after`."""
-    result = _systemd_analyze_calendar(expressions, iterations=1, after=after)
-    if result is None:
-        return expressions  # no systemd-analyze here: systemd checks them when it loads the timer
-    if result.returncode != 0:
-        raise InvalidInput(f"{label}: systemd cannot read {value!r} ({_first_line(result.stderr)})", _ON_HINT)
-    calendars = _parse_calendar_output(result.stdout)
-    for calendar in calendars:
-        if not calendar.elapses:
-            raise InvalidInput(
-                f"{label}: {value!r} never elapses ({calendar.normalized}): no such date, or only past ones",
-                "check the date exists (February has 28 or 29 days; April, June, September "
-                "and November have 30) and lies in the future",
-            )
-    return tuple(calendar.normalized for calendar in calendars)
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "no message"
 
 
 # ------------------------------------------------------------------------ calendar text
@@ -269,7 +209,7 @@ def _number_text(values: set[int], low: int, high: int) -> str:
     ordered = sorted(values)
     if ordered == list(range(low, high + 1)):
         return "*"
-    steps = {b - a for a, b in zip(ordered, ordered[1:])}
+    steps = {b - a for a, b in itertools.pairwise(ordered)}
     if len(ordered) >= 3 and len(steps) == 1 and steps != {1}:
         [step] = steps
         first, last = ordered[0], ordered[-1]
@@ -361,10 +301,7 @@ _CRON_MACROS = {
     "@hourly": "0 * * * *",
 }
 _CRON_ITEM = re.compile(r"(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:/(\d+))?", re.ASCII | re.IGNORECASE)
-_CRON_HINT = (
-    "write 5 fields: minute hour day-of-month month day-of-week, e.g. '0 2 * * 1-5', "
-    "or @hourly, @daily, @weekly, @monthly, @yearly"
-)
+_CRON_HINT = "write 5 fields: minute hour day-of-month month day-of-week, e.g. '0 2 * * 1-5', or @hourly, @daily, @weekly, @monthly, @yearly"
 
 
 def _cron_calendar(value: str, label: str) -> tuple[str, ...]:
@@ -374,12 +311,11 @@ def _cron_calendar(value: str, label: str) -> tuple[str, ...]:
     fields = text.split()
     if len(fields) != 5:
         raise InvalidInput(
-            f"{label}: expected 5 fields (minute hour day-of-month month day-of-week), "
-            f"got {len(fields)} in {value!r}",
+            f"{label}: expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)} in {value!r}",
             _CRON_HINT + "; for seconds or years use --on with a calendar expression",
         )
     minutes, hours, days, months, weekdays = (
-        _cron_values(field_text, cron_field, label) for field_text, cron_field in zip(fields, _CRON_FIELDS)
+        _cron_values(field_text, cron_field, label) for field_text, cron_field in zip(fields, _CRON_FIELDS, strict=True)
     )
     clock = f"{_number_text(hours, 0, 23)}:{_number_text(minutes, 0, 59)}:00"
     month_text = _number_text(months, 1, 12)
@@ -392,8 +328,7 @@ def _cron_calendar(value: str, label: str) -> tuple[str, ...]:
     else:
         day_rules = [(weekdays, set(range(1, 32))), (set(range(7)), days)]
     return tuple(
-        _expression(_weekdays_text(on_weekdays), f"*-{month_text}-{_number_text(on_days, 1, 31)}", clock)
-        for on_weekdays, on_days in day_rules
+        _expression(_weekdays_text(on_weekdays), f"*-{month_text}-{_number_text(on_days, 1, 31)}", clock) for on_weekdays, on_days in day_rules
     )
 
 
@@ -443,52 +378,3 @@ def _cron_error(label: str, cron_field: _CronField, text: str, problem: str) -> 
 
 
 _CALENDAR_PARSERS = {"at": _at_calendar, "on": _on_calendar, "cron": _cron_calendar}
-
-
-# ---------------------------------------------------------------- systemd-analyze calendar
-
-
-@dataclass
-class _Calendar:
-    normalized: str
-    elapses: list[datetime] = field(default_factory=list)
-
-
-def _systemd_analyze_calendar(
-    expressions: tuple[str, ...], *, iterations: int, after: datetime | None
-) -> subprocess.CompletedProcess[str] | None:
-    """The one place gpuagent runs `systemd-analyze calendar`; None when it is not installed.
-    --base-time makes elapses count from `after` instead of from now."""
-    binary = shutil.which("systemd-analyze")
-    if binary is None:
-        return None
-    command = [binary, "calendar", f"--iterations={iterations}"]
-    if after is not None:
-        command.append(f"--base-time=@{int(after.timestamp())}")
-    # '--': a spec starting with '-' is a (bad) spec, not an option
-    return subprocess.run([*command, "--", *expressions], capture_output=True, text=True, check=False)
-
-
-_NORMALIZED_LINE = re.compile(r"\s*Normalized form: (.+)")
-# 'Next elapse: Mon 2024-01-01 02:00:00 CET', 'Iter. #2: ...'; after each, when local time is
-# not UTC, '(in UTC): Mon 2024-01-01 01:00:00 UTC'. 'Next elapse: never' has no date.
-_ELAPSE_LINE = re.compile(
-    r"\s*(Next elapse|Iter\. #\d+|\(in UTC\)): \S+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ", re.ASCII
-)
-
-
-def _parse_calendar_output(stdout: str) -> list[_Calendar]:
-    """One _Calendar per expression, in order, with its elapses in UTC."""
-    calendars: list[_Calendar] = []
-    for line in stdout.splitlines():
-        if normalized := _NORMALIZED_LINE.fullmatch(line):
-            calendars.append(_Calendar(normalized[1]))
-        elif elapse := _ELAPSE_LINE.match(line):
-            moment = datetime.strptime(elapse[2], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
-            elapses = calendars[-1].elapses
-            # A local time is UTC unless a '(in UTC)' line follows to say otherwise.
-            if elapse[1] == "(in UTC)":
-                elapses[-1] = moment
-            else:
-                elapses.append(moment)
-    return calendars

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gpuagent.files import write_atomic
-from gpuagent.gpu import GpuSnapshot
-from gpuagent.locks import flocked
+from gpuagent.host.files import write_atomic
+from gpuagent.host.locks import flocked
+from gpuagent.host.nvml import GpuSnapshot
 
 SETTLE_SECONDS = 600
 

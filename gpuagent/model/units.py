@@ -7,9 +7,9 @@ the schedule (validated by systemd-analyze, then escaped).
 
 from pathlib import Path
 
-from gpuagent.jobs import Job
-from gpuagent.schedule import format_duration
-from gpuagent.unitfile import UnitFile
+from gpuagent.model.job import Job
+from gpuagent.model.schedule import format_duration
+from gpuagent.model.unitfile import UnitFile
 
 
 def timer_unit(job: Job, job_file: Path) -> UnitFile:

@@ -11,11 +11,11 @@ the record said.
 import contextlib
 import dataclasses
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 
-from gpuagent.history import HistoryStore, RunRecord, spool_path
+from gpuagent.host.history import STORE_ERRORS, HistoryStore, spool_path
+from gpuagent.model.run import RunRecord
 from gpuagent.paths import Paths
 
 FINAL_PATIENCE_SECONDS = 10
@@ -32,7 +32,7 @@ class RunRecorder:
         """Try to write `run` now; False (and one line in the journal) if it cannot be."""
         try:
             self._opened().save(run)
-        except (sqlite3.Error, OSError) as err:
+        except STORE_ERRORS as err:
             self._drop_store()
             if not self._failing:
                 self._log(f"history database unavailable ({err}): the record of run {run.run_id} will be written later")
@@ -58,7 +58,7 @@ class RunRecorder:
     def mark_lost(self, job: str, reason: str) -> list[str]:
         try:
             return self._opened().mark_lost(job, reason)
-        except (sqlite3.Error, OSError) as err:
+        except STORE_ERRORS as err:
             self._drop_store()
             self._log(f"could not mark lost runs of {job} in history ({err})")
             return []
@@ -71,7 +71,7 @@ class RunRecorder:
 
     def _drop_store(self) -> None:
         if self._store is not None:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(*STORE_ERRORS):
                 self._store.close()
             self._store = None
 

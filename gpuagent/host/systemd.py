@@ -8,7 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gpuagent.errors import SystemdError
@@ -21,7 +21,15 @@ _RUNNING_STATES = ("active", "activating", "deactivating", "reloading")
 _SHOW_ENV = {"TZ": "UTC", "LC_ALL": "C"}
 _TIMESPAN_PART = re.compile(r"(\d+(?:\.\d+)?)(y|month|w|d|h|min|s|ms|us)", re.ASCII)
 _TIMESPAN_SECONDS = {
-    "y": 31557600, "month": 2629800, "w": 604800, "d": 86400, "h": 3600, "min": 60, "s": 1, "ms": 1e-3, "us": 1e-6,
+    "y": 31557600,
+    "month": 2629800,
+    "w": 604800,
+    "d": 86400,
+    "h": 3600,
+    "min": 60,
+    "s": 1,
+    "ms": 1e-3,
+    "us": 1e-6,
 }
 
 
@@ -200,7 +208,7 @@ def timer_state(values: dict[str, str], now: float, now_monotonic: float) -> Tim
     elapses = [moment for moment in (_timestamp(values.get("NextElapseUSecRealtime", "")),) if moment]
     monotonic = _timespan_seconds(values.get("NextElapseUSecMonotonic", ""))
     if monotonic:
-        elapses.append(datetime.fromtimestamp(now + monotonic - now_monotonic, tz=timezone.utc))
+        elapses.append(datetime.fromtimestamp(now + monotonic - now_monotonic, tz=UTC))
     return TimerState(
         loaded=values.get("LoadState") == "loaded",
         enabled=values.get("UnitFileState") == "enabled",
@@ -214,7 +222,7 @@ def _timestamp(text: str) -> datetime | None:
     parts = text.split()
     if len(parts) != 4 or parts[3] != "UTC":
         return None
-    return datetime.strptime(f"{parts[1]} {parts[2]}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+    return datetime.strptime(f"{parts[1]} {parts[2]}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
 
 
 def _timespan_seconds(text: str) -> float | None:

@@ -19,17 +19,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from gpuagent import admission
-from gpuagent.docker_run import Docker, container_spec
 from gpuagent.errors import GpuAgentError
-from gpuagent.history import RunRecord
-from gpuagent.jobs import DEFAULT_STOP_GRACE, Job, job_file_hash, load_job, validate_name
-from gpuagent.locks import flocked
-from gpuagent.outcome import RETRYABLE, SKIPPED, Status, classify, says_cuda_oom
+from gpuagent.host.dockerd import Docker, container_spec
+from gpuagent.host.jobfiles import JobFile, read_job_file
+from gpuagent.host.locks import flocked
+from gpuagent.model.job import DEFAULT_STOP_GRACE, validate_name
+from gpuagent.model.run import RETRYABLE, SKIPPED, RunRecord, Status
+from gpuagent.model.sizes import format_size
 from gpuagent.paths import Paths
-from gpuagent.recorder import RunRecorder
-from gpuagent.reservations import Reservations
-from gpuagent.sizes import format_size
+from gpuagent.run import admission
+from gpuagent.run.outcome import classify, says_cuda_oom
+from gpuagent.run.recorder import RunRecorder
+from gpuagent.run.reservations import Reservations
 
 LOG_TAIL_LINES = 50
 VRAM_POLL_SECONDS = 2.0
@@ -106,17 +107,15 @@ def _reap_containers(name: str, log: Log, connect: Callable[[], Docker]) -> list
         return []
 
 
-def _attempts(
-    paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker]
-) -> tuple[RunRecord, int]:
-    job: Job | None = None
+def _attempts(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker]) -> tuple[RunRecord, int]:
+    job_file: JobFile | None = None
     first: RunRecord | None = None
     attempt = 1
     while True:
         attempt_run = _Attempt(paths, _new_record(name, attempt, first), recorder, output, log, connect)
         try:
-            job = job or load_job(paths.job_file(name))
-            run = attempt_run.execute(job)
+            job_file = job_file or read_job_file(paths.job_file(name))
+            run = attempt_run.execute(job_file)
         except StopRequested:
             run = _ended(attempt_run.run, Status.STOPPED, "stopped by a signal to gpuagent (systemctl stop, Ctrl-C)")
         except GpuAgentError as err:
@@ -126,6 +125,7 @@ def _attempts(
             raise
         recorder.save_final(run)
         log(f"run {run.run_id} of {name}: {run.status} ({run.reason})")
+        job = None if job_file is None else job_file.job
         if job is None or run.status not in RETRYABLE or attempt > job.retries:
             return run, exit_status(job.vram_policy if job else None, run.status)
         first = first or run
@@ -183,9 +183,7 @@ def _signals_stop_the_run() -> Iterator[None]:
 class _Attempt:
     """One attempt: one history row, at most one container. `run` is its latest record."""
 
-    def __init__(
-        self, paths: Paths, run: RunRecord, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker]
-    ) -> None:
+    def __init__(self, paths: Paths, run: RunRecord, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker]) -> None:
         self.paths, self.recorder, self.output, self.log = paths, recorder, output, log
         self.connect = connect
         self.run = run
@@ -194,10 +192,10 @@ class _Attempt:
         self.log_tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
         self.cuda_oom_seen = False
 
-    def execute(self, job: Job) -> RunRecord:
-        self.job = job
+    def execute(self, job_file: JobFile) -> RunRecord:
+        self.job = job = job_file.job
         # kept in memory, written with the next update: even a run docker refuses says its image
-        self.run = dataclasses.replace(self.run, image=job.image, job_hash=job_file_hash(self.paths.job_file(job.name)))
+        self.run = dataclasses.replace(self.run, image=job.image, job_hash=job_file.sha256)
         docker = self.connect()
         image = docker.image_info(job.image)
         self._update(image_digest=image.digest)
@@ -221,7 +219,7 @@ class _Attempt:
     def _admit(self, docker: Docker) -> admission.Admission:
         """Decide under the host-wide lock and claim the memory; poll while the policy
         is `wait` and the deadline is ahead."""
-        from gpuagent.gpu import driver_version, read_gpus
+        from gpuagent.host.nvml import driver_version, read_gpus
 
         job = self.job
         needs = admission.Needs(job.gpus, job.min_free_vram, job.gpu_ids, job.max_gpu_util, job.exclusive)
@@ -251,7 +249,7 @@ class _Attempt:
 
     @staticmethod
     def _gpuagent_pids(docker: Docker, gpus) -> frozenset[int]:
-        from gpuagent.procs import container_id_of_pid
+        from gpuagent.host.procs import container_id_of_pid
 
         ours = docker.job_of_containers()
         return frozenset(p.pid for gpu in gpus for p in gpu.processes if container_id_of_pid(p.pid) in ours)
@@ -308,7 +306,7 @@ class _Attempt:
             self.log(f"{err.message}: container {container.name} is left behind; `gpuagent reap {self.job.name}` removes it")
 
     def _sampler(self, container_id: str, gpu_uuids: tuple[str, ...]):
-        from gpuagent.gpu_usage import GpuUsageSampler
+        from gpuagent.run.usage import GpuUsageSampler
 
         sampler = GpuUsageSampler(container_id, gpu_uuids, on_visible=lambda: self.reservations.release(self.run.run_id))
         sampler.start()

@@ -10,10 +10,9 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from gpuagent.outcome import Status
+from gpuagent.model.run import RunRecord, Status
 
 MIGRATIONS = [
     """
@@ -56,39 +55,13 @@ MIGRATIONS = [
     """,
 ]
 
+# What a store that cannot be opened or written raises: the database locked or corrupt,
+# the disk full, the directory gone. The recorder retries and spools on these.
+STORE_ERRORS = (sqlite3.Error, OSError)
+
 # How long a write waits for another writer before it fails; the runner retries a failed
 # record for longer (recorder.py), so this only bounds one attempt.
 BUSY_TIMEOUT_MS = 5000
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    run_id: str
-    job: str
-    invocation_id: str | None
-    agent_pid: int | None
-    started_at: float
-    ended_at: float | None
-    status: str
-    exit_code: int | None
-    reason: str | None
-    gpu_uuids: tuple[str, ...]
-    image: str | None
-    container_id: str | None
-    attempt: int = 1
-    first_run_id: str | None = None
-    log_tail: str | None = None
-    peak_vram_bytes: int | None = None
-    mean_vram_bytes: int | None = None
-    mean_gpu_util: float | None = None
-    gpu_names: str | None = None
-    driver_version: str | None = None
-    image_digest: str | None = None
-    job_hash: str | None = None
-
-    @property
-    def duration(self) -> float | None:
-        return None if self.ended_at is None else self.ended_at - self.started_at
 
 
 class HistoryStore:
@@ -154,8 +127,7 @@ class HistoryStore:
         columns = ", ".join(values)
         updates = ", ".join(f"{column} = excluded.{column}" for column in values if column != "run_id")
         self._db.execute(
-            f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(values))})"
-            f" ON CONFLICT (run_id) DO UPDATE SET {updates}",
+            f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(values))}) ON CONFLICT (run_id) DO UPDATE SET {updates}",
             tuple(values.values()),
         )
 
@@ -169,9 +141,7 @@ class HistoryStore:
         )
         return [row[0] for row in rows]
 
-    def runs(
-        self, job: str | None = None, limit: int = 50, *, status: str | None = None, since: float | None = None
-    ) -> list[RunRecord]:
+    def runs(self, job: str | None = None, limit: int = 50, *, status: str | None = None, since: float | None = None) -> list[RunRecord]:
         """Newest first: the last `limit` runs, of `job` only, with `status` only, started
         at or after `since` (epoch seconds) only, as given."""
         return [_record(row) for row in self._db.execute(*runs_query(job, limit, status=status, since=since))]
@@ -181,9 +151,7 @@ class HistoryStore:
         return None if row is None else _record(row)
 
 
-def runs_query(
-    job: str | None, limit: int, *, status: str | None = None, since: float | None = None
-) -> tuple[str, tuple]:
+def runs_query(job: str | None, limit: int, *, status: str | None = None, since: float | None = None) -> tuple[str, tuple]:
     """The SELECT behind HistoryStore.runs, and its parameters. Every combination of
     filters has an index ending in started_at DESC (runs_by_start, runs_by_job,
     runs_by_status, runs_by_job_status), so it reads `limit` rows, however long history is."""

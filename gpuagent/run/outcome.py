@@ -1,27 +1,8 @@
 """How a run ended, in the words history and the journal use."""
 
 import re
-from enum import StrEnum
 
-
-class Status(StrEnum):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    OOM_KILLED = "oom-killed"
-    CUDA_OOM = "cuda-oom"
-    TIMED_OUT = "timed-out"
-    STOPPED = "stopped"
-    SKIPPED_VRAM = "skipped-vram"
-    SKIPPED_OVERLAP = "skipped-overlap"
-    LOST = "lost"
-    ERROR = "error"
-
-
-# Worth another attempt: the command itself failed, perhaps for a passing reason. Not a
-# skip (the next fire will do), a stop (someone asked) or a timeout (it would again).
-RETRYABLE = frozenset({Status.FAILED, Status.OOM_KILLED, Status.CUDA_OOM})
-SKIPPED = frozenset({Status.SKIPPED_VRAM, Status.SKIPPED_OVERLAP})
+from gpuagent.model.run import Status
 
 # What PyTorch, CUDA and cuDNN print when GPU memory runs out.
 _CUDA_OOM = re.compile(

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gpuagent.errors import NvmlUnavailable
-from gpuagent.gpu import GpuSnapshot, nvml_kept_open, read_gpus
-from gpuagent.procs import container_id_of_pid
+from gpuagent.host.nvml import GpuSnapshot, nvml_kept_open, read_gpus
+from gpuagent.host.procs import container_id_of_pid
 
 SAMPLE_SECONDS = 1.0
 
@@ -25,12 +25,7 @@ class GpuUsage:
 
 def run_vram(gpus: list[GpuSnapshot], container_id: str) -> int:
     """Bytes the container's own processes hold on `gpus`."""
-    return sum(
-        process.used_bytes or 0
-        for gpu in gpus
-        for process in gpu.processes
-        if container_id_of_pid(process.pid) == container_id
-    )
+    return sum(process.used_bytes or 0 for gpu in gpus for process in gpu.processes if container_id_of_pid(process.pid) == container_id)
 
 
 class GpuUsageSampler:

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from gpuagent.errors import DockerError
-from gpuagent.jobs import Job, read_env_file
-from gpuagent.output import split_lines
+from gpuagent.host.jobfiles import read_env_file
+from gpuagent.host.output import split_lines
+from gpuagent.model.job import Job
 
 LABEL_JOB = "gpuagent.job"
 LABEL_RUN = "gpuagent.run-id"
@@ -107,9 +108,7 @@ class Docker:
         except self._errors.APIError as err:
             raise DockerError(f"docker could not {what}: {err.explanation}") from None
         except (self._lost, self._errors.DockerException) as err:
-            raise DockerError(
-                f"lost contact with docker (could not {what}): {err}", "is dockerd running? (systemctl status docker)"
-            ) from None
+            raise DockerError(f"lost contact with docker (could not {what}): {err}", "is dockerd running? (systemctl status docker)") from None
 
     def image_info(self, image: str) -> ImageInfo:
         """What a run needs to know of its image; DockerError when it is not on this host."""
@@ -122,9 +121,7 @@ class Docker:
     def create(self, spec: ContainerSpec):
         from docker.types import DeviceRequest
 
-        device_requests = (
-            [DeviceRequest(device_ids=list(spec.gpu_uuids), capabilities=[["gpu"]])] if spec.gpu_uuids else None
-        )
+        device_requests = [DeviceRequest(device_ids=list(spec.gpu_uuids), capabilities=[["gpu"]])] if spec.gpu_uuids else None
         with self._asking("create the container"):
             return self._client.containers.create(
                 spec.image,

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gpuagent.render_text import (
+from gpuagent.model.schedule import format_duration
+from gpuagent.model.sizes import format_size
+from gpuagent.views.terminal import (
     Block,
     Cell,
     Code,
@@ -18,20 +20,18 @@ from gpuagent.render_text import (
     Table,
     emit,
 )
-from gpuagent.schedule import format_duration
-from gpuagent.sizes import format_size
 
 if TYPE_CHECKING:  # each view imports what it needs at run time: a command loads only its own
     from gpuagent.commands.add import AddResult
+    from gpuagent.commands.common import JobList
     from gpuagent.commands.doctor import DoctorReport
     from gpuagent.commands.gpus import GpusReport, GpuView
-    from gpuagent.commands.list_jobs import JobList
     from gpuagent.commands.show import JobDetail
     from gpuagent.commands.status import JobStatus, StatusReport
     from gpuagent.commands.trigger import RunEnded, RunEvent, RunWaiting
     from gpuagent.errors import GpuAgentError
-    from gpuagent.history import RunRecord
-    from gpuagent.jobs import Job
+    from gpuagent.model.job import Job
+    from gpuagent.model.run import RunRecord
 
 STATUS_STYLES = {
     "succeeded": "green",
@@ -221,7 +221,6 @@ def runs(screen: Screen, records: list[RunRecord]) -> None:
     ]
     columns = ["run", "job", "started", "took", "status", "exit", "gpu", "peak vram", "reason"]
     emit(screen, Table(columns, rows, wrap=frozenset({"reason"})))
-
 
 
 def run_detail(screen: Screen, run: RunRecord) -> None:

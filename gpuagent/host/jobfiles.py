@@ -1,0 +1,93 @@
+"""Job files on this host: finding them, reading them, and holding a job to what the host
+has (its calendar as systemd reads it, its volumes, its env file, its CPU count).
+
+model/job.py reads a job file's text without looking at the host; views (`status`, `list`,
+`show`) stop there, so a volume on an NFS mount that is down does not make a job look
+broken. `add`, `sync`, `run` and `doctor` also verify it on the host.
+"""
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpuagent.errors import InvalidInput, NotFound
+from gpuagent.host.calendar import EPOCH, check_schedule
+from gpuagent.model.job import NAME_PATTERN, Job, job_from_toml, parse_env_pair
+
+
+@dataclass(frozen=True)
+class JobFile:
+    job: Job
+    text: str  # the bytes it was read from, decoded
+    sha256: str  # of those bytes: what a run records as the job it ran
+
+
+def job_names(jobs_dir: Path) -> list[str]:
+    if not jobs_dir.is_dir():
+        return []
+    return sorted(p.stem for p in jobs_dir.glob("*.toml") if NAME_PATTERN.fullmatch(p.stem))
+
+
+def read_job_file(path: Path, *, on_host: bool = True) -> JobFile:
+    """Read and validate a job file, refusing one that others could have changed; with
+    on_host, also verify it against this host (verify_on_host)."""
+    try:
+        info = path.stat()
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"no job named {path.stem!r}", "see `gpuagent list` for the jobs there are") from None
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise InvalidInput(
+            f"job file {path} is writable by group or others: refusing to run what someone else may have changed",
+            f"chmod go-w {path}",
+        )
+    text = data.decode("utf-8", errors="replace")
+    job = job_from_toml(text, path)
+    if on_host:
+        try:
+            job = verify_on_host(job, schedule_label=f"job file key {job.schedule.kind!r}", after=EPOCH)
+        except InvalidInput as err:
+            raise InvalidInput(f"job file {path}: {err.message}", err.hint) from None
+    return JobFile(job, text, hashlib.sha256(data).hexdigest())
+
+
+def load_job(path: Path, *, on_host: bool = True) -> Job:
+    return read_job_file(path, on_host=on_host).job
+
+
+def verify_on_host(job: Job, *, schedule_label: str, after=None) -> Job:
+    """`job` held to this host: its calendar read by systemd (and put in systemd's normal
+    form), its volumes' host paths present, its env file readable, its CPUs available."""
+    import dataclasses
+
+    for volume in job.volumes:
+        if not os.path.exists(volume.host):
+            raise InvalidInput(f"-v {volume.spec()}: host path {volume.host} does not exist", "create it first, or fix the path")
+    if job.env_file is not None:
+        read_env_file(job.env_file)
+    cores = os.cpu_count() or 1
+    if job.cpus is not None and job.cpus > cores:
+        raise InvalidInput(f"--cpus {job.cpus:g} is more than this host's {cores} cores", f"use at most --cpus {cores}")
+    return dataclasses.replace(job, schedule=check_schedule(job.schedule, schedule_label, after=after))
+
+
+def read_env_file(path: str) -> list[tuple[str, str]]:
+    """docker's env-file format: KEY=VALUE lines, '#' comments and blank lines ignored."""
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise InvalidInput(
+            f"--env-file: cannot read {path}: {err.strerror}",
+            "check the path and that the file is readable by the user that runs gpuagent",
+        ) from None
+    pairs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            pairs.append(parse_env_pair(line))
+        except InvalidInput as err:
+            raise InvalidInput(f"--env-file {path}, line {number}: {err.message}", err.hint) from None
+    return pairs

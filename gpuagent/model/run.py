@@ -1,0 +1,54 @@
+"""A run as history keeps it: its record, and the words for how it ended."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    OOM_KILLED = "oom-killed"
+    CUDA_OOM = "cuda-oom"
+    TIMED_OUT = "timed-out"
+    STOPPED = "stopped"
+    SKIPPED_VRAM = "skipped-vram"
+    SKIPPED_OVERLAP = "skipped-overlap"
+    LOST = "lost"
+    ERROR = "error"
+
+
+# Worth another attempt: the command itself failed, perhaps for a passing reason. Not a
+# skip (the next fire will do), a stop (someone asked) or a timeout (it would again).
+RETRYABLE = frozenset({Status.FAILED, Status.OOM_KILLED, Status.CUDA_OOM})
+SKIPPED = frozenset({Status.SKIPPED_VRAM, Status.SKIPPED_OVERLAP})
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    job: str
+    invocation_id: str | None
+    agent_pid: int | None
+    started_at: float
+    ended_at: float | None
+    status: str
+    exit_code: int | None
+    reason: str | None
+    gpu_uuids: tuple[str, ...]
+    image: str | None
+    container_id: str | None
+    attempt: int = 1
+    first_run_id: str | None = None
+    log_tail: str | None = None
+    peak_vram_bytes: int | None = None
+    mean_vram_bytes: int | None = None
+    mean_gpu_util: float | None = None
+    gpu_names: str | None = None
+    driver_version: str | None = None
+    image_digest: str | None = None
+    job_hash: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.started_at
