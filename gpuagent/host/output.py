@@ -20,12 +20,17 @@ def split_lines(chunks: Iterable[bytes], cap: int = LINE_CAP) -> Iterator[str]:
         if after_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]
         after_cr = chunk.endswith(b"\r")
-        *lines, tail = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, tail = chunk.split(b"\n")
+        if pending and lines:
+            lines[0] = bytes(pending) + lines[0]
+            pending.clear()
         for line in lines:
-            if pending:
-                line = bytes(pending) + line
-                pending.clear()
-            yield from _pieces(line, cap, keep_rest=False)[0]
+            if len(line) <= cap:  # nearly every line: no cutting to do
+                yield line.decode("utf-8", errors="replace")
+            else:
+                yield from _pieces(line, cap, keep_rest=False)[0]
         pending += tail
         if len(pending) > cap:
             pieces, rest = _pieces(pending, cap, keep_rest=True)
