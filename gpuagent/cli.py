@@ -256,6 +256,22 @@ def remove(name: JobName) -> None:
 
 
 @app.command()
+def sync(dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what it would change; change nothing.")] = False) -> None:
+    """Make every job's timer what its job file says: write changed and missing timers (a new
+    job's is enabled, others keep their state), remove those whose job file is gone, write
+    the template unit if it is missing. Exit 2 when a job file does not load."""
+    from gpuagent.commands.sync import sync_timers
+    from gpuagent.views import text as render
+
+    result = sync_timers(_paths(), dry_run=dry_run)
+    render.sync_result(out, result)
+    for problem in result.broken.values():
+        render.error(err, problem)
+    if result.broken:
+        raise typer.Exit(2)
+
+
+@app.command()
 def enable(name: JobName) -> None:
     """Switch a job's timer on."""
     from gpuagent.commands.toggle import set_enabled

@@ -1,6 +1,7 @@
 """Where gpuagent keeps things. One Paths object decides for every module.
 
-System mode (root): jobs in /etc/gpuagent/jobs, units in /etc/systemd/system, history in
+System mode (root): jobs in /etc/gpuagent/jobs, units in /etc/systemd/system (and the
+template, when a package installed it, in /usr/lib/systemd/system), history in
 /var/lib/gpuagent, locks in /run/gpuagent. User mode (--user): the XDG directories and
 the user's systemd manager. Each directory can be overridden by an environment variable,
 which is how tests point gpuagent at a scratch tree.
@@ -17,6 +18,8 @@ ENV_OVERRIDES = {
     "state_dir": "GPUAGENT_STATE_DIR",
     "runtime_dir": "GPUAGENT_RUNTIME_DIR",
 }
+ENV_PACKAGE_UNIT_DIR = "GPUAGENT_PACKAGE_UNIT_DIR"
+TEMPLATE_NAME = "gpuagent@.service"
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,9 @@ class Paths:
     unit_dir: Path
     state_dir: Path
     runtime_dir: Path
+    # Where a package puts its units (Debian policy: /usr/lib/systemd/system); unit_dir's
+    # files override it, as they do for systemd. None in user mode.
+    package_unit_dir: Path | None = None
 
     @property
     def jobs_dir(self) -> Path:
@@ -43,7 +49,14 @@ class Paths:
 
     @property
     def service_template(self) -> Path:
-        return self.unit_dir / "gpuagent@.service"
+        """Where gpuagent writes the template when there is none."""
+        return self.unit_dir / TEMPLATE_NAME
+
+    @property
+    def template_places(self) -> tuple[Path, ...]:
+        """Where systemd finds the template, the one that wins first."""
+        package = () if self.package_unit_dir is None else (self.package_unit_dir / TEMPLATE_NAME,)
+        return (self.service_template, *package)
 
     def job_lock(self, name: str) -> Path:
         return self.runtime_dir / f"job-{name}.lock"
@@ -76,4 +89,5 @@ def resolve_paths(user_mode: bool | None = None, env: dict[str, str] | None = No
             "runtime_dir": Path("/run/gpuagent"),
         }
     chosen = {key: Path(env[var]) if env.get(var) else defaults[key] for key, var in ENV_OVERRIDES.items()}
-    return Paths(user_mode=user_mode, **chosen)
+    package_unit_dir = None if user_mode else Path(env.get(ENV_PACKAGE_UNIT_DIR) or "/usr/lib/systemd/system")
+    return Paths(user_mode=user_mode, package_unit_dir=package_unit_dir, **chosen)

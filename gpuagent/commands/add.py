@@ -3,13 +3,13 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from gpuagent.commands.common import missing_template, timer_text
 from gpuagent.errors import InvalidInput
 from gpuagent.host.files import write_atomic
 from gpuagent.host.jobfiles import verify_on_host
 from gpuagent.host.systemd import Systemd, timer_unit_name
 from gpuagent.model.job import Job, JobOptions, build_job, job_to_toml
 from gpuagent.model.schedule import Schedule
-from gpuagent.model.units import service_template_text, timer_unit
 from gpuagent.paths import Paths
 
 
@@ -52,11 +52,5 @@ def add_job(
 
 
 def planned_files(paths: Paths, job: Job) -> dict[Path, str]:
-    """The job file, its timer, and the shipped template service where it is missing or old."""
-    job_file = paths.job_file(job.name)
-    files = {job_file: job_to_toml(job), paths.timer_file(job.name): timer_unit(job, job_file).render()}
-    template = service_template_text()
-    installed = paths.service_template
-    if not installed.is_file() or installed.read_text() != template:
-        files[installed] = template
-    return files
+    """The job file, its timer, and the shipped template service where there is none."""
+    return {paths.job_file(job.name): job_to_toml(job), paths.timer_file(job.name): timer_text(paths, job), **missing_template(paths)}

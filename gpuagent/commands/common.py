@@ -1,15 +1,19 @@
-"""What several commands need: every job with its timer, and the history if there is one."""
+"""What several commands need: every job with its timer, the timer a job file calls for,
+the template unit systemd loads, and the history if there is one."""
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from gpuagent.errors import InvalidInput, NotFound, SystemdError
 from gpuagent.host.history import HistoryStore
 from gpuagent.host.jobfiles import job_names, load_job
 from gpuagent.host.systemd import Systemd, TimerState, timer_unit_name
-from gpuagent.model.job import Job
+from gpuagent.model.job import NAME_PATTERN, Job
 from gpuagent.model.run import RunRecord
+from gpuagent.model.units import service_template_text, timer_unit
 from gpuagent.paths import Paths
 
 
@@ -51,6 +55,47 @@ def read_timers(paths: Paths, names: Sequence[str]) -> tuple[dict[str, TimerStat
     except SystemdError as err:
         return {}, err.message
     return {name: states[timer_unit_name(name)] for name in names}, None
+
+
+def require_known_job(paths: Paths, name: str) -> None:
+    """NotFound unless the job has a job file or a timer (either may be all that is left)."""
+    if not paths.job_file(name).exists() and not paths.timer_file(name).exists():
+        raise NotFound(f"no job named {name!r}", "see `gpuagent list` for the jobs there are")
+
+
+def timer_text(paths: Paths, job: Job) -> str:
+    """The timer `job`'s file calls for, as `add` and `sync` write it."""
+    return timer_unit(job, paths.job_file(job.name)).render()
+
+
+def timer_names(paths: Paths) -> list[str]:
+    """The jobs that have a timer file in the unit directory, whether or not a job file is left."""
+    if not paths.unit_dir.is_dir():
+        return []
+    names = (timer.name.removeprefix("gpuagent@").removesuffix(".timer") for timer in paths.unit_dir.glob("gpuagent@*.timer"))
+    return sorted(name for name in names if NAME_PATTERN.fullmatch(name))
+
+
+@dataclass(frozen=True)
+class TemplateState:
+    path: Path | None  # the template systemd loads (the first of Paths.template_places there); None: none
+    current: bool  # it is the one this gpuagent ships
+
+
+def template_state(paths: Paths) -> TemplateState:
+    shipped = service_template_text()
+    for place in paths.template_places:
+        if os.path.lexists(place):  # a link to /dev/null (masked) is there too
+            return TemplateState(place, place.is_file() and place.read_text() == shipped)
+    return TemplateState(None, False)
+
+
+def missing_template(paths: Paths) -> dict[Path, str]:
+    """The shipped template to write where systemd has none. One that is there, edited or
+    older, is never replaced: local changes belong in drop-ins, and doctor reports it."""
+    if template_state(paths).path is not None:
+        return {}
+    return {paths.service_template: service_template_text()}
 
 
 @contextmanager

@@ -1,12 +1,20 @@
 """gpuagent enable / disable: switch a job's timer on or off; the job file stays."""
 
+from gpuagent.commands.common import require_known_job
 from gpuagent.host.jobfiles import load_job
 from gpuagent.host.systemd import Systemd, timer_unit_name
+from gpuagent.model.job import validate_name
 from gpuagent.paths import Paths
 
 
 def set_enabled(paths: Paths, name: str, enabled: bool) -> None:
-    load_job(paths.job_file(name))  # a job that does not exist or validate is not switched on
+    """A job that does not exist or validate is not switched on; one whose file no longer
+    loads can still be switched off."""
+    validate_name(name)
+    if enabled:
+        load_job(paths.job_file(name))
+    else:
+        require_known_job(paths, name)
     systemd = Systemd(paths.user_mode)
     systemd.require_running()
     if enabled:

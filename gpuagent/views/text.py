@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gpuagent.model.schedule import format_duration
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.commands.gpus import GpusReport, GpuView
     from gpuagent.commands.show import JobDetail
     from gpuagent.commands.status import JobStatus, StatusReport
+    from gpuagent.commands.sync import SyncResult
     from gpuagent.commands.trigger import RunEnded, RunEvent, RunWaiting
     from gpuagent.errors import GpuAgentError
     from gpuagent.model.job import Job
@@ -106,6 +108,42 @@ def add_result(screen: Screen, result: AddResult) -> None:
         *(Line(f"wrote {path}") for path in result.files),
         Line(f"job {result.job.name}: {result.job.schedule.describe()}, timer {state}"),
     )
+
+
+def sync_result(screen: Screen, result: SyncResult) -> None:
+    """One line per change, then the counts; the job files that do not load are errors,
+    shown after (with render.error, on stderr)."""
+    would = "would " if result.dry_run else ""
+    enabled = "would enable its timer" if result.dry_run else "timer enabled"
+    lines = [Line(f"{would}write {path}" + _sync_note(path, result.new, enabled)) for path in result.written]
+    lines += [Line(f"{would}remove {path} (its job file is gone)") for path in result.removed]
+    template = result.template
+    if template.path is not None and not template.current:
+        lines.append(
+            Line(
+                Styled(
+                    f"kept {template.path}: it differs from the template this gpuagent ships "
+                    "(local changes belong in a drop-in: systemctl edit gpuagent@.service; see gpuagent doctor)",
+                    "yellow",
+                )
+            )
+        )
+    if result.broken:
+        lines.append(Line(f"{len(result.broken)} job file(s) do not load: their timers are left as they are"))
+    written, removed, unchanged = len(result.written), len(result.removed), len(result.unchanged)
+    if not result.changed:
+        lines.append(Line(f"nothing to change: {unchanged} timer(s) match their job files"))
+    elif result.dry_run:
+        lines.append(Line(f"dry run: {written} to write, {removed} to remove, {unchanged} unchanged; nothing changed"))
+    else:
+        lines.append(Line(f"synced: {written} written, {removed} removed, {unchanged} unchanged; systemd reloaded"))
+    emit(screen, *lines)
+
+
+def _sync_note(path: Path, new: list[Path], enabled: str) -> str:
+    if path.suffix == ".service":
+        return " (there was none)"
+    return f" (a new job: {enabled})" if path in new else ""
 
 
 def job_list(screen: Screen, listing: JobList) -> None:

@@ -31,3 +31,11 @@ def test_environment_overrides_win_in_both_modes():
 
 def test_gpuagent_user_selects_user_mode():
     assert resolve_paths(env={"GPUAGENT_USER": "1", "HOME": "/h"}).user_mode
+
+
+def test_the_package_unit_directory_is_debians_in_system_mode_only():
+    assert resolve_paths(user_mode=False, env={}).package_unit_dir == Path("/usr/lib/systemd/system")
+    overridden = resolve_paths(user_mode=False, env={"GPUAGENT_PACKAGE_UNIT_DIR": "/t/lib"})
+    assert overridden.template_places == (Path("/etc/systemd/system/gpuagent@.service"), Path("/t/lib/gpuagent@.service"))
+    user = resolve_paths(user_mode=True, env={"HOME": "/home/ana"})
+    assert user.package_unit_dir is None and user.template_places == (user.service_template,)
