@@ -100,11 +100,12 @@ def missing_template(paths: Paths) -> dict[Path, str]:
 
 @contextmanager
 def existing_history(paths: Paths) -> Iterator[HistoryStore | None]:
-    """The history store, or None where no run was ever recorded: a view does not create it."""
+    """The history store, read-only, or None where no run was ever recorded: a view
+    neither creates nor writes it, so a user who may only read it can use the views."""
     if not paths.history_db.exists():
         yield None
         return
-    with HistoryStore(paths.history_db) as store:
+    with HistoryStore(paths.history_db, read_only=True) as store:
         yield store
 
 

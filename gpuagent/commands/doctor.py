@@ -58,6 +58,7 @@ def diagnose(paths: Paths) -> DoctorReport:
             *_docker(gpu_jobs),
             *_nvidia(gpu_jobs),
             *_directories(paths),
+            *_unreadable_spool(paths),
             *job_findings,
         ]
     )
@@ -178,3 +179,24 @@ def _jobs(paths: Paths) -> tuple[list[Job], list[Finding]]:
 
 def _job_of_timer(timer: Path) -> str:
     return timer.name.removeprefix("gpuagent@").removesuffix(".timer")
+
+
+def _unreadable_spool(paths: Paths) -> list[Finding]:
+    """Run records that could not be added to history from the unrecorded-runs spool:
+    they were set aside, not dropped, and only a person can tell what to do with them."""
+    from gpuagent.host.spool import rejected_path
+
+    rejected = rejected_path(paths.history_db)
+    try:
+        with rejected.open("rb") as lines:
+            count = sum(1 for _ in lines)
+    except FileNotFoundError:
+        return []
+    return [
+        Finding(
+            "history",
+            WARNING,
+            f"{rejected} holds {count} run record(s) that could not be added to history (cut short by a full disk, or from another gpuagent version)",
+            f"read them (one JSON record a line), then delete the file: rm {rejected}",
+        )
+    ]

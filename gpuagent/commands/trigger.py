@@ -135,5 +135,5 @@ class _Attempts:
         if self.store is None:
             if not self.paths.history_db.exists():
                 return None
-            self.store = HistoryStore(self.paths.history_db)
+            self.store = HistoryStore(self.paths.history_db, read_only=True)
         return next((run for run in self.store.runs(self.name, 20) if run.invocation_id == self.invocation), None)

@@ -6,12 +6,12 @@ PRAGMA user_version; MIGRATIONS[i] upgrades version i to i + 1.
 """
 
 import dataclasses
-import json
-import os
 import sqlite3
 import time
 from pathlib import Path
 
+from gpuagent.errors import GpuAgentError
+from gpuagent.host.spool import taken_runs
 from gpuagent.model.run import RunRecord, Status
 
 MIGRATIONS = [
@@ -65,7 +65,13 @@ BUSY_TIMEOUT_MS = 5000
 
 
 class HistoryStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """`read_only` for the views: nothing is written (no migration, no spool replay,
+        no journal mode), so anyone who can read the files can use them. Only a run and
+        a reap open it for writing."""
+        if read_only:
+            self._db = _connect_read_only(path)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -93,22 +99,13 @@ class HistoryStore:
             self._db.execute("COMMIT")
 
     def _replay_spool(self, path: Path) -> None:
-        """Add the runs an agent could not record earlier (recorder.py). The spool is
-        renamed first, so a line appended meanwhile waits for the next replay."""
-        spool = spool_path(path)
-        if not spool.exists():
-            return
-        taken = spool.with_name(f"{spool.name}.{os.getpid()}")
-        try:
-            spool.rename(taken)
-        except FileNotFoundError:
-            return  # another process is replaying it
-        for line in taken.read_text().splitlines():
-            if line.strip():
-                fields = json.loads(line)
-                fields["gpu_uuids"] = tuple(fields["gpu_uuids"])
-                self.save(RunRecord(**fields))
-        taken.unlink()
+        """Add the runs an agent could not record earlier (recorder.py), all or none."""
+        with taken_runs(path) as runs:
+            if runs:
+                self._db.execute("BEGIN IMMEDIATE")
+                with self._db:  # commits, or rolls back if a save fails
+                    for run in runs:
+                        self.save(run)
 
     def close(self) -> None:
         self._db.close()
@@ -167,9 +164,43 @@ def runs_query(job: str | None, limit: int, *, status: str | None = None, since:
     return f"SELECT * FROM runs{where} ORDER BY started_at DESC LIMIT ?", (*params, limit)
 
 
-def spool_path(database: Path) -> Path:
-    """Where runs wait that could not be written to `database`."""
-    return database.with_name("unrecorded.jsonl")
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes. A WAL database normally needs its -shm file,
+    which SQLite creates (it cannot in a directory the reader may not write) and removes
+    when the last writer closes. Where it cannot, and there is no -wal file (so every
+    commit is in the database file), the file is read as it is (`immutable`)."""
+    try:
+        return _opened(path, "mode=ro")
+    except sqlite3.Error as err:
+        if (err.sqlite_errorcode or 0) & 0xFF not in _CANNOT_SHARE or path.with_name(f"{path.name}-wal").exists():
+            raise _unreadable(path, err) from err
+    try:
+        return _opened(path, "mode=ro&immutable=1")
+    except sqlite3.Error as err:
+        raise _unreadable(path, err) from err
+
+
+def _opened(path: Path, query: str) -> sqlite3.Connection:
+    """Connected, and read once: SQLite opens the file and its WAL index lazily."""
+    db = sqlite3.connect(f"{path.absolute().as_uri()}?{query}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    try:
+        db.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db
+
+
+def _unreadable(path: Path, err: sqlite3.Error) -> GpuAgentError:
+    return GpuAgentError(
+        f"cannot read the history database {path}: {err}",
+        hint="run it as the user that runs the jobs (sudo for system jobs), or get read access to that file and its directory",
+    )
+
+
+# What a read-only connection to a WAL database gets when it may not create the -shm file.
+_CANNOT_SHARE = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
 
 
 def _record(row: sqlite3.Row) -> RunRecord:

@@ -3,7 +3,7 @@
 Every write saves the run's whole latest state, so a write that failed (database locked,
 disk full, file gone) is simply made again later. At the end of a run the record is
 retried for a while; if the database still refuses it, the record goes to a spool file
-beside the database, which the next HistoryStore to open adds to history; and if even
+beside the database, which the next store opened for writing adds to history; and if even
 that cannot be written, the journal says plainly that the run was not recorded and what
 the record said.
 """
@@ -14,7 +14,8 @@ import json
 import time
 from collections.abc import Callable
 
-from gpuagent.host.history import STORE_ERRORS, HistoryStore, spool_path
+from gpuagent.host.history import STORE_ERRORS, HistoryStore
+from gpuagent.host.spool import spool_path
 from gpuagent.model.run import RunRecord
 from gpuagent.paths import Paths
 

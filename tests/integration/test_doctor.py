@@ -108,3 +108,16 @@ def test_the_text_report_marks_each_finding(tmp_path):
     assert lines[0].split() == ["check", "finding", "fix"]
     assert any(line.split()[:2] == ["error", "docker"] and line.endswith("  systemctl start docker") for line in lines)
     assert lines[-1].endswith("problem(s) stop runs")
+
+
+def test_run_records_set_aside_from_the_spool_are_a_warning_naming_the_file(tmp_path):
+    home = AgentHome(tmp_path / "agent")
+    rejected = home.root / "state" / "unrecorded.rejected.jsonl"
+    rejected.write_text('{"run_id": "cut sh\n{"run_id": "x", "unknown": 1}\n')
+
+    _, findings = doctor(home)
+
+    [finding] = findings["history"]
+    assert finding["level"] == "warning"
+    assert finding["message"].startswith(f"{rejected} holds 2 run record(s) that could not be added to history")
+    assert finding["fix"] == f"read them (one JSON record a line), then delete the file: rm {rejected}"

@@ -1,7 +1,8 @@
 import sqlite3
 import threading
 
-from gpuagent.host.history import MIGRATIONS, HistoryStore, spool_path
+from gpuagent.host.history import MIGRATIONS, HistoryStore
+from gpuagent.host.spool import spool_path
 from gpuagent.model.run import RunRecord
 
 
