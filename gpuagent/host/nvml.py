@@ -90,13 +90,13 @@ def _read_gpu(index: int) -> GpuSnapshot:
         handle = pynvml.nvmlDeviceGetHandleByIndex(index)
         uuid = pynvml.nvmlDeviceGetUUID(handle)
         memory = _unless_unsupported(pynvml.nvmlDeviceGetMemoryInfo, handle)
-        utilization = _unless_unsupported(pynvml.nvmlDeviceGetUtilizationRates, handle)
-        temperature = _unless_unsupported(lambda h: pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU), handle)
-        milliwatts = _unless_unsupported(pynvml.nvmlDeviceGetPowerUsage, handle)
+        utilization = _if_readable(pynvml.nvmlDeviceGetUtilizationRates, handle)
+        temperature = _if_readable(lambda h: pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU), handle)
+        milliwatts = _if_readable(pynvml.nvmlDeviceGetPowerUsage, handle)
         return GpuSnapshot(
             index=index,
             uuid=uuid,
-            name=_unless_unsupported(pynvml.nvmlDeviceGetName, handle),
+            name=_if_readable(pynvml.nvmlDeviceGetName, handle),
             total_bytes=None if memory is None else memory.total,
             used_bytes=None if memory is None else memory.used,
             free_bytes=None if memory is None else memory.free,
@@ -140,6 +140,19 @@ def _unless_unsupported(query: Callable[[Any], _T], handle: Any) -> _T | None:
     try:
         return query(handle)
     except pynvml.NVMLError_NotSupported:
+        return None
+
+
+def _if_readable(query: Callable[[Any], _T], handle: Any) -> _T | None:
+    """A figure only shown (name, temperature, power) or that fails closed when missing
+    (utilisation, for --max-gpu-util): None on any NVML error, not only NotSupported, so
+    a broken sensor does not take the GPU away. Memory, UUID and processes decide
+    admission: their errors still mark the GPU unavailable."""
+    import pynvml
+
+    try:
+        return query(handle)
+    except pynvml.NVMLError:
         return None
 
 

@@ -41,6 +41,7 @@ class FakeGpu:
     available". state: "ok", "lost" (every call on it fails with GPU_IS_LOST) or
     "unknown" (with UNKNOWN). unsupported: queries that fail with NOT_SUPPORTED, from
     "total", "used" (either one: the memory query), "util", "temp", "power", "procs".
+    failing: queries that fail with UNKNOWN, as a broken sensor does: those numbers, "name".
     """
 
     uuid: str
@@ -54,17 +55,24 @@ class FakeGpu:
     graphics_processes: Sequence[tuple[int, int | None]] = ()
     state: str = "ok"
     unsupported: frozenset[str] = frozenset()
+    failing: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if unknown := set(self.unsupported) - _UNSUPPORTABLE:
             raise ValueError(f"unsupported= takes {sorted(_UNSUPPORTABLE)}, not {sorted(unknown)}")
+        if unknown := set(self.failing) - {*_NUMBERS, "name"}:
+            raise ValueError(f"failing= takes {sorted({*_NUMBERS, 'name'})}, not {sorted(unknown)}")
         if any(c.isspace() for c in self.uuid) or '"' in self.name:
             raise ValueError(f"the state file cannot hold uuid {self.uuid!r} / name {self.name!r}")
 
     def state_lines(self) -> list[str]:
-        keys = [f"{key}={'notsupported' if key in self.unsupported else getattr(self, key)}" for key in _NUMBERS]
+        keys = [
+            f"{key}={'notsupported' if key in self.unsupported else 'unknown' if key in self.failing else getattr(self, key)}" for key in _NUMBERS
+        ]
         if "procs" in self.unsupported:
             keys.append("procs=notsupported")
+        if "name" in self.failing:
+            keys.append("name=unknown")
         lines = [f'gpu {self.uuid} "{self.name}" {" ".join(keys)} state={self.state}']
         for kind, processes in (("compute", self.processes), ("graphics", self.graphics_processes)):
             lines += [f"proc {self.uuid} pid={pid} used={'na' if used is None else used} kind={kind}" for pid, used in processes]

@@ -14,12 +14,13 @@
  *
  *     driver 550.54.15
  *     gpu UUID "NAME" total=BYTES used=BYTES util=PCT temp=CELSIUS power=MILLIWATTS
- *         [procs=notsupported] [state=ok|lost|unknown]              (all on one line)
+ *         [procs=notsupported] [name=unknown] [state=ok|lost|unknown]  (all on one line)
  *     proc UUID pid=PID used=BYTES|na [kind=compute|graphics]
  *
  * - gpu keys may come in any order; a missing one reads as 0. Each numeric key may be
  *   `notsupported`: its query returns NVML_ERROR_NOT_SUPPORTED (total or used: the
- *   memory query). free = total - used.
+ *   memory query), or `unknown`: NVML_ERROR_UNKNOWN, as a failing sensor does; so does
+ *   the name query with name=unknown. free = total - used.
  * - state=lost: every call on that GPU, handle look-ups included, returns
  *   NVML_ERROR_GPU_IS_LOST, as for a GPU that fell off the bus; state=unknown returns
  *   NVML_ERROR_UNKNOWN. Lost GPUs still count in nvmlDeviceGetCount, as in real NVML.
@@ -79,7 +80,7 @@ _Static_assert((sizeof(nvmlMemory_v2_t) | 2U << 24) == NVML_MEMORY_V2, "nvmlMemo
 enum { MAX_GPUS = 16, MAX_PROCS = 32, TEXT = 96, LINE = 512 };
 
 struct field {
-    int supported;
+    nvmlReturn_t error; /* NVML_SUCCESS, or what its query returns */
     unsigned long long value;
 };
 
@@ -93,6 +94,7 @@ struct gpu {
     char uuid[TEXT], name[TEXT];
     struct field total, used, util, temp, power;
     int procs_supported;
+    nvmlReturn_t name_error;
     nvmlReturn_t fault; /* NVML_SUCCESS, or what every call on this GPU returns */
     unsigned int nprocs;
     struct proc procs[MAX_PROCS];
@@ -119,8 +121,10 @@ static int parse_number(const char *text, unsigned long long *out)
 
 static int parse_field(const char *text, struct field *out)
 {
-    out->supported = strcmp(text, "notsupported") != 0;
-    return !out->supported || parse_number(text, &out->value);
+    out->error = strcmp(text, "notsupported") == 0 ? NVML_ERROR_NOT_SUPPORTED
+               : strcmp(text, "unknown") == 0      ? NVML_ERROR_UNKNOWN
+                                                   : NVML_SUCCESS;
+    return out->error != NVML_SUCCESS || parse_number(text, &out->value);
 }
 
 static int parse_gpu_key(void *target, const char *key, const char *value)
@@ -134,6 +138,10 @@ static int parse_gpu_key(void *target, const char *key, const char *value)
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (strcmp(key, fields[i].key) == 0)
             return parse_field(value, (struct field *)((char *)g + fields[i].offset));
+    if (strcmp(key, "name") == 0 && strcmp(value, "unknown") == 0) {
+        g->name_error = NVML_ERROR_UNKNOWN;
+        return 1;
+    }
     if (strcmp(key, "procs") == 0 && strcmp(value, "notsupported") == 0) {
         g->procs_supported = 0;
         return 1;
@@ -206,9 +214,8 @@ static int parse_line(char *line)
         if (state.ngpus == MAX_GPUS)
             return 0;
         struct gpu *g = &state.gpus[state.ngpus++];
-        memset(g, 0, sizeof *g);
-        g->total.supported = g->used.supported = g->util.supported = 1;
-        g->temp.supported = g->power.supported = g->procs_supported = 1;
+        memset(g, 0, sizeof *g); /* every query succeeds (NVML_SUCCESS is 0) */
+        g->procs_supported = 1;
         if (sscanf(line, " gpu %95s \"%95[^\"]\"%n", g->uuid, g->name, &rest) != 2 || rest < 0)
             return 0;
         return parse_keys(line + rest, parse_gpu_key, g);
@@ -276,8 +283,8 @@ static nvmlReturn_t read_field(nvmlDevice_t device, size_t offset, unsigned long
     struct gpu g;
     nvmlReturn_t ret = read_device(device, &g);
     const struct field *f = (const struct field *)((const char *)&g + offset);
-    if (ret == NVML_SUCCESS && !f->supported)
-        ret = NVML_ERROR_NOT_SUPPORTED;
+    if (ret == NVML_SUCCESS)
+        ret = f->error;
     if (ret == NVML_SUCCESS)
         *value = f->value;
     return ret;
@@ -429,6 +436,8 @@ nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int len
 {
     struct gpu g;
     nvmlReturn_t ret = read_device(device, &g);
+    if (ret == NVML_SUCCESS)
+        ret = g.name_error;
     return ret == NVML_SUCCESS ? copy_text(name, length, g.name) : ret;
 }
 

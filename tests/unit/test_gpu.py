@@ -117,6 +117,24 @@ def test_an_unsupported_utilisation_is_none(fake_gpus: FakeGpuHost) -> None:
     assert gpu.available
 
 
+def test_display_figures_that_fail_with_any_error_are_none_and_the_gpu_stays_usable(fake_gpus: FakeGpuHost) -> None:
+    fake_gpus.update([FakeGpu(UUID_A, used=GiB, failing={"name", "temp", "power", "util"})])
+
+    [gpu] = read_gpus()
+
+    assert gpu == snapshot(0, UUID_A, name=None, used_bytes=GiB, free_bytes=79 * GiB, utilization_pct=None, temperature_c=None, power_watts=None)
+    assert gpu.available
+
+
+def test_a_memory_query_that_fails_marks_the_gpu_unavailable(fake_gpus: FakeGpuHost) -> None:
+    fake_gpus.update([FakeGpu(UUID_A, failing={"used"}), FakeGpu(UUID_B)])
+
+    failed, healthy = read_gpus()
+
+    assert (failed.uuid, failed.error, failed.available) == (UUID_A, "Unknown Error", False)
+    assert healthy.available
+
+
 def test_a_gpu_without_memory_figures_is_not_available(fake_gpus: FakeGpuHost) -> None:
     fake_gpus.update([FakeGpu(UUID_A, unsupported={"used"})])
 
