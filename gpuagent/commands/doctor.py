@@ -8,8 +8,8 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass
-from pathlib import Path
 
+from gpuagent.commands.common import template_state, timer_names, timer_text
 from gpuagent.errors import (
     DockerError,
     InvalidInput,
@@ -20,7 +20,7 @@ from gpuagent.errors import (
 from gpuagent.host.jobfiles import job_names, load_job
 from gpuagent.host.systemd import Systemd
 from gpuagent.model.job import Job
-from gpuagent.model.units import service_template_source, service_template_text
+from gpuagent.model.units import service_template_source
 from gpuagent.paths import Paths
 
 OK, WARNING, ERROR = "ok", "warning", "error"
@@ -79,13 +79,20 @@ def _systemd(paths: Paths) -> list[Finding]:
 
 
 def _template(paths: Paths) -> list[Finding]:
-    installed = paths.service_template
-    fix = f"install -m 0644 {service_template_source()} {installed} && {_systemctl(paths)} daemon-reload"
-    if not installed.is_file():
-        return [Finding("template-unit", ERROR, f"{installed} is missing: no job can start", fix)]
-    if installed.read_text() != service_template_text():
-        return [Finding("template-unit", WARNING, f"{installed} differs from the one this gpuagent ships (older, or edited)", fix)]
-    return [Finding("template-unit", OK, f"{installed} is installed and current")]
+    """The template systemd loads. An edited one is reported, never replaced (add and sync
+    only write a missing one): local changes belong in a drop-in."""
+    state = template_state(paths)
+    if state.path is None:
+        places = " or ".join(str(place) for place in paths.template_places)
+        return [Finding("template-unit", ERROR, f"no template unit ({places}): no job can start", "gpuagent sync")]
+    if not state.current:
+        message = (
+            f"{state.path} differs from the template this gpuagent ships (edited, or of another version); add and sync keep it. "
+            f"Local changes belong in a drop-in: {_systemctl(paths)} edit gpuagent@.service"
+        )
+        fix = f"install -m 0644 {service_template_source()} {state.path} && {_systemctl(paths)} daemon-reload"
+        return [Finding("template-unit", WARNING, message, fix)]
+    return [Finding("template-unit", OK, f"{state.path} is installed and current")]
 
 
 def _docker(gpu_jobs: bool) -> list[Finding]:
@@ -155,7 +162,7 @@ def _jobs(paths: Paths) -> tuple[list[Job], list[Finding]]:
     for name in names:
         path = paths.job_file(name)
         try:
-            jobs.append(load_job(path))
+            job = load_job(path)
         except (InvalidInput, NotFound) as err:
             hint = f" ({err.hint})" if err.hint else ""
             findings.append(
@@ -164,21 +171,20 @@ def _jobs(paths: Paths) -> tuple[list[Job], list[Finding]]:
                 )
             )
             continue
-        if not paths.timer_file(name).is_file():
-            findings.append(
-                Finding("job", ERROR, f"job {name} has no timer ({paths.timer_file(name)}): it never fires", f"gpuagent add {name} --replace ...")
-            )
+        jobs.append(job)
+        timer = paths.timer_file(name)
+        if not timer.is_file():
+            findings.append(Finding("job", ERROR, f"job {name} has no timer ({timer}): it never fires", "gpuagent sync"))
+        elif timer.read_text() != timer_text(paths, job):
+            message = f"job {name}: its timer ({timer}) differs from its job file: systemd fires it on the timer's schedule, not the file's"
+            findings.append(Finding("job", WARNING, message, "gpuagent sync"))
         else:
             findings.append(Finding("job", OK, f"job {name} is valid"))
-    orphans = sorted(p for p in paths.unit_dir.glob("gpuagent@?*.timer") if _job_of_timer(p) not in names) if paths.unit_dir.is_dir() else []
-    findings += [Finding("job", WARNING, f"{timer} has no job file: each fire fails", f"gpuagent remove {_job_of_timer(timer)}") for timer in orphans]
+    orphans = [name for name in timer_names(paths) if name not in names]
+    findings += [Finding("job", WARNING, f"{paths.timer_file(name)} has no job file: each fire fails", "gpuagent sync") for name in orphans]
     if not names:
         findings.append(Finding("job", OK, "no jobs yet"))
     return jobs, findings
-
-
-def _job_of_timer(timer: Path) -> str:
-    return timer.name.removeprefix("gpuagent@").removesuffix(".timer")
 
 
 def _unreadable_spool(paths: Paths) -> list[Finding]:

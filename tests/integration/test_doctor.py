@@ -6,7 +6,11 @@ import json
 
 import pytest
 
+from gpuagent.commands.common import timer_text
+from gpuagent.host.files import write_atomic
+from gpuagent.host.jobfiles import load_job
 from gpuagent.model.units import service_template_text
+from gpuagent.paths import resolve_paths
 from tests.gpu_sim import FakeGpu, FakeGpuHost
 from tests.support.agent import AgentHome
 from tests.support.json_schema import DOCTOR, check
@@ -47,10 +51,8 @@ def test_each_problem_with_its_fix(tmp_path, busybox_image):
 
     assert status == 1
     [template] = findings["template-unit"]
-    assert template["level"] == "error" and "is missing" in template["message"]
-    assert template["fix"].startswith("install -m 0644 ") and template["fix"].endswith(
-        f"{home.root}/unit/gpuagent@.service && systemctl daemon-reload"
-    )
+    assert template["level"] == "error" and f"no template unit ({home.root}/unit/gpuagent@.service or " in template["message"]
+    assert template["fix"] == "gpuagent sync"
     assert levels(findings["docker"]) == ["ok"]
     [driver] = findings["nvidia-driver"]
     assert driver["level"] == "error" and "GPU jobs cannot run" in driver["message"] and "nvidia-smi" in driver["fix"]
@@ -62,10 +64,25 @@ def test_each_problem_with_its_fix(tmp_path, busybox_image):
     broken = next(finding for message, finding in jobs.items() if message.startswith("job broken will not run"))
     assert broken["level"] == "error" and "missing key" in broken["message"] and broken["fix"].startswith(f"edit {home.root}/config/jobs/broken.toml")
     no_timer = next(finding for message, finding in jobs.items() if message.startswith("job cpujob has no timer"))
-    assert no_timer["level"] == "error" and no_timer["fix"] == "gpuagent add cpujob --replace ..."
-    assert jobs["job gpujob is valid"]["level"] == "ok"
+    assert no_timer["level"] == "error" and no_timer["fix"] == "gpuagent sync"
+    drift = next(finding for message, finding in jobs.items() if message.startswith("job gpujob: its timer"))
+    assert drift["level"] == "warning" and "differs from its job file" in drift["message"] and drift["fix"] == "gpuagent sync"
     orphan = next(finding for message, finding in jobs.items() if "gpuagent@gone.timer has no job file" in message)
-    assert (orphan["level"], orphan["fix"]) == ("warning", "gpuagent remove gone")
+    assert (orphan["level"], orphan["fix"]) == ("warning", "gpuagent sync")
+
+
+def test_a_timer_as_sync_writes_it_and_a_packaged_template_are_fine(tmp_path, busybox_image):
+    home = AgentHome(tmp_path / "agent")
+    job_file = home.write_job("nightly", busybox_image, ["true"])
+    paths = resolve_paths(user_mode=False, env=home.env)
+    write_atomic(paths.timer_file("nightly"), timer_text(paths, load_job(job_file)))
+    write_atomic(paths.package_unit_dir / "gpuagent@.service", service_template_text())
+
+    _, findings = doctor(home)
+
+    assert {finding["message"]: finding["level"] for finding in findings["job"]} == {"job nightly is valid": "ok"}
+    [template] = findings["template-unit"]
+    assert (template["level"], template["message"]) == ("ok", f"{paths.package_unit_dir}/gpuagent@.service is installed and current")
 
 
 def test_a_current_template_and_readable_gpus_are_fine_and_cpu_only_hosts_only_warn(tmp_path, gpu_host):
@@ -80,10 +97,14 @@ def test_a_current_template_and_readable_gpus_are_fine_and_cpu_only_hosts_only_w
     assert lost["level"] == "warning" and "GPU 1 cannot be read (GPU is lost)" in lost["message"]
     assert findings["job"] == [{"check": "job", "level": "ok", "message": "no jobs yet", "fix": None}]
 
-    (home.root / "unit" / "gpuagent@.service").write_text(service_template_text().replace("TimeoutStopSec", "#TimeoutStopSec"))
+    edited = home.root / "unit" / "gpuagent@.service"
+    edited.write_text(service_template_text().replace("TimeoutStopSec", "#TimeoutStopSec"))
     gpu_host.state_file.unlink()
     _, findings = doctor(home)
-    assert levels(findings["template-unit"]) == ["warning"]
+    [template] = findings["template-unit"]
+    assert template["level"] == "warning" and "add and sync keep it" in template["message"]
+    assert "systemctl edit gpuagent@.service" in template["message"]
+    assert template["fix"].startswith("install -m 0644 ") and template["fix"].endswith(f"{edited} && systemctl daemon-reload")
     assert levels(findings["nvidia-driver"]) == ["warning"], "no GPU job, so no driver only warns"
 
 

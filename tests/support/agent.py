@@ -21,7 +21,7 @@ class AgentHome:
     def __init__(self, root: Path, extra_env: dict[str, str] | None = None) -> None:
         self.root = root
         self.env = {**os.environ, "PYTHONPATH": str(REPO), **(extra_env or {})}
-        for var in ("CONFIG", "UNIT", "STATE", "RUNTIME"):
+        for var in ("CONFIG", "UNIT", "PACKAGE_UNIT", "STATE", "RUNTIME"):
             directory = root / var.lower()
             directory.mkdir(parents=True, exist_ok=True)
             self.env[f"GPUAGENT_{var}_DIR"] = str(directory)
