@@ -37,7 +37,8 @@ sys.path.insert(0, str(REPO))
 
 from gpuagent.host.files import write_atomic  # noqa: E402
 from gpuagent.host.history import HistoryStore  # noqa: E402
-from gpuagent.model.job import JobOptions, build_job, job_to_toml  # noqa: E402
+from gpuagent.model.job import job_from_options  # noqa: E402
+from gpuagent.model.jobfile import job_to_toml  # noqa: E402
 from gpuagent.model.schedule import parse_schedule  # noqa: E402
 
 JOBS = 50
@@ -52,10 +53,10 @@ def make_home(root: Path, rows: int) -> dict[str, str]:
         env[f"GPUAGENT_{var}_DIR"] = str(root / var.lower())
     for number in range(JOBS):
         name = f"job{number:02d}"
-        job = build_job(
+        job = job_from_options(
             name,
             parse_schedule(**SCHEDULES[number % len(SCHEDULES)]),
-            JobOptions(image="pytorch/pytorch:2.9.0", command=["python", "train.py"], gpus=number % 2),
+            dict(image="pytorch/pytorch:2.9.0", command=["python", "train.py"], gpus=number % 2),
         )
         write_atomic(root / "config" / "jobs" / f"{name}.toml", job_to_toml(job))
     fill_history(root / "state" / "history.db", rows)

@@ -6,6 +6,7 @@ This is the only place that prints errors and picks exit codes: 0 success, 1 fai
 that need them, so `gpuagent --help` stays fast.
 """
 
+import inspect
 import sys
 from typing import Annotated, Any
 
@@ -117,109 +118,52 @@ def main_options(
     settings.debug = debug
 
 
-@app.command(no_args_is_help=True)
-def add(
-    name: Annotated[str, typer.Argument(help="Job name: a-z, 0-9, '-' and '_', up to 63 characters.")],
-    command: Annotated[list[str] | None, typer.Argument(help="The command to run in the container, after --.")] = None,
-    image: Annotated[str, typer.Option("--image", help="Container image, e.g. pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime.")] = ...,
-    at: Annotated[
-        str | None, typer.Option("--at", help="Daily at a time, e.g. 02:00 or 'Mon..Fri 02:00'.", rich_help_panel="Schedule (one of)")
-    ] = None,
-    on: Annotated[
-        str | None, typer.Option("--on", help="Any systemd calendar expression, e.g. 'Sun *-*-* 03:00'.", rich_help_panel="Schedule (one of)")
-    ] = None,
-    every: Annotated[
-        str | None, typer.Option("--every", help="An interval from the last start, e.g. 6h.", rich_help_panel="Schedule (one of)")
-    ] = None,
-    cron: Annotated[
-        str | None, typer.Option("--cron", help="A 5-field cron expression, e.g. '0 2 * * 1-5'.", rich_help_panel="Schedule (one of)")
-    ] = None,
-    gpus: Annotated[int | None, typer.Option("--gpus", help="How many GPUs the run needs.", rich_help_panel="GPU")] = None,
-    gpu: Annotated[list[str] | None, typer.Option("--gpu", help="Allowed GPU, by index or UUID (repeatable).", rich_help_panel="GPU")] = None,
-    min_free_vram: Annotated[
-        str | None, typer.Option("--min-free-vram", help="Free GPU memory each chosen GPU must have, e.g. 20GiB.", rich_help_panel="GPU")
-    ] = None,
-    vram_policy: Annotated[
-        str, typer.Option("--vram-policy", help="When no GPU fits: wait (until --vram-wait), skip (exit 0) or fail (exit 1).", rich_help_panel="GPU")
-    ] = "wait",
-    vram_wait: Annotated[
-        str | None, typer.Option("--vram-wait", help="How long --vram-policy wait waits, e.g. 30m (the default).", rich_help_panel="GPU")
-    ] = None,
-    max_gpu_util: Annotated[
-        int | None, typer.Option("--max-gpu-util", help="Refuse GPUs busier than this percentage.", rich_help_panel="GPU")
-    ] = None,
-    exclusive: Annotated[
-        bool, typer.Option("--exclusive", help="Refuse GPUs running processes gpuagent did not start.", rich_help_panel="GPU")
-    ] = False,
-    memory: Annotated[str | None, typer.Option("--memory", help="Host memory limit, e.g. 32g (no swap on top).", rich_help_panel="Limits")] = None,
-    cpus: Annotated[float | None, typer.Option("--cpus", help="CPU limit in cores, e.g. 8.", rich_help_panel="Limits")] = None,
-    shm_size: Annotated[
-        str | None, typer.Option("--shm-size", help="Size of /dev/shm, e.g. 8g (PyTorch DataLoader workers need it).", rich_help_panel="Limits")
-    ] = None,
-    timeout: Annotated[str | None, typer.Option("--timeout", help="Stop the run after this long, e.g. 6h.", rich_help_panel="Limits")] = None,
-    stop_grace: Annotated[
-        str | None,
-        typer.Option("--stop-grace", help="Between SIGTERM and SIGKILL when a run is stopped (default 10s, at most 240s).", rich_help_panel="Limits"),
-    ] = None,
-    retries: Annotated[
-        int, typer.Option("--retries", help="Run again after failed, oom-killed or cuda-oom, up to N times.", rich_help_panel="Limits")
-    ] = 0,
-    retry_delay: Annotated[str | None, typer.Option("--retry-delay", help="Pause before a retry (default 1m).", rich_help_panel="Limits")] = None,
-    volume: Annotated[list[str] | None, typer.Option("-v", "--volume", help="HOST:CONTAINER[:ro] (repeatable).", rich_help_panel="Container")] = None,
-    env: Annotated[list[str] | None, typer.Option("-e", "--env", help="KEY=VALUE (repeatable).", rich_help_panel="Container")] = None,
-    env_file: Annotated[
-        str | None,
-        typer.Option("--env-file", help="File of KEY=VALUE lines, read at each run (keep secrets here, mode 0600).", rich_help_panel="Container"),
-    ] = None,
-    workdir: Annotated[str | None, typer.Option("--workdir", help="Working directory in the container.", rich_help_panel="Container")] = None,
-    user: Annotated[
-        str | None,
-        typer.Option("--user", help="UID[:GID] to run as (default: the image's user, or nobody if that is root).", rich_help_panel="Container"),
-    ] = None,
-    persistent: Annotated[
-        bool, typer.Option("--persistent/--no-persistent", help="Catch up a fire missed while the host was off.", rich_help_panel="Timer")
-    ] = True,
-    random_delay: Annotated[
-        str | None, typer.Option("--random-delay", help="Spread the start by up to this long, e.g. 10m.", rich_help_panel="Timer")
-    ] = None,
-    disabled: Annotated[bool, typer.Option("--disabled", help="Write the job but leave its timer off.", rich_help_panel="Timer")] = False,
-    replace: Annotated[bool, typer.Option("--replace", help="Overwrite a job of the same name.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the files it would write; change nothing.")] = False,
-) -> None:
+def add(name: str, command: list[str] | None, at, on, every, cron, disabled: bool, replace: bool, dry_run: bool, **settings) -> None:
     """Add a scheduled job: gpuagent add NAME --at 02:00 --image IMG [OPTIONS] -- COMMAND [ARGS...]"""
     from gpuagent.commands.add import add_job
-    from gpuagent.model.job import JobOptions
     from gpuagent.model.schedule import parse_schedule
     from gpuagent.views import text as render
 
     schedule = parse_schedule(at=at, on=on, every=every, cron=cron)
-    options = JobOptions(
-        image=image,
-        command=list(command or []),
-        gpus=gpus,
-        gpu_ids=list(gpu or []),
-        min_free_vram=min_free_vram,
-        memory=memory,
-        cpus=cpus,
-        shm_size=shm_size,
-        volumes=list(volume or []),
-        env=list(env or []),
-        env_file=env_file,
-        workdir=workdir,
-        user=user,
-        timeout=timeout,
-        persistent=persistent,
-        random_delay=random_delay,
-        vram_policy=vram_policy,
-        vram_wait=vram_wait,
-        max_gpu_util=max_gpu_util,
-        exclusive=exclusive,
-        stop_grace=stop_grace,
-        retries=retries,
-        retry_delay=retry_delay,
-    )
-    result = add_job(_paths(), name, schedule, options, replace=replace, enabled=not disabled, dry_run=dry_run)
+    result = add_job(_paths(), name, schedule, {**settings, "command": command or []}, replace=replace, enabled=not disabled, dry_run=dry_run)
     render.add_result(out, result)
+
+
+def _add_parameters() -> list[inspect.Parameter]:
+    """`add`'s arguments and options: the job's name and command, the schedule, one option
+    per row of the settings table (model/settings.py), and what `add` itself does."""
+    from gpuagent.model.schedule import KIND_HELP
+    from gpuagent.model.settings import BOOLEAN, BY_FIELD, SETTINGS, STRING_TABLE, STRINGS
+
+    def parameter(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
+        return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default)
+
+    parameters = [
+        parameter("name", Annotated[str, typer.Argument(help="Job name: a-z, 0-9, '-' and '_', up to 63 characters.")], ...),
+        parameter("command", Annotated[list[str] | None, typer.Argument(help=BY_FIELD["command"].help)]),
+        *(parameter(kind, Annotated[str | None, typer.Option(f"--{kind}", help=words, metavar="SPEC")]) for kind, words in KIND_HELP.items()),
+    ]
+    for setting in SETTINGS:
+        if not setting.options:
+            continue
+        option = typer.Option(*setting.options, help=setting.help, metavar=setting.metavar)
+        if setting.kind is BOOLEAN:
+            parameters.append(parameter(setting.field, Annotated[bool, option], setting.default))
+        elif setting.kind in (STRINGS, STRING_TABLE):
+            parameters.append(parameter(setting.field, Annotated[list[str] | None, option]))
+        else:
+            parameters.append(parameter(setting.field, Annotated[setting.kind.cli_type | None, option], ... if setting.field == "image" else None))
+    parameters += [
+        parameter("disabled", Annotated[bool, typer.Option("--disabled", help="Write the job but leave its timer off.")], False),
+        parameter("replace", Annotated[bool, typer.Option("--replace", help="Overwrite a job of the same name.")], False),
+        parameter("dry_run", Annotated[bool, typer.Option("--dry-run", help="Print the files it would write; change nothing.")], False),
+    ]
+    return parameters
+
+
+add.__signature__ = inspect.Signature(_add_parameters())
+add.__annotations__ = {parameter.name: parameter.annotation for parameter in add.__signature__.parameters.values()}
+app.command(no_args_is_help=True)(add)
 
 
 @app.command("list")

@@ -8,7 +8,8 @@ from gpuagent.errors import InvalidInput
 from gpuagent.host.files import write_atomic
 from gpuagent.host.jobfiles import verify_on_host
 from gpuagent.host.systemd import Systemd, timer_unit_name
-from gpuagent.model.job import Job, JobOptions, build_job, job_to_toml
+from gpuagent.model.job import Job, job_from_options
+from gpuagent.model.jobfile import job_to_toml
 from gpuagent.model.schedule import Schedule
 from gpuagent.paths import Paths
 
@@ -25,13 +26,13 @@ def add_job(
     paths: Paths,
     name: str,
     schedule: Schedule,
-    options: JobOptions,
+    options: dict,
     *,
     replace: bool = False,
     enabled: bool = True,
     dry_run: bool = False,
 ) -> AddResult:
-    job = verify_on_host(build_job(name, schedule, options), schedule_label=f"--{schedule.kind}")
+    job = verify_on_host(job_from_options(name, schedule, options), schedule_label=f"--{schedule.kind}")
     job_file = paths.job_file(name)
     if job_file.exists() and not replace:
         raise InvalidInput(f"job {name!r} already exists", f"add --replace to overwrite it, or `gpuagent remove {name}` first")

@@ -11,9 +11,10 @@ from gpuagent.errors import InvalidInput, NotFound, SystemdError
 from gpuagent.host.history import HistoryStore
 from gpuagent.host.jobfiles import job_names, load_job
 from gpuagent.host.systemd import Systemd, TimerState, timer_unit_name
-from gpuagent.model.job import NAME_PATTERN, Job
+from gpuagent.model.job import Job
 from gpuagent.model.run import RunRecord
 from gpuagent.model.units import service_template_text, timer_unit
+from gpuagent.model.values import NAME_PATTERN
 from gpuagent.paths import Paths
 
 

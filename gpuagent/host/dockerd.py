@@ -16,7 +16,6 @@ from gpuagent.model.job import Job
 LABEL_JOB = "gpuagent.job"
 LABEL_RUN = "gpuagent.run-id"
 NOBODY = "65534:65534"
-ROOT_USERS = ("", "root", "0", "0:0")
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,13 @@ def run_user(job_user: str | None, image_user: str) -> str:
     then nobody. A job that really needs root says --user 0."""
     if job_user is not None:
         return job_user
-    return NOBODY if image_user in ROOT_USERS else image_user
+    return NOBODY if is_root(image_user) else image_user
+
+
+def is_root(user: str) -> bool:
+    """Whether an image's USER runs as root: unset, or root by name or uid, whatever the
+    group (`root`, `0`, `root:root`, `0:0`, `root:0`, `0:1000`)."""
+    return user.partition(":")[0].strip() in ("", "root", "0")
 
 
 def container_spec(job: Job, run_id: str, gpu_uuids: tuple[str, ...], image_user: str) -> ContainerSpec:

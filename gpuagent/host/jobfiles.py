@@ -6,6 +6,7 @@ model/job.py reads a job file's text without looking at the host; views (`status
 broken. `add`, `sync`, `run` and `doctor` also verify it on the host.
 """
 
+import dataclasses
 import hashlib
 import os
 import stat
@@ -14,7 +15,9 @@ from pathlib import Path
 
 from gpuagent.errors import InvalidInput, NotFound
 from gpuagent.host.calendar import EPOCH, check_schedule
-from gpuagent.model.job import NAME_PATTERN, Job, job_from_toml, parse_env_pair
+from gpuagent.model.job import Job
+from gpuagent.model.jobfile import job_from_toml
+from gpuagent.model.values import NAME_PATTERN, Volume, parse_env_pair
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ def read_job_file(path: Path, *, on_host: bool = True) -> JobFile:
     job = job_from_toml(text, path)
     if on_host:
         try:
-            job = verify_on_host(job, schedule_label=f"job file key {job.schedule.kind!r}", after=EPOCH)
+            job = verify_on_host(job, schedule_label=f"schedule.{job.schedule.kind}", after=EPOCH)
         except InvalidInput as err:
             raise InvalidInput(f"job file {path}: {err.message}", err.hint) from None
     return JobFile(job, text, hashlib.sha256(data).hexdigest())
@@ -60,17 +63,39 @@ def load_job(path: Path, *, on_host: bool = True) -> Job:
 def verify_on_host(job: Job, *, schedule_label: str, after=None) -> Job:
     """`job` held to this host: its calendar read by systemd (and put in systemd's normal
     form), its volumes' host paths present, its env file readable, its CPUs available."""
-    import dataclasses
-
     for volume in job.volumes:
         if not os.path.exists(volume.host):
             raise InvalidInput(f"-v {volume.spec()}: host path {volume.host} does not exist", "create it first, or fix the path")
+        refuse_docker_socket(volume)
     if job.env_file is not None:
         read_env_file(job.env_file)
     cores = os.cpu_count() or 1
     if job.cpus is not None and job.cpus > cores:
         raise InvalidInput(f"--cpus {job.cpus:g} is more than this host's {cores} cores", f"use at most --cpus {cores}")
     return dataclasses.replace(job, schedule=check_schedule(job.schedule, schedule_label, after=after))
+
+
+def docker_sockets() -> set[str]:
+    """Where this host's docker socket is, symlinks resolved: the usual places, and the
+    one DOCKER_HOST names."""
+    places = ["/var/run/docker.sock", "/run/docker.sock"]
+    docker_host = os.environ.get("DOCKER_HOST", "")
+    if docker_host.startswith("unix://"):
+        places.append(docker_host.removeprefix("unix://"))
+    return {os.path.realpath(place) for place in places}
+
+
+def refuse_docker_socket(volume: Volume) -> None:
+    """A job that can reach the docker socket can start a privileged container: it is
+    root on this host. Refuse a mount that is the socket, or a directory holding it."""
+    mounted = os.path.realpath(volume.host)
+    for socket in sorted(docker_sockets()):
+        if socket == mounted or socket.startswith(mounted.rstrip("/") + "/"):
+            through = "" if mounted == volume.host else f" ({volume.host} is {mounted})"
+            raise InvalidInput(
+                f"-v {volume.spec()}: {mounted}{through} holds the docker socket {socket}: a job that can reach it is root on this host",
+                "mount only the data and checkpoint directories the job needs",
+            )
 
 
 def read_env_file(path: str) -> list[tuple[str, str]]:

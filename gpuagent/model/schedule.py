@@ -17,6 +17,13 @@ from dataclasses import dataclass, field
 from gpuagent.errors import InvalidInput
 
 KINDS = ("at", "on", "every", "cron")
+# The `add` option of each kind, and the job file key of the same name.
+KIND_HELP = {
+    "at": "Schedule: daily at a time, e.g. 02:00 or 'Mon..Fri 02:00'.",
+    "on": "Schedule: any systemd calendar expression, e.g. 'Sun *-*-* 03:00'.",
+    "every": "Schedule: an interval from the last start, e.g. 6h (1m to 31d).",
+    "cron": "Schedule: a 5-field cron expression, e.g. '0 2 * * 1-5'.",
+}
 
 # --every bounds. systemd timers are only accurate to AccuracySec= (1min by default), so a
 # shorter interval would not be honoured; a monotonic timer counts from the last run and
@@ -64,12 +71,12 @@ def schedule_from_toml(table: dict) -> Schedule:
     """The inverse of to_toml, validated again: job files can be edited by hand."""
     unknown = [key for key in table if key not in KINDS]
     if unknown:
-        raise InvalidInput(f"job file: unknown schedule key {unknown[0]!r}", _TOML_HINT)
+        raise InvalidInput(f"schedule: unknown key {unknown[0]!r}", _TOML_HINT)
     if len(table) != 1:
         found = ", ".join(table) or "none"
-        raise InvalidInput(f"job file: the schedule needs exactly one of at, on, every, cron (found {found})", _TOML_HINT)
+        raise InvalidInput(f"schedule: give exactly one of at, on, every, cron (found {found})", _TOML_HINT)
     [(kind, value)] = table.items()
-    label = f"job file key {kind!r}"
+    label = f"schedule.{kind}"
     if not isinstance(value, str):
         raise InvalidInput(f"{label}: must be a string, got {value!r}", _TOML_HINT)
     return _build(kind, value, label)
@@ -87,9 +94,10 @@ _UNIT_SECONDS = {
     **dict.fromkeys(("d", "day", "days"), 86400),
     **dict.fromkeys(("w", "week", "weeks"), 7 * 86400),
 }
-_PLAIN_SECONDS = re.compile(r"\s*(\d+)\s*", re.ASCII)
-_DURATION = re.compile(r"(?:\s*\d+\s*[a-z]+)+\s*", re.ASCII)
-_DURATION_PART = re.compile(r"(\d+)\s*([a-z]+)", re.ASCII)
+# Spaces only (`\s` would let a newline or tab through), and at most 12 digits a number.
+_PLAIN_SECONDS = re.compile(r" *(\d{1,12}) *", re.ASCII)
+_DURATION = re.compile(r"(?: *\d{1,12} *[a-z]+)+ *", re.ASCII)
+_DURATION_PART = re.compile(r"(\d+) *([a-z]+)", re.ASCII)
 _DURATION_HINT = "write a number and a unit, e.g. 90s, 30m, 6h, 2d or 1h30m (units s, m, h, d, w; a plain number is seconds)"
 _FORMAT_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
@@ -131,6 +139,9 @@ def _build(kind: str, value: str, label: str) -> Schedule:
     """A Schedule read from `value`; `label` names the option or key in errors. Its
     calendar expressions are as gpuagent wrote them: host.calendar.check_schedule asks
     systemd whether they are valid and elapse, and for its normal form."""
+    if not value.isprintable():
+        # the text reaches the timer file: a line break would smuggle in settings
+        raise InvalidInput(f"{label}: {value!r} contains control characters", CALENDAR_HINT)
     if kind == "every":
         return Schedule(kind, value, (), _parse_every(value, label))
     return Schedule(kind, value, _CALENDAR_PARSERS[kind](value, label), None)
@@ -152,10 +163,6 @@ def _parse_every(value: str, label: str) -> int:
 
 
 def _on_calendar(value: str, label: str) -> tuple[str, ...]:
-    # The text goes into the timer file as it is; a line break would smuggle in settings
-    # when systemd-analyze is not there to refuse it.
-    if any(not char.isprintable() for char in value):
-        raise InvalidInput(f"{label}: {value!r} contains control characters", CALENDAR_HINT)
     return (value,)
 
 

@@ -9,12 +9,15 @@ import re
 from gpuagent.errors import InvalidInput
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+# Spaces only, and the whole text: `\s` and `$` would let a newline through.
+_SIZE = re.compile(r" *(\d{1,15}(?:\.\d{1,9})?) *([kmgt]?)(?:i?b)? *", re.IGNORECASE | re.ASCII)
+# docker keeps sizes in a signed 64-bit integer
+MAX_SIZE = 2**63 - 1
 
 
 def parse_size(text: str, *, option: str) -> int:
     """Bytes in `text`; InvalidInput naming `option` when it does not parse or is not positive."""
-    match = _SIZE.match(text)
+    match = _SIZE.fullmatch(text)
     if not match:
         raise InvalidInput(
             f"{option}: cannot read size {text!r}",
@@ -24,6 +27,8 @@ def parse_size(text: str, *, option: str) -> int:
     size = int(float(number) * _UNITS[unit.lower()])
     if size <= 0:
         raise InvalidInput(f"{option}: size must be greater than zero, got {text!r}")
+    if size > MAX_SIZE:
+        raise InvalidInput(f"{option}: {text!r} is larger than docker can hold (8 EiB)")
     return size
 
 

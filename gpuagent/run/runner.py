@@ -23,8 +23,9 @@ from gpuagent.errors import GpuAgentError
 from gpuagent.host.dockerd import Docker, container_spec
 from gpuagent.host.jobfiles import JobFile, read_job_file
 from gpuagent.host.locks import flocked
-from gpuagent.model.job import DEFAULT_STOP_GRACE, validate_name
+from gpuagent.model.job import validate_name
 from gpuagent.model.run import RETRYABLE, SKIPPED, RunRecord, Status
+from gpuagent.model.settings import DEFAULT_STOP_GRACE
 from gpuagent.model.sizes import format_size
 from gpuagent.paths import Paths
 from gpuagent.run import admission

@@ -22,35 +22,6 @@ if TYPE_CHECKING:
     from gpuagent.model.job import Job
     from gpuagent.model.run import RunRecord
 
-# Job field -> JSON key: the settings of `show --json` and `list --json`, named by unit.
-JOB_KEYS = {
-    "name": "name",
-    "image": "image",
-    "command": "command",
-    "schedule": "schedule",
-    "persistent": "persistent",
-    "random_delay": "random_delay_seconds",
-    "gpus": "gpus",
-    "gpu_ids": "gpu_ids",
-    "min_free_vram": "min_free_vram_bytes",
-    "vram_policy": "vram_policy",
-    "vram_wait": "vram_wait_seconds",
-    "max_gpu_util": "max_gpu_util_pct",
-    "exclusive": "exclusive",
-    "memory": "memory_bytes",
-    "cpus": "cpus",
-    "shm_size": "shm_size_bytes",
-    "timeout": "timeout_seconds",
-    "stop_grace": "stop_grace_seconds",
-    "retries": "retries",
-    "retry_delay": "retry_delay_seconds",
-    "volumes": "volumes",
-    "env": "env",
-    "env_file": "env_file",
-    "workdir": "workdir",
-    "user": "user",
-}
-
 
 def dumps(document: dict) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -65,10 +36,11 @@ def moment(value: datetime | float | None) -> str | None:
 
 
 def job_settings(job: Job) -> dict:
+    """The job's settings, each under its row's JSON key (model/settings.py)."""
+    from gpuagent.model.settings import SETTINGS
+
     return {
-        **{key: getattr(job, field) for field, key in JOB_KEYS.items()},
-        "command": list(job.command),
-        "gpu_ids": list(job.gpu_ids),
+        "name": job.name,
         "schedule": {
             "kind": job.schedule.kind,
             "value": job.schedule.value,
@@ -76,8 +48,7 @@ def job_settings(job: Job) -> dict:
             "on_calendar": list(job.schedule.on_calendar),
             "interval_seconds": job.schedule.interval_seconds,
         },
-        "volumes": [{"host": v.host, "container": v.container, "read_only": v.read_only} for v in job.volumes],
-        "env": dict(job.env),
+        **{setting.json_name: setting.to_json(getattr(job, setting.field)) for setting in SETTINGS},
     }
 
 

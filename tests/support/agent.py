@@ -10,7 +10,8 @@ from pathlib import Path
 
 from gpuagent.host.files import write_atomic
 from gpuagent.host.history import HistoryStore
-from gpuagent.model.job import JobOptions, build_job, job_to_toml
+from gpuagent.model.job import job_from_options
+from gpuagent.model.jobfile import job_to_toml
 from gpuagent.model.run import RunRecord
 from gpuagent.model.schedule import parse_schedule
 
@@ -28,7 +29,7 @@ class AgentHome:
         self.env.pop("INVOCATION_ID", None)
 
     def write_job(self, name: str, image: str, command: list[str], **options) -> Path:
-        job = build_job(name, parse_schedule(at="02:00"), JobOptions(image=image, command=command, **options))
+        job = job_from_options(name, parse_schedule(at="02:00"), dict(image=image, command=command, **options))
         path = self.root / "config" / "jobs" / f"{name}.toml"
         write_atomic(path, job_to_toml(job))
         return path

@@ -56,6 +56,41 @@ def cases(tmp_data: str, env_dir: str) -> dict[str, list[str]]:
         "bad user": add("job", *GOOD, "--user", "me;rm", "--", "true"),
         "bad gpu id": add("job", *GOOD, "--gpu", "first", "--", "true"),
         "more gpus than named": add("job", *GOOD, "--gpus", "2", "--gpu", "0", "--", "true"),
+        # what a hostile pass tried: text that ends in a line break, or holds one
+        "name with trailing newline": add("job\n", *GOOD, "--", "true"),
+        "image with trailing newline": add("job", "--at", "02:00", "--image", "img\n", "--", "true"),
+        "user with trailing newline": add("job", *GOOD, "--user", "1000\n", "--", "true"),
+        "gpu id with trailing newline": add("job", *GOOD, "--gpu", "0\n", "--", "true"),
+        "env key with trailing newline": add("job", *GOOD, "-e", "KEY\n=x", "--", "true"),
+        "memory with trailing newline": add("job", *GOOD, "--memory", "32g\n", "--", "true"),
+        "timeout with trailing newline": add("job", *GOOD, "--timeout", "6h\n", "--", "true"),
+        "tab in --at": add("job", "--at", "Mon\t02:00", "--image", "img", "--", "true"),
+        "newline in --on": add("job", "--on", "daily\nExecStart=/bin/sh", "--image", "img", "--", "true"),
+        "newline in --cron": add("job", "--cron", "0 2 * * *\n", "--image", "img", "--", "true"),
+        "carriage return in --every": add("job", "--every", "6h\r", "--image", "img", "--", "true"),
+        "newline in volume": add("job", *GOOD, "-v", f"{tmp_data}:/data\n", "--", "true"),
+        "tab in workdir": add("job", *GOOD, "--workdir", "/work\tdir", "--", "true"),
+        "newline in env file path": add("job", *GOOD, "--env-file", f"{env_dir}/x\n", "--", "true"),
+        "nan cpus": add("job", *GOOD, "--cpus", "nan", "--", "true"),
+        "infinite cpus": add("job", *GOOD, "--cpus", "inf", "--", "true"),
+        "cpus below docker's minimum": add("job", *GOOD, "--cpus", "0.001", "--", "true"),
+        "memory below docker's minimum": add("job", *GOOD, "--memory", "4m", "--", "true"),
+        "memory beyond 64 bits": add("job", *GOOD, "--memory", "99999999999999T", "--", "true"),
+        "uid out of range": add("job", *GOOD, "--user", "4294967295", "--", "true"),
+        "gid out of range": add("job", *GOOD, "--user", "1000:99999999999", "--", "true"),
+        "timeout over a year": add("job", *GOOD, "--timeout", "400d", "--", "true"),
+        "huge duration": add("job", *GOOD, "--timeout", "9999999999999999999999s", "--", "true"),
+        "random delay over a week": add("job", *GOOD, "--random-delay", "8d", "--", "true"),
+        "vram wait over a week": add("job", *GOOD, "--gpus", "1", "--vram-wait", "8d", "--", "true"),
+        "retry delay over a day": add("job", *GOOD, "--retries", "1", "--retry-delay", "2d", "--", "true"),
+        "too many gpus": add("job", *GOOD, "--gpus", "65", "--", "true"),
+        "gpu ids for a cpu job": add("job", *GOOD, "--gpus", "0", "--gpu", "0", "--", "true"),
+        "mount over the container's root": add("job", *GOOD, "-v", f"{tmp_data}:/", "--", "true"),
+        "docker socket's directory": add("job", *GOOD, "-v", "/run:/hostrun:ro", "--", "true"),
+        "docker socket's other directory": add("job", *GOOD, "-v", "/var/run:/hostrun:ro", "--", "true"),
+        "the host's root": add("job", *GOOD, "-v", "/:/host:ro", "--", "true"),
+        "docker socket through a symlink": add("job", *GOOD, "-v", f"{tmp_data}/link-to-run:/r", "--", "true"),
+        "NUL in the command": add("job", *GOOD, "--", "echo", "a\0b"),
     }
 
 
@@ -67,6 +102,7 @@ def scratch(tmp_path, monkeypatch):
         monkeypatch.setenv(f"GPUAGENT_{var}_DIR", str(directory))
     data = tmp_path / "data"
     data.mkdir()
+    (data / "link-to-run").symlink_to("/run")
     return tmp_path
 
 

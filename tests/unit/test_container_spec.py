@@ -1,5 +1,5 @@
 from gpuagent.host.dockerd import LABEL_JOB, LABEL_RUN, NOBODY, container_spec, run_user
-from gpuagent.model.job import JobOptions, build_job
+from gpuagent.model.job import job_from_options
 from gpuagent.model.schedule import parse_schedule
 
 
@@ -7,7 +7,7 @@ def make_job(tmp_path, **options):
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
     defaults = dict(image="img:1", command=["python", "train.py"])
-    return build_job("nightly", parse_schedule(at="02:00"), JobOptions(**{**defaults, **options}))
+    return job_from_options("nightly", parse_schedule(at="02:00"), dict(**{**defaults, **options}))
 
 
 def test_run_user_never_defaults_to_root():

@@ -4,7 +4,8 @@ import pytest
 
 from gpuagent.errors import InvalidInput, NotFound
 from gpuagent.host.jobfiles import load_job
-from gpuagent.model.job import JobOptions, build_job, job_from_toml, job_to_toml
+from gpuagent.model.job import job_from_options
+from gpuagent.model.jobfile import job_from_toml, job_to_toml
 from gpuagent.model.schedule import parse_schedule
 
 
@@ -13,7 +14,7 @@ def full_job(tmp_path):
     (tmp_path / "data").mkdir()
     env_file = tmp_path / "nightly.env"
     env_file.write_text("TOKEN=x\n")
-    options = JobOptions(
+    options = dict(
         image="registry.example.com:5000/team/trainer:2.9@sha256:" + "a" * 64,
         command=["python", "train.py", "--epochs", "3"],
         gpus=1,
@@ -31,7 +32,7 @@ def full_job(tmp_path):
         persistent=False,
         random_delay="10m",
     )
-    return build_job("nightly", parse_schedule(cron="0 2 * * 1-5"), options)
+    return job_from_options("nightly", parse_schedule(cron="0 2 * * 1-5"), options)
 
 
 def write(tmp_path, text: str, name: str = "nightly"):
@@ -58,7 +59,7 @@ def test_unknown_key_is_an_error_naming_key_and_file(tmp_path, full_job):
 
 def test_hand_edited_bad_value_is_held_to_the_cli_rules(tmp_path, full_job):
     path = write(tmp_path, job_to_toml(full_job).replace('memory = "32GiB"', 'memory = "0"'))
-    with pytest.raises(InvalidInput, match="--memory"):
+    with pytest.raises(InvalidInput, match="resources.memory"):
         load_job(path)
 
 
@@ -78,7 +79,7 @@ def test_group_writable_job_file_is_refused(tmp_path, full_job):
 
 def test_name_must_match_the_file(tmp_path, full_job):
     path = write(tmp_path, job_to_toml(full_job), name="other")
-    with pytest.raises(InvalidInput, match="does not match"):
+    with pytest.raises(InvalidInput, match="is not the file's name"):
         load_job(path)
 
 
@@ -94,5 +95,5 @@ def test_broken_toml_names_the_file(tmp_path):
 
 
 def test_gpu_ids_alone_imply_the_gpu_count(tmp_path):
-    job = build_job("j", parse_schedule(at="02:00"), JobOptions(image="img", command=["true"], gpu_ids=["0", "1"]))
+    job = job_from_options("j", parse_schedule(at="02:00"), dict(image="img", command=["true"], gpu_ids=["0", "1"]))
     assert job.gpus == 2 and job.uses_gpu

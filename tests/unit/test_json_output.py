@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from gpuagent.cli import app
 from gpuagent.model.job import Job
-from gpuagent.views.jsondoc import JOB_KEYS
+from gpuagent.model.settings import SETTINGS
 from tests.gpu_sim import FakeGpu, GiB
 from tests.support import json_schema
 from tests.support.agent import AgentHome
@@ -100,8 +100,9 @@ def test_every_record_fits_the_schema(home, document):
 
 
 def test_show_names_every_job_setting():
-    assert set(JOB_KEYS) == {field.name for field in dataclasses.fields(Job)}, "a Job field has no JSON key in render_json.JOB_KEYS"
-    assert set(JOB_KEYS.values()) == set(json_schema.JOB)
+    job_fields = {field.name for field in dataclasses.fields(Job)} - {"name", "schedule"}
+    assert {setting.field for setting in SETTINGS} == job_fields
+    assert {"name", "schedule", *(setting.json_name for setting in SETTINGS)} == set(json_schema.JOB)
 
 
 def test_readme_documents_every_field():

@@ -460,10 +460,10 @@ def test_a_finished_one_shot_job_still_loads():
 @pytest.mark.parametrize(
     ("table", "named"),
     [
-        ({"at": "25:00"}, "'at'"),
-        ({"cron": "0 0 * * 8"}, "'cron'"),
-        ({"every": "10s"}, "'every'"),
-        ({"every": 3600}, "'every'"),
+        ({"at": "25:00"}, "schedule.at"),
+        ({"cron": "0 0 * * 8"}, "schedule.cron"),
+        ({"every": "10s"}, "schedule.every"),
+        ({"every": 3600}, "schedule.every"),
         ({"ats": "02:00"}, "'ats'"),
         ({}, "exactly one"),
         ({"at": "02:00", "every": "6h"}, "exactly one"),
@@ -473,4 +473,4 @@ def test_toml_rejected_naming_the_key(table, named):
     with pytest.raises(InvalidInput) as caught:
         schedule_from_toml(table)
     assert named in caught.value.message
-    assert caught.value.message.startswith("job file")
+    assert caught.value.message.startswith("schedule")

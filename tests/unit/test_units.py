@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gpuagent.model.job import JobOptions, build_job
+from gpuagent.model.job import job_from_options
 from gpuagent.model.schedule import parse_schedule
 from gpuagent.model.units import service_template_text, timer_unit
 
@@ -22,7 +22,7 @@ CASES = {
 
 def render(name: str) -> str:
     schedule_args, options = CASES[name]
-    job = build_job("nightly", parse_schedule(**schedule_args), JobOptions(image="img", command=["true"], **options))
+    job = job_from_options("nightly", parse_schedule(**schedule_args), dict(image="img", command=["true"], **options))
     return timer_unit(job, JOB_FILE).render()
 
 

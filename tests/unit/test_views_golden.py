@@ -14,7 +14,7 @@ from gpuagent.commands.common import JobSummary
 from gpuagent.commands.gpus import read_gpu_report
 from gpuagent.commands.status import StatusReport, assess
 from gpuagent.host.systemd import TimerState
-from gpuagent.model.job import JobOptions, build_job
+from gpuagent.model.job import job_from_options
 from gpuagent.model.run import RunRecord
 from gpuagent.model.schedule import parse_schedule
 from gpuagent.views import text as render
@@ -41,7 +41,7 @@ def moment(epoch: float):
 
 
 def job(name: str, gpus: int = 0, **schedule):
-    return build_job(name, parse_schedule(**schedule), JobOptions(image="gpuagent-test/busybox:latest", command=["true"], gpus=gpus))
+    return job_from_options(name, parse_schedule(**schedule), dict(image="gpuagent-test/busybox:latest", command=["true"], gpus=gpus))
 
 
 def timer(enabled: bool = True, next_fire: float | None = None, last_fire: float | None = None) -> TimerState:

@@ -1,0 +1,444 @@
+"""Every job setting, defined once: a row of SETTINGS.
+
+A row says where the setting lives in the job file (section and key) and with which TOML
+type, which `gpuagent add` option sets it and its help, how its value is read (the same
+reader for the option and the key, so a hand-edited file is held to the CLI's rules), how
+it is written back to TOML, to JSON (`show --json`) and for people, and its default. The
+`add` command's options, the Job dataclass, the job file, `show --json` and the README's
+job file reference are all made from this table; tests/unit/test_settings_reference.py
+fails when the README and the table disagree. Adding a setting is one row plus its words.
+
+The name and the schedule are not rows: the name is the job's identity (its file name and
+unit name), and the schedule is one of four keys (model/schedule.py).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gpuagent.errors import InvalidInput
+from gpuagent.model import values as v
+from gpuagent.model.schedule import format_duration
+from gpuagent.model.sizes import format_size
+
+VRAM_POLICIES = ("wait", "skip", "fail")
+DEFAULT_VRAM_WAIT = 30 * 60
+DEFAULT_STOP_GRACE = 10
+DEFAULT_RETRY_DELAY = 60
+# The template service gives the agent TimeoutStopSec=300 to stop its container and
+# record the run; the grace must fit inside it with room to spare.
+MAX_STOP_GRACE = 240
+MAX_RETRIES = 10
+WEEK = 7 * 86400
+YEAR = 365 * 86400
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A TOML type: what a key's value must be, and how the README names it."""
+
+    words: str
+    check: Callable[[Any], bool]
+    cli_type: Any  # the Python type Typer parses the option as
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+STRING = Kind("string", lambda value: isinstance(value, str), str)
+INTEGER = Kind("integer", lambda value: isinstance(value, int) and not isinstance(value, bool), int)
+NUMBER = Kind("number", lambda value: isinstance(value, int | float) and not isinstance(value, bool), float)
+BOOLEAN = Kind("boolean", lambda value: isinstance(value, bool), bool)
+STRINGS = Kind("list of strings", _strings, list[str])
+STRING_TABLE = Kind("table of strings", lambda value: isinstance(value, dict) and all(isinstance(item, str) for item in value.values()), list[str])
+
+
+@dataclass(frozen=True)
+class Setting:
+    field: str  # the Job attribute
+    section: str  # the job file's table: "" (top level), "schedule", "resources" or "container"
+    key: str
+    kind: Kind
+    options: tuple[str, ...]  # `add`'s spelling, e.g. ("-v", "--volume"); a boolean's "--x/--no-x"
+    help: str  # for `gpuagent add --help` and the README
+    read: Callable[[Any, str], Any]  # the TOML-typed value and a label for errors -> the Job's value
+    default: Any  # the Job's value when neither option nor key is given
+    to_toml: Callable[[Any], Any] = lambda value: value  # the Job's value -> the key's value
+    json_key: str = ""  # defaults to `field`
+    to_json: Callable[[Any], Any] = lambda value: value
+    human: Callable[[Any], str] = str  # for `show`
+    from_cli: Callable[[Any, str], Any] | None = None  # the option's value -> the key's, when they differ
+    metavar: str | None = None
+    required: bool = False  # a job has no default for it
+
+    @property
+    def path(self) -> str:
+        """The key as people name it: `resources.memory`."""
+        return f"{self.section}.{self.key}" if self.section else self.key
+
+    @property
+    def option(self) -> str:
+        """The long option, as errors name it: `--memory`, `--persistent` (the key for a
+        setting that has no option: the command is `add`'s arguments)."""
+        return self.options[-1].split("/")[0] if self.options else self.key
+
+    @property
+    def json_name(self) -> str:
+        return self.json_key or self.field
+
+    def check_type(self, value: Any, source: str) -> None:
+        if not self.kind.check(value):
+            raise InvalidInput(
+                f"job file {source}: {self.path} must be a {self.kind.words}, got {_toml_words(value)}",
+                f"write it as {self.example()}",
+            )
+
+    def example(self) -> str:
+        return f"{self.key} = {_EXAMPLES[self.kind.words]}"
+
+
+_EXAMPLES = {
+    "string": '"..."',
+    "integer": "2",
+    "number": "8.0",
+    "boolean": "true",
+    "list of strings": '["...", "..."]',
+    "table of strings": '{ KEY = "value" }',
+}
+
+
+def _toml_words(value: Any) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    return f"{kind.get(type(value), type(value).__name__)} ({value!r})"
+
+
+def _optional(read: Callable[..., Any], *args: Any) -> Callable[[Any, str], Any]:
+    return lambda value, label: read(value, label, *args)
+
+
+def _size_or_none(size: int | None) -> str | None:
+    return None if size is None else format_size(size)
+
+
+def _duration_or_none(seconds: int | None) -> str | None:
+    return None if seconds is None else format_duration(seconds)
+
+
+def _env_from_cli(pairs: list[str], label: str) -> dict[str, str]:
+    return dict(v.parse_env_pair(pair, label) for pair in pairs)
+
+
+def _read_env(table: dict[str, str], label: str) -> tuple[tuple[str, str], ...]:
+    return tuple((v.parse_env_key(key, label), v.parse_env_value(key, value, label)) for key, value in table.items())
+
+
+def _dash(value: Any) -> str:
+    return "-" if value in (None, (), "") else str(value)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "image",
+        "",
+        "image",
+        STRING,
+        ("--image",),
+        "Container image, e.g. pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime; it must be on the host.",
+        v.parse_image,
+        None,
+        metavar="IMAGE",
+        required=True,
+    ),
+    Setting(
+        "command",
+        "",
+        "command",
+        STRINGS,
+        (),
+        "The command to run in the container: `add`'s arguments after `--`.",
+        v.parse_command,
+        None,
+        to_toml=list,
+        to_json=list,
+        human=" ".join,
+        required=True,
+    ),
+    Setting(
+        "persistent",
+        "schedule",
+        "persistent",
+        BOOLEAN,
+        ("--persistent/--no-persistent",),
+        "Catch up a fire missed while the host was off (calendar schedules).",
+        lambda value, label: value,
+        True,
+    ),
+    Setting(
+        "random_delay",
+        "schedule",
+        "random_delay",
+        STRING,
+        ("--random-delay",),
+        "Spread the start by up to this long, e.g. 10m (at most 7d).",
+        _optional(v.parse_bounded_duration, WEEK, "a longer spread belongs in the schedule itself"),
+        None,
+        to_toml=_duration_or_none,
+        json_key="random_delay_seconds",
+        human=lambda s: _dash(_duration_or_none(s)),
+        metavar="DURATION",
+    ),
+    Setting(
+        "gpus",
+        "resources",
+        "gpus",
+        INTEGER,
+        ("--gpus",),
+        "How many GPUs the run needs (0: a CPU job; default: as many as --gpu names).",
+        _optional(v.parse_count, 0, v.MAX_GPUS),
+        None,
+        to_toml=lambda n: n or None,
+        metavar="N",
+    ),
+    Setting(
+        "gpu_ids",
+        "resources",
+        "gpu",
+        STRINGS,
+        ("--gpu",),
+        "Allowed GPU, by index or UUID (repeatable); the run takes --gpus of them.",
+        v.parse_gpu_ids,
+        (),
+        to_toml=lambda ids: list(ids) or None,
+        to_json=list,
+        human=lambda ids: ", ".join(ids) or "any",
+        metavar="ID",
+    ),
+    Setting(
+        "min_free_vram",
+        "resources",
+        "min_free_vram",
+        STRING,
+        ("--min-free-vram",),
+        "Free GPU memory each chosen GPU must have, e.g. 20GiB.",
+        v.parse_sized,
+        None,
+        to_toml=_size_or_none,
+        json_key="min_free_vram_bytes",
+        human=lambda s: _dash(_size_or_none(s)),
+        metavar="SIZE",
+    ),
+    Setting(
+        "memory",
+        "resources",
+        "memory",
+        STRING,
+        ("--memory",),
+        "Host memory limit, e.g. 32g, no swap on top (at least 6MiB); over it the run ends oom-killed.",
+        _optional(v.parse_sized, v.MIN_MEMORY),
+        None,
+        to_toml=_size_or_none,
+        json_key="memory_bytes",
+        human=lambda s: _dash(_size_or_none(s)),
+        metavar="SIZE",
+    ),
+    Setting(
+        "cpus",
+        "resources",
+        "cpus",
+        NUMBER,
+        ("--cpus",),
+        "CPU limit in cores, e.g. 8 or 0.5 (at least 0.01, at most the host's).",
+        lambda value, label: v.parse_cpus(float(value), label),
+        None,
+        to_toml=lambda c: None if c is None else float(c),
+        human=_dash,
+        metavar="CORES",
+    ),
+    Setting(
+        "shm_size",
+        "resources",
+        "shm_size",
+        STRING,
+        ("--shm-size",),
+        "Size of /dev/shm, e.g. 8g (PyTorch DataLoader workers need more than docker's 64m).",
+        v.parse_sized,
+        None,
+        to_toml=_size_or_none,
+        json_key="shm_size_bytes",
+        human=lambda s: _dash(_size_or_none(s)),
+        metavar="SIZE",
+    ),
+    Setting(
+        "vram_policy",
+        "resources",
+        "vram_policy",
+        STRING,
+        ("--vram-policy",),
+        "When no GPU fits: wait (until --vram-wait), skip (record skipped-vram, exit 0) or fail (exit 1).",
+        _optional(v.parse_choice, VRAM_POLICIES),
+        "wait",
+        to_toml=lambda p: None if p == "wait" else p,
+        metavar="POLICY",
+    ),
+    Setting(
+        "vram_wait",
+        "resources",
+        "vram_wait",
+        STRING,
+        ("--vram-wait",),
+        "How long --vram-policy wait polls NVML for a GPU that fits (default 30m, at most 7d).",
+        _optional(v.parse_bounded_duration, WEEK, "a run that cannot start within a week should be skipped"),
+        DEFAULT_VRAM_WAIT,
+        to_toml=lambda s: None if s == DEFAULT_VRAM_WAIT else format_duration(s),
+        json_key="vram_wait_seconds",
+        human=format_duration,
+        metavar="DURATION",
+    ),
+    Setting(
+        "max_gpu_util",
+        "resources",
+        "max_gpu_util",
+        INTEGER,
+        ("--max-gpu-util",),
+        "Refuse GPUs busier than this percentage (a GPU whose utilisation NVML cannot read is refused).",
+        _optional(v.parse_count, 0, 100),
+        None,
+        json_key="max_gpu_util_pct",
+        human=lambda p: "-" if p is None else f"{p}%",
+        metavar="PCT",
+    ),
+    Setting(
+        "exclusive",
+        "resources",
+        "exclusive",
+        BOOLEAN,
+        ("--exclusive",),
+        "Refuse GPUs running processes that gpuagent did not start.",
+        lambda value, label: value,
+        False,
+        to_toml=lambda flag: flag or None,
+    ),
+    Setting(
+        "volumes",
+        "container",
+        "volumes",
+        STRINGS,
+        ("-v", "--volume"),
+        "Bind mount HOST:CONTAINER[:ro] (repeatable); the host path must exist and must not hold the docker socket.",
+        lambda specs, label: tuple(v.parse_volume(spec, label) for spec in specs),
+        (),
+        to_toml=lambda volumes: [volume.spec() for volume in volumes] or None,
+        to_json=lambda volumes: [{"host": x.host, "container": x.container, "read_only": x.read_only} for x in volumes],
+        human=lambda volumes: ", ".join(volume.spec() for volume in volumes) or "-",
+        metavar="HOST:CONTAINER[:ro]",
+    ),
+    Setting(
+        "env",
+        "container",
+        "env",
+        STRING_TABLE,
+        ("-e", "--env"),
+        "Environment variable KEY=VALUE (repeatable); in the job file a table.",
+        _read_env,
+        (),
+        to_toml=lambda pairs: dict(pairs) or None,
+        to_json=dict,
+        human=lambda pairs: ", ".join(k for k, _ in pairs) or "-",
+        from_cli=_env_from_cli,
+        metavar="KEY=VALUE",
+    ),
+    Setting(
+        "env_file",
+        "container",
+        "env_file",
+        STRING,
+        ("--env-file",),
+        "File of KEY=VALUE lines, read at each run: keep secrets there, mode 0600 (`show` prints its path, never its content).",
+        v.parse_abs_path,
+        None,
+        human=_dash,
+        metavar="PATH",
+    ),
+    Setting(
+        "workdir",
+        "container",
+        "workdir",
+        STRING,
+        ("--workdir",),
+        "Working directory in the container.",
+        v.parse_abs_path,
+        None,
+        human=_dash,
+        metavar="DIR",
+    ),
+    Setting(
+        "user",
+        "container",
+        "user",
+        STRING,
+        ("--user",),
+        "UID[:GID] or name to run as (default: the image's user, or nobody (65534) if that is root; --user 0 for root).",
+        v.parse_user,
+        None,
+        human=_dash,
+        metavar="UID[:GID]",
+    ),
+    Setting(
+        "timeout",
+        "container",
+        "timeout",
+        STRING,
+        ("--timeout",),
+        "Stop the run after this long and record timed-out, e.g. 6h (at most 365d).",
+        _optional(v.parse_bounded_duration, YEAR, "a run longer than a year is not a scheduled job"),
+        None,
+        to_toml=_duration_or_none,
+        json_key="timeout_seconds",
+        human=lambda s: _dash(_duration_or_none(s)),
+        metavar="DURATION",
+    ),
+    Setting(
+        "stop_grace",
+        "container",
+        "stop_grace",
+        STRING,
+        ("--stop-grace",),
+        "Between SIGTERM and SIGKILL when a run is stopped or times out (default 10s, at most 240s).",
+        _optional(v.parse_bounded_duration, MAX_STOP_GRACE, "systemd gives a stopping run 300s (TimeoutStopSec) before it kills everything"),
+        DEFAULT_STOP_GRACE,
+        to_toml=format_duration,
+        json_key="stop_grace_seconds",
+        human=format_duration,
+        metavar="DURATION",
+    ),
+    Setting(
+        "retries",
+        "container",
+        "retries",
+        INTEGER,
+        ("--retries",),
+        "Run again after failed, oom-killed or cuda-oom, up to N times (not after a skip, a stop or a timeout), each attempt its own history row.",
+        _optional(v.parse_count, 0, MAX_RETRIES),
+        0,
+        to_toml=lambda n: n or None,
+        metavar="N",
+    ),
+    Setting(
+        "retry_delay",
+        "container",
+        "retry_delay",
+        STRING,
+        ("--retry-delay",),
+        "Pause before a retry (default 1m, at most 1d).",
+        _optional(v.parse_bounded_duration, 86400, "a longer pause belongs to the next scheduled run"),
+        DEFAULT_RETRY_DELAY,
+        to_toml=lambda s: None if s == DEFAULT_RETRY_DELAY else format_duration(s),
+        json_key="retry_delay_seconds",
+        human=format_duration,
+        metavar="DURATION",
+    ),
+)
+
+BY_FIELD = {setting.field: setting for setting in SETTINGS}
+SECTIONS = ("schedule", "resources", "container")
