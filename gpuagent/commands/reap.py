@@ -23,6 +23,6 @@ def reap_job(paths: Paths, name: str, log: Callable[[str], None]) -> list[str]:
             return []
         recorder = RunRecorder(paths, log)
         try:
-            return reap_orphans(name, recorder, log)
+            return reap_orphans(paths, name, recorder, log)
         finally:
             recorder.close()

@@ -21,7 +21,7 @@ from typing import TextIO
 
 from gpuagent.errors import GpuAgentError
 from gpuagent.host.dockerd import Docker, container_spec
-from gpuagent.host.jobfiles import JobFile, read_job_file
+from gpuagent.host.jobfiles import JobFile, load_job, read_job_file
 from gpuagent.host.locks import flocked
 from gpuagent.model.job import validate_name
 from gpuagent.model.run import RETRYABLE, SKIPPED, RunRecord, Status
@@ -79,33 +79,43 @@ def run_job(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[RunRecor
             # One connection for the whole invocation: the reap and every attempt. A
             # failed connect is not cached, so a retry tries again.
             connect = functools.cache(Docker)
-            reap_orphans(name, recorder, log, connect)
+            reap_orphans(paths, name, recorder, log, connect)
             return _attempts(paths, name, recorder, output, log, connect)
     finally:
         recorder.close()
 
 
-def reap_orphans(name: str, recorder: RunRecorder, log: Log, connect: Callable[[], Docker] = Docker) -> list[str]:
+def reap_orphans(paths: Paths, name: str, recorder: RunRecorder, log: Log, connect: Callable[[], Docker] = Docker) -> list[str]:
     """Remove containers of `name` and mark its `running` rows lost. Only call while
     holding the job's lock: then no live agent owns either."""
-    reaped = [container.name for container in _reap_containers(name, log, connect)]
+    reaped = [container.name for container in _reap_containers(paths, name, log, connect)]
     for run_id in recorder.mark_lost(name, LOST_REASON):
         log(f"run {run_id} of {name} marked lost: {LOST_REASON}")
     return reaped
 
 
-def _reap_containers(name: str, log: Log, connect: Callable[[], Docker]) -> list:
+def _reap_containers(paths: Paths, name: str, log: Log, connect: Callable[[], Docker]) -> list:
     try:
         docker = connect()
         containers = docker.job_containers(name)
+        grace = _stop_grace(paths, name) if containers else DEFAULT_STOP_GRACE
         for container in containers:
             log(f"reaping container {container.name} left by an earlier run of {name}")
-            docker.stop(container, grace=DEFAULT_STOP_GRACE)
+            docker.stop(container, grace=grace)
             docker.remove(container)
         return containers
     except GpuAgentError as err:
         log(f"could not look for containers left by earlier runs: {err.message}")
         return []
+
+
+def _stop_grace(paths: Paths, name: str) -> int:
+    """The job's own stop grace, so a container reaped gets the time its job asked for to
+    save its work; the default where the job file does not load (edited, or gone)."""
+    try:
+        return load_job(paths.job_file(name), on_host=False).stop_grace
+    except (GpuAgentError, OSError):
+        return DEFAULT_STOP_GRACE
 
 
 def _attempts(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker]) -> tuple[RunRecord, int]:

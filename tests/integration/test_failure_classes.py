@@ -224,3 +224,44 @@ def test_a_run_the_database_refused_too_long_is_spooled_and_reaches_history_late
     history = home.run("history", "spooled")  # any command that opens the database adds it
     assert history.returncode == 0
     assert [run.status for run in home.runs("spooled")] == ["succeeded", "succeeded"]
+
+
+def test_reap_stops_a_leftover_container_with_its_jobs_own_stop_grace(home, busybox_image, docker_client, tmp_path):
+    # On SIGTERM the container takes 3 s to save its work: the job's grace of 1 s
+    # cuts that short, where the default (10 s) would let it finish.
+    out = tmp_path / "out"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)
+    script = "trap 'echo term >> /out/log; sleep 3; echo saved >> /out/log; exit 0' TERM; echo up >> /out/log; sleep 600 & wait"
+    home.write_job("graceful", busybox_image, ["sh", "-c", script], volumes=[f"{out}:/out"], stop_grace="1s")
+    agent = home.popen("run", "graceful")
+    wait_for(lambda: (out / "log").exists(), what="the container to start")
+    agent.send_signal(signal.SIGKILL)
+    agent.communicate(timeout=30)
+
+    result = home.run("reap", "graceful")
+
+    assert result.returncode == 0, result.stderr
+    assert (out / "log").read_text() == "up\nterm\n"
+    assert containers(docker_client, "graceful") == []
+
+
+def test_the_recorded_job_hash_is_of_the_file_the_run_loaded(home, busybox_image, tmp_path):
+    import hashlib
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o777)
+    state.chmod(0o777)
+    path = home.write_job(
+        "rehashed", busybox_image, ["sh", "-c", "touch /state/up; while [ ! -e /state/go ]; do sleep 0.1; done"], volumes=[f"{state}:/state"]
+    )
+    loaded = path.read_bytes()
+    agent = home.popen("run", "rehashed")
+    wait_for(lambda: (state / "up").exists(), what="the container to start")
+    home.write_job("rehashed", busybox_image, ["true"], volumes=[f"{state}:/state"])  # rewritten mid-run
+    (state / "go").touch()
+    agent.communicate(timeout=60)
+
+    run = home.last_run("rehashed")
+    assert run.status == "succeeded"
+    assert run.job_hash == hashlib.sha256(loaded).hexdigest() != hashlib.sha256(path.read_bytes()).hexdigest()
