@@ -182,7 +182,14 @@ def job_detail(screen: Screen, detail: JobDetail) -> None:
         ]
     )
     timer_text = [Code(detail.timer_text, "ini")] if detail.timer_text is not None else []
-    emit(screen, facts, Line(), Code(detail.job_text, "toml"), *timer_text, *_systemd_note(detail.systemd_problem))
+    emit(screen, facts, Line(), _settings(job), Line(), Code(detail.job_text, "toml"), *timer_text, *_systemd_note(detail.systemd_problem))
+
+
+def _settings(job: Job) -> Fields:
+    """Every setting as the run will apply it, defaults included, by its `add` option."""
+    from gpuagent.model.settings import SETTINGS
+
+    return Fields([(setting.option.removeprefix("--"), setting.human(getattr(job, setting.field))) for setting in SETTINGS])
 
 
 def _systemd_note(problem: str | None) -> list[Block]:

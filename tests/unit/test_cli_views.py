@@ -111,6 +111,9 @@ def test_show(home):
 
     assert "daily at 02:00" in text and 'image = "gpuagent-test/busybox:latest"' in text
     assert f"{home.root}/unit/gpuagent@nightly.timer is missing" in text
+    words = [line.split(None, 1) for line in text.splitlines() if "=" not in line]
+    settings = {key: value for key, value in (pair for pair in words if len(pair) == 2) if key in ("stop-grace", "vram-wait", "gpus")}
+    assert settings == {"stop-grace": "10s", "vram-wait": "30m", "gpus": "1"}, "show spells out what the run applies, defaults too"
     assert detail["job"]["name"] == "nightly" and detail["timer_installed"] is False
     fires = [datetime.fromisoformat(fire) for fire in detail["next_fires"]]
     assert len(fires) == 3 and all((fire.astimezone().hour, fire.minute, fire.utcoffset()) == (2, 0, timedelta(0)) for fire in fires)
