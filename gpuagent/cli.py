@@ -7,6 +7,7 @@ that need them, so `gpuagent --help` stays fast.
 """
 
 import inspect
+import os
 import sys
 from typing import Annotated, Any
 
@@ -265,9 +266,18 @@ def run(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
     raise typer.Exit(status)
 
 
+# How systemd says the service ended, to its ExecStopPost: these two mean `gpuagent run`
+# exited by itself (0, or an exit code it chose), after removing its container and
+# recording its run, so the reap has nothing to do and skips docker's import and API
+# calls. A signal, core dump, timeout or watchdog means it may not have: reap then.
+AGENT_ENDED_ITSELF = frozenset({"success", "exit-code"})
+
+
 @app.command()
 def reap(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
     """Stop and remove containers of a job that outlived their agent (the service's ExecStopPost)."""
+    if os.environ.get("SERVICE_RESULT") in AGENT_ENDED_ITSELF:
+        return
     from gpuagent.commands.reap import reap_job
 
     for container in reap_job(_paths(), name, log=_agent_log):

@@ -114,22 +114,31 @@ def test_the_next_run_reaps_what_a_killed_run_left(home, busybox_image, docker_c
     assert containers(docker_client, "phoenix") == []
 
 
+BROKEN_BASE = "schema_version = 1\nname = 'broken'\nimage = 'img'\n"
+AT_TWO = "[schedule]\nat = '02:00'\n"
+
+
 @pytest.mark.parametrize(
     "job_text, reason",
     [
         ("schema_version = 1\nname = 'broken'\nimage = 'img'\n", "missing key 'command'"),
         ("not toml at all [", "not valid TOML"),
+        (BROKEN_BASE + "command = 'echo started'\n" + AT_TWO, "command must be a list of strings, got a string"),
+        (BROKEN_BASE + "command = ['echo', 'started']\n" + AT_TWO + "persistent = 'false'\n", "schedule.persistent must be a boolean"),
+        (BROKEN_BASE.replace("'broken'", "'other'") + "command = ['echo', 'started']\n" + AT_TWO, "is not the file's name"),
+        (BROKEN_BASE + "command = ['echo', 'started']\n" + AT_TWO + "[container]\nvolumes = ['/run:/hostrun:ro']\n", "holds the docker socket"),
     ],
 )
-def test_a_bad_job_file_is_an_error_run(home, job_text, reason):
+def test_a_bad_job_file_is_an_error_run(home, docker_client, job_text, reason):
     job_file = home.root / "config" / "jobs" / "broken.toml"
     job_file.parent.mkdir(parents=True, exist_ok=True)
-    job_file.write_text(job_text)
+    job_file.write_text(job_text.replace("'img'", "'gpuagent-test/busybox:latest'"))
     result = home.run("run", "broken")
 
     assert result.returncode == 1
     run = home.last_run("broken")
-    assert run.status == "error" and reason in run.reason
+    assert run.status == "error" and reason in run.reason, run.reason
+    assert "started" not in result.stdout and containers(docker_client, "broken") == []
 
 
 def test_docker_unreachable_is_an_error_run(home, busybox_image, tmp_path):
@@ -265,3 +274,30 @@ def test_the_recorded_job_hash_is_of_the_file_the_run_loaded(home, busybox_image
     run = home.last_run("rehashed")
     assert run.status == "succeeded"
     assert run.job_hash == hashlib.sha256(loaded).hexdigest() != hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("result", ["success", "exit-code"])
+def test_the_services_reap_after_a_run_that_ended_by_itself_does_no_docker_work(tmp_path, result):
+    # docker unreachable: a reap that asked it anything would say so
+    home = AgentHome(tmp_path / "agent", extra_env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock", "SERVICE_RESULT": result})
+    home.write_job("clean", "gpuagent-test/busybox:latest", ["true"])
+
+    reaped = home.run("reap", "clean")
+
+    assert (reaped.returncode, reaped.stdout, reaped.stderr) == (0, "", "")
+    assert not (home.root / "state" / "history.db").exists()
+
+
+@pytest.mark.parametrize("result", ["signal", "core-dump", "timeout", "watchdog"])
+def test_the_services_reap_after_an_agent_that_was_killed_removes_its_container(home, busybox_image, docker_client, result):
+    home.write_job("killed", busybox_image, ["sleep", "600"])
+    agent = home.popen("run", "killed")
+    wait_for(lambda: containers(docker_client, "killed"), what="the run's container")
+    agent.send_signal(signal.SIGKILL)
+    agent.communicate(timeout=30)
+
+    reaped = subprocess.run(home.command("reap", "killed"), env={**home.env, "SERVICE_RESULT": result}, capture_output=True, text=True, timeout=60)
+
+    assert reaped.returncode == 0, reaped.stderr
+    assert containers(docker_client, "killed") == []
+    assert home.last_run("killed").status == "lost"
