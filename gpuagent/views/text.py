@@ -113,10 +113,9 @@ def add_result(screen: Screen, result: AddResult) -> None:
 def sync_result(screen: Screen, result: SyncResult) -> None:
     """One line per change, then the counts; the job files that do not load are errors,
     shown after (with render.error, on stderr)."""
-    would = "would " if result.dry_run else ""
-    enabled = "would enable its timer" if result.dry_run else "timer enabled"
-    lines = [Line(f"{would}write {path}" + _sync_note(path, result.new, enabled)) for path in result.written]
-    lines += [Line(f"{would}remove {path} (its job file is gone)") for path in result.removed]
+    wrote, removed, enabled = ("would write", "would remove", "would enable its timer") if result.dry_run else ("wrote", "removed", "timer enabled")
+    lines = [Line(f"{wrote} {path}" + _sync_note(path, result.new, enabled)) for path in result.written]
+    lines += [Line(f"{removed} {path} (its job file is gone)") for path in result.removed]
     template = result.template
     if template.path is not None and not template.current:
         lines.append(

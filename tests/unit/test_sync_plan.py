@@ -2,16 +2,19 @@
 where there is none, and a dry run over real job files that writes nothing. (Applying it
 to a real systemd is tests/e2e/test_sync.py.)"""
 
+import io
 import shutil
 
 import pytest
 
-from gpuagent.commands.common import missing_template, template_state, timer_text
-from gpuagent.commands.sync import plan_timers, sync_timers
+from gpuagent.commands.common import TemplateState, missing_template, template_state, timer_text
+from gpuagent.commands.sync import SyncResult, plan_timers, sync_timers
 from gpuagent.host.files import write_atomic
 from gpuagent.host.jobfiles import load_job
 from gpuagent.model.units import service_template_text
 from gpuagent.paths import resolve_paths
+from gpuagent.views import text
+from gpuagent.views.terminal import Screen
 
 
 @pytest.fixture
@@ -102,3 +105,17 @@ def test_a_dry_run_reports_every_change_and_writes_nothing(paths):
     assert result.unchanged == [paths.timer_file("same")]
     assert list(result.broken) == ["broken"] and result.broken["broken"].exit_code == 2
     assert {path: path.read_text() for path in paths.unit_dir.iterdir()} == before
+
+
+def test_the_report_says_each_change_then_the_counts(paths):
+    timer, gone = paths.timer_file("new"), paths.timer_file("gone")
+    result = SyncResult(written=[timer], new=[timer], removed=[gone], unchanged=[], broken={}, template=TemplateState(None, False), dry_run=False)
+    screen = Screen(file=io.StringIO(), terminal=False)
+
+    text.sync_result(screen, result)
+
+    assert screen.file.getvalue().splitlines() == [
+        f"wrote {timer} (a new job: timer enabled)",
+        f"removed {gone} (its job file is gone)",
+        "synced: 1 written, 1 removed, 0 unchanged; systemd reloaded",
+    ]
