@@ -5,9 +5,10 @@
 # says so): checks python (>= 3.11, with venv), systemd and docker; creates a virtual
 # environment and installs gpuagent into it from this checkout or from a wheel; links the
 # `gpuagent` command; installs the template unit; creates the job and state directories;
-# reloads systemd; runs `gpuagent doctor`, which checks the rest (the NVIDIA driver and
-# container toolkit among it: warnings only, since CPU jobs run without them). Jobs,
-# timers and history are never touched by an install or an upgrade.
+# reloads systemd; writes the jobs' timers from their job files (`gpuagent sync`: after a
+# reinstall they are back); runs `gpuagent doctor`, which checks the rest (the NVIDIA
+# driver and container toolkit among it: warnings only, since CPU jobs run without them).
+# Jobs and history are never touched by an install or an upgrade.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,8 +23,9 @@ usage() {
 Usage: sudo ./install.sh [OPTIONS] [WHEEL]
        ./install.sh --user [OPTIONS] [WHEEL]
 
-Install gpuagent from this checkout (or from WHEEL), or upgrade it in place: jobs,
-timers and history stay. Safe to run again: it changes only what differs.
+Install gpuagent from this checkout (or from WHEEL), or upgrade it in place: jobs and
+history stay, and each job's timer is written from its job file (gpuagent sync). Safe
+to run again: it changes only what differs.
 
   --user             install for yourself: venv in ~/.local/share/gpuagent, the command
                      in ~/.local/bin, systemd user units in ~/.config/systemd/user
@@ -354,6 +356,29 @@ reload_systemd() {
     fi
 }
 
+sync_timers() {
+    # The job files are the truth: `gpuagent sync` writes each job's timer from its file
+    # (after a reinstall, which removed them, they come back) and removes those of jobs
+    # that are gone. Its "wrote" and "removed" lines are changes of this run.
+    local output line status=0
+    if ! "${gpuagent[@]}" sync --help >/dev/null 2>&1; then
+        say "this gpuagent has no sync command yet: timers left as they are"
+        return
+    fi
+    if ! systemd_up; then
+        warn "systemd is not reachable: the jobs' timers are written by \`gpuagent sync\` once it is"
+        return
+    fi
+    output=$("${gpuagent[@]}" sync 2>&1) || status=$?
+    while IFS= read -r line; do
+        case $line in
+        wrote\ * | removed\ *) changed "sync: $line" ;;
+        *) say "sync: $line" ;;
+        esac
+    done <<<"$output"
+    [ "$status" = 0 ] || warn "gpuagent sync reported problems (above): fix those job files, then run \`gpuagent sync\`"
+}
+
 run_doctor() {
     if ! "${gpuagent[@]}" doctor --help >/dev/null 2>&1; then
         say "this gpuagent has no doctor command yet: host check skipped"
@@ -378,6 +403,7 @@ do_install() {
     install_units
     ensure_state_dirs
     reload_systemd
+    sync_timers
     run_doctor
     local version
     version=$(installed_version)

@@ -5,9 +5,10 @@
 #
 # The package holds a virtual environment at /opt/gpuagent (gpuagent and its
 # dependencies, compiled), the command /usr/bin/gpuagent, the template unit
-# /etc/systemd/system/gpuagent@.service (a conffile: the place gpuagent itself keeps it),
-# and maintainer scripts (packaging/debian/) that create /etc/gpuagent and
-# /var/lib/gpuagent, reload systemd, and on removal stop the jobs' timers.
+# /usr/lib/systemd/system/gpuagent@.service (where Debian policy puts a package's units;
+# local changes go in a drop-in, `systemctl edit gpuagent@.service`), and maintainer
+# scripts (packaging/debian/) that create /etc/gpuagent and /var/lib/gpuagent, reload
+# systemd and write the jobs' timers (`gpuagent sync`), and on removal stop them.
 #
 # A virtual environment is not relocatable across interpreters: build on the release the
 # package is for (its /usr/bin/python3 becomes the package's interpreter, and a
@@ -85,14 +86,13 @@ if leftovers=$(grep -rl --binary-files=text -F "$root" "$venv"); then
     die "files still name the staging path: $leftovers"
 fi
 
-mkdir -p "$root/usr/bin" "$root/etc/systemd/system" "$root/DEBIAN"
+mkdir -p "$root/usr/bin" "$root/usr/lib/systemd/system" "$root/DEBIAN"
 ln -s "$PREFIX/bin/gpuagent" "$root/usr/bin/gpuagent"
 # The template as the package being built ships it (`gpuagent add` and doctor compare
 # against the same file).
 install -m 0644 "$venv/lib/python$pyver/site-packages/gpuagent/data/gpuagent@.service" \
-    "$root/etc/systemd/system/gpuagent@.service"
+    "$root/usr/lib/systemd/system/gpuagent@.service"
 install -m 0755 "$HERE"/debian/{postinst,prerm,postrm} "$root/DEBIAN/"
-echo /etc/systemd/system/gpuagent@.service >"$root/DEBIAN/conffiles"
 
 arch=all
 [ -z "$(find "$venv" -name '*.so' -print -quit)" ] || arch=$(dpkg --print-architecture)

@@ -17,6 +17,7 @@ from tests.support.wheels import build_gpuagent_wheel, ensure_wheelhouse
 pytestmark = pytest.mark.systemd
 
 DEBS_IN_BOX = "/opt/debs"
+PACKAGE_TEMPLATE = "/usr/lib/systemd/system/gpuagent@.service"
 
 
 def build_deb(out: Path, *source: Path) -> str:
@@ -74,7 +75,9 @@ def test_it_installs_and_runs_a_job(box, debs, busybox_image):
     assert mode_and_owner(box, "/var/lib/gpuagent") == "750 0:0"
     doctor = gpuagent(box, "doctor", check=False)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-    assert re.search(r"ok\s+template-unit", doctor.stdout)
+    assert re.search(r"ok\s+template-unit\s+/usr/lib/systemd/system/gpuagent@.service is installed", doctor.stdout)
+    loaded = box.exec(["systemctl", "show", "-P", "FragmentPath", "gpuagent@probe.service"]).stdout.strip()
+    assert box.exec(["realpath", loaded]).stdout.strip() == PACKAGE_TEMPLATE, "bookworm's systemd names it by /lib, a link to /usr/lib"
 
     gpuagent(box, "add", "nightly", "--at", "03:00", "--image", busybox_image, "--", "echo", "from the deb")
     gpuagent(box, "trigger", "nightly")
@@ -89,6 +92,7 @@ def test_an_upgrade_keeps_the_timer_and_history(box, debs):
     assert result.returncode == 0, result.stdout + result.stderr
     assert gpuagent(box, "--version").stdout.strip() == f"gpuagent {UPGRADE_VERSION}"
     assert unit_state(box, "gpuagent@nightly.timer") == ("loaded", "enabled", "active")
+    assert "nothing to change: 1 timer(s) match their job files" in result.stdout, "postinst runs gpuagent sync"
     gpuagent(box, "trigger", "nightly")
     latest, first = finished_runs(box, "nightly", count=2)
     assert latest.status == first.status == "succeeded"
@@ -108,10 +112,18 @@ def test_remove_stops_the_timers_and_keeps_jobs_and_history(box):
     assert "Status: deinstall ok config-files" in package_status(box)
 
 
+def test_a_reinstall_brings_the_timers_back_from_the_job_files(box, debs):
+    result = dpkg(box, "-i", f"{DEBS_IN_BOX}/{debs[2]}")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "wrote /etc/systemd/system/gpuagent@nightly.timer (a new job: timer enabled)" in result.stdout
+    assert unit_state(box, "gpuagent@nightly.timer") == ("loaded", "enabled", "active")
+
+
 def test_purge_removes_everything(box):
     result = dpkg(box, "-P", "gpuagent")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    for gone in ("etc/gpuagent", "var/lib/gpuagent", "etc/systemd/system/gpuagent@.service"):
+    for gone in ("etc/gpuagent", "var/lib/gpuagent", PACKAGE_TEMPLATE.lstrip("/"), "etc/systemd/system/gpuagent@nightly.timer"):
         assert not (box.root / gone).exists(), gone
     assert dpkg(box, "-s", "gpuagent").returncode != 0

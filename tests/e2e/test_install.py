@@ -90,6 +90,7 @@ def test_an_upgrade_keeps_jobs_history_and_timers(box, busybox_image, tmp_path):
     assert gpuagent(box, "--version").stdout.strip() == f"gpuagent {UPGRADE_VERSION}"
     assert (box.root / "etc/gpuagent/jobs/nightly.toml").read_bytes() == job_file
     assert unit_state(box, "gpuagent@nightly.timer") == ("loaded", "enabled", "active")
+    assert "install.sh: sync: nothing to change: 1 timer(s) match their job files" in result.stdout
     assert [run.run_id for run in runs(box, "nightly")] == [first.run_id]
     # The upgraded agent runs the job, and adds to the same history.
     gpuagent(box, "trigger", "nightly")
@@ -117,6 +118,15 @@ def test_uninstall_removes_the_agent_and_timers_and_keeps_jobs_and_history(box):
 
     again = install_sh(box, "--uninstall")
     assert again.returncode == 0 and "nothing to remove" in again.stdout
+
+
+def test_a_reinstall_brings_the_timers_back_from_the_job_files(box):
+    result = install_sh(box, *OFFLINE)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "install.sh: sync: wrote /etc/systemd/system/gpuagent@nightly.timer (a new job: timer enabled)" in result.stdout
+    assert unit_state(box, "gpuagent@nightly.timer") == ("loaded", "enabled", "active")
+    assert len(runs(box, "nightly")) == 2
 
 
 def test_purge_removes_jobs_and_history_too(box):
