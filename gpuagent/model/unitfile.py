@@ -8,15 +8,18 @@ template), so `$` variable expansion never applies to the values it writes.
 
 from dataclasses import dataclass, field
 
+from gpuagent.errors import InvalidInput
 
-class UnsafeValue(ValueError):
-    """A value that cannot be written into a unit file without changing its meaning."""
+
+class UnsafeValue(InvalidInput):
+    """A value that cannot be written into a unit file without changing its meaning: an
+    input error (exit 2, one line), never a traceback."""
 
 
 def escape_value(value: str) -> str:
     """`%` -> `%%`, so systemd takes it literally; control characters are refused."""
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        raise UnsafeValue(f"control character in unit file value {value!r}")
+        raise UnsafeValue(f"{value!r} holds a control character, which cannot go into a unit file", "remove the line break or tab")
     return value.replace("%", "%%")
 
 

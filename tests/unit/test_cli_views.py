@@ -231,3 +231,27 @@ def test_help_json_and_piped_views_do_not_import_rich(home, args):
     )
     result = subprocess.run([sys.executable, "-c", probe], env=home.env, capture_output=True, text=True)
     assert "RICH []" in result.stderr, result.stderr
+
+
+def test_views_do_not_look_at_the_host_but_run_does(home, tmp_path):
+    # a volume on an NFS mount that is down: its path is not there now
+    home.write_job("nfs", "gpuagent-test/busybox:latest", ["true"], volumes=[f"{tmp_path}/nfs-down:/data"])
+
+    [nfs] = [job for job in as_json(home, "status")["jobs"] if job["name"] == "nfs"]
+    assert nfs["problem"] is None and "nfs" in invoke(home, "list")
+    assert as_json(home, "show", "nfs")["job"]["volumes"][0]["host"] == f"{tmp_path}/nfs-down"
+    ran = home.run("run", "nfs")
+    assert ran.returncode == 1 and "does not exist" in home.last_run("nfs").reason
+
+
+def test_a_control_character_bound_for_a_unit_file_is_an_input_error(tmp_path, monkeypatch):
+    config = tmp_path / "config\nExecStart=evil"
+    monkeypatch.setenv("GPUAGENT_CONFIG_DIR", str(config))
+    monkeypatch.setenv("GPUAGENT_UNIT_DIR", str(tmp_path / "unit"))
+    args = ["--system", "add", "job", "--at", "02:00", "--image", "img", "--dry-run", "--", "true"]
+    result = CliRunner().invoke(app, args)
+
+    assert result.exit_code == 2, result.output
+    [error] = [line for line in result.stderr.splitlines() if not line.startswith("hint:")]
+    assert "control character" in error
+    assert not (tmp_path / "unit").exists()
