@@ -1,21 +1,27 @@
 """What several commands need: every job with its timer, the timer a job file calls for,
-the template unit systemd loads, and the history if there is one."""
+the template unit systemd loads, and the history if there is one.
+
+What only some of them use is imported where it is used: `history` needs the store alone,
+and job files with their parsers cost it about 15 ms to import (bench/cli_views.py).
+"""
+
+from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gpuagent.errors import InvalidInput, NotFound, SystemdError
 from gpuagent.host.history import HistoryStore
-from gpuagent.host.jobfiles import job_names, load_job
-from gpuagent.host.systemd import Systemd, TimerState, timer_unit_name
-from gpuagent.model.job import Job
-from gpuagent.model.run import RunRecord
-from gpuagent.model.units import service_template_text, timer_unit
-from gpuagent.model.values import NAME_PATTERN
 from gpuagent.paths import Paths
+
+if TYPE_CHECKING:
+    from gpuagent.host.systemd import TimerState
+    from gpuagent.model.job import Job
+    from gpuagent.model.run import RunRecord
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ def job_summaries(paths: Paths) -> JobList:
     """Job files are read without looking at the host: no systemd-analyze for their
     calendars (one process a job; systemd holds the timers), no look at their volumes (an
     NFS mount that is down must not make a job look broken). `doctor` checks them fully."""
+    from gpuagent.host.jobfiles import job_names, load_job
+
     names = job_names(paths.jobs_dir)
     timers, systemd_problem = read_timers(paths, names)
     summaries = []
@@ -51,6 +59,8 @@ def job_summaries(paths: Paths) -> JobList:
 def read_timers(paths: Paths, names: Sequence[str]) -> tuple[dict[str, TimerState], str | None]:
     """The timer of each job, by job name, asked of systemd in one call; or no timers and
     why, where systemd cannot be asked."""
+    from gpuagent.host.systemd import Systemd, timer_unit_name
+
     try:
         states = Systemd(paths.user_mode).timer_states([timer_unit_name(name) for name in names])
     except SystemdError as err:
@@ -66,11 +76,15 @@ def require_known_job(paths: Paths, name: str) -> None:
 
 def timer_text(paths: Paths, job: Job) -> str:
     """The timer `job`'s file calls for, as `add` and `sync` write it."""
+    from gpuagent.model.units import timer_unit
+
     return timer_unit(job, paths.job_file(job.name)).render()
 
 
 def timer_names(paths: Paths) -> list[str]:
     """The jobs that have a timer file in the unit directory, whether or not a job file is left."""
+    from gpuagent.model.values import NAME_PATTERN
+
     if not paths.unit_dir.is_dir():
         return []
     names = (timer.name.removeprefix("gpuagent@").removesuffix(".timer") for timer in paths.unit_dir.glob("gpuagent@*.timer"))
@@ -84,6 +98,8 @@ class TemplateState:
 
 
 def template_state(paths: Paths) -> TemplateState:
+    from gpuagent.model.units import service_template_text
+
     shipped = service_template_text()
     for place in paths.template_places:
         if os.path.lexists(place):  # a link to /dev/null (masked) is there too
@@ -94,6 +110,8 @@ def template_state(paths: Paths) -> TemplateState:
 def missing_template(paths: Paths) -> dict[Path, str]:
     """The shipped template to write where systemd has none. One that is there, edited or
     older, is never replaced: local changes belong in drop-ins, and doctor reports it."""
+    from gpuagent.model.units import service_template_text
+
     if template_state(paths).path is not None:
         return {}
     return {paths.service_template: service_template_text()}
