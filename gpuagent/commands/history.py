@@ -10,11 +10,9 @@ from gpuagent.paths import Paths
 
 def list_runs(paths: Paths, name: str | None, limit: int, status: str | None = None, since: datetime | None = None) -> list[RunRecord]:
     if name is not None:
-        from gpuagent.model.job import (
-            validate_name,  # jobs.py and its parsers take ~30 ms to import
-        )
+        from gpuagent.model.values import parse_name  # imported only when a name is given
 
-        validate_name(name)
+        parse_name(name)
     if status is not None and status not in set(Status):
         raise InvalidInput(f"--status: unknown status {status!r}", f"use one of: {', '.join(Status)}")
     with existing_history(paths) as store:

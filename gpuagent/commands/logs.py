@@ -6,7 +6,7 @@ from datetime import datetime
 from gpuagent.commands.common import get_run
 from gpuagent.errors import NotFound
 from gpuagent.host.systemd import Systemd, service_unit_name
-from gpuagent.model.job import validate_name
+from gpuagent.model.values import parse_name
 from gpuagent.paths import Paths
 
 
@@ -20,7 +20,7 @@ def job_logs(
 ) -> Iterator[str]:
     """The journal's lines, as journalctl prints them, while it prints them: with
     `follow` the stream goes on until it is closed."""
-    validate_name(name)
+    parse_name(name)
     invocation_id = None
     if run_id is not None:
         run = get_run(paths, run_id)

@@ -9,7 +9,7 @@ by a live agent (the job lock is taken) is left alone.
 from collections.abc import Callable
 
 from gpuagent.host.locks import flocked
-from gpuagent.model.job import validate_name
+from gpuagent.model.values import parse_name
 from gpuagent.paths import Paths
 from gpuagent.run.recorder import RunRecorder
 from gpuagent.run.runner import reap_orphans
@@ -17,7 +17,7 @@ from gpuagent.run.runner import reap_orphans
 
 def reap_job(paths: Paths, name: str, log: Callable[[str], None]) -> list[str]:
     """Returns the names of the containers removed."""
-    validate_name(name)
+    parse_name(name)
     with flocked(paths.job_lock(name), wait=False) as free:
         if not free:
             return []

@@ -2,13 +2,13 @@
 
 from gpuagent.commands.common import require_known_job
 from gpuagent.host.systemd import Systemd, timer_unit_name
-from gpuagent.model.job import validate_name
+from gpuagent.model.values import parse_name
 from gpuagent.paths import Paths
 
 
 def remove_job(paths: Paths, name: str) -> list[str]:
     """Returns the files removed."""
-    validate_name(name)
+    parse_name(name)
     require_known_job(paths, name)
     job_file, timer_file = paths.job_file(name), paths.timer_file(name)
     systemd = Systemd(paths.user_mode)

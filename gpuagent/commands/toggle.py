@@ -3,14 +3,14 @@
 from gpuagent.commands.common import require_known_job
 from gpuagent.host.jobfiles import load_job
 from gpuagent.host.systemd import Systemd, timer_unit_name
-from gpuagent.model.job import validate_name
+from gpuagent.model.values import parse_name
 from gpuagent.paths import Paths
 
 
 def set_enabled(paths: Paths, name: str, enabled: bool) -> None:
     """A job that does not exist or validate is not switched on; one whose file no longer
     loads can still be switched off."""
-    validate_name(name)
+    parse_name(name)
     if enabled:
         load_job(paths.job_file(name))
     else:

@@ -14,9 +14,6 @@ from gpuagent.errors import InvalidInput
 from gpuagent.model import values
 from gpuagent.model.schedule import Schedule
 from gpuagent.model.settings import BY_FIELD, SETTINGS, Setting
-from gpuagent.model.values import NAME_PATTERN, Volume
-
-__all__ = ["NAME_PATTERN", "Job", "Volume", "build_job", "job_from_options", "validate_name"]
 
 Job = dataclasses.make_dataclass(
     "Job",
@@ -28,10 +25,6 @@ Job = dataclasses.make_dataclass(
         "uses_gpu": property(lambda self: self.gpus > 0),
     },
 )
-
-
-def validate_name(name: str) -> str:
-    return values.parse_name(name)
 
 
 def job_from_options(name: str, schedule: Schedule, options: Mapping[str, Any]) -> Job:
@@ -50,7 +43,7 @@ def build_job(name: str, schedule: Schedule, given: Mapping[str, Any], label: Ca
     """Read each setting in `given` (Job field -> its value as the job file holds it) with
     its row's reader, default the others, and check them together. `label` names a
     setting in errors: its option, or its key."""
-    validate_name(name)
+    values.parse_name(name)
     settings = {}
     for setting in SETTINGS:
         if setting.field in given:

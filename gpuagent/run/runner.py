@@ -23,10 +23,10 @@ from gpuagent.errors import GpuAgentError
 from gpuagent.host.dockerd import Docker, container_spec
 from gpuagent.host.jobfiles import JobFile, load_job, read_job_file
 from gpuagent.host.locks import flocked
-from gpuagent.model.job import validate_name
 from gpuagent.model.run import RETRYABLE, SKIPPED, RunRecord, Status
 from gpuagent.model.settings import DEFAULT_STOP_GRACE
 from gpuagent.model.sizes import format_size
+from gpuagent.model.values import parse_name
 from gpuagent.paths import Paths
 from gpuagent.run import admission
 from gpuagent.run.outcome import classify, says_cuda_oom
@@ -67,7 +67,7 @@ def exit_status(job_policy: str | None, status: Status) -> int:
 def run_job(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[RunRecord, int]:
     """Run job `name`, with its retries. `output` receives the container's lines, `log`
     the agent's own. Returns the last attempt's record and the exit status for systemd."""
-    validate_name(name)
+    parse_name(name)
     recorder = RunRecorder(paths, log)
     try:
         with flocked(paths.job_lock(name), wait=False) as holding, _signals_stop_the_run():
