@@ -40,18 +40,24 @@ class Kind:
     words: str
     check: Callable[[Any], bool]
     cli_type: Any  # the Python type Typer parses the option as
+    example: str  # a value of this type, for hints
 
 
 def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-STRING = Kind("string", lambda value: isinstance(value, str), str)
-INTEGER = Kind("integer", lambda value: isinstance(value, int) and not isinstance(value, bool), int)
-NUMBER = Kind("number", lambda value: isinstance(value, int | float) and not isinstance(value, bool), float)
-BOOLEAN = Kind("boolean", lambda value: isinstance(value, bool), bool)
-STRINGS = Kind("list of strings", _strings, list[str])
-STRING_TABLE = Kind("table of strings", lambda value: isinstance(value, dict) and all(isinstance(item, str) for item in value.values()), list[str])
+STRING = Kind("string", lambda value: isinstance(value, str), str, '"..."')
+INTEGER = Kind("integer", lambda value: isinstance(value, int) and not isinstance(value, bool), int, "2")
+NUMBER = Kind("number", lambda value: isinstance(value, int | float) and not isinstance(value, bool), float, "8.0")
+BOOLEAN = Kind("boolean", lambda value: isinstance(value, bool), bool, "true")
+STRINGS = Kind("list of strings", _strings, list[str], '["...", "..."]')
+STRING_TABLE = Kind(
+    "table of strings",
+    lambda value: isinstance(value, dict) and all(isinstance(item, str) for item in value.values()),
+    list[str],
+    '{ KEY = "value" }',
+)
 
 
 @dataclass(frozen=True)
@@ -95,17 +101,7 @@ class Setting:
             )
 
     def example(self) -> str:
-        return f"{self.key} = {_EXAMPLES[self.kind.words]}"
-
-
-_EXAMPLES = {
-    "string": '"..."',
-    "integer": "2",
-    "number": "8.0",
-    "boolean": "true",
-    "list of strings": '["...", "..."]',
-    "table of strings": '{ KEY = "value" }',
-}
+        return f"{self.key} = {self.kind.example}"
 
 
 def _toml_words(value: Any) -> str:
@@ -113,8 +109,14 @@ def _toml_words(value: Any) -> str:
     return f"{kind.get(type(value), type(value).__name__)} ({value!r})"
 
 
-def _optional(read: Callable[..., Any], *args: Any) -> Callable[[Any, str], Any]:
+def _with(read: Callable[..., Any], *args: Any) -> Callable[[Any, str], Any]:
+    """`read` with its bounds: the reader of a row takes only the value and a label."""
     return lambda value, label: read(value, label, *args)
+
+
+def _as_is(value: Any, label: str) -> Any:
+    """A value whose TOML type says all there is to check (a boolean)."""
+    return value
 
 
 def _size_or_none(size: int | None) -> str | None:
@@ -171,7 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
         BOOLEAN,
         ("--persistent/--no-persistent",),
         "Catch up a fire missed while the host was off (calendar schedules).",
-        lambda value, label: value,
+        _as_is,
         True,
     ),
     Setting(
@@ -181,7 +183,7 @@ SETTINGS: tuple[Setting, ...] = (
         STRING,
         ("--random-delay",),
         "Spread the start by up to this long, e.g. 10m (at most 7d).",
-        _optional(v.parse_bounded_duration, WEEK, "a longer spread belongs in the schedule itself"),
+        _with(v.parse_bounded_duration, WEEK, "a longer spread belongs in the schedule itself"),
         None,
         to_toml=_duration_or_none,
         json_key="random_delay_seconds",
@@ -195,7 +197,7 @@ SETTINGS: tuple[Setting, ...] = (
         INTEGER,
         ("--gpus",),
         "How many GPUs the run needs (0: a CPU job; default: as many as --gpu names).",
-        _optional(v.parse_count, 0, v.MAX_GPUS),
+        _with(v.parse_count, 0, v.MAX_GPUS),
         None,
         to_toml=lambda n: n or None,
         metavar="N",
@@ -235,7 +237,7 @@ SETTINGS: tuple[Setting, ...] = (
         STRING,
         ("--memory",),
         "Host memory limit, e.g. 32g, no swap on top (at least 6MiB); over it the run ends oom-killed.",
-        _optional(v.parse_sized, v.MIN_MEMORY),
+        _with(v.parse_sized, v.MIN_MEMORY),
         None,
         to_toml=_size_or_none,
         json_key="memory_bytes",
@@ -276,7 +278,7 @@ SETTINGS: tuple[Setting, ...] = (
         STRING,
         ("--vram-policy",),
         "When no GPU fits: wait (until --vram-wait), skip (record skipped-vram, exit 0) or fail (exit 1).",
-        _optional(v.parse_choice, VRAM_POLICIES),
+        _with(v.parse_choice, VRAM_POLICIES),
         "wait",
         to_toml=lambda p: None if p == "wait" else p,
         metavar="POLICY",
@@ -288,7 +290,7 @@ SETTINGS: tuple[Setting, ...] = (
         STRING,
         ("--vram-wait",),
         "How long --vram-policy wait polls NVML for a GPU that fits (default 30m, at most 7d).",
-        _optional(v.parse_bounded_duration, WEEK, "a run that cannot start within a week should be skipped"),
+        _with(v.parse_bounded_duration, WEEK, "a run that cannot start within a week should be skipped"),
         DEFAULT_VRAM_WAIT,
         to_toml=lambda s: None if s == DEFAULT_VRAM_WAIT else format_duration(s),
         json_key="vram_wait_seconds",
@@ -302,7 +304,7 @@ SETTINGS: tuple[Setting, ...] = (
         INTEGER,
         ("--max-gpu-util",),
         "Refuse GPUs busier than this percentage (a GPU whose utilisation NVML cannot read is refused).",
-        _optional(v.parse_count, 0, 100),
+        _with(v.parse_count, 0, 100),
         None,
         json_key="max_gpu_util_pct",
         human=lambda p: "-" if p is None else f"{p}%",
@@ -315,7 +317,7 @@ SETTINGS: tuple[Setting, ...] = (
         BOOLEAN,
         ("--exclusive",),
         "Refuse GPUs running processes that gpuagent did not start.",
-        lambda value, label: value,
+        _as_is,
         False,
         to_toml=lambda flag: flag or None,
     ),
@@ -391,7 +393,7 @@ SETTINGS: tuple[Setting, ...] = (
         STRING,
         ("--timeout",),
         "Stop the run after this long and record timed-out, e.g. 6h (at most 365d).",
-        _optional(v.parse_bounded_duration, YEAR, "a run longer than a year is not a scheduled job"),
+        _with(v.parse_bounded_duration, YEAR, "a run longer than a year is not a scheduled job"),
         None,
         to_toml=_duration_or_none,
         json_key="timeout_seconds",
@@ -405,7 +407,7 @@ SETTINGS: tuple[Setting, ...] = (
         STRING,
         ("--stop-grace",),
         "Between SIGTERM and SIGKILL when a run is stopped or times out (default 10s, at most 240s).",
-        _optional(v.parse_bounded_duration, MAX_STOP_GRACE, "systemd gives a stopping run 300s (TimeoutStopSec) before it kills everything"),
+        _with(v.parse_bounded_duration, MAX_STOP_GRACE, "systemd gives a stopping run 300s (TimeoutStopSec) before it kills everything"),
         DEFAULT_STOP_GRACE,
         to_toml=format_duration,
         json_key="stop_grace_seconds",
@@ -419,7 +421,7 @@ SETTINGS: tuple[Setting, ...] = (
         INTEGER,
         ("--retries",),
         "Run again after failed, oom-killed or cuda-oom, up to N times (not after a skip, a stop or a timeout), each attempt its own history row.",
-        _optional(v.parse_count, 0, MAX_RETRIES),
+        _with(v.parse_count, 0, MAX_RETRIES),
         0,
         to_toml=lambda n: n or None,
         metavar="N",
@@ -431,7 +433,7 @@ SETTINGS: tuple[Setting, ...] = (
         STRING,
         ("--retry-delay",),
         "Pause before a retry (default 1m, at most 1d).",
-        _optional(v.parse_bounded_duration, 86400, "a longer pause belongs to the next scheduled run"),
+        _with(v.parse_bounded_duration, 86400, "a longer pause belongs to the next scheduled run"),
         DEFAULT_RETRY_DELAY,
         to_toml=lambda s: None if s == DEFAULT_RETRY_DELAY else format_duration(s),
         json_key="retry_delay_seconds",
