@@ -1,1 +1,1 @@
-"""views"""
+"""How results look: as text (on a terminal with Rich, or plain) and as JSON."""
