@@ -97,14 +97,17 @@ class TemplateState:
     current: bool  # it is the one this gpuagent ships
 
 
+def loaded_template(paths: Paths) -> Path | None:
+    """The template systemd loads: the first of Paths.template_places that is there (a
+    link to /dev/null, masked, is there too); None where there is none."""
+    return next((place for place in paths.template_places if os.path.lexists(place)), None)
+
+
 def template_state(paths: Paths) -> TemplateState:
     from gpuagent.model.units import service_template_text
 
-    shipped = service_template_text()
-    for place in paths.template_places:
-        if os.path.lexists(place):  # a link to /dev/null (masked) is there too
-            return TemplateState(place, place.is_file() and place.read_text() == shipped)
-    return TemplateState(None, False)
+    place = loaded_template(paths)
+    return TemplateState(place, place is not None and place.is_file() and place.read_text() == service_template_text())
 
 
 def missing_template(paths: Paths) -> dict[Path, str]:
@@ -112,9 +115,7 @@ def missing_template(paths: Paths) -> dict[Path, str]:
     older, is never replaced: local changes belong in drop-ins, and doctor reports it."""
     from gpuagent.model.units import service_template_text
 
-    if template_state(paths).path is not None:
-        return {}
-    return {paths.service_template: service_template_text()}
+    return {} if loaded_template(paths) is not None else {paths.service_template: service_template_text()}
 
 
 @contextmanager
