@@ -38,6 +38,11 @@ class Paths:
         return self.config_dir / "jobs"
 
     @property
+    def host_config(self) -> Path:
+        """Host-wide settings (host/hostconfig.py); optional."""
+        return self.config_dir / "gpuagent.toml"
+
+    @property
     def history_db(self) -> Path:
         return self.state_dir / "history.db"
 

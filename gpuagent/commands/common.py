@@ -1,5 +1,5 @@
-"""What several commands need: every job with its timer, the timer a job file calls for,
-the template unit systemd loads, and the history if there is one.
+"""What several commands need: the timer a job file calls for, the template unit systemd
+loads, and the history if there is one.
 
 What only some of them use is imported where it is used: `history` needs the store alone,
 and job files with their parsers cost it about 15 ms to import (bench/cli_views.py).
@@ -8,64 +8,19 @@ and job files with their parsers cost it about 15 ms to import (bench/cli_views.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpuagent.errors import InvalidInput, NotFound, SystemdError
+from gpuagent.errors import NotFound
 from gpuagent.host.history import HistoryStore
 from gpuagent.paths import Paths
 
 if TYPE_CHECKING:
-    from gpuagent.host.systemd import TimerState
     from gpuagent.model.job import Job
     from gpuagent.model.run import RunRecord
-
-
-@dataclass(frozen=True)
-class JobSummary:
-    name: str
-    job: Job | None  # None when the job file does not validate
-    problem: str | None  # why it does not
-    timer: TimerState | None  # None when systemd could not be asked
-
-
-@dataclass(frozen=True)
-class JobList:
-    jobs: list[JobSummary]
-    systemd_problem: str | None  # why the timers' states are missing, if they are
-
-
-def job_summaries(paths: Paths) -> JobList:
-    """Job files are read without looking at the host: no systemd-analyze for their
-    calendars (one process a job; systemd holds the timers), no look at their volumes (an
-    NFS mount that is down must not make a job look broken). `doctor` checks them fully."""
-    from gpuagent.host.jobfiles import job_names, load_job
-
-    names = job_names(paths.jobs_dir)
-    timers, systemd_problem = read_timers(paths, names)
-    summaries = []
-    for name in names:
-        try:
-            job, problem = load_job(paths.job_file(name), on_host=False), None
-        except (InvalidInput, NotFound) as err:
-            job, problem = None, err.message
-        summaries.append(JobSummary(name, job, problem, timers.get(name)))
-    return JobList(summaries, systemd_problem)
-
-
-def read_timers(paths: Paths, names: Sequence[str]) -> tuple[dict[str, TimerState], str | None]:
-    """The timer of each job, by job name, asked of systemd in one call; or no timers and
-    why, where systemd cannot be asked."""
-    from gpuagent.host.systemd import Systemd, timer_unit_name
-
-    try:
-        states = Systemd(paths.user_mode).timer_states([timer_unit_name(name) for name in names])
-    except SystemdError as err:
-        return {}, err.message
-    return {name: states[timer_unit_name(name)] for name in names}, None
 
 
 def require_known_job(paths: Paths, name: str) -> None:

@@ -1,6 +1,6 @@
 """gpuagent list: every job with its schedule and timer state."""
 
-from gpuagent.commands.common import JobList, job_summaries
+from gpuagent.host.inventory import JobList, job_summaries
 from gpuagent.paths import Paths
 
 

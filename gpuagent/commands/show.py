@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from gpuagent.commands.common import read_timers
 from gpuagent.host.calendar import next_elapses
+from gpuagent.host.inventory import read_timers
 from gpuagent.host.jobfiles import read_job_file
 from gpuagent.host.systemd import TimerState
 from gpuagent.model.job import Job

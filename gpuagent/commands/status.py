@@ -4,15 +4,13 @@ whether something needs a look."""
 import time
 from dataclasses import dataclass
 
-from gpuagent.commands.common import JobSummary, existing_history, job_summaries
-from gpuagent.model.run import SKIPPED, RunRecord, Status
+from gpuagent.commands.common import existing_history
+from gpuagent.host.inventory import JobSummary, job_summaries
+from gpuagent.model.health import failing, missed_last_fire
+from gpuagent.model.run import RunRecord, Status
 from gpuagent.paths import Paths
 
 RECENT_RUNS = 10  # the success rate is over this many runs
-FAILING_STREAK = 3  # this many failed runs in a row marks a job
-# A fire's run is recorded within a second or two of the timer firing; only a fire older
-# than this that left no run counts as missed.
-MISSED_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -50,26 +48,12 @@ def job_status(paths: Paths) -> StatusReport:
 def assess(summary: JobSummary, runs: list[RunRecord], now: float) -> JobStatus:
     """A job's health from its timer and its recent runs (newest first), at `now`."""
     finished = [run for run in runs if run.status != Status.RUNNING]
-    streak = finished[:FAILING_STREAK]
+    fired = summary.timer.last_trigger if summary.timer else None
     return JobStatus(
         summary=summary,
         recent_runs=runs,
         finished=len(finished),
         succeeded=sum(run.status == Status.SUCCEEDED for run in finished),
-        missed_last_fire=_missed_last_fire(summary, runs, now),
-        failing=len(streak) == FAILING_STREAK and all(_failed(run) for run in streak),
+        missed_last_fire=missed_last_fire(fired.timestamp() if fired else None, runs, now),
+        failing=failing(runs),
     )
-
-
-def _failed(run: RunRecord) -> bool:
-    """A skip is not a failure: nothing went wrong, the next fire will do."""
-    return run.status != Status.SUCCEEDED and run.status not in SKIPPED
-
-
-def _missed_last_fire(summary: JobSummary, runs: list[RunRecord], now: float) -> bool:
-    """The timer fired (systemd's LastTriggerUSec) and no run started since: the service
-    could not start, its agent died before recording, or the previous run was still going."""
-    fired = summary.timer.last_trigger if summary.timer else None
-    if fired is None or now - fired.timestamp() < MISSED_GRACE_SECONDS:
-        return False
-    return not runs or runs[0].started_at < fired.timestamp()

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gpuagent.commands.common import JobList
     from gpuagent.commands.doctor import DoctorReport
     from gpuagent.commands.gpus import GpusReport
     from gpuagent.commands.show import JobDetail
     from gpuagent.commands.status import StatusReport
+    from gpuagent.host.inventory import JobList
     from gpuagent.host.systemd import TimerState
     from gpuagent.model.job import Job
     from gpuagent.model.run import RunRecord

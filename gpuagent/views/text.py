@@ -24,7 +24,6 @@ from gpuagent.views.terminal import (
 
 if TYPE_CHECKING:  # each view imports what it needs at run time: a command loads only its own
     from gpuagent.commands.add import AddResult
-    from gpuagent.commands.common import JobList
     from gpuagent.commands.doctor import DoctorReport
     from gpuagent.commands.gpus import GpusReport, GpuView
     from gpuagent.commands.show import JobDetail
@@ -32,6 +31,7 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.commands.sync import SyncResult
     from gpuagent.commands.trigger import RunEnded, RunEvent, RunWaiting
     from gpuagent.errors import GpuAgentError
+    from gpuagent.host.inventory import JobList
     from gpuagent.model.job import Job
     from gpuagent.model.run import RunRecord
 

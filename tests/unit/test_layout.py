@@ -8,14 +8,15 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "gpuagent"
 # Modules that reach outside the process: only gpuagent/host/ may import them.
-SIDE_EFFECT_MODULES = {"subprocess", "docker", "pynvml", "sqlite3", "requests", "fcntl"}
+SIDE_EFFECT_MODULES = {"subprocess", "docker", "pynvml", "sqlite3", "requests", "fcntl", "urllib", "apprise", "socket"}
 # What each part may import of gpuagent, besides its own part and the top-level modules.
 ALLOWED_PARTS = {
     "model": set(),
     "host": {"model"},
-    "run": {"model", "host"},
-    "commands": {"model", "host", "run"},
-    "views": {"model", "host", "run", "commands"},
+    "observe": {"model", "host"},
+    "run": {"model", "host", "observe"},
+    "commands": {"model", "host", "observe", "run"},
+    "views": {"model", "host", "observe", "run", "commands"},
 }
 TOP_LEVEL = {"errors", "paths", "since", "__init__"}
 

@@ -4,9 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gpuagent.commands.common import JobSummary
-from gpuagent.commands.status import MISSED_GRACE_SECONDS, assess
+from gpuagent.commands.status import assess
+from gpuagent.host.inventory import JobSummary
 from gpuagent.host.systemd import TimerState
+from gpuagent.model.health import MISSED_GRACE_SECONDS
 from tests.support.records import T0, run_record
 
 HOUR = 3600.0

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gpuagent.commands.common import JobSummary
 from gpuagent.commands.gpus import read_gpu_report
 from gpuagent.commands.status import StatusReport, assess
+from gpuagent.host.inventory import JobSummary
 from gpuagent.host.systemd import TimerState
 from gpuagent.model.job import job_from_options
 from gpuagent.model.run import RunRecord

@@ -1,0 +1,95 @@
+"""The host-wide settings of gpuagent, in the config directory's gpuagent.toml (optional:
+every key has a default). Only what is the same for every job lives here: where metrics
+and dcgm-exporter's job mapping go, and how long a notification may take.
+
+    [metrics]
+    textfile_dir = "/var/lib/prometheus/node-exporter"   # node_exporter's --collector.textfile.directory
+    [dcgm]
+    hpc_job_mapping_dir = "/run/gpuagent/hpc-jobs"        # dcgm-exporter's --hpc-job-mapping-dir
+    [notify]
+    timeout = 10                                          # seconds a notification or ping may take
+"""
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpuagent.errors import InvalidInput
+from gpuagent.paths import Paths
+
+# Debian's prometheus-node-exporter reads this directory; tarball installs often use
+# /var/lib/node_exporter/textfile_collector (set [metrics] textfile_dir then).
+DEBIAN_TEXTFILE_DIR = Path("/var/lib/prometheus/node-exporter")
+DEFAULT_NOTIFY_TIMEOUT = 10.0
+MAX_NOTIFY_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    textfile_dir: Path
+    # False for the default directory: metrics files are written there only if it exists
+    # (node_exporter is installed); a directory the file names is created.
+    textfile_dir_chosen: bool
+    hpc_job_mapping_dir: Path
+    notify_timeout: float
+
+    def metrics_dir(self) -> Path | None:
+        """Where metrics files go, or None: the default directory is not there."""
+        return self.textfile_dir if self.textfile_dir_chosen or self.textfile_dir.is_dir() else None
+
+
+_KEYS = {"metrics": {"textfile_dir"}, "dcgm": {"hpc_job_mapping_dir"}, "notify": {"timeout"}}
+
+
+def read_host_config(paths: Paths) -> HostConfig:
+    path = paths.host_config
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        text = ""
+    except OSError as err:
+        raise InvalidInput(f"cannot read {path}: {err.strerror}", "make it readable, or remove it to use the defaults") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InvalidInput(f"{path}: not valid TOML: {err}", "fix the file (README.md, 'Monitoring and alerts')") from None
+    _check_keys(document, path)
+    textfile = document.get("metrics", {}).get("textfile_dir")
+    hpc = document.get("dcgm", {}).get("hpc_job_mapping_dir")
+    timeout = document.get("notify", {}).get("timeout", DEFAULT_NOTIFY_TIMEOUT)
+    return HostConfig(
+        textfile_dir=_directory(textfile, "metrics.textfile_dir", path) if textfile is not None else _default_textfile_dir(paths),
+        textfile_dir_chosen=textfile is not None,
+        hpc_job_mapping_dir=_directory(hpc, "dcgm.hpc_job_mapping_dir", path) if hpc is not None else paths.runtime_dir / "hpc-jobs",
+        notify_timeout=_timeout(timeout, path),
+    )
+
+
+def _default_textfile_dir(paths: Paths) -> Path:
+    return paths.state_dir / "metrics" if paths.user_mode else DEBIAN_TEXTFILE_DIR
+
+
+def _check_keys(document: dict, path: Path) -> None:
+    for section, value in document.items():
+        if section not in _KEYS:
+            raise InvalidInput(f"{path}: unknown section [{section}]", f"the sections are {', '.join(f'[{name}]' for name in _KEYS)}")
+        if not isinstance(value, dict):
+            raise InvalidInput(f"{path}: {section} must be a table", f"write it as [{section}] followed by its keys")
+        unknown = sorted(set(value) - _KEYS[section])
+        if unknown:
+            raise InvalidInput(f"{path}: unknown key {section}.{unknown[0]}", f"[{section}] takes {', '.join(sorted(_KEYS[section]))}")
+
+
+def _directory(value: object, key: str, path: Path) -> Path:
+    if not isinstance(value, str) or not value.startswith("/") or any(ord(c) < 32 for c in value):
+        raise InvalidInput(f"{path}: {key} must be an absolute directory path, got {value!r}", f'for example {key.split(".")[1]} = "/var/lib/x"')
+    return Path(value)
+
+
+def _timeout(value: object, path: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not 0 < value <= MAX_NOTIFY_TIMEOUT:
+        raise InvalidInput(
+            f"{path}: notify.timeout must be a number of seconds above 0 and at most {MAX_NOTIFY_TIMEOUT:g}, got {value!r}", "timeout = 10"
+        )
+    return float(value)
