@@ -27,6 +27,7 @@ from gpuagent.model.run import RETRYABLE, SKIPPED, RunRecord, Status
 from gpuagent.model.settings import DEFAULT_STOP_GRACE
 from gpuagent.model.sizes import format_size
 from gpuagent.model.values import parse_name
+from gpuagent.observe import metrics, notify
 from gpuagent.paths import Paths
 from gpuagent.run import admission
 from gpuagent.run.outcome import classify, says_cuda_oom
@@ -70,19 +71,27 @@ def run_job(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[RunRecor
     parse_name(name)
     recorder = RunRecorder(paths, log)
     try:
-        with flocked(paths.job_lock(name), wait=False) as holding, _signals_stop_the_run():
-            if not holding:
-                run = _ended(_new_record(name), Status.SKIPPED_OVERLAP, "another run of this job is still going")
-                recorder.save_final(run)
-                log(f"run {run.run_id} of {name}: {run.status} ({run.reason})")
-                return run, 0
-            # One connection for the whole invocation: the reap and every attempt. A
-            # failed connect is not cached, so a retry tries again.
-            connect = functools.cache(Docker)
-            reap_orphans(paths, name, recorder, log, connect)
-            return _attempts(paths, name, recorder, output, log, connect)
+        run, status = _locked_run(paths, name, recorder, output, log)
     finally:
         recorder.close()
+    # The record is final: what is told now (metrics, notifications) cannot change it.
+    metrics.refresh(paths, log, jobs=[name])
+    notify.announce_end(paths, name, run, status, log)
+    return run, status
+
+
+def _locked_run(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log) -> tuple[RunRecord, int]:
+    with flocked(paths.job_lock(name), wait=False) as holding, _signals_stop_the_run():
+        if not holding:
+            run = _ended(_new_record(name), Status.SKIPPED_OVERLAP, "another run of this job is still going")
+            recorder.save_final(run)
+            log(f"run {run.run_id} of {name}: {run.status} ({run.reason})")
+            return run, 0
+        # One connection for the whole invocation: the reap and every attempt. A
+        # failed connect is not cached, so a retry tries again.
+        connect = functools.cache(Docker)
+        reap_orphans(paths, name, recorder, log, connect)
+        return _attempts(paths, name, recorder, output, log, connect)
 
 
 def reap_orphans(paths: Paths, name: str, recorder: RunRecorder, log: Log, connect: Callable[[], Docker] = Docker) -> list[str]:
@@ -125,7 +134,9 @@ def _attempts(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, lo
     while True:
         attempt_run = _Attempt(paths, _new_record(name, attempt, first), recorder, output, log, connect)
         try:
-            job_file = job_file or read_job_file(paths.job_file(name))
+            if job_file is None:
+                job_file = read_job_file(paths.job_file(name))
+                notify.announce_start(paths, name, log)
             run = attempt_run.execute(job_file)
         except StopRequested:
             run = _ended(attempt_run.run, Status.STOPPED, "stopped by a signal to gpuagent (systemctl stop, Ctrl-C)")
