@@ -128,6 +128,8 @@ def add(name: str, command: list[str] | None, at, on, every, cron, disabled: boo
     schedule = parse_schedule(at=at, on=on, every=every, cron=cron)
     result = add_job(_paths(), name, schedule, {**settings, "command": command or []}, replace=replace, enabled=not disabled, dry_run=dry_run)
     render.add_result(out, result)
+    if not dry_run:
+        _refresh_metrics()
 
 
 def _add_parameters() -> list[inspect.Parameter]:
@@ -198,6 +200,7 @@ def remove(name: JobName) -> None:
 
     for path in remove_job(_paths(), name):
         emit(out, Line(f"removed {path}"))
+    _refresh_metrics()
 
 
 @app.command()
@@ -210,6 +213,8 @@ def sync(dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what it 
 
     result = sync_timers(_paths(), dry_run=dry_run)
     render.sync_result(out, result)
+    if not dry_run:
+        _refresh_metrics()
     for problem in result.broken.values():
         render.error(err, problem)
     if result.broken:
@@ -223,6 +228,7 @@ def enable(name: JobName) -> None:
 
     set_enabled(_paths(), name, True)
     emit(out, Line(f"job {name}: timer enabled"))
+    _refresh_metrics()
 
 
 @app.command()
@@ -232,6 +238,7 @@ def disable(name: JobName) -> None:
 
     set_enabled(_paths(), name, False)
     emit(out, Line(f"job {name}: timer disabled"))
+    _refresh_metrics()
 
 
 @app.command()
@@ -337,6 +344,21 @@ def doctor(as_json: AsJson = False) -> None:
     _show("doctor", report, as_json)
     if report.blocking:
         raise typer.Exit(1)
+
+
+@app.command()
+def metrics() -> None:
+    """Print the Prometheus metrics gpuagent writes for node_exporter's textfile collector."""
+    from gpuagent.observe.metrics import exposition
+
+    out.stream.write(exposition(_paths()))
+
+
+def _refresh_metrics() -> None:
+    """After a change to the jobs: their metrics files say so (a removed job's goes)."""
+    from gpuagent.observe.metrics import refresh
+
+    refresh(_paths(), lambda line: emit(err, Line(f"warning: {line}")))
 
 
 def _agent_log(line: str) -> None:

@@ -8,6 +8,7 @@ PRAGMA user_version; MIGRATIONS[i] upgrades version i to i + 1.
 import dataclasses
 import sqlite3
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from gpuagent.errors import GpuAgentError
@@ -142,6 +143,16 @@ class HistoryStore:
         """Newest first: the last `limit` runs, of `job` only, with `status` only, started
         at or after `since` (epoch seconds) only, as given."""
         return [_record(row) for row in self._db.execute(*runs_query(job, limit, status=status, since=since))]
+
+    def status_counts(self, job: str) -> dict[str, int]:
+        """How many of the job's runs ended (or are) in each status (runs_by_job_status covers it)."""
+        return dict(self._db.execute("SELECT status, count(*) FROM runs WHERE job = ? GROUP BY status", (job,)).fetchall())
+
+    def count_since(self, job: str, statuses: Collection[str], after: float | None) -> int:
+        """The job's runs in `statuses` started after `after` (epoch seconds; None: ever)."""
+        marks = ", ".join("?" * len(statuses))
+        query = f"SELECT count(*) FROM runs WHERE job = ? AND status IN ({marks}) AND started_at > ?"
+        return self._db.execute(query, (job, *statuses, float("-inf") if after is None else after)).fetchone()[0]
 
     def get(self, run_id: str) -> RunRecord | None:
         row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()

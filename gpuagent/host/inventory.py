@@ -29,13 +29,14 @@ class JobList:
     systemd_problem: str | None  # why the timers' states are missing, if they are
 
 
-def job_summaries(paths: Paths) -> JobList:
-    """Job files are read without looking at the host: no systemd-analyze for their
-    calendars (one process a job; systemd holds the timers), no look at their volumes (an
-    NFS mount that is down must not make a job look broken). `doctor` checks them fully."""
+def job_summaries(paths: Paths, only: Sequence[str] | None = None) -> JobList:
+    """Every job (or those of `only` that have a job file). Job files are read without
+    looking at the host: no systemd-analyze for their calendars (one process a job;
+    systemd holds the timers), no look at their volumes (an NFS mount that is down must
+    not make a job look broken). `doctor` checks them fully."""
     from gpuagent.host.jobfiles import job_names, load_job
 
-    names = job_names(paths.jobs_dir)
+    names = job_names(paths.jobs_dir) if only is None else [name for name in only if paths.job_file(name).exists()]
     timers, systemd_problem = read_timers(paths, names)
     summaries = []
     for name in names:

@@ -11,25 +11,14 @@ FAILING_STREAK = 3  # this many failed runs in a row marks a job
 MISSED_GRACE_SECONDS = 60
 
 
-def failed(run: RunRecord) -> bool:
-    """Ended and not well. A skip is not a failure: nothing went wrong, the next fire will do."""
-    return run.status not in (Status.SUCCEEDED, Status.RUNNING) and run.status not in SKIPPED
-
-
-def consecutive_failures(runs: Sequence[RunRecord]) -> int:
-    """Failed runs since the last success (skips and the running one neither count nor break it)."""
-    count = 0
-    for run in runs:
-        if run.status == Status.SUCCEEDED:
-            break
-        count += failed(run)
-    return count
+# Ended and not well. A skip is not a failure: nothing went wrong, the next fire will do.
+FAILURES = frozenset(Status) - {Status.SUCCEEDED, Status.RUNNING} - SKIPPED
 
 
 def failing(runs: Sequence[RunRecord]) -> bool:
     """The last FAILING_STREAK finished runs all failed."""
     streak = [run for run in runs if run.status != Status.RUNNING][:FAILING_STREAK]
-    return len(streak) == FAILING_STREAK and all(failed(run) for run in streak)
+    return len(streak) == FAILING_STREAK and all(run.status in FAILURES for run in streak)
 
 
 def missed_last_fire(last_trigger: float | None, runs: Sequence[RunRecord], now: float) -> bool:

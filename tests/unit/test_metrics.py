@@ -1,0 +1,152 @@
+"""The metrics gpuagent writes for node_exporter, from real job files and a real history
+database, read back with prometheus_client's own parser. systemd is not running here, so
+the timer's metrics (enabled, next fire, missed fire) are absent: the e2e test reads them
+in a booted systemd."""
+
+import time
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
+
+from gpuagent import __version__
+from gpuagent.cli import app
+from gpuagent.model.run import Status
+from gpuagent.observe.metrics import HOST_FILE, METRIC_NAMES, exposition, refresh
+from gpuagent.paths import resolve_paths
+from tests.gpu_sim import GiB
+from tests.support.agent import AgentHome
+from tests.support.records import record, run_record
+
+NOW = time.time()
+HOUR = 3600.0
+
+
+@pytest.fixture
+def home(tmp_path):
+    home = AgentHome(tmp_path / "agent")
+    home.write_job("nightly", "gpuagent-test/busybox:latest", ["python", "train.py"], gpus=1)
+    home.write_job("idle", "gpuagent-test/busybox:latest", ["true"])
+    runs = ["failed", "skipped-vram", "cuda-oom", "succeeded", "failed", "succeeded"]  # newest first
+    record(
+        home.root / "state" / "history.db",
+        *(
+            run_record(f"n{n}", "nightly", status, NOW - (n + 1) * HOUR, took=60.0 + n, peak_vram_bytes=(n + 1) * GiB)
+            for n, status in enumerate(runs)
+        ),
+    )
+    return home
+
+
+def paths_of(home: AgentHome):
+    return resolve_paths(user_mode=False, env=home.env)
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    """(sample name, sorted labels) -> value."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(found: dict, name: str, **labels: str) -> float:
+    return found[(name, tuple(sorted(labels.items())))]
+
+
+def test_a_jobs_metrics_say_how_its_runs_went(home):
+    found = samples(exposition(paths_of(home)))
+    nightly = {"job_name": "nightly"}
+    assert value(found, "gpuagent_job_last_run_status", status="failed", **nightly) == 1
+    assert value(found, "gpuagent_job_last_run_status", status="succeeded", **nightly) == 0
+    assert value(found, "gpuagent_job_last_run_start_timestamp_seconds", **nightly) == pytest.approx(NOW - HOUR)
+    assert value(found, "gpuagent_job_last_run_duration_seconds", **nightly) == pytest.approx(60.0)
+    assert value(found, "gpuagent_job_last_run_peak_vram_bytes", **nightly) == GiB
+    # the key metric of a batch job: when it last succeeded (run n3 ended 63 s after its start)
+    assert value(found, "gpuagent_job_last_success_timestamp_seconds", **nightly) == pytest.approx(NOW - 4 * HOUR + 63)
+    # failed and cuda-oom since that success; the skip neither counts nor breaks the streak
+    assert value(found, "gpuagent_job_consecutive_failures", **nightly) == 2
+    assert value(found, "gpuagent_job_runs_total", status="failed", **nightly) == 2
+    assert value(found, "gpuagent_job_runs_total", status="skipped-vram", **nightly) == 1
+    assert value(found, "gpuagent_job_runs_total", status="lost", **nightly) == 0
+    assert value(found, "gpuagent_job_period_seconds", **nightly) == 24 * HOUR
+    assert value(found, "gpuagent_job_info", image="gpuagent-test/busybox:latest", schedule="daily at 02:00", **nightly) == 1
+    assert value(found, "gpuagent_info", version=__version__) == 1
+    assert value(found, "gpuagent_jobs") == 2
+
+
+def test_a_job_that_never_ran_has_no_last_run_and_no_last_success(home):
+    found = samples(exposition(paths_of(home)))
+    names = {name for name, labels in found if ("job_name", "idle") in labels}
+    assert "gpuagent_job_last_success_timestamp_seconds" not in names
+    assert "gpuagent_job_last_run_status" not in names
+    assert value(found, "gpuagent_job_consecutive_failures", job_name="idle") == 0
+
+
+def test_every_family_is_named_by_the_rules_and_none_carries_job_or_instance(home):
+    families = list(text_string_to_metric_families(exposition(paths_of(home))))
+    assert families
+    for family in families:
+        assert family.name.startswith("gpuagent")
+        names = {sample.name for sample in family.samples}
+        assert names <= set(METRIC_NAMES), f"{names - set(METRIC_NAMES)} not in METRIC_NAMES"
+        assert not any({"job", "instance"} & set(sample.labels) for sample in family.samples)
+    assert not any(name.endswith("_created") for family in families for name in (s.name for s in family.samples))
+
+
+def test_refresh_writes_one_file_per_job_and_the_hosts_and_deletes_a_removed_jobs(home):
+    textfiles = home.root / "textfiles"
+    (home.root / "config" / "gpuagent.toml").write_text(f'[metrics]\ntextfile_dir = "{textfiles}"\n')
+    lines = []
+    refresh(paths_of(home), lines.append)
+    assert sorted(p.name for p in textfiles.iterdir()) == sorted([HOST_FILE, "gpuagent-job-idle.prom", "gpuagent-job-nightly.prom"]), lines
+    nightly = samples((textfiles / "gpuagent-job-nightly.prom").read_text())
+    assert value(nightly, "gpuagent_job_consecutive_failures", job_name="nightly") == 2
+    assert all(("job_name", "idle") not in labels for _, labels in nightly), "a job's file holds only that job"
+    assert ("gpuagent_info", (("version", __version__),)) in samples((textfiles / HOST_FILE).read_text())
+
+    (home.root / "config" / "jobs" / "idle.toml").unlink()
+    refresh(paths_of(home), lines.append, jobs=["nightly"])
+    assert sorted(p.name for p in textfiles.iterdir()) == sorted([HOST_FILE, "gpuagent-job-nightly.prom"])
+    assert lines == []
+
+
+def test_a_run_rewrites_only_its_own_jobs_file(home):
+    textfiles = home.root / "textfiles"
+    (home.root / "config" / "gpuagent.toml").write_text(f'[metrics]\ntextfile_dir = "{textfiles}"\n')
+    refresh(paths_of(home), print, jobs=["nightly"])
+    assert sorted(p.name for p in textfiles.iterdir()) == sorted([HOST_FILE, "gpuagent-job-nightly.prom"])
+
+
+def test_without_node_exporters_directory_nothing_is_written(home, monkeypatch):
+    import gpuagent.host.hostconfig as hostconfig
+
+    monkeypatch.setattr(hostconfig, "DEBIAN_TEXTFILE_DIR", home.root / "not-installed")
+    lines = []
+    refresh(paths_of(home), lines.append)
+    assert not (home.root / "not-installed").exists() and lines == []
+
+
+def test_metrics_that_cannot_be_written_are_a_line_not_a_failure(home):
+    blocker = home.root / "a-file"
+    blocker.write_text("")
+    (home.root / "config" / "gpuagent.toml").write_text(f'[metrics]\ntextfile_dir = "{blocker}/metrics"\n')
+    lines = []
+    refresh(paths_of(home), lines.append)
+    assert len(lines) == 1 and lines[0].startswith("metrics not written:")
+
+
+def test_a_bad_host_config_is_named_with_its_key(home):
+    (home.root / "config" / "gpuagent.toml").write_text('[metrics]\ntextfile_dir = "relative/dir"\n')
+    result = CliRunner().invoke(app, ["--system", "add", "x", "--at", "02:00", "--image", "img", "--dry-run", "--", "true"], env=home.env)
+    lines = []
+    refresh(paths_of(home), lines.append)
+    assert "metrics.textfile_dir must be an absolute directory path" in lines[0]
+    assert result.exit_code == 0, "a dry run writes nothing, metrics included"
+
+
+def test_gpuagent_metrics_prints_the_exposition(home):
+    result = CliRunner().invoke(app, ["--system", "metrics"], env=home.env)
+    assert result.exit_code == 0, result.output
+    assert value(samples(result.stdout), "gpuagent_job_runs_total", job_name="nightly", status=Status.CUDA_OOM.value) == 1
