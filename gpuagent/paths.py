@@ -63,6 +63,11 @@ class Paths:
         package = () if self.package_unit_dir is None else (self.package_unit_dir / TEMPLATE_NAME,)
         return (self.service_template, *package)
 
+    @property
+    def hpc_jobs_lock(self) -> Path:
+        """Held while dcgm-exporter's job mapping files change (host/hpcjobs.py)."""
+        return self.runtime_dir / "hpc-jobs.lock"
+
     def job_lock(self, name: str) -> Path:
         return self.runtime_dir / f"job-{name}.lock"
 

@@ -27,7 +27,7 @@ from gpuagent.model.run import RETRYABLE, SKIPPED, RunRecord, Status
 from gpuagent.model.settings import DEFAULT_STOP_GRACE
 from gpuagent.model.sizes import format_size
 from gpuagent.model.values import parse_name
-from gpuagent.observe import metrics, notify
+from gpuagent.observe import gpumap, metrics, notify
 from gpuagent.paths import Paths
 from gpuagent.run import admission
 from gpuagent.run.outcome import classify, says_cuda_oom
@@ -98,6 +98,7 @@ def reap_orphans(paths: Paths, name: str, recorder: RunRecorder, log: Log, conne
     """Remove containers of `name` and mark its `running` rows lost. Only call while
     holding the job's lock: then no live agent owns either."""
     reaped = [container.name for container in _reap_containers(paths, name, log, connect)]
+    gpumap.let_go(paths, name, log)
     for run_id in recorder.mark_lost(name, LOST_REASON):
         log(f"run {run_id} of {name} marked lost: {LOST_REASON}")
     return reaped
@@ -223,14 +224,16 @@ class _Attempt:
         self._update(image_digest=image.digest)
         if not self.job.uses_gpu:
             return self._contain(docker, image.user, ())
+        # What admission holds (a claim, dcgm-exporter's job mapping) is let go in the
+        # finally, whether it ends in a skip, a run or a stop in between.
         try:
             decision = self._admit(docker)
+            return self._contain(docker, image.user, decision.gpu_uuids)
         except NoGpuFits as err:
             return _ended(self.run, Status.SKIPPED_VRAM, err.message)
-        try:
-            return self._contain(docker, image.user, decision.gpu_uuids)
         finally:
             self.reservations.release(self.run.run_id)
+            gpumap.let_go(self.paths, job.name, self.log)
 
     def _update(self, **fields) -> None:
         self.run = dataclasses.replace(self.run, **fields)
@@ -256,8 +259,10 @@ class _Attempt:
                 if decision.admitted:
                     book.claim(self.run.run_id, decision.gpu_uuids, job.min_free_vram or 0)
             if decision.admitted:
-                names = ",".join(gpu.name or "?" for gpu in gpus if gpu.uuid in decision.gpu_uuids)
+                held = [gpu for gpu in gpus if gpu.uuid in decision.gpu_uuids]
+                names = ",".join(gpu.name or "?" for gpu in held)
                 self.log(decision.reason)
+                gpumap.hold(self.paths, [gpu.index for gpu in held], job.name, self.log)
                 self._update(gpu_uuids=decision.gpu_uuids, gpu_names=names, driver_version=driver_version())
                 return decision
             best_free = max([best_free, *(gpu.free_bytes for gpu in gpus if gpu.available)])
