@@ -4,6 +4,7 @@ and dcgm-exporter's job mapping go, and how long a notification may take.
 
     [metrics]
     textfile_dir = "/var/lib/prometheus/node-exporter"   # node_exporter's --collector.textfile.directory
+    enabled = true                                        # false: write no metrics files
     [dcgm]
     hpc_job_mapping_dir = "/run/gpuagent/hpc-jobs"        # dcgm-exporter's --hpc-job-mapping-dir
     [notify]
@@ -31,15 +32,18 @@ class HostConfig:
     # False for the default directory: metrics files are written there only if it exists
     # (node_exporter is installed); a directory the file names is created.
     textfile_dir_chosen: bool
+    metrics_enabled: bool
     hpc_job_mapping_dir: Path
     notify_timeout: float
 
     def metrics_dir(self) -> Path | None:
-        """Where metrics files go, or None: the default directory is not there."""
+        """Where metrics files go, or None: switched off, or the default directory is not there."""
+        if not self.metrics_enabled:
+            return None
         return self.textfile_dir if self.textfile_dir_chosen or self.textfile_dir.is_dir() else None
 
 
-_KEYS = {"metrics": {"textfile_dir"}, "dcgm": {"hpc_job_mapping_dir"}, "notify": {"timeout"}}
+_KEYS = {"metrics": {"textfile_dir", "enabled"}, "dcgm": {"hpc_job_mapping_dir"}, "notify": {"timeout"}}
 
 
 def read_host_config(paths: Paths) -> HostConfig:
@@ -58,9 +62,13 @@ def read_host_config(paths: Paths) -> HostConfig:
     textfile = document.get("metrics", {}).get("textfile_dir")
     hpc = document.get("dcgm", {}).get("hpc_job_mapping_dir")
     timeout = document.get("notify", {}).get("timeout", DEFAULT_NOTIFY_TIMEOUT)
+    enabled = document.get("metrics", {}).get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise InvalidInput(f"{path}: metrics.enabled must be true or false, got {enabled!r}", "enabled = false")
     return HostConfig(
         textfile_dir=_directory(textfile, "metrics.textfile_dir", path) if textfile is not None else _default_textfile_dir(paths),
         textfile_dir_chosen=textfile is not None,
+        metrics_enabled=enabled,
         hpc_job_mapping_dir=_directory(hpc, "dcgm.hpc_job_mapping_dir", path) if hpc is not None else paths.runtime_dir / "hpc-jobs",
         notify_timeout=_timeout(timeout, path),
     )
