@@ -4,7 +4,8 @@
 # What it does, in order, changing only what differs (a second run changes nothing and
 # says so): checks python (>= 3.11, with venv), systemd and docker; creates a virtual
 # environment and installs gpuagent into it from this checkout or from a wheel; links the
-# `gpuagent` command; installs the template unit; creates the job and state directories;
+# `gpuagent` command; installs the units it ships (the template service, and the handler
+# its OnFailure= starts); creates the job and state directories;
 # reloads systemd; writes the jobs' timers from their job files (`gpuagent sync`: after a
 # reinstall they are back); runs `gpuagent doctor`, which checks the rest (the NVIDIA
 # driver and container toolkit among it: warnings only, since CPU jobs run without them).
@@ -131,8 +132,6 @@ else
     lock_file=${XDG_RUNTIME_DIR:-/tmp}/gpuagent-install-$(id -u).lock
 fi
 gpuagent=("$prefix/bin/gpuagent" "--$mode")
-template=$unit_dir/gpuagent@.service
-dropin_dir=$unit_dir/gpuagent@.service.d
 example_dir=${example_dir:-$state_dir/example}
 case $prefix in
 *[[:space:]%\\\"\']*) die "cannot install under $prefix: systemd units cannot name a path with spaces, quotes or %" ;;
@@ -320,24 +319,35 @@ ensure_link() {
     fi
 }
 
+shipped_units() { # DIR: write the units the installed gpuagent ships into DIR, one file each
+    mkdir -p "$1"
+    "$prefix/bin/python" -c 'import sys
+from gpuagent.model.units import SHIPPED_UNITS
+for unit in SHIPPED_UNITS:
+    open(f"{sys.argv[1]}/{unit.name}", "w").write(unit.text())' "$1"
+}
+
 install_units() {
-    # The template as the installed package ships it: `gpuagent add` compares against
-    # the same text, so the two never fight over the file.
-    "$prefix/bin/python" -c 'import sys; from gpuagent.model.units import service_template_text as t; open(sys.argv[1], "w").write(t())' \
-        "$workdir/template" || die "the installed gpuagent does not provide its unit template"
-    put_file "$workdir/template" "$template"
-    [ "$mode" = user ] || return 0
-    # A user manager looks for a bare ExecStart= command in a fixed system search path,
-    # never in ~/.local/bin: name the installed command in a drop-in, for every
-    # Exec*= line of the template that runs gpuagent.
-    {
-        echo "# Written by gpuagent's install.sh --user: systemd does not search ~/.local/bin."
-        echo "[Service]"
-        awk -v bin="$prefix/bin/gpuagent" '
-            /^Exec[A-Za-z]*=gpuagent / { key = substr($0, 1, index($0, "=") - 1)
-                                         print key "="; print key "=" bin substr($0, length(key) + 10) }' "$workdir/template"
-    } >"$workdir/dropin"
-    put_file "$workdir/dropin" "$dropin_dir/10-install.conf"
+    # Each unit as the installed package ships it: `gpuagent add` compares against the
+    # same text, so the two never fight over the file.
+    local unit name
+    shipped_units "$workdir/units" || die "the installed gpuagent does not provide its units"
+    for unit in "$workdir"/units/*; do
+        name=${unit##*/}
+        put_file "$unit" "$unit_dir/$name"
+        [ "$mode" = user ] || continue
+        # A user manager looks for a bare ExecStart= command in a fixed system search
+        # path, never in ~/.local/bin: name the installed command in a drop-in, for every
+        # Exec*= line of the unit that runs gpuagent.
+        {
+            echo "# Written by gpuagent's install.sh --user: systemd does not search ~/.local/bin."
+            echo "[Service]"
+            awk -v bin="$prefix/bin/gpuagent" '
+                /^Exec[A-Za-z]*=gpuagent / { key = substr($0, 1, index($0, "=") - 1)
+                                             print key "="; print key "=" bin substr($0, length(key) + 10) }' "$unit"
+        } >"$workdir/dropin"
+        put_file "$workdir/dropin" "$unit_dir/$name.d/10-install.conf"
+    done
 }
 
 ensure_state_dirs() {
@@ -496,6 +506,9 @@ do_uninstall() {
         for unit in $("${systemctl[@]}" list-units --plain --no-legend --state=active,activating 'gpuagent@*.service' | awk '{print $1}'); do
             "${systemctl[@]}" stop "$unit" && changed "stopped $unit"
         done
+        # A run stopped so fails, and starts its failure handler: stop those too (a
+        # stopped run has notified itself), before the agent they run is gone.
+        "${systemctl[@]}" stop 'gpuagent-on-failure@*.service' || true
     fi
     for timer in "$unit_dir"/gpuagent@*.timer; do
         [ -e "$timer" ] || continue
@@ -504,10 +517,16 @@ do_uninstall() {
         rm -f "$timer" "$unit_dir/timers.target.wants/$unit"
         changed "removed timer $unit"
     done
-    if [ -e "$template" ] || [ -d "$dropin_dir" ]; then
-        rm -rf "$template" "$dropin_dir"
-        changed "removed $template"
-    fi
+    # The units the installed gpuagent ships, and those this installer's does (the
+    # installed one may no longer run: its python gone).
+    shipped_units "$workdir/units" 2>/dev/null || true
+    for unit in $(printf '%s\n' "$workdir"/units/* "$HERE"/units/* | sed 's|.*/||' | sort -u); do
+        [ "$unit" != "*" ] || continue
+        if [ -e "$unit_dir/$unit" ] || [ -d "$unit_dir/$unit.d" ]; then
+            rm -rf "${unit_dir:?}/$unit" "$unit_dir/$unit.d"
+            changed "removed $unit_dir/$unit"
+        fi
+    done
     if [ -L "$bin_link" ] && [ "$(readlink "$bin_link")" = "$prefix/bin/gpuagent" ]; then
         rm -f "$bin_link"
         changed "removed $bin_link"
@@ -520,7 +539,7 @@ do_uninstall() {
     fi
     if [ "$up" = 1 ]; then
         "${systemctl[@]}" daemon-reload
-        "${systemctl[@]}" reset-failed 'gpuagent@*' 2>/dev/null || true
+        "${systemctl[@]}" reset-failed 'gpuagent@*' 'gpuagent-on-failure@*' 2>/dev/null || true
     fi
     if [ "$purge" = 1 ]; then
         local dir

@@ -273,10 +273,11 @@ def run(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
     raise typer.Exit(status)
 
 
-# How systemd says the service ended, to its ExecStopPost: these two mean `gpuagent run`
-# exited by itself (0, or an exit code it chose), after removing its container and
-# recording its run, so the reap has nothing to do and skips docker's import and API
-# calls. A signal, core dump, timeout or watchdog means it may not have: reap then.
+# How systemd says the service ended, to its ExecStopPost ($SERVICE_RESULT) and to its
+# failure handler ($MONITOR_SERVICE_RESULT): these two mean `gpuagent run` exited by
+# itself (0, or an exit code it chose), after removing its container and recording its
+# run, so the reap has nothing to do and skips docker's import and API calls. A signal,
+# core dump, timeout or watchdog means it may not have: reap then.
 AGENT_ENDED_ITSELF = frozenset({"success", "exit-code"})
 
 
@@ -285,10 +286,30 @@ def reap(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
     """Stop and remove containers of a job that outlived their agent (the service's ExecStopPost)."""
     if os.environ.get("SERVICE_RESULT") in AGENT_ENDED_ITSELF:
         return
-    from gpuagent.commands.reap import reap_job
+    from gpuagent.commands.common import reap_job
 
     for container in reap_job(_paths(), name, log=_agent_log):
         emit(out, Line(f"reaped {container}"))
+
+
+@app.command("on-failure", hidden=True)
+def on_failure(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+    """Reap a failed run's leftovers and notify `lost` for a run that did not record its end (the service's OnFailure= handler)."""
+    from gpuagent.commands.on_failure import handle_failure
+
+    # systemd sets these only for a handler one unit points at; by hand, none is set.
+    result = os.environ.get("MONITOR_SERVICE_RESULT") or None
+    invocation = os.environ.get("MONITOR_INVOCATION_ID") or None
+    handled = handle_failure(_paths(), name, invocation, log=_agent_log, reap=result not in AGENT_ENDED_ITSELF)
+    for container in handled.reaped:
+        emit(out, Line(f"reaped {container}"))
+    emit(
+        out,
+        Line(
+            f"gpuagent@{name}.service failed ({result or 'result unknown'}, invocation {invocation or 'unknown'}): "
+            f"{handled.announced} lost run(s) notified"
+        ),
+    )
 
 
 @app.command()

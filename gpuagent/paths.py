@@ -1,7 +1,7 @@
 """Where gpuagent keeps things. One Paths object decides for every module.
 
 System mode (root): jobs in /etc/gpuagent/jobs, units in /etc/systemd/system (and the
-template, when a package installed it, in /usr/lib/systemd/system), history in
+shipped units, when a package installed them, in /usr/lib/systemd/system), history in
 /var/lib/gpuagent, locks in /run/gpuagent. User mode (--user): the XDG directories and
 the user's systemd manager. Each directory can be overridden by an environment variable,
 which is how tests point gpuagent at a scratch tree.
@@ -19,7 +19,6 @@ ENV_OVERRIDES = {
     "runtime_dir": "GPUAGENT_RUNTIME_DIR",
 }
 ENV_PACKAGE_UNIT_DIR = "GPUAGENT_PACKAGE_UNIT_DIR"
-TEMPLATE_NAME = "gpuagent@.service"
 
 
 @dataclass(frozen=True)
@@ -52,16 +51,15 @@ class Paths:
     def timer_file(self, name: str) -> Path:
         return self.unit_dir / f"gpuagent@{name}.timer"
 
-    @property
-    def service_template(self) -> Path:
-        """Where gpuagent writes the template when there is none."""
-        return self.unit_dir / TEMPLATE_NAME
+    def unit_file(self, unit: str) -> Path:
+        """Where gpuagent writes one of the units it ships (model/units.py), by its file
+        name, when systemd has none."""
+        return self.unit_dir / unit
 
-    @property
-    def template_places(self) -> tuple[Path, ...]:
-        """Where systemd finds the template, the one that wins first."""
-        package = () if self.package_unit_dir is None else (self.package_unit_dir / TEMPLATE_NAME,)
-        return (self.service_template, *package)
+    def unit_places(self, unit: str) -> tuple[Path, ...]:
+        """Where systemd finds a unit gpuagent ships, the one that wins first."""
+        package = () if self.package_unit_dir is None else (self.package_unit_dir / unit,)
+        return (self.unit_file(unit), *package)
 
     @property
     def hpc_jobs_lock(self) -> Path:

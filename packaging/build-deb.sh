@@ -4,9 +4,10 @@
 #   packaging/build-deb.sh [--wheelhouse DIR] [--out DIR] [WHEEL]
 #
 # The package holds a virtual environment at /opt/gpuagent (gpuagent and its
-# dependencies, compiled), the command /usr/bin/gpuagent, the template unit
-# /usr/lib/systemd/system/gpuagent@.service (where Debian policy puts a package's units;
-# local changes go in a drop-in, `systemctl edit gpuagent@.service`), and maintainer
+# dependencies, compiled), the command /usr/bin/gpuagent, the units gpuagent ships (the
+# template gpuagent@.service and its failure handler gpuagent-on-failure@.service) in
+# /usr/lib/systemd/system (where Debian policy puts a package's units; local changes go
+# in a drop-in, `systemctl edit gpuagent@.service`), and maintainer
 # scripts (packaging/debian/) that create /etc/gpuagent and /var/lib/gpuagent, reload
 # systemd and write the jobs' timers (`gpuagent sync`), and on removal stop them.
 #
@@ -88,10 +89,9 @@ fi
 
 mkdir -p "$root/usr/bin" "$root/usr/lib/systemd/system" "$root/DEBIAN"
 ln -s "$PREFIX/bin/gpuagent" "$root/usr/bin/gpuagent"
-# The template as the package being built ships it (`gpuagent add` and doctor compare
-# against the same file).
-install -m 0644 "$venv/lib/python$pyver/site-packages/gpuagent/data/gpuagent@.service" \
-    "$root/usr/lib/systemd/system/gpuagent@.service"
+# Every unit as the package being built ships it (`gpuagent add` and doctor compare
+# against the same files): gpuagent/data/ holds them and nothing else.
+install -m 0644 "$venv/lib/python$pyver/site-packages/gpuagent/data/"*.service "$root/usr/lib/systemd/system/"
 install -m 0755 "$HERE"/debian/{postinst,prerm,postrm} "$root/DEBIAN/"
 
 arch=all

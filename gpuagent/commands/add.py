@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpuagent.commands.common import missing_template, timer_text
+from gpuagent.commands.common import missing_units, timer_text
 from gpuagent.errors import InvalidInput
 from gpuagent.host.files import write_atomic
 from gpuagent.host.jobfiles import verify_on_host
@@ -53,5 +53,5 @@ def add_job(
 
 
 def planned_files(paths: Paths, job: Job) -> dict[Path, str]:
-    """The job file, its timer, and the shipped template service where there is none."""
-    return {paths.job_file(job.name): job_to_toml(job), paths.timer_file(job.name): timer_text(paths, job), **missing_template(paths)}
+    """The job file, its timer, and each unit gpuagent ships where there is none."""
+    return {paths.job_file(job.name): job_to_toml(job), paths.timer_file(job.name): timer_text(paths, job), **missing_units(paths)}

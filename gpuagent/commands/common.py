@@ -1,5 +1,5 @@
-"""What several commands need: the timer a job file calls for, the template unit systemd
-loads, and the history if there is one.
+"""What several commands need: the timer a job file calls for, the units gpuagent ships as
+systemd loads them, the reap of a job whose agent died, and the history if there is one.
 
 What only some of them use is imported where it is used: `history` needs the store alone,
 and job files with their parsers cost it about 15 ms to import (bench/cli_views.py).
@@ -19,8 +19,11 @@ from gpuagent.host.history import HistoryStore
 from gpuagent.paths import Paths
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gpuagent.model.job import Job
     from gpuagent.model.run import RunRecord
+    from gpuagent.model.units import ShippedUnit
 
 
 def require_known_job(paths: Paths, name: str) -> None:
@@ -47,30 +50,59 @@ def timer_names(paths: Paths) -> list[str]:
 
 
 @dataclass(frozen=True)
-class TemplateState:
-    path: Path | None  # the template systemd loads (the first of Paths.template_places there); None: none
+class UnitState:
+    unit: ShippedUnit
+    path: Path | None  # the file systemd loads (the first of Paths.unit_places there); None: none
     current: bool  # it is the one this gpuagent ships
 
 
-def loaded_template(paths: Paths) -> Path | None:
-    """The template systemd loads: the first of Paths.template_places that is there (a
-    link to /dev/null, masked, is there too); None where there is none."""
-    return next((place for place in paths.template_places if os.path.lexists(place)), None)
+def loaded_unit(paths: Paths, unit: ShippedUnit) -> Path | None:
+    """The file systemd loads for a shipped unit: the first of Paths.unit_places that is
+    there (a link to /dev/null, masked, is there too); None where there is none."""
+    return next((place for place in paths.unit_places(unit.name) if os.path.lexists(place)), None)
 
 
-def template_state(paths: Paths) -> TemplateState:
-    from gpuagent.model.units import service_template_text
+def shipped_unit_states(paths: Paths) -> list[UnitState]:
+    """Each unit gpuagent ships, as systemd finds it."""
+    from gpuagent.model.units import SHIPPED_UNITS
 
-    place = loaded_template(paths)
-    return TemplateState(place, place is not None and place.is_file() and place.read_text() == service_template_text())
+    states = []
+    for unit in SHIPPED_UNITS:
+        place = loaded_unit(paths, unit)
+        states.append(UnitState(unit, place, place is not None and place.is_file() and place.read_text() == unit.text()))
+    return states
 
 
-def missing_template(paths: Paths) -> dict[Path, str]:
-    """The shipped template to write where systemd has none. One that is there, edited or
+def missing_units(paths: Paths) -> dict[Path, str]:
+    """The shipped units to write where systemd has none. One that is there, edited or
     older, is never replaced: local changes belong in drop-ins, and doctor reports it."""
-    from gpuagent.model.units import service_template_text
+    from gpuagent.model.units import SHIPPED_UNITS
 
-    return {} if loaded_template(paths) is not None else {paths.service_template: service_template_text()}
+    return {paths.unit_file(unit.name): unit.text() for unit in SHIPPED_UNITS if loaded_unit(paths, unit) is None}
+
+
+def reap_job(paths: Paths, name: str, log: Callable[[str], None]) -> list[str]:
+    """Clean up after a run whose agent died: remove the job's containers and mark its
+    `running` rows lost, unless a live agent holds the job's lock (then its run is going,
+    and nothing is touched). Returns the names of the containers removed.
+
+    A container lives in dockerd's cgroup, not the service's, so an agent killed outright
+    leaves it running, and leaves its history row `running`: the service's ExecStopPost
+    (`gpuagent reap`) and its failure handler (`gpuagent on-failure`) call this."""
+    from gpuagent.host.locks import flocked
+    from gpuagent.model.values import parse_name
+    from gpuagent.run.recorder import RunRecorder
+    from gpuagent.run.runner import reap_orphans
+
+    parse_name(name)
+    with flocked(paths.job_lock(name), wait=False) as free:
+        if not free:
+            return []
+        recorder = RunRecorder(paths, log)
+        try:
+            return reap_orphans(paths, name, recorder, log)
+        finally:
+            recorder.close()
 
 
 @contextmanager

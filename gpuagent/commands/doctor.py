@@ -9,7 +9,7 @@ import shutil
 import stat
 from dataclasses import dataclass
 
-from gpuagent.commands.common import template_state, timer_names, timer_text
+from gpuagent.commands.common import shipped_unit_states, timer_names, timer_text
 from gpuagent.errors import (
     DockerError,
     InvalidInput,
@@ -20,7 +20,6 @@ from gpuagent.errors import (
 from gpuagent.host.jobfiles import job_names, load_job
 from gpuagent.host.systemd import Systemd
 from gpuagent.model.job import Job
-from gpuagent.model.units import service_template_source
 from gpuagent.paths import Paths
 
 OK, WARNING, ERROR = "ok", "warning", "error"
@@ -33,7 +32,7 @@ _TOOLKIT_FIX = "apt-get install nvidia-container-toolkit && nvidia-ctk runtime c
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # what was looked at: systemd, template-unit, docker, docker-gpu, nvidia-driver, gpu, directory, job
+    check: str  # what was looked at: systemd, template-unit (each shipped unit), docker, docker-gpu, nvidia-driver, gpu, directory, job
     level: str  # OK, WARNING or ERROR
     message: str
     fix: str | None = None  # the command that fixes it
@@ -54,7 +53,7 @@ def diagnose(paths: Paths) -> DoctorReport:
     return DoctorReport(
         [
             *_systemd(paths),
-            *_template(paths),
+            *_shipped_units(paths),
             *_docker(gpu_jobs),
             *_nvidia(gpu_jobs),
             *_directories(paths),
@@ -78,21 +77,27 @@ def _systemd(paths: Paths) -> list[Finding]:
     return [Finding("systemd", OK, f"{manager} is running")]
 
 
-def _template(paths: Paths) -> list[Finding]:
-    """The template systemd loads. An edited one is reported, never replaced (add and sync
-    only write a missing one): local changes belong in a drop-in."""
-    state = template_state(paths)
-    if state.path is None:
-        places = " or ".join(str(place) for place in paths.template_places)
-        return [Finding("template-unit", ERROR, f"no template unit ({places}): no job can start", "gpuagent sync")]
-    if not state.current:
-        message = (
-            f"{state.path} differs from the template this gpuagent ships (edited, or of another version); add and sync keep it. "
-            f"Local changes belong in a drop-in: {_systemctl(paths)} edit gpuagent@.service"
-        )
-        fix = f"install -m 0644 {service_template_source()} {state.path} && {_systemctl(paths)} daemon-reload"
-        return [Finding("template-unit", WARNING, message, fix)]
-    return [Finding("template-unit", OK, f"{state.path} is installed and current")]
+def _shipped_units(paths: Paths) -> list[Finding]:
+    """Each unit gpuagent ships (the template and its failure handler), as systemd loads it.
+    An edited one is reported, never replaced (add and sync only write a missing one):
+    local changes belong in a drop-in."""
+    findings = []
+    for state in shipped_unit_states(paths):
+        unit = state.unit
+        if state.path is None:
+            places = " or ".join(str(place) for place in paths.unit_places(unit.name))
+            level = ERROR if unit.needed_to_run else WARNING
+            findings.append(Finding("template-unit", level, f"no {unit.name} ({places}): {unit.without_it}", "gpuagent sync"))
+        elif not state.current:
+            message = (
+                f"{state.path} differs from the unit this gpuagent ships (edited, or of another version); add and sync keep it. "
+                f"Local changes belong in a drop-in: {_systemctl(paths)} edit {unit.name}"
+            )
+            fix = f"install -m 0644 {unit.source} {state.path} && {_systemctl(paths)} daemon-reload"
+            findings.append(Finding("template-unit", WARNING, message, fix))
+        else:
+            findings.append(Finding("template-unit", OK, f"{state.path} is installed and current"))
+    return findings
 
 
 def _docker(gpu_jobs: bool) -> list[Finding]:

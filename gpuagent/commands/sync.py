@@ -1,13 +1,13 @@
 """gpuagent sync: make systemd's timers what the job files say. Each job's timer is written
-from its file, the timer of a job whose file is gone is removed, the template service is
-written where there is none (one that is there, edited or not, is kept), and systemd is
-reloaded once. A job file that does not load keeps its timer as it is."""
+from its file, the timer of a job whose file is gone is removed, each unit gpuagent ships
+is written where there is none (one that is there, edited or not, is kept), and systemd
+is reloaded once. A job file that does not load keeps its timer as it is."""
 
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpuagent.commands.common import TemplateState, missing_template, template_state, timer_names, timer_text
+from gpuagent.commands.common import UnitState, missing_units, shipped_unit_states, timer_names, timer_text
 from gpuagent.errors import InvalidInput, NotFound
 from gpuagent.host.files import write_atomic
 from gpuagent.host.jobfiles import job_names, load_job
@@ -38,12 +38,12 @@ def plan_timers(wanted: dict[str, str], existing: dict[str, str], keep: Collecti
 
 @dataclass(frozen=True)
 class SyncResult:
-    written: list[Path]  # timers, and the template where it was missing (or that would be, with dry_run)
+    written: list[Path]  # timers, and the shipped units that were missing (or that would be, with dry_run)
     new: list[Path]  # of the timers written, those of jobs that had none: switched on
     removed: list[Path]  # timers whose job file is gone
     unchanged: list[Path]
     broken: dict[str, InvalidInput | NotFound]  # job -> why its file does not load
-    template: TemplateState  # as it was found
+    units: list[UnitState]  # the shipped units, as they were found
     dry_run: bool
 
     @property
@@ -60,8 +60,8 @@ def sync_timers(paths: Paths, *, dry_run: bool = False) -> SyncResult:
             broken[name] = err
     existing = {name: paths.timer_file(name).read_text() for name in timer_names(paths)}
     plan = plan_timers(wanted, existing, keep=broken)
-    files = {**{paths.timer_file(name): text for name, text in plan.write.items()}, **missing_template(paths)}
-    template = template_state(paths)
+    files = {**{paths.timer_file(name): text for name, text in plan.write.items()}, **missing_units(paths)}
+    units = shipped_unit_states(paths)
     if not dry_run and (files or plan.remove):
         _apply(paths, files, plan)
     return SyncResult(
@@ -70,7 +70,7 @@ def sync_timers(paths: Paths, *, dry_run: bool = False) -> SyncResult:
         removed=[paths.timer_file(name) for name in plan.remove],
         unchanged=[paths.timer_file(name) for name in plan.unchanged],
         broken=broken,
-        template=template,
+        units=units,
         dry_run=dry_run,
     )
 

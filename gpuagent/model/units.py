@@ -1,10 +1,12 @@
-"""The generated per-job timer, and the shipped template service it starts.
+"""The generated per-job timer, and the units gpuagent ships: the template service the
+timer starts, and the handler its OnFailure= starts.
 
 The timer holds only the schedule: every other setting stays in the job file, read at
 each run, so the only user text that reaches a unit file is the job name (validated) and
 the schedule (validated by systemd-analyze, then escaped).
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from gpuagent.model.job import Job
@@ -37,12 +39,30 @@ def timer_unit(job: Job, job_file: Path) -> UnitFile:
     return unit
 
 
-def service_template_source() -> Path:
-    """The template service shipped inside the package (units/ links to it)."""
-    from importlib import resources  # ~25 ms, which only add and doctor need
+@dataclass(frozen=True)
+class ShippedUnit:
+    """A unit file shipped inside the package (gpuagent/data/, linked from units/): add and
+    sync write it where systemd has none, install.sh and the .deb install it, doctor
+    checks it."""
 
-    return Path(str(resources.files("gpuagent") / "data" / "gpuagent@.service"))
+    name: str  # its file name, in the package and in systemd's unit directories
+    without_it: str  # what a host that lacks it loses
+    needed_to_run: bool  # without it no job runs (doctor: an error; else a warning)
+
+    @property
+    def source(self) -> Path:
+        from importlib import resources  # ~25 ms, which only add, sync and doctor need
+
+        return Path(str(resources.files("gpuagent") / "data" / self.name))
+
+    def text(self) -> str:
+        return self.source.read_text()
 
 
-def service_template_text() -> str:
-    return service_template_source().read_text()
+SERVICE_TEMPLATE = ShippedUnit("gpuagent@.service", "no job can start", needed_to_run=True)
+# systemd passes $MONITOR_* (which run failed, and how) only to a handler that one unit
+# points at: a template of its own, started as gpuagent-on-failure@JOB.service.
+FAILURE_HANDLER = ShippedUnit(
+    "gpuagent-on-failure@.service", "a run whose agent is killed outright is marked lost but nobody is notified", needed_to_run=False
+)
+SHIPPED_UNITS = (SERVICE_TEMPLATE, FAILURE_HANDLER)

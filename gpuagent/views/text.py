@@ -116,17 +116,17 @@ def sync_result(screen: Screen, result: SyncResult) -> None:
     wrote, removed, enabled = ("would write", "would remove", "would enable its timer") if result.dry_run else ("wrote", "removed", "timer enabled")
     lines = [Line(f"{wrote} {path}" + _sync_note(path, result.new, enabled)) for path in result.written]
     lines += [Line(f"{removed} {path} (its job file is gone)") for path in result.removed]
-    template = result.template
-    if template.path is not None and not template.current:
-        lines.append(
-            Line(
-                Styled(
-                    f"kept {template.path}: it differs from the template this gpuagent ships "
-                    "(local changes belong in a drop-in: systemctl edit gpuagent@.service; see gpuagent doctor)",
-                    "yellow",
+    for state in result.units:
+        if state.path is not None and not state.current:
+            lines.append(
+                Line(
+                    Styled(
+                        f"kept {state.path}: it differs from the unit this gpuagent ships "
+                        f"(local changes belong in a drop-in: systemctl edit {state.unit.name}; see gpuagent doctor)",
+                        "yellow",
+                    )
                 )
             )
-        )
     if result.broken:
         lines.append(Line(f"{len(result.broken)} job file(s) do not load: their timers are left as they are"))
     written, removed, unchanged = len(result.written), len(result.removed), len(result.unchanged)

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.systemd
 
 DEBS_IN_BOX = "/opt/debs"
 PACKAGE_TEMPLATE = "/usr/lib/systemd/system/gpuagent@.service"
+PACKAGE_HANDLER = "/usr/lib/systemd/system/gpuagent-on-failure@.service"
 
 
 def build_deb(out: Path, *source: Path) -> str:
@@ -75,9 +76,11 @@ def test_it_installs_and_runs_a_job(box, debs, busybox_image):
     assert mode_and_owner(box, "/var/lib/gpuagent") == "750 0:0"
     doctor = gpuagent(box, "doctor", check=False)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-    assert re.search(r"ok\s+template-unit\s+/usr/lib/systemd/system/gpuagent@.service is installed", doctor.stdout)
-    loaded = box.exec(["systemctl", "show", "-P", "FragmentPath", "gpuagent@probe.service"]).stdout.strip()
-    assert box.exec(["realpath", loaded]).stdout.strip() == PACKAGE_TEMPLATE, "bookworm's systemd names it by /lib, a link to /usr/lib"
+    for unit, probe in ((PACKAGE_TEMPLATE, "gpuagent@probe.service"), (PACKAGE_HANDLER, "gpuagent-on-failure@probe.service")):
+        assert re.search(rf"ok\s+template-unit\s+{unit} is installed", doctor.stdout)
+        loaded = box.exec(["systemctl", "show", "-P", "FragmentPath", probe]).stdout.strip()
+        assert box.exec(["realpath", loaded]).stdout.strip() == unit, "bookworm's systemd names it by /lib, a link to /usr/lib"
+    assert not (box.root / "etc/systemd/system/gpuagent-on-failure@.service").exists(), "sync writes no unit the package has"
 
     gpuagent(box, "add", "nightly", "--at", "03:00", "--image", busybox_image, "--", "echo", "from the deb")
     gpuagent(box, "trigger", "nightly")
@@ -124,6 +127,12 @@ def test_purge_removes_everything(box):
     result = dpkg(box, "-P", "gpuagent")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    for gone in ("etc/gpuagent", "var/lib/gpuagent", PACKAGE_TEMPLATE.lstrip("/"), "etc/systemd/system/gpuagent@nightly.timer"):
+    for gone in (
+        "etc/gpuagent",
+        "var/lib/gpuagent",
+        PACKAGE_TEMPLATE.lstrip("/"),
+        PACKAGE_HANDLER.lstrip("/"),
+        "etc/systemd/system/gpuagent@nightly.timer",
+    ):
         assert not (box.root / gone).exists(), gone
     assert dpkg(box, "-s", "gpuagent").returncode != 0

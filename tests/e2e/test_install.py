@@ -27,10 +27,12 @@ pytestmark = pytest.mark.systemd
 
 OFFLINE = ("--wheelhouse", WHEELHOUSE_IN_BOX)
 TEMPLATE = "/etc/systemd/system/gpuagent@.service"
+HANDLER = "/etc/systemd/system/gpuagent-on-failure@.service"
 # What an install writes; a run that changes nothing leaves each of them as it was.
 INSTALLED_FILES = (
     "/usr/local/bin/gpuagent",
     TEMPLATE,
+    HANDLER,
     "/opt/gpuagent/pyvenv.cfg",
     "/opt/gpuagent/bin/gpuagent",
     "/etc/gpuagent",
@@ -53,9 +55,11 @@ def test_a_fresh_install_sets_up_the_agent(box):
     assert box.exec(["readlink", "/usr/local/bin/gpuagent"]).stdout.strip() == "/opt/gpuagent/bin/gpuagent"
     assert gpuagent(box, "--version").stdout.strip() == f"gpuagent {VERSION}"
     assert "home = /usr/bin" in (box.root / "opt/gpuagent/pyvenv.cfg").read_text()
-    # The template as the package ships it, and loaded by systemd.
-    assert (box.root / TEMPLATE.lstrip("/")).read_text() == (REPO / "units/gpuagent@.service").read_text()
-    assert box.exec(["systemctl", "show", "-P", "FragmentPath", "gpuagent@probe.service"]).stdout.strip() == TEMPLATE
+    # The units as the package ships them, and loaded by systemd.
+    for unit, probe in ((TEMPLATE, "gpuagent@probe.service"), (HANDLER, "gpuagent-on-failure@probe.service")):
+        assert (box.root / unit.lstrip("/")).read_text() == (REPO / "units" / os.path.basename(unit)).read_text()
+        assert box.exec(["systemctl", "show", "-P", "FragmentPath", probe]).stdout.strip() == unit
+    assert box.exec(["systemctl", "show", "-P", "OnFailure", "gpuagent@probe.service"]).stdout.strip() == "gpuagent-on-failure@probe.service"
     assert mode_and_owner(box, "/etc/gpuagent") == "755 0:0"
     assert mode_and_owner(box, "/etc/gpuagent/jobs") == "755 0:0"
     assert mode_and_owner(box, "/var/lib/gpuagent") == "750 0:0"
@@ -107,6 +111,7 @@ def test_uninstall_removes_the_agent_and_timers_and_keeps_jobs_and_history(box):
         "opt/gpuagent",
         "usr/local/bin/gpuagent",
         TEMPLATE,
+        HANDLER,
         "etc/systemd/system/gpuagent@nightly.timer",
         "etc/systemd/system/timers.target.wants/gpuagent@nightly.timer",
     ):
@@ -146,6 +151,9 @@ def test_user_install_runs_jobs_with_user_units_and_uninstalls(box, busybox_imag
     home = box.root / alice.home.lstrip("/")
     assert os.readlink(home / ".local/bin/gpuagent") == f"{alice.home}/.local/share/gpuagent/bin/gpuagent"
     assert (home / ".config/systemd/user/gpuagent@.service").is_file()
+    # the user manager finds no bare `gpuagent`: each unit's drop-in names the installed one
+    handler_dropin = (home / ".config/systemd/user/gpuagent-on-failure@.service.d/10-install.conf").read_text()
+    assert f"ExecStart=\nExecStart={alice.home}/.local/share/gpuagent/bin/gpuagent on-failure %i\n" in handler_dropin
     gpuagent(box, "add", "mine", "--at", "04:00", "--image", busybox_image, "--", "echo", "as alice", user=alice)
     assert unit_state(box, "gpuagent@mine.timer", user=alice) == ("loaded", "enabled", "active")
     gpuagent(box, "trigger", "mine", user=alice)
@@ -158,6 +166,8 @@ def test_user_install_runs_jobs_with_user_units_and_uninstalls(box, busybox_imag
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert not (home / ".local/share/gpuagent").exists()
     assert not (home / ".config/systemd/user/gpuagent@mine.timer").exists()
+    assert not (home / ".config/systemd/user/gpuagent-on-failure@.service").exists()
+    assert not (home / ".config/systemd/user/gpuagent-on-failure@.service.d").exists()
     assert (home / ".config/gpuagent/jobs/mine.toml").is_file()
 
 

@@ -120,13 +120,15 @@ def test_an_edited_template_and_a_drop_in_are_kept_and_the_drop_in_applies(syste
     dropin.parent.mkdir()
     dropin.write_text("[Service]\nEnvironment=FROM_DROPIN=yes\n")
     box.exec(["systemctl", "daemon-reload"])
-    [finding] = [f for f in json.loads(gpuagent(box, "doctor", "--json", check=False).stdout)["findings"] if f["check"] == "template-unit"]
-    assert finding["level"] == "warning" and "systemctl edit gpuagent@.service" in finding["message"]
+    template, handler = [f for f in json.loads(gpuagent(box, "doctor", "--json", check=False).stdout)["findings"] if f["check"] == "template-unit"]
+    assert template["level"] == "warning" and "systemctl edit gpuagent@.service" in template["message"]
+    assert (handler["level"], handler["message"]) == ("ok", f"{UNITS}/gpuagent-on-failure@.service is installed and current")
 
     gpuagent(box, "add", "late", "--at", "07:00", "--image", busybox_image, "--", "true")
     result = sync(box)
 
-    assert f"kept {UNITS}/gpuagent@.service: it differs from the template this gpuagent ships" in result.stdout
+    assert f"kept {UNITS}/gpuagent@.service: it differs from the unit this gpuagent ships" in result.stdout
+    assert "gpuagent-on-failure@.service" not in result.stdout, "the handler is there as shipped: neither written nor kept"
     assert template.read_text() == edited and dropin.read_text() == "[Service]\nEnvironment=FROM_DROPIN=yes\n"
     assert "FROM_DROPIN=yes" in unit_property(box, "gpuagent@late.service", "Environment")
     assert unit_property(box, "gpuagent@late.service", "TimeoutStopUSec") == "3min 20s"

@@ -9,7 +9,7 @@ import pytest
 from gpuagent.commands.common import timer_text
 from gpuagent.host.files import write_atomic
 from gpuagent.host.jobfiles import load_job
-from gpuagent.model.units import service_template_text
+from gpuagent.model.units import FAILURE_HANDLER, SERVICE_TEMPLATE, SHIPPED_UNITS
 from gpuagent.paths import resolve_paths
 from tests.gpu_sim import FakeGpu, FakeGpuHost
 from tests.support.agent import AgentHome
@@ -50,9 +50,12 @@ def test_each_problem_with_its_fix(tmp_path, busybox_image):
     status, findings = doctor(home)
 
     assert status == 1
-    [template] = findings["template-unit"]
-    assert template["level"] == "error" and f"no template unit ({home.root}/unit/gpuagent@.service or " in template["message"]
-    assert template["fix"] == "gpuagent sync"
+    template, handler = findings["template-unit"]
+    assert template["level"] == "error" and f"no gpuagent@.service ({home.root}/unit/gpuagent@.service or " in template["message"]
+    assert template["message"].endswith(": no job can start") and template["fix"] == "gpuagent sync"
+    assert handler["level"] == "warning", "without the failure handler runs still run: only a killed agent's run goes unnotified"
+    assert f"no gpuagent-on-failure@.service ({home.root}/unit/gpuagent-on-failure@.service or " in handler["message"]
+    assert "nobody is notified" in handler["message"] and handler["fix"] == "gpuagent sync"
     assert levels(findings["docker"]) == ["ok"]
     [driver] = findings["nvidia-driver"]
     assert driver["level"] == "error" and "GPU jobs cannot run" in driver["message"] and "nvidia-smi" in driver["fix"]
@@ -71,40 +74,45 @@ def test_each_problem_with_its_fix(tmp_path, busybox_image):
     assert (orphan["level"], orphan["fix"]) == ("warning", "gpuagent sync")
 
 
-def test_a_timer_as_sync_writes_it_and_a_packaged_template_are_fine(tmp_path, busybox_image):
+def test_a_timer_as_sync_writes_it_and_packaged_units_are_fine(tmp_path, busybox_image):
     home = AgentHome(tmp_path / "agent")
     job_file = home.write_job("nightly", busybox_image, ["true"])
     paths = resolve_paths(user_mode=False, env=home.env)
     write_atomic(paths.timer_file("nightly"), timer_text(paths, load_job(job_file)))
-    write_atomic(paths.package_unit_dir / "gpuagent@.service", service_template_text())
+    for unit in SHIPPED_UNITS:
+        write_atomic(paths.package_unit_dir / unit.name, unit.text())
 
     _, findings = doctor(home)
 
     assert {finding["message"]: finding["level"] for finding in findings["job"]} == {"job nightly is valid": "ok"}
-    [template] = findings["template-unit"]
-    assert (template["level"], template["message"]) == ("ok", f"{paths.package_unit_dir}/gpuagent@.service is installed and current")
+    assert [(finding["level"], finding["message"]) for finding in findings["template-unit"]] == [
+        ("ok", f"{paths.package_unit_dir}/gpuagent@.service is installed and current"),
+        ("ok", f"{paths.package_unit_dir}/gpuagent-on-failure@.service is installed and current"),
+    ]
 
 
-def test_a_current_template_and_readable_gpus_are_fine_and_cpu_only_hosts_only_warn(tmp_path, gpu_host):
+def test_current_units_and_readable_gpus_are_fine_and_cpu_only_hosts_only_warn(tmp_path, gpu_host):
     home = AgentHome(tmp_path / "agent", extra_env=gpu_host.env())
-    (home.root / "unit" / "gpuagent@.service").write_text(service_template_text())
+    for unit in SHIPPED_UNITS:
+        (home.root / "unit" / unit.name).write_text(unit.text())
 
     _, findings = doctor(home)
 
-    assert levels(findings["template-unit"]) == ["ok"]
+    assert levels(findings["template-unit"]) == ["ok", "ok"]
     assert levels(findings["nvidia-driver"]) == ["ok"] and "NVIDIA driver 550.54.15; NVML sees 2 GPU(s)" in findings["nvidia-driver"][0]["message"]
     [lost] = findings["gpu"]
     assert lost["level"] == "warning" and "GPU 1 cannot be read (GPU is lost)" in lost["message"]
     assert findings["job"] == [{"check": "job", "level": "ok", "message": "no jobs yet", "fix": None}]
 
     edited = home.root / "unit" / "gpuagent@.service"
-    edited.write_text(service_template_text().replace("TimeoutStopSec", "#TimeoutStopSec"))
+    edited.write_text(SERVICE_TEMPLATE.text().replace("TimeoutStopSec", "#TimeoutStopSec"))
+    (home.root / "unit" / FAILURE_HANDLER.name).write_text(FAILURE_HANDLER.text() + "# edited\n")
     gpu_host.state_file.unlink()
     _, findings = doctor(home)
-    [template] = findings["template-unit"]
-    assert template["level"] == "warning" and "add and sync keep it" in template["message"]
-    assert "systemctl edit gpuagent@.service" in template["message"]
-    assert template["fix"].startswith("install -m 0644 ") and template["fix"].endswith(f"{edited} && systemctl daemon-reload")
+    for finding, unit in zip(findings["template-unit"], SHIPPED_UNITS, strict=True):
+        assert finding["level"] == "warning" and "add and sync keep it" in finding["message"]
+        assert f"systemctl edit {unit.name}" in finding["message"]
+        assert finding["fix"] == f"install -m 0644 {unit.source} {home.root / 'unit' / unit.name} && systemctl daemon-reload"
     assert levels(findings["nvidia-driver"]) == ["warning"], "no GPU job, so no driver only warns"
 
 

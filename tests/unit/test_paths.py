@@ -15,7 +15,7 @@ def test_user_mode_uses_xdg_directories():
     env = {"HOME": "/home/ana", "XDG_RUNTIME_DIR": "/run/user/1000"}
     paths = resolve_paths(user_mode=True, env=env)
     assert paths.jobs_dir == Path("/home/ana/.config/gpuagent/jobs")
-    assert paths.service_template == Path("/home/ana/.config/systemd/user/gpuagent@.service")
+    assert paths.unit_file("gpuagent@.service") == Path("/home/ana/.config/systemd/user/gpuagent@.service")
     assert paths.history_db == Path("/home/ana/.local/state/gpuagent/history.db")
     assert paths.runtime_dir == Path("/run/user/1000/gpuagent")
     xdg = resolve_paths(user_mode=True, env={**env, "XDG_CONFIG_HOME": "/cfg", "XDG_STATE_HOME": "/st"})
@@ -36,6 +36,6 @@ def test_gpuagent_user_selects_user_mode():
 def test_the_package_unit_directory_is_debians_in_system_mode_only():
     assert resolve_paths(user_mode=False, env={}).package_unit_dir == Path("/usr/lib/systemd/system")
     overridden = resolve_paths(user_mode=False, env={"GPUAGENT_PACKAGE_UNIT_DIR": "/t/lib"})
-    assert overridden.template_places == (Path("/etc/systemd/system/gpuagent@.service"), Path("/t/lib/gpuagent@.service"))
+    assert overridden.unit_places("gpuagent@.service") == (Path("/etc/systemd/system/gpuagent@.service"), Path("/t/lib/gpuagent@.service"))
     user = resolve_paths(user_mode=True, env={"HOME": "/home/ana"})
-    assert user.package_unit_dir is None and user.template_places == (user.service_template,)
+    assert user.package_unit_dir is None and user.unit_places("gpuagent@.service") == (user.unit_file("gpuagent@.service"),)

@@ -1,5 +1,5 @@
-"""What `gpuagent sync` changes: the plan of timers (pure), the template it writes only
-where there is none, and a dry run over real job files that writes nothing. (Applying it
+"""What `gpuagent sync` changes: the plan of timers (pure), the units gpuagent ships, each
+written only where there is none, and a dry run over real job files that writes nothing. (Applying it
 to a real systemd is tests/e2e/test_sync.py.)"""
 
 import io
@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 
-from gpuagent.commands.common import TemplateState, missing_template, template_state, timer_text
+from gpuagent.commands.common import UnitState, missing_units, shipped_unit_states, timer_text
 from gpuagent.commands.sync import SyncResult, plan_timers, sync_timers
 from gpuagent.host.files import write_atomic
 from gpuagent.host.jobfiles import load_job
-from gpuagent.model.units import service_template_text
+from gpuagent.model.units import FAILURE_HANDLER, SERVICE_TEMPLATE, SHIPPED_UNITS
 from gpuagent.paths import resolve_paths
 from gpuagent.views import text
 from gpuagent.views.terminal import Screen
@@ -58,27 +58,35 @@ def test_a_second_plan_over_the_first_ones_result_changes_nothing():
     assert (second.write, second.remove, second.unchanged) == ({}, [], ["a", "b"])
 
 
-def test_the_template_is_written_only_where_systemd_has_none(paths):
-    assert template_state(paths).path is None
-    assert missing_template(paths) == {paths.service_template: service_template_text()}
-
-    packaged = paths.package_unit_dir / "gpuagent@.service"
-    write_atomic(packaged, service_template_text())
-    assert template_state(paths).path == packaged and template_state(paths).current
-    assert missing_template(paths) == {}, "a template in the package unit directory counts as installed"
-
-    write_atomic(paths.service_template, service_template_text() + "# edited\n")
-    state = template_state(paths)
-    assert (state.path, state.current) == (paths.service_template, False), "the unit directory's overrides the package's, as in systemd"
-    assert missing_template(paths) == {}, "an edited template is kept"
+def state_of(paths, unit):
+    [state] = [state for state in shipped_unit_states(paths) if state.unit == unit]
+    return state
 
 
-def test_a_masked_template_is_kept(paths):
+@pytest.mark.parametrize("unit", SHIPPED_UNITS, ids=lambda unit: unit.name)
+def test_each_shipped_unit_is_written_only_where_systemd_has_none(paths, unit):
+    assert state_of(paths, unit).path is None
+    assert missing_units(paths) == {paths.unit_file(each.name): each.text() for each in SHIPPED_UNITS}
+
+    packaged = paths.package_unit_dir / unit.name
+    write_atomic(packaged, unit.text())
+    assert state_of(paths, unit).path == packaged and state_of(paths, unit).current
+    assert paths.unit_file(unit.name) not in missing_units(paths), "a unit in the package unit directory counts as installed"
+    assert len(missing_units(paths)) == len(SHIPPED_UNITS) - 1, "the others are still missing: each is looked for on its own"
+
+    write_atomic(paths.unit_file(unit.name), unit.text() + "# edited\n")
+    state = state_of(paths, unit)
+    assert (state.path, state.current) == (paths.unit_file(unit.name), False), "the unit directory's overrides the package's, as in systemd"
+    assert paths.unit_file(unit.name) not in missing_units(paths), "an edited unit is kept"
+
+
+@pytest.mark.parametrize("unit", SHIPPED_UNITS, ids=lambda unit: unit.name)
+def test_a_masked_unit_is_kept(paths, unit):
     paths.unit_dir.mkdir(parents=True)
-    paths.service_template.symlink_to("/dev/null")
+    paths.unit_file(unit.name).symlink_to("/dev/null")
 
-    assert missing_template(paths) == {}
-    assert not template_state(paths).current
+    assert paths.unit_file(unit.name) not in missing_units(paths)
+    assert not state_of(paths, unit).current
 
 
 def job_text(name: str, at: str) -> str:
@@ -99,7 +107,7 @@ def test_a_dry_run_reports_every_change_and_writes_nothing(paths):
 
     result = sync_timers(paths, dry_run=True)
 
-    assert result.written == [paths.timer_file("moved"), paths.timer_file("new"), paths.service_template]
+    assert result.written == [paths.timer_file("moved"), paths.timer_file("new"), *(paths.unit_file(unit.name) for unit in SHIPPED_UNITS)]
     assert result.new == [paths.timer_file("new")]
     assert result.removed == [paths.timer_file("gone")]
     assert result.unchanged == [paths.timer_file("same")]
@@ -107,9 +115,11 @@ def test_a_dry_run_reports_every_change_and_writes_nothing(paths):
     assert {path: path.read_text() for path in paths.unit_dir.iterdir()} == before
 
 
-def test_the_report_says_each_change_then_the_counts(paths):
+def test_the_report_says_each_change_then_the_counts_and_each_edited_unit_kept(paths):
     timer, gone = paths.timer_file("new"), paths.timer_file("gone")
-    result = SyncResult(written=[timer], new=[timer], removed=[gone], unchanged=[], broken={}, template=TemplateState(None, False), dry_run=False)
+    edited = paths.unit_file(FAILURE_HANDLER.name)
+    units = [UnitState(SERVICE_TEMPLATE, paths.unit_file(SERVICE_TEMPLATE.name), True), UnitState(FAILURE_HANDLER, edited, False)]
+    result = SyncResult(written=[timer], new=[timer], removed=[gone], unchanged=[], broken={}, units=units, dry_run=False)
     screen = Screen(file=io.StringIO(), terminal=False)
 
     text.sync_result(screen, result)
@@ -117,5 +127,7 @@ def test_the_report_says_each_change_then_the_counts(paths):
     assert screen.file.getvalue().splitlines() == [
         f"wrote {timer} (a new job: timer enabled)",
         f"removed {gone} (its job file is gone)",
+        f"kept {edited}: it differs from the unit this gpuagent ships "
+        "(local changes belong in a drop-in: systemctl edit gpuagent-on-failure@.service; see gpuagent doctor)",
         "synced: 1 written, 1 removed, 0 unchanged; systemd reloaded",
     ]

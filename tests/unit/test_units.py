@@ -1,5 +1,7 @@
-"""Generated timers against golden files, and checked by systemd itself."""
+"""Generated timers against golden files, and checked by systemd itself with the units
+gpuagent ships."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -8,7 +10,7 @@ import pytest
 
 from gpuagent.model.job import job_from_options
 from gpuagent.model.schedule import parse_schedule
-from gpuagent.model.units import service_template_text, timer_unit
+from gpuagent.model.units import FAILURE_HANDLER, SERVICE_TEMPLATE, SHIPPED_UNITS, timer_unit
 
 GOLDEN = Path(__file__).parent / "golden"
 JOB_FILE = Path("/etc/gpuagent/jobs/nightly.toml")
@@ -33,20 +35,37 @@ def test_timer_matches_golden_file(name):
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_systemd_accepts_the_timer(name, tmp_path):
-    (tmp_path / "gpuagent@.service").write_text(
-        service_template_text().replace("ExecStart=gpuagent", "ExecStart=/bin/true").replace("ExecStopPost=gpuagent", "ExecStopPost=/bin/true")
-    )
+def test_systemd_accepts_the_timer_and_the_units_it_pulls_in(name, tmp_path):
+    for unit in SHIPPED_UNITS:  # as shipped, but running a command this host has
+        (tmp_path / unit.name).write_text(re.sub(r"^(Exec\w+)=gpuagent ", r"\1=/bin/true ", unit.text(), flags=re.M))
     timer = tmp_path / "gpuagent@nightly.timer"
     timer.write_text(render(name))
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(timer)], capture_output=True, text=True)
+    # The handler is loaded only through the service's OnFailure=: verify it by name too.
+    units = [str(timer), str(tmp_path / "gpuagent-on-failure@nightly.service")]
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True)
     # verify exits 0 on unknown keys and bad values, only warning: read what it says
-    complaints = [line for line in result.stderr.splitlines() if "gpuagent@" in line]
+    complaints = [line for line in result.stderr.splitlines() if "gpuagent" in line]
     assert result.returncode == 0 and complaints == [], result.stderr
 
 
 def test_shipped_template_runs_and_reaps_the_instance():
-    text = service_template_text()
+    text = SERVICE_TEMPLATE.text()
     assert "ExecStart=gpuagent run %i\n" in text
     assert "ExecStopPost=gpuagent reap %i\n" in text
     assert "RemainAfterExit" not in text
+
+
+def test_the_template_hands_its_failures_to_the_shipped_handler_of_the_same_job():
+    assert f"OnFailure={FAILURE_HANDLER.name.replace('@', '@%i')}\n" in SERVICE_TEMPLATE.text()
+    text = FAILURE_HANDLER.text()
+    assert "ExecStart=gpuagent on-failure %i\n" in text and "Type=oneshot\n" in text
+    assert not re.search(r"^On(Failure|Success)=", text, re.M), "a handler's own failure must not start a handler"
+
+
+def test_the_shipped_units_are_the_packages_data_and_units_links_to_each():
+    repo = Path(__file__).resolve().parents[2]
+    shipped = sorted(unit.name for unit in SHIPPED_UNITS)
+    assert sorted(path.name for path in (repo / "gpuagent/data").glob("*.service")) == shipped, "build-deb.sh installs every one"
+    assert sorted(path.name for path in (repo / "units").iterdir()) == shipped
+    for unit in SHIPPED_UNITS:
+        assert (repo / "units" / unit.name).resolve() == unit.source.resolve()
