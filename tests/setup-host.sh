@@ -18,6 +18,9 @@ export DEBIAN_FRONTEND=noninteractive
 
 # --- host packages -----------------------------------------------------------
 packages=(docker.io systemd-container mmdebstrap busybox-static)
+# The monitoring tests start a real Prometheus (with promtool) and node_exporter by hand;
+# Debian's packages do not start their daemons here.
+packages+=(prometheus prometheus-node-exporter)
 python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()
 for p in "${packages[@]}"; do
