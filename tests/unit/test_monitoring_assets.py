@@ -1,0 +1,264 @@
+"""The monitoring assets gpuagent ships (monitoring/): the Prometheus rules pass promtool's
+check and their own unit tests, the Grafana dashboard is a provisionable JSON model, and
+every metric either of them uses is one gpuagent writes (or dcgm-exporter's or
+node_exporter's textfile collector's). That each query parses is checked against a
+real Prometheus in tests/integration/test_prometheus_queries.py."""
+
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from gpuagent.model.health import FAILURES
+from gpuagent.model.run import SKIPPED, Status
+from gpuagent.observe.metrics import METRIC_NAMES
+from tests.support.cache import REPO
+from tests.support.prometheus import DASHBOARD, RULES, RULES_TEST, binary
+from tests.support.promql import (
+    alerting_rules,
+    dashboard_queries,
+    grafana_to_promql,
+    load_dashboard,
+    load_rules,
+    metric_names,
+    panels,
+    rule_expressions,
+)
+
+# What the assets may read besides gpuagent's own: dcgm-exporter's GPU metrics (every
+# series of a GPU a run holds carries hpc_job) and the textfile collector's own two.
+DCGM_NAMES = {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"}
+TEXTFILE_NAMES = {"node_textfile_mtime_seconds", "node_textfile_scrape_error"}
+KNOWN_NAMES = set(METRIC_NAMES) | DCGM_NAMES | TEXTFILE_NAMES
+DATASOURCE = "${datasource}"
+PROVISIONING = REPO / "monitoring/grafana/provisioning.yaml"
+
+
+def unknown_names(expr: str) -> set[str]:
+    return metric_names(expr) - KNOWN_NAMES
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    return binary("promtool")
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> dict:
+    return load_dashboard(DASHBOARD)
+
+
+@pytest.fixture(scope="module")
+def rules() -> dict:
+    return load_rules(RULES)
+
+
+# -- the metric name extractor, on its own ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, names",
+    [
+        ("gpuagent_jobs", {"gpuagent_jobs"}),
+        ('sum by (job_name, status) (increase(gpuagent_job_runs_total{job_name=~"a|b"}[$__range])) > bool 0', {"gpuagent_job_runs_total"}),
+        (
+            "time() - gpuagent_job_last_success_timestamp_seconds > 2 * gpuagent_job_period_seconds offset 5m",
+            {"gpuagent_job_last_success_timestamp_seconds", "gpuagent_job_period_seconds"},
+        ),
+        ('label_replace(node_textfile_mtime_seconds{file=~".*"}, "job_name", "$1", "file", "(.+)")', {"node_textfile_mtime_seconds"}),
+        ("a_total / ignoring (file) group_left (version) b_info and on(instance) c unless d or absent(e)", {"a_total", "b_info", "c", "d", "e"}),
+        ("clamp_min(2 * (x or 0 * y), 3600) + 1e3 + 0x1F + Inf - NaN", {"x", "y"}),
+        ("sum without (status) (max_over_time(gpu:util:ratio[1h:1m]))", {"gpu:util:ratio"}),
+        ('{__name__="by_name"}', {"by_name"}),
+    ],
+)
+def test_metric_names_finds_exactly_the_metrics(expr, names):
+    assert metric_names(expr) == names
+
+
+def test_a_misspelt_metric_name_is_caught():
+    # the check the tests below make, on names one letter off the real ones
+    assert unknown_names('sum by (job_name) (gpuagent_job_runs_totl{status="failed"})') == {"gpuagent_job_runs_totl"}
+    assert unknown_names("DCGM_FI_DEV_GPU_UTL / node_textfile_mtime") == {"DCGM_FI_DEV_GPU_UTL", "node_textfile_mtime"}
+    assert unknown_names("gpuagent_job_consecutive_failures >= 3") == set()
+
+
+def test_grafana_variables_become_values():
+    assert grafana_to_promql('increase(x{job_name=~"$job_name"}[$__range]) / $__range_s + rate(y[${__rate_interval}])') == (
+        'increase(x{job_name=~"nightly"}[1d]) / 86400 + rate(y[1m])'
+    )
+    with pytest.raises(KeyError, match="unknown Grafana variable"):
+        grafana_to_promql("x[$nobody_defined_this]")
+
+
+# -- the Prometheus rules ---------------------------------------------------------------
+
+
+def test_promtool_checks_the_rules(promtool):
+    result = subprocess.run([promtool, "check", "rules", RULES], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(alerting_rules(load_rules(RULES)))} rules found" in result.stdout
+
+
+def test_the_rules_pass_their_promtool_unit_tests(promtool):
+    result = subprocess.run([promtool, "test", "rules", RULES_TEST.name], capture_output=True, text=True, cwd=RULES_TEST.parent, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_promtool_unit_tests_fail_on_a_wrong_rule(promtool, tmp_path):
+    # the unit tests can fail: with the failing-runs threshold at 2, "flaky" fires
+    broken = RULES.read_text().replace("gpuagent_job_consecutive_failures >= 3", "gpuagent_job_consecutive_failures >= 2")
+    assert broken != RULES.read_text()
+    (tmp_path / RULES.name).write_text(broken)
+    (tmp_path / RULES_TEST.name).write_text(RULES_TEST.read_text())
+    result = subprocess.run([promtool, "test", "rules", RULES_TEST.name], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "GpuagentJobFailing" in result.stdout + result.stderr
+
+
+def test_every_alert_has_a_firing_and_a_quiet_unit_test(rules):
+    tests = yaml.safe_load(RULES_TEST.read_text())
+    assert tests["rule_files"] == [RULES.name]
+    firing, quiet = set(), set()
+    for case in tests["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    names = {rule["alert"] for rule in alerting_rules(rules)}
+    assert firing == names
+    assert quiet == names
+
+
+def test_rules_are_one_group_of_alerts_that_say_what_to_look_at(rules):
+    assert [group["name"] for group in rules["groups"]] == ["gpuagent"]
+    alerts = alerting_rules(rules)
+    assert len(alerts) == len(rules["groups"][0]["rules"]) >= 8
+    for rule in alerts:
+        assert re.fullmatch(r"Gpuagent[A-Z]\w+", rule["alert"]), rule["alert"]
+        assert rule["labels"]["severity"] in {"warning", "critical"}, rule["alert"]
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"], rule["alert"]
+        assert re.fullmatch(r"\d+[smh]", rule["for"]), rule["alert"]
+        if any(name.startswith("gpuagent_job_") for name in metric_names(rule["expr"])):
+            assert "{{ $labels.job_name }}" in rule["annotations"]["summary"], rule["alert"]
+            assert "gpuagent history {{ $labels.job_name }}" in rule["annotations"]["description"], rule["alert"]
+
+
+def test_the_failing_runs_alert_fires_at_once(rules):
+    # an end-to-end test waits for it to fire about a minute after a third failure
+    (failing,) = [rule for rule in alerting_rules(rules) if rule["alert"] == "GpuagentJobFailing"]
+    assert failing["for"] == "0m"
+    assert failing["expr"].strip() == "gpuagent_job_consecutive_failures >= 3"
+
+
+def test_rules_name_the_statuses_gpuagent_has(rules):
+    # a status added to gpuagent must not fall out of the rules that list statuses
+    (never,) = [rule for rule in alerting_rules(rules) if rule["alert"] == "GpuagentJobNeverSucceeded"]
+    failed, skipped = re.findall(r'status=~"([^"]+)"', never["expr"])
+    assert set(failed.split("|")) == {status.value for status in FAILURES}
+    assert set(skipped.split("|")) == {status.value for status in SKIPPED}
+    (oom,) = [rule for rule in alerting_rules(rules) if rule["alert"] == "GpuagentJobOutOfMemory"]
+    assert set(re.findall(r'status=~"([^"]+)"', oom["expr"])[0].split("|")) == {Status.CUDA_OOM.value, Status.OOM_KILLED.value}
+
+
+def test_rules_use_only_metrics_that_exist(rules):
+    expressions = rule_expressions(rules)
+    assert expressions
+    unknown = {name: unknown_names(expr) for name, expr in expressions if unknown_names(expr)}
+    assert unknown == {}
+    used = set().union(*(metric_names(expr) for _, expr in expressions))
+    assert used >= {"gpuagent_job_last_success_timestamp_seconds", "gpuagent_job_period_seconds", "gpuagent_job_missed_fire", "gpuagent_info"}
+    assert used >= TEXTFILE_NAMES
+
+
+# -- the Grafana dashboard ----------------------------------------------------------------
+
+
+def test_dashboard_is_a_provisionable_model(dashboard):
+    text = DASHBOARD.read_text()
+    assert dashboard["uid"] == "gpuagent"
+    assert dashboard["title"]
+    assert 36 <= dashboard["schemaVersion"] <= 41
+    # the import-only form (grafana#10786) would leave provisioned panels without a source
+    assert "__inputs" not in dashboard
+    assert "DS_PROMETHEUS" not in text
+
+
+def test_dashboard_variables(dashboard):
+    variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    job = variables["job_name"]
+    assert job["type"] == "query"
+    assert job["datasource"]["uid"] == DATASOURCE
+    query = job["query"]["query"] if isinstance(job["query"], dict) else job["query"]
+    assert query.replace(" ", "") == "label_values(gpuagent_job_info,job_name)"
+    assert job["multi"] is True
+    assert job["includeAll"] is True
+
+
+def test_every_panel_reads_the_chosen_datasource(dashboard):
+    queried = [panel for panel in panels(dashboard) if panel["type"] != "row"]
+    assert len(queried) >= 9
+    for panel in queried:
+        assert panel["type"] in {"timeseries", "stat", "table"}, panel["title"]
+        assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE}, panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"] == {"type": "prometheus", "uid": DATASOURCE}, panel["title"]
+            assert target["expr"].strip(), panel["title"]
+
+
+def test_panels_have_unique_ids_and_fit_the_grid(dashboard):
+    ids = [panel["id"] for panel in panels(dashboard)]
+    assert len(ids) == len(set(ids))
+    for panel in panels(dashboard):
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0 and grid["w"] > 0 and grid["x"] + grid["w"] <= 24, panel["title"]
+
+
+def test_dashboard_uses_only_metrics_that_exist(dashboard):
+    queries = dashboard_queries(dashboard)
+    unknown = {where: unknown_names(expr) for where, expr in queries if unknown_names(expr)}
+    assert unknown == {}
+
+
+def test_dashboard_shows_what_it_promises(dashboard):
+    queries = [expr for _, expr in dashboard_queries(dashboard)]
+    used = set().union(*(metric_names(expr) for expr in queries))
+    assert (
+        used
+        >= {
+            "gpuagent_job_info",
+            "gpuagent_job_last_run_status",
+            "gpuagent_job_last_success_timestamp_seconds",
+            "gpuagent_job_last_run_duration_seconds",
+            "gpuagent_job_last_run_peak_vram_bytes",
+            "gpuagent_job_runs_total",
+            "gpuagent_job_consecutive_failures",
+            "gpuagent_job_next_fire_timestamp_seconds",
+        }
+        | DCGM_NAMES
+    )
+    assert any("increase(gpuagent_job_runs_total" in expr and "[$__range]" in expr for expr in queries)
+    assert all('job_name=~"$job_name"' in expr for expr in queries if "gpuagent_job_" in expr and expr != "gpuagent_job_info")
+    gpu_targets = [target for panel in panels(dashboard) for target in panel.get("targets", []) if "DCGM_" in target["expr"]]
+    assert gpu_targets
+    assert any("{{hpc_job}}" in target.get("legendFormat", "") for target in gpu_targets)
+
+
+def test_the_last_run_table_colours_every_status(dashboard):
+    (table,) = [panel for panel in panels(dashboard) if panel["title"] == "Last run"]
+    (status,) = [o for o in table["fieldConfig"]["overrides"] if o["matcher"]["options"] == "status"]
+    (mappings,) = [p["value"] for p in status["properties"] if p["id"] == "mappings"]
+    assert set(mappings[0]["options"]) == {status.value for status in Status}
+
+
+def test_provisioning_points_at_the_dashboards_directory():
+    provisioning = yaml.safe_load(PROVISIONING.read_text())
+    assert provisioning["apiVersion"] == 1
+    (provider,) = provisioning["providers"]
+    assert provider["type"] == "file"
+    assert provider["name"]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards/gpuagent"
+    assert DASHBOARD.name in PROVISIONING.read_text()  # the comment says where the JSON goes
