@@ -17,6 +17,7 @@ ENV_OVERRIDES = {
     "unit_dir": "GPUAGENT_UNIT_DIR",
     "state_dir": "GPUAGENT_STATE_DIR",
     "runtime_dir": "GPUAGENT_RUNTIME_DIR",
+    "textfile_dir": "GPUAGENT_TEXTFILE_DIR",
 }
 ENV_PACKAGE_UNIT_DIR = "GPUAGENT_PACKAGE_UNIT_DIR"
 
@@ -28,6 +29,9 @@ class Paths:
     unit_dir: Path
     state_dir: Path
     runtime_dir: Path
+    # Where node_exporter is expected to read metrics files: gpuagent writes there only if
+    # it exists, unless the host config names a directory (host/hostconfig.py).
+    textfile_dir: Path
     # Where a package puts its units (Debian policy: /usr/lib/systemd/system); unit_dir's
     # files override it, as they do for systemd. None in user mode.
     package_unit_dir: Path | None = None
@@ -88,6 +92,7 @@ def resolve_paths(user_mode: bool | None = None, env: dict[str, str] | None = No
             "unit_dir": _user_dir(env, "XDG_CONFIG_HOME", ".config") / "systemd" / "user",
             "state_dir": _user_dir(env, "XDG_STATE_HOME", ".local/state") / "gpuagent",
             "runtime_dir": Path(runtime) / "gpuagent",
+            "textfile_dir": _user_dir(env, "XDG_STATE_HOME", ".local/state") / "gpuagent" / "metrics",
         }
     else:
         defaults = {
@@ -95,6 +100,9 @@ def resolve_paths(user_mode: bool | None = None, env: dict[str, str] | None = No
             "unit_dir": Path("/etc/systemd/system"),
             "state_dir": Path("/var/lib/gpuagent"),
             "runtime_dir": Path("/run/gpuagent"),
+            # Debian's prometheus-node-exporter reads it; tarball installs often use
+            # /var/lib/node_exporter/textfile_collector (set [metrics] textfile_dir then).
+            "textfile_dir": Path("/var/lib/prometheus/node-exporter"),
         }
     chosen = {key: Path(env[var]) if env.get(var) else defaults[key] for key, var in ENV_OVERRIDES.items()}
     package_unit_dir = None if user_mode else Path(env.get(ENV_PACKAGE_UNIT_DIR) or "/usr/lib/systemd/system")

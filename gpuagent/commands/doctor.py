@@ -58,6 +58,7 @@ def diagnose(paths: Paths) -> DoctorReport:
             *_nvidia(gpu_jobs),
             *_directories(paths),
             *_unreadable_spool(paths),
+            *_monitoring(paths),
             *job_findings,
         ]
     )
@@ -157,6 +158,75 @@ def _directories(paths: Paths) -> list[Finding]:
             findings.append(Finding("directory", WARNING, f"{directory} is writable by others (mode {mode:04o})", f"chmod go-w {directory}"))
         else:
             findings.append(Finding("directory", OK, f"{directory}: owner uid {owner}, mode {mode:04o}"))
+    return findings
+
+
+# What node_exporter and dcgm-exporter are called when they run (Debian's name, upstream's).
+NODE_EXPORTERS = ("prometheus-node-exporter", "node_exporter")
+DCGM_EXPORTERS = ("dcgm-exporter",)
+
+
+def _monitoring(paths: Paths) -> list[Finding]:
+    """Whether node_exporter reads the directory gpuagent writes its metrics in, and whether
+    dcgm-exporter reads its job mapping (README, "Monitoring and alerts")."""
+    from gpuagent.host.hostconfig import read_host_config
+    from gpuagent.host.procs import command_lines, environment, flag_value
+    from gpuagent.paths import resolve_paths
+
+    try:
+        config = read_host_config(paths)
+    except InvalidInput as err:
+        return [
+            Finding("host-config", WARNING, f"{err.message}: metrics, job mapping and notifications use their defaults until it is fixed", err.hint)
+        ]
+    findings = []
+    directory = config.metrics_dir()
+    exporters = command_lines(NODE_EXPORTERS)
+    where = f"set [metrics] textfile_dir in {paths.host_config}"
+    if directory is None:
+        findings.append(
+            Finding(
+                "metrics",
+                WARNING,
+                f"{config.textfile_dir} does not exist: no metrics are written",
+                f"apt-get install prometheus-node-exporter, or {where}",
+            )
+        )
+    elif not exporters:
+        findings.append(
+            Finding(
+                "metrics", WARNING, f"metrics go to {directory}, but no node_exporter runs to serve them", "apt-get install prometheus-node-exporter"
+            )
+        )
+    for pid, argv in exporters.items():
+        read = flag_value(argv, "--collector.textfile.directory")
+        # Debian's package builds its default in: the directory resolve_paths defaults to
+        read = read or (str(resolve_paths(user_mode=False, env={}).textfile_dir) if argv[0].endswith(NODE_EXPORTERS[0]) else None)
+        if directory is not None and read == str(directory):
+            findings.append(Finding("metrics", OK, f"node_exporter (pid {pid}) reads gpuagent's metrics in {directory}"))
+        elif directory is not None:
+            reads = f"reads {read}" if read else "has no --collector.textfile.directory"
+            findings.append(
+                Finding(
+                    "metrics",
+                    WARNING,
+                    f"node_exporter (pid {pid}) {reads}, but gpuagent writes to {directory}",
+                    f"--collector.textfile.directory={directory}, or {where}",
+                )
+            )
+    for pid, argv in command_lines(DCGM_EXPORTERS).items():
+        read = flag_value(argv, "--hpc-job-mapping-dir") or environment(pid).get("DCGM_HPC_JOB_MAPPING_DIR")
+        if read == str(config.hpc_job_mapping_dir):
+            findings.append(Finding("dcgm", OK, f"dcgm-exporter (pid {pid}) labels GPU metrics with the job from {read}"))
+        else:
+            findings.append(
+                Finding(
+                    "dcgm",
+                    WARNING,
+                    f"dcgm-exporter (pid {pid}) does not read gpuagent's job mapping: its GPU metrics say nothing of jobs",
+                    f"start it with --hpc-job-mapping-dir {config.hpc_job_mapping_dir}",
+                )
+            )
     return findings
 
 

@@ -19,9 +19,6 @@ from pathlib import Path
 from gpuagent.errors import InvalidInput
 from gpuagent.paths import Paths
 
-# Debian's prometheus-node-exporter reads this directory; tarball installs often use
-# /var/lib/node_exporter/textfile_collector (set [metrics] textfile_dir then).
-DEBIAN_TEXTFILE_DIR = Path("/var/lib/prometheus/node-exporter")
 DEFAULT_NOTIFY_TIMEOUT = 10.0
 MAX_NOTIFY_TIMEOUT = 300.0
 
@@ -66,16 +63,12 @@ def read_host_config(paths: Paths) -> HostConfig:
     if not isinstance(enabled, bool):
         raise InvalidInput(f"{path}: metrics.enabled must be true or false, got {enabled!r}", "enabled = false")
     return HostConfig(
-        textfile_dir=_directory(textfile, "metrics.textfile_dir", path) if textfile is not None else _default_textfile_dir(paths),
+        textfile_dir=_directory(textfile, "metrics.textfile_dir", path) if textfile is not None else paths.textfile_dir,
         textfile_dir_chosen=textfile is not None,
         metrics_enabled=enabled,
         hpc_job_mapping_dir=_directory(hpc, "dcgm.hpc_job_mapping_dir", path) if hpc is not None else paths.runtime_dir / "hpc-jobs",
         notify_timeout=_timeout(timeout, path),
     )
-
-
-def _default_textfile_dir(paths: Paths) -> Path:
-    return paths.state_dir / "metrics" if paths.user_mode else DEBIAN_TEXTFILE_DIR
 
 
 def _check_keys(document: dict, path: Path) -> None:

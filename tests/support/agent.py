@@ -26,6 +26,10 @@ class AgentHome:
             directory = root / var.lower()
             directory.mkdir(parents=True, exist_ok=True)
             self.env[f"GPUAGENT_{var}_DIR"] = str(directory)
+        # node_exporter's directory, there as if node_exporter were installed: runs write
+        # their metrics here, never in this host's own
+        (root / "textfiles").mkdir(exist_ok=True)
+        self.env["GPUAGENT_TEXTFILE_DIR"] = str(root / "textfiles")
         self.env.pop("INVOCATION_ID", None)
 
     def write_job(self, name: str, image: str, command: list[str], **options) -> Path:

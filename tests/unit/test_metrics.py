@@ -119,13 +119,16 @@ def test_a_run_rewrites_only_its_own_jobs_file(home):
     assert sorted(p.name for p in textfiles.iterdir()) == sorted([HOST_FILE, "gpuagent-job-nightly.prom"])
 
 
-def test_without_node_exporters_directory_nothing_is_written(home, monkeypatch):
-    import gpuagent.host.hostconfig as hostconfig
-
-    monkeypatch.setattr(hostconfig, "DEBIAN_TEXTFILE_DIR", home.root / "not-installed")
+def test_without_node_exporters_directory_nothing_is_written(home):
+    home.env["GPUAGENT_TEXTFILE_DIR"] = str(home.root / "not-installed")
     lines = []
     refresh(paths_of(home), lines.append)
     assert not (home.root / "not-installed").exists() and lines == []
+
+
+def test_node_exporters_directory_is_written_when_it_is_there(home):
+    refresh(paths_of(home), print)
+    assert sorted(p.name for p in (home.root / "textfiles").iterdir()) == sorted([HOST_FILE, "gpuagent-job-idle.prom", "gpuagent-job-nightly.prom"])
 
 
 def test_metrics_that_cannot_be_written_are_a_line_not_a_failure(home):
