@@ -93,6 +93,11 @@ ln -s "$PREFIX/bin/gpuagent" "$root/usr/bin/gpuagent"
 # against the same files): gpuagent/data/ holds them and nothing else.
 install -m 0644 "$venv/lib/python$pyver/site-packages/gpuagent/data/"*.service "$root/usr/lib/systemd/system/"
 install -m 0755 "$HERE"/debian/{postinst,prerm,postrm} "$root/DEBIAN/"
+# The Grafana dashboard and the Prometheus alert rules, for the monitoring host to copy.
+share=$root/usr/share/gpuagent/monitoring
+install -d "$share/grafana" "$share/prometheus"
+install -m 0644 "$HERE/../monitoring/grafana/"* "$share/grafana/"
+install -m 0644 "$HERE/../monitoring/prometheus/"* "$share/prometheus/"
 
 arch=all
 [ -z "$(find "$venv" -name '*.so' -print -quit)" ] || arch=$(dpkg --print-architecture)

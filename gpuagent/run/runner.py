@@ -137,6 +137,8 @@ def _attempts(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, lo
         try:
             if job_file is None:
                 job_file = read_job_file(paths.job_file(name))
+                # the timer's next fire and the running run, seen before a long run ends
+                metrics.refresh(paths, log, jobs=[name])
                 notify.announce_start(paths, name, log)
             run = attempt_run.execute(job_file)
         except StopRequested:

@@ -81,6 +81,9 @@ def test_it_installs_and_runs_a_job(box, debs, busybox_image):
         loaded = box.exec(["systemctl", "show", "-P", "FragmentPath", probe]).stdout.strip()
         assert box.exec(["realpath", loaded]).stdout.strip() == unit, "bookworm's systemd names it by /lib, a link to /usr/lib"
     assert not (box.root / "etc/systemd/system/gpuagent-on-failure@.service").exists(), "sync writes no unit the package has"
+    shared = box.root / "usr/share/gpuagent/monitoring"
+    assert (shared / "prometheus/gpuagent-rules.yml").read_text() == (REPO / "monitoring/prometheus/gpuagent-rules.yml").read_text()
+    assert (shared / "grafana/gpuagent-dashboard.json").is_file()
 
     gpuagent(box, "add", "nightly", "--at", "03:00", "--image", busybox_image, "--", "echo", "from the deb")
     gpuagent(box, "trigger", "nightly")
