@@ -207,7 +207,7 @@ def remove(name: JobName) -> None:
 def sync(dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what it would change; change nothing.")] = False) -> None:
     """Make every job's timer what its job file says: write changed and missing timers (a new
     job's is enabled, others keep their state), remove those whose job file is gone, write
-    the template unit if it is missing. Exit 2 when a job file does not load."""
+    the units gpuagent ships where missing. Exit 2 when a job file does not load."""
     from gpuagent.commands.sync import sync_timers
     from gpuagent.views import text as render
 
@@ -358,7 +358,7 @@ def gpus(as_json: AsJson = False) -> None:
 @app.command()
 def doctor(as_json: AsJson = False) -> None:
     """Check this host can run jobs: systemd, docker and its GPU support, the NVIDIA driver,
-    the template unit, directories, job files. Exit 1 when something stops runs."""
+    the units gpuagent ships, directories, job files. Exit 1 when something stops runs."""
     from gpuagent.commands.doctor import diagnose
 
     report = diagnose(_paths())
