@@ -46,6 +46,19 @@ class Paths:
         return self.config_dir / "gpuagent.toml"
 
     @property
+    def host_notify_file(self) -> Path:
+        """Notification URLs for every job (model/notify.py); optional, 0600: URLs hold tokens."""
+        return self.config_dir / "notify.toml"
+
+    @property
+    def notify_dir(self) -> Path:
+        """Each job's notification URLs and ping, 0700: not beside the 0644 job files."""
+        return self.config_dir / "notify"
+
+    def notify_file(self, name: str) -> Path:
+        return self.notify_dir / f"{name}.toml"
+
+    @property
     def history_db(self) -> Path:
         return self.state_dir / "history.db"
 

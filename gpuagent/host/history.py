@@ -13,7 +13,8 @@ from pathlib import Path
 
 from gpuagent.errors import GpuAgentError
 from gpuagent.host.spool import taken_runs
-from gpuagent.model.run import RunRecord, Status
+from gpuagent.model.notify import Notification
+from gpuagent.model.run import SKIPPED, RunRecord, Status
 
 MIGRATIONS = [
     """
@@ -54,6 +55,22 @@ MIGRATIONS = [
     """
     CREATE INDEX runs_by_job_status ON runs (job, status, started_at DESC);
     """,
+    # Notifications and pings sent about runs, and whether they arrived (observe/notify.py).
+    # run_id is null for the /start ping, sent before any attempt has a record.
+    """
+    CREATE TABLE notifications (
+        id        INTEGER PRIMARY KEY,
+        run_id    TEXT,
+        job       TEXT NOT NULL,
+        channel   TEXT NOT NULL,
+        event     TEXT NOT NULL,
+        sent_at   REAL NOT NULL,
+        delivered INTEGER NOT NULL,
+        detail    TEXT
+    );
+    CREATE INDEX notifications_by_job ON notifications (job, sent_at DESC);
+    CREATE INDEX notifications_by_run ON notifications (run_id);
+    """,
 ]
 
 # What a store that cannot be opened or written raises: the database locked or corrupt,
@@ -70,6 +87,7 @@ class HistoryStore:
         """`read_only` for the views: nothing is written (no migration, no spool replay,
         no journal mode), so anyone who can read the files can use them. Only a run and
         a reap open it for writing."""
+        self._notifications_table: bool | None = None  # whether it has one: see _has_notifications
         if read_only:
             self._db = _connect_read_only(path)
             return
@@ -158,6 +176,68 @@ class HistoryStore:
         row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else _record(row)
 
+    def previous_outcome(self, job: str, before: float) -> RunRecord | None:
+        """The job's newest run started before `before` that ended and was no skip: what
+        a success now recovers from, if it failed."""
+        marks = ", ".join("?" * (len(SKIPPED) + 1))
+        row = self._db.execute(
+            f"SELECT * FROM runs WHERE job = ? AND started_at < ? AND status NOT IN ({marks}) ORDER BY started_at DESC LIMIT 1",
+            (job, before, Status.RUNNING, *sorted(SKIPPED)),
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def lost_runs(self, job: str, invocation_id: str | None) -> list[RunRecord]:
+        """The job's runs marked lost: those of one systemd invocation, or (None) the newest."""
+        if invocation_id is None:
+            rows = self._db.execute("SELECT * FROM runs WHERE job = ? AND status = ? ORDER BY started_at DESC LIMIT 1", (job, Status.LOST))
+        else:
+            rows = self._db.execute(
+                "SELECT * FROM runs WHERE job = ? AND status = ? AND invocation_id = ? ORDER BY started_at", (job, Status.LOST, invocation_id)
+            )
+        return [_record(row) for row in rows]
+
+    # -- notifications -------------------------------------------------------------
+    # A read-only store may be older than the notifications table (the views never
+    # migrate): it has none to show then.
+
+    def save_notification(self, notification: Notification) -> None:
+        values = dataclasses.asdict(notification)
+        self._db.execute(f"INSERT INTO notifications ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})", tuple(values.values()))
+
+    def last_notification(self, job: str) -> Notification | None:
+        """The newest notification or ping about the job, delivered or not."""
+        if not self._has_notifications():
+            return None
+        row = self._db.execute(
+            f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE job = ? ORDER BY sent_at DESC, id DESC LIMIT 1", (job,)
+        ).fetchone()
+        return None if row is None else _notification(row)
+
+    def has_notification(self, run_id: str) -> bool:
+        """Whether anything was sent about the run."""
+        if not self._has_notifications():
+            return False
+        return self._db.execute("SELECT 1 FROM notifications WHERE run_id = ? LIMIT 1", (run_id,)).fetchone() is not None
+
+    def notifications_of(self, run_ids: Collection[str]) -> dict[str, list[Notification]]:
+        """What was sent about each run, oldest first; a run that sent nothing is absent."""
+        found: dict[str, list[Notification]] = {}
+        if not self._has_notifications():
+            return found
+        ids = list(run_ids)
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            query = f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications WHERE run_id IN ({', '.join('?' * len(chunk))}) ORDER BY sent_at, id"
+            for row in self._db.execute(query, chunk):
+                found.setdefault(row["run_id"], []).append(_notification(row))
+        return found
+
+    def _has_notifications(self) -> bool:
+        if self._notifications_table is None:
+            query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notifications'"
+            self._notifications_table = self._db.execute(query).fetchone() is not None
+        return self._notifications_table
+
 
 def runs_query(job: str | None, limit: int, *, status: str | None = None, since: float | None = None) -> tuple[str, tuple]:
     """The SELECT behind HistoryStore.runs, and its parameters. Every combination of
@@ -212,6 +292,16 @@ def _unreadable(path: Path, err: sqlite3.Error) -> GpuAgentError:
 
 # What a read-only connection to a WAL database gets when it may not create the -shm file.
 _CANNOT_SHARE = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
+
+
+_NOTIFICATION_COLUMNS = ", ".join(field.name for field in dataclasses.fields(Notification))
+_IDS_PER_QUERY = 500  # SQLite allows 32766 parameters a statement (999 before 3.32)
+
+
+def _notification(row: sqlite3.Row) -> Notification:
+    values = dict(row)
+    values["delivered"] = bool(values["delivered"])
+    return Notification(**values)
 
 
 def _record(row: sqlite3.Row) -> RunRecord:
