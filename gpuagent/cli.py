@@ -119,17 +119,41 @@ def main_options(
     settings.debug = debug
 
 
-def add(name: str, command: list[str] | None, at, on, every, cron, disabled: bool, replace: bool, dry_run: bool, **settings) -> None:
+def add(
+    name: str,
+    command: list[str] | None,
+    at,
+    on,
+    every,
+    cron,
+    disabled: bool,
+    replace: bool,
+    dry_run: bool,
+    notify: list[str] | None,
+    notify_on: str | None,
+    ping: str | None,
+    **settings,
+) -> None:
     """Add a scheduled job: gpuagent add NAME --at 02:00 --image IMG [OPTIONS] -- COMMAND [ARGS...]"""
     from gpuagent.commands.add import add_job
     from gpuagent.model.schedule import parse_schedule
     from gpuagent.views import text as render
 
     schedule = parse_schedule(at=at, on=on, every=every, cron=cron)
-    result = add_job(_paths(), name, schedule, {**settings, "command": command or []}, replace=replace, enabled=not disabled, dry_run=dry_run)
+    options = {**settings, "command": command or []}
+    notifications = dict(notify=notify or (), notify_on=notify_on, ping=ping)
+    result = add_job(_paths(), name, schedule, options, replace=replace, enabled=not disabled, dry_run=dry_run, **notifications)
     render.add_result(out, result)
     if not dry_run:
         _refresh_metrics()
+
+
+NOTIFY_HELP = (
+    "Notify this Apprise URL (repeatable): slack://..., discord://..., ntfy://TOPIC, mailto://..., tgram://..., json://HOST:PORT/PATH. "
+    "Kept in a 0600 file, never shown; --replace without --notify/--notify-on/--ping keeps the job's."
+)
+NOTIFY_ON_HELP = "Events the --notify URLs get, comma-separated: failure, success, skip, recovered, lost (default: failure,lost)."
+PING_HELP = "Dead man's switch (healthchecks.io): POST URL/start as a run starts, URL when it exits 0, URL/fail with its log tail otherwise."
 
 
 def _add_parameters() -> list[inspect.Parameter]:
@@ -160,6 +184,10 @@ def _add_parameters() -> list[inspect.Parameter]:
         parameter("disabled", Annotated[bool, typer.Option("--disabled", help="Write the job but leave its timer off.")], False),
         parameter("replace", Annotated[bool, typer.Option("--replace", help="Overwrite a job of the same name.")], False),
         parameter("dry_run", Annotated[bool, typer.Option("--dry-run", help="Print the files it would write; change nothing.")], False),
+        # Not job file settings: they go to the job's notify file (0600: URLs hold tokens).
+        parameter("notify", Annotated[list[str] | None, typer.Option("--notify", help=NOTIFY_HELP, metavar="URL")]),
+        parameter("notify_on", Annotated[str | None, typer.Option("--notify-on", help=NOTIFY_ON_HELP, metavar="EVENTS")]),
+        parameter("ping", Annotated[str | None, typer.Option("--ping", help=PING_HELP, metavar="URL")]),
     ]
     return parameters
 
@@ -322,11 +350,10 @@ def history(
     as_json: AsJson = False,
 ) -> None:
     """Show past runs, newest first; or one run in full (--run)."""
-    from gpuagent.commands.common import get_run
-    from gpuagent.commands.history import list_runs
+    from gpuagent.commands.history import list_runs, run_in_full
 
     if run_id is not None:
-        _show("run_detail", get_run(_paths(), run_id), as_json)
+        _show("run_detail", run_in_full(_paths(), run_id), as_json)
         return
     _show("runs", list_runs(_paths(), name, limit, status, _since(since)), as_json)
 

@@ -1,5 +1,6 @@
 """gpuagent add: validate a job, write its file and timer, enable the timer."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -7,9 +8,11 @@ from gpuagent.commands.common import missing_units, timer_text
 from gpuagent.errors import InvalidInput
 from gpuagent.host.files import write_atomic
 from gpuagent.host.jobfiles import verify_on_host
+from gpuagent.host.notify import usable_by_apprise, write_notify_file
 from gpuagent.host.systemd import Systemd, timer_unit_name
 from gpuagent.model.job import Job, job_from_options
 from gpuagent.model.jobfile import job_to_toml
+from gpuagent.model.notify import DEFAULT_EVENTS, NotifySettings, Target, notify_toml, parse_events, parse_notify_url, parse_ping_url, scheme
 from gpuagent.model.schedule import Schedule
 from gpuagent.paths import Paths
 
@@ -20,6 +23,9 @@ class AddResult:
     files: dict[Path, str]  # written, or that would be written with --dry-run
     dry_run: bool
     enabled: bool
+    # The job's notify file, written (0600) or that would be; its text is never shown:
+    # the URLs hold tokens. None: not written (an --replace without --notify/--ping keeps it).
+    notify_file: Path | None = None
 
 
 def add_job(
@@ -31,16 +37,25 @@ def add_job(
     replace: bool = False,
     enabled: bool = True,
     dry_run: bool = False,
+    notify: Sequence[str] = (),
+    notify_on: str | None = None,
+    ping: str | None = None,
 ) -> AddResult:
+    """`notify`, `notify_on` and `ping`: the job's notify file, checked (Apprise must know
+    each URL) before anything is written."""
     job = verify_on_host(job_from_options(name, schedule, options), schedule_label=f"--{schedule.kind}")
     job_file = paths.job_file(name)
     if job_file.exists() and not replace:
         raise InvalidInput(f"job {name!r} already exists", f"add --replace to overwrite it, or `gpuagent remove {name}` first")
+    notify_text = planned_notify_file(name, notify, notify_on, ping)
+    notify_file = None if notify_text is None else paths.notify_file(name)
     files = planned_files(paths, job)
     if dry_run:
-        return AddResult(job, files, dry_run=True, enabled=enabled)
+        return AddResult(job, files, dry_run=True, enabled=enabled, notify_file=notify_file)
     systemd = Systemd(paths.user_mode)
     systemd.require_running()
+    if notify_file is not None:
+        write_notify_file(notify_file, notify_text)
     for path, text in files.items():
         write_atomic(path, text)
     systemd.daemon_reload()
@@ -49,9 +64,31 @@ def add_job(
         systemd.enable_now(timer)
     else:
         systemd.disable_now(timer)
-    return AddResult(job, files, dry_run=False, enabled=enabled)
+    return AddResult(job, files, dry_run=False, enabled=enabled, notify_file=notify_file)
 
 
 def planned_files(paths: Paths, job: Job) -> dict[Path, str]:
     """The job file, its timer, and each unit gpuagent ships where there is none."""
     return {paths.job_file(job.name): job_to_toml(job), paths.timer_file(job.name): timer_text(paths, job), **missing_units(paths)}
+
+
+def planned_notify_file(name: str, urls: Sequence[str], events: str | None, ping: str | None) -> str | None:
+    """The text of the job's notify file for --notify, --notify-on and --ping, or None
+    when none is given. Errors name a URL by its place and scheme, never its text."""
+    if not urls and events is None and ping is None:
+        return None
+    if events is not None and not urls:
+        raise InvalidInput("--notify-on: it says which events the --notify URLs get, and there is none", "add --notify URL")
+    wants = DEFAULT_EVENTS if events is None else parse_events(events)
+    targets = []
+    for number, url in enumerate(urls, start=1):
+        label = f"--notify URL {number}" if len(urls) > 1 else "--notify"
+        parse_notify_url(url, label)
+        if not usable_by_apprise(url):
+            raise InvalidInput(
+                f"{label}: Apprise cannot send to this {scheme(url)}:// URL (unknown service, or parts missing)",
+                "check it against the service's page in Apprise's wiki (github.com/caronc/apprise/wiki)",
+            )
+        targets.append(Target(url, wants))
+    settings = NotifySettings(tuple(targets), None if ping is None else parse_ping_url(ping))
+    return notify_toml(name, settings)

@@ -60,6 +60,7 @@ def diagnose(paths: Paths) -> DoctorReport:
             *_unreadable_spool(paths),
             *_monitoring(paths),
             *job_findings,
+            *_notify_files(paths),
         ]
     )
 
@@ -281,3 +282,35 @@ def _unreadable_spool(paths: Paths) -> list[Finding]:
             f"read them (one JSON record a line), then delete the file: rm {rejected}",
         )
     ]
+
+
+def _notify_files(paths: Paths) -> list[Finding]:
+    """The files of notification URLs: only their owner may read them (the URLs hold
+    tokens), and one that does not load sends nothing (its runs still go on)."""
+    from gpuagent.errors import GpuAgentError
+    from gpuagent.host.notify import read_notify_file
+
+    places = [(paths.host_notify_file, False)]
+    findings = []
+    if paths.notify_dir.is_dir():
+        places += [(path, True) for path in sorted(paths.notify_dir.glob("*.toml"))]
+        mode = stat.S_IMODE(paths.notify_dir.stat().st_mode)
+        if mode & 0o077:
+            message = f"{paths.notify_dir} is open to group or others (mode {mode:04o}): it holds notification URLs, which hold tokens"
+            findings.append(Finding("notify", WARNING, message, f"chmod 700 {paths.notify_dir}"))
+    for path, per_job in places:
+        try:
+            loaded = read_notify_file(path, per_job=per_job)
+        except GpuAgentError as err:
+            hint = f" ({err.hint})" if err.hint else ""
+            findings.append(Finding("notify", WARNING, f"{err.message}{hint}: nothing is sent from it; runs go on", f"edit {path}"))
+            continue
+        if loaded is None:
+            continue
+        if loaded.exposed:
+            findings.append(Finding("notify", WARNING, loaded.exposed, f"chown {os.geteuid()} {path} && chmod 600 {path}"))
+            continue
+        settings = loaded.settings
+        ping = ", a ping" if settings.ping else ""
+        findings.append(Finding("notify", OK, f"{path}: {len(settings.targets)} notification URL(s){ping}; readable by its owner only"))
+    return findings

@@ -1,4 +1,4 @@
-"""gpuagent remove: the job's timer and file go; its history stays."""
+"""gpuagent remove: the job's timer, file and notify file go; its history stays."""
 
 from gpuagent.commands.common import require_known_job
 from gpuagent.host.systemd import Systemd, timer_unit_name
@@ -10,13 +10,13 @@ def remove_job(paths: Paths, name: str) -> list[str]:
     """Returns the files removed."""
     parse_name(name)
     require_known_job(paths, name)
-    job_file, timer_file = paths.job_file(name), paths.timer_file(name)
+    job_file, timer_file, notify_file = paths.job_file(name), paths.timer_file(name), paths.notify_file(name)
     systemd = Systemd(paths.user_mode)
     systemd.require_running()
     if timer_file.exists():
         systemd.disable_now(timer_unit_name(name))
     removed = []
-    for path in (timer_file, job_file):
+    for path in (timer_file, job_file, notify_file):
         if path.exists():
             path.unlink()
             removed.append(str(path))

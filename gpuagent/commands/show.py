@@ -3,14 +3,26 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from gpuagent.errors import GpuAgentError
 from gpuagent.host.calendar import next_elapses
 from gpuagent.host.inventory import read_timers
 from gpuagent.host.jobfiles import read_job_file
+from gpuagent.host.notify import read_notify_file
 from gpuagent.host.systemd import TimerState
 from gpuagent.model.job import Job
 from gpuagent.paths import Paths
 
 NEXT_FIRES = 3
+
+
+@dataclass(frozen=True)
+class NotifyOverview:
+    """What is told about the job, never where: the URLs hold tokens."""
+
+    file: str  # the job's notify file (there or not)
+    targets: list[tuple[str, tuple[str, ...]]]  # ("host" or "job", the events it gets), one per URL
+    ping: bool  # a dead man's switch is set
+    problems: list[str]  # notify files that do not load, or that others can read
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,7 @@ class JobDetail:
     timer: TimerState | None  # None when systemd could not be asked
     systemd_problem: str | None
     next_fires: list[datetime]
+    notify: NotifyOverview | None = None
 
 
 def show_job(paths: Paths, name: str) -> JobDetail:
@@ -40,4 +53,22 @@ def show_job(paths: Paths, name: str) -> JobDetail:
         timer=timers.get(name),
         systemd_problem=systemd_problem,
         next_fires=next_elapses(job.schedule, NEXT_FIRES),
+        notify=notify_overview(paths, name),
     )
+
+
+def notify_overview(paths: Paths, name: str) -> NotifyOverview:
+    targets, ping, problems = [], False, []
+    for scope, path, per_job in (("host", paths.host_notify_file, False), ("job", paths.notify_file(name), True)):
+        try:
+            loaded = read_notify_file(path, per_job=per_job)
+        except GpuAgentError as err:
+            problems.append(err.message)
+            continue
+        if loaded is None:
+            continue
+        targets += [(scope, target.events) for target in loaded.settings.targets]
+        ping = ping or loaded.settings.ping is not None
+        if loaded.exposed:
+            problems.append(loaded.exposed)
+    return NotifyOverview(str(paths.notify_file(name)), targets, ping, problems)

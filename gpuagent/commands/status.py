@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from gpuagent.commands.common import existing_history
 from gpuagent.host.inventory import JobSummary, job_summaries
 from gpuagent.model.health import failing, missed_last_fire
+from gpuagent.model.notify import Notification
 from gpuagent.model.run import RunRecord, Status
 from gpuagent.paths import Paths
 
@@ -21,6 +22,7 @@ class JobStatus:
     succeeded: int  # of those, the ones that succeeded
     missed_last_fire: bool  # the timer's last fire left no run in history
     failing: bool  # the last FAILING_STREAK finished runs all failed
+    last_notification: Notification | None = None  # the newest notification or ping about the job
 
     @property
     def last_run(self) -> RunRecord | None:
@@ -42,10 +44,11 @@ def job_status(paths: Paths) -> StatusReport:
     now = time.time()
     with existing_history(paths) as store:
         recent = {job.name: store.runs(job.name, RECENT_RUNS) if store else [] for job in listing.jobs}
-    return StatusReport([assess(job, recent[job.name], now) for job in listing.jobs], listing.systemd_problem)
+        notified = {job.name: store.last_notification(job.name) if store else None for job in listing.jobs}
+    return StatusReport([assess(job, recent[job.name], now, notified[job.name]) for job in listing.jobs], listing.systemd_problem)
 
 
-def assess(summary: JobSummary, runs: list[RunRecord], now: float) -> JobStatus:
+def assess(summary: JobSummary, runs: list[RunRecord], now: float, last_notification: Notification | None = None) -> JobStatus:
     """A job's health from its timer and its recent runs (newest first), at `now`."""
     finished = [run for run in runs if run.status != Status.RUNNING]
     fired = summary.timer.last_trigger if summary.timer else None
@@ -56,4 +59,5 @@ def assess(summary: JobSummary, runs: list[RunRecord], now: float) -> JobStatus:
         succeeded=sum(run.status == Status.SUCCEEDED for run in finished),
         missed_last_fire=missed_last_fire(fired.timestamp() if fired else None, runs, now),
         failing=failing(runs),
+        last_notification=last_notification,
     )

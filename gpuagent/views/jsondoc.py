@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gpuagent.commands.doctor import DoctorReport
     from gpuagent.commands.gpus import GpusReport
+    from gpuagent.commands.history import RunHistory, RunInFull
     from gpuagent.commands.show import JobDetail
     from gpuagent.commands.status import StatusReport
     from gpuagent.host.inventory import JobList
     from gpuagent.host.systemd import TimerState
     from gpuagent.model.job import Job
+    from gpuagent.model.notify import Notification
     from gpuagent.model.run import RunRecord
 
 
@@ -78,6 +80,14 @@ def job_detail(detail: JobDetail) -> dict:
         **timer(detail.timer),
         "next_fires": [moment(fire) for fire in detail.next_fires],
         "systemd_error": detail.systemd_problem,
+        "notify": None
+        if detail.notify is None
+        else {
+            "file": detail.notify.file,
+            "urls": [{"scope": scope, "events": list(events)} for scope, events in detail.notify.targets],
+            "ping": detail.notify.ping,
+            "problems": detail.notify.problems,
+        },
     }
 
 
@@ -109,12 +119,24 @@ def status(report: StatusReport) -> dict:
                 "success_rate": job.success_rate,
                 "failing": job.failing,
                 "missed_last_fire": job.missed_last_fire,
+                "last_notification": None if job.last_notification is None else notification(job.last_notification, with_run=True),
             }
         )
     return {"jobs": jobs, "systemd_error": report.systemd_problem}
 
 
-def run_record(run: RunRecord) -> dict:
+def notification(sent: Notification, with_run: bool = False) -> dict:
+    fields = {
+        "channel": sent.channel,
+        "event": sent.event,
+        "sent_at": moment(sent.sent_at),
+        "delivered": sent.delivered,
+        "detail": sent.detail,
+    }
+    return {"run_id": sent.run_id, **fields} if with_run else fields
+
+
+def run_record(run: RunRecord, notifications: list[Notification] | None = None) -> dict:
     return {
         "run_id": run.run_id,
         "job": run.job,
@@ -139,15 +161,16 @@ def run_record(run: RunRecord) -> dict:
         "invocation_id": run.invocation_id,
         "agent_pid": run.agent_pid,
         "log_tail": run.log_tail,
+        "notifications": [notification(sent) for sent in notifications or []],
     }
 
 
-def runs(records: list[RunRecord]) -> dict:
-    return {"runs": [run_record(run) for run in records]}
+def runs(history: RunHistory) -> dict:
+    return {"runs": [run_record(run, history.notifications.get(run.run_id)) for run in history.runs]}
 
 
-def run_detail(run: RunRecord) -> dict:
-    return {"run": run_record(run)}
+def run_detail(detail: RunInFull) -> dict:
+    return {"run": run_record(detail.run, detail.notifications)}
 
 
 def gpus(report: GpusReport) -> dict:

@@ -26,14 +26,15 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.commands.add import AddResult
     from gpuagent.commands.doctor import DoctorReport
     from gpuagent.commands.gpus import GpusReport, GpuView
-    from gpuagent.commands.show import JobDetail
+    from gpuagent.commands.history import RunHistory, RunInFull
+    from gpuagent.commands.show import JobDetail, NotifyOverview
     from gpuagent.commands.status import JobStatus, StatusReport
     from gpuagent.commands.sync import SyncResult
     from gpuagent.commands.trigger import RunEnded, RunEvent, RunWaiting
     from gpuagent.errors import GpuAgentError
     from gpuagent.host.inventory import JobList
     from gpuagent.model.job import Job
-    from gpuagent.model.run import RunRecord
+    from gpuagent.model.notify import Notification
 
 STATUS_STYLES = {
     "succeeded": "green",
@@ -100,11 +101,14 @@ def add_result(screen: Screen, result: AddResult) -> None:
     if result.dry_run:
         for path, text in result.files.items():
             emit(screen, Line(Styled(f"would write {path}:", "bold")), Code(text, "toml" if path.suffix == ".toml" else "ini"))
+        if result.notify_file is not None:
+            emit(screen, Line(Styled(f"would write {result.notify_file} (mode 0600; not shown: its URLs hold tokens)", "bold")))
         emit(screen, Line("dry run: nothing written"))
         return
     state = "enabled" if result.enabled else f"disabled (gpuagent enable {result.job.name} to start it)"
     emit(
         screen,
+        *([Line(f"wrote {result.notify_file} (mode 0600)")] if result.notify_file is not None else []),
         *(Line(f"wrote {path}") for path in result.files),
         Line(f"job {result.job.name}: {result.job.schedule.describe()}, timer {state}"),
     )
@@ -178,10 +182,29 @@ def job_detail(screen: Screen, detail: JobDetail) -> None:
             ("next fires", ", ".join(when(moment, seconds=True) for moment in detail.next_fires) or "after each run (interval)"),
             ("job file", detail.job_file),
             ("timer file", detail.timer_file if detail.timer_text is not None else Styled(f"{detail.timer_file} is missing", "red")),
+            *([("notify", _notify_overview(detail.notify))] if detail.notify else []),
         ]
     )
     timer_text = [Code(detail.timer_text, "ini")] if detail.timer_text is not None else []
-    emit(screen, facts, Line(), _settings(job), Line(), Code(detail.job_text, "toml"), *timer_text, *_systemd_note(detail.systemd_problem))
+    notify_problems = [Line(Styled(f"notify: {problem}", "yellow")) for problem in (detail.notify.problems if detail.notify else [])]
+    emit(
+        screen,
+        facts,
+        *notify_problems,
+        Line(),
+        _settings(job),
+        Line(),
+        Code(detail.job_text, "toml"),
+        *timer_text,
+        *_systemd_note(detail.systemd_problem),
+    )
+
+
+def _notify_overview(notify: NotifyOverview) -> str:
+    """How many URLs, the events of each, and whether a ping is set: never the URLs."""
+    urls = "; ".join(f"{scope}: {', '.join(events)}" for scope, events in notify.targets)
+    told = f"{len(notify.targets)} URL(s) ({urls})" if notify.targets else "no URLs"
+    return f"{told}; ping {'set' if notify.ping else 'not set'} ({notify.file})"
 
 
 def _settings(job: Job) -> Fields:
@@ -237,6 +260,8 @@ def _alert(status: JobStatus, terminal: bool) -> Cell:
         alerts.append(("✗ ", "failed last 3"))
     if status.missed_last_fire:
         alerts.append(("⚠ ", "missed last fire"))
+    if status.last_notification is not None and not status.last_notification.delivered:
+        alerts.append(("⚠ ", "notification not delivered"))
     if not alerts:
         return ""
     return Styled("\n".join(f"{mark if terminal else ''}{words}" for mark, words in alerts), "bold red")
@@ -245,7 +270,8 @@ def _alert(status: JobStatus, terminal: bool) -> Cell:
 # --- history -----------------------------------------------------------------------------
 
 
-def runs(screen: Screen, records: list[RunRecord]) -> None:
+def runs(screen: Screen, history: RunHistory) -> None:
+    records = history.runs
     if not records:
         emit(screen, Line("no runs recorded yet"))
         return
@@ -259,7 +285,7 @@ def runs(screen: Screen, records: list[RunRecord]) -> None:
             "-" if run.exit_code is None else str(run.exit_code),
             "\n".join(uuid[:12] for uuid in run.gpu_uuids) or "-",
             size(run.peak_vram_bytes),
-            run.reason or "",
+            (run.reason or "") + _undelivered(history.notifications.get(run.run_id, [])),
         ]
         for run in records
     ]
@@ -267,7 +293,13 @@ def runs(screen: Screen, records: list[RunRecord]) -> None:
     emit(screen, Table(columns, rows, wrap=frozenset({"reason"})))
 
 
-def run_detail(screen: Screen, run: RunRecord) -> None:
+def _undelivered(notifications: list[Notification]) -> str:
+    missed = [sent for sent in notifications if not sent.delivered]
+    return f" ({len(missed)} notification(s) not delivered)" if missed else ""
+
+
+def run_detail(screen: Screen, detail: RunInFull) -> None:
+    run = detail.run
     attempt = str(run.attempt) + (f" (retry of {run.first_run_id})" if run.first_run_id else "")
     fields = Fields(
         [
@@ -292,6 +324,7 @@ def run_detail(screen: Screen, run: RunRecord) -> None:
             ("container", run.container_id or "-"),
             ("invocation", run.invocation_id or "- (started by hand)"),
             ("agent pid", "-" if run.agent_pid is None else str(run.agent_pid)),
+            ("notified", "\n".join(_sent(sent) for sent in detail.notifications) or "-"),
         ]
     )
     if run.log_tail:
@@ -300,6 +333,11 @@ def run_detail(screen: Screen, run: RunRecord) -> None:
         whole = f"gpuagent logs {run.job} --run {run.run_id}" if run.invocation_id else "its output went to the terminal that ran it"
         tail = [Line(), Line(f"no log tail kept (only runs that did not succeed keep one); the whole log: {whole}")]
     emit(screen, fields, *tail)
+
+
+def _sent(sent: Notification) -> str:
+    words = f"{sent.event} by {sent.channel} at {when(sent.sent_at, seconds=True)}: "
+    return words + ("delivered" if sent.delivered else f"NOT delivered ({sent.detail or 'no detail'})")
 
 
 # --- gpus --------------------------------------------------------------------------------

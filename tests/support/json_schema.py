@@ -59,6 +59,7 @@ JOB = {
 }
 TIMER = {"enabled": Maybe(bool), "next_fire": Maybe(MOMENT), "last_fire": Maybe(MOMENT)}
 LIST = {"jobs": [{"name": str, "problem": Maybe(str), "job": Maybe(JOB), **TIMER}], "systemd_error": Maybe(str)}
+NOTIFY = {"file": str, "urls": [{"scope": OneOf(("host", "job")), "events": [str]}], "ping": bool, "problems": [str]}
 SHOW = {
     "job": JOB,
     "job_file": str,
@@ -67,7 +68,9 @@ SHOW = {
     **TIMER,
     "next_fires": [MOMENT],
     "systemd_error": Maybe(str),
+    "notify": Maybe(NOTIFY),
 }
+NOTIFICATION = {"channel": OneOf(("notify", "ping")), "event": str, "sent_at": MOMENT, "delivered": bool, "detail": Maybe(str)}
 LAST_RUN = {
     "run_id": str,
     "status": str,
@@ -92,6 +95,7 @@ STATUS = {
             "success_rate": Maybe(float),
             "failing": bool,
             "missed_last_fire": bool,
+            "last_notification": Maybe({"run_id": Maybe(str), **NOTIFICATION}),
         }
     ],
     "systemd_error": Maybe(str),
@@ -114,6 +118,7 @@ RUN = {
     "invocation_id": Maybe(str),
     "agent_pid": Maybe(int),
     "log_tail": Maybe(str),
+    "notifications": [NOTIFICATION],
 }
 HISTORY = {"runs": [RUN]}
 RUN_DETAIL = {"run": RUN}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gpuagent.commands.gpus import read_gpu_report
+from gpuagent.commands.history import RunHistory
 from gpuagent.commands.status import StatusReport, assess
 from gpuagent.host.inventory import JobSummary
 from gpuagent.host.systemd import TimerState
@@ -139,7 +140,7 @@ def test_status(terminal):
 
 @pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "plain"])
 def test_history(terminal):
-    check_golden(f"history-{'terminal' if terminal else 'plain'}.txt", rendered("runs", history_runs(), terminal))
+    check_golden(f"history-{'terminal' if terminal else 'plain'}.txt", rendered("runs", RunHistory(history_runs(), {}), terminal))
 
 
 @pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "plain"])
