@@ -10,7 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from gpuagent.cli import app
+from gpuagent.host.history import HistoryStore
 from gpuagent.model.job import Job
+from gpuagent.model.notify import Notification
 from gpuagent.model.settings import SETTINGS
 from tests.gpu_sim import FakeGpu, GiB
 from tests.support import json_schema
@@ -68,6 +70,9 @@ def home(tmp_path, fake_gpus):
         run_record("a2", "full", "failed", T0 + 60, attempt=2, first_run_id="a1"),
         run_record("b1", "bare", "running", T0 + 120, took=None, agent_pid=None, image=None),
     )
+    with HistoryStore(home.root / "state" / "history.db") as store:  # so the notification fields are checked, not only null
+        store.save_notification(Notification("a1", "full", "notify", "failure", T0 + 95, False, "json: connection refused"))
+        store.save_notification(Notification("a1", "full", "ping", "failure", T0 + 95, True, "ping: HTTP 200"))
     fake_gpus.update(
         [
             FakeGpu("GPU-aaaaaaaa-0000-0000-0000-000000000000", used=GiB, processes=[(4_000_000, GiB)], graphics_processes=[(4_000_001, None)]),
