@@ -136,7 +136,7 @@ def job_facts(summary: JobSummary, store: HistoryStore | None, now: float) -> Jo
     success = store.runs(name, 1, status=Status.SUCCEEDED) if store else []
     after = success[0].started_at if success else None
     fired = summary.timer.last_trigger if summary.timer else None
-    notification = store.last_notification(name) if store and hasattr(store, "last_notification") else None
+    notification = store.last_notification(name) if store else None
     return JobFacts(
         summary=summary,
         last_run=last[0] if last else None,

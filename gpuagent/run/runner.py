@@ -74,9 +74,10 @@ def run_job(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[RunRecor
         run, status = _locked_run(paths, name, recorder, output, log)
     finally:
         recorder.close()
-    # The record is final: what is told now (metrics, notifications) cannot change it.
-    metrics.refresh(paths, log, jobs=[name])
+    # The record is final: what is told now (notifications, then metrics, which say
+    # whether the notification arrived) cannot change it.
     notify.announce_end(paths, name, run, status, log)
+    metrics.refresh(paths, log, jobs=[name])
     return run, status
 
 
