@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gpuagent.errors import InvalidInput
-from gpuagent.model.run import SKIPPED, RunRecord, Status
+from gpuagent.model.run import SKIPPED, RunRecord, Status, duration
 from gpuagent.model.sizes import format_size
 
 FAILURE, SUCCESS, SKIP, RECOVERED, LOST = "failure", "success", "skip", "recovered", "lost"
@@ -248,15 +248,6 @@ def ping_body(run: RunRecord) -> bytes:
 def tail_lines(log_tail: str | None, count: int = TAIL_LINES) -> list[str]:
     lines = (log_tail or "").splitlines()[-count:]
     return [line if len(line) <= TAIL_LINE_CHARS else line[: TAIL_LINE_CHARS - 1] + "…" for line in lines]
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def _gpu_names(run: RunRecord) -> list[str]:

@@ -52,3 +52,13 @@ class RunRecord:
     @property
     def duration(self) -> float | None:
         return None if self.ended_at is None else self.ended_at - self.started_at
+
+
+def duration(seconds: float | None) -> str:
+    """How long a run took, for people: '45s', '3m05s', '1h02m'; '-' for unknown."""
+    if seconds is None:
+        return "-"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gpuagent.model.run import duration
 from gpuagent.model.schedule import format_duration
 from gpuagent.model.sizes import format_size
 from gpuagent.views.terminal import (
@@ -60,15 +61,6 @@ def when(moment: datetime | float | None, seconds: bool = False) -> str:
     if isinstance(moment, float):
         moment = datetime.fromtimestamp(moment).astimezone()
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def size(value: int | None) -> str:

@@ -6,52 +6,24 @@ a run that fails by itself (exit 1) notifies `failure` itself, and the handler s
 starts for it too sends nothing more. The box shares this host's network (systemd-nspawn
 without --private-network), so the receiver runs here, on 127.0.0.1."""
 
-import json
 import signal
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from gpuagent.host.history import HistoryStore
 from tests.support.agent import wait_for
 from tests.support.boxed import SYSTEM_HISTORY, finished_runs, gpuagent, runs, unit_property
+from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.systemd
-
-
-class Receiver:
-    """What was POSTed to it, as parsed JSON, in order."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        received = self.posts
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the name http.server calls
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-
-    def about(self, job: str) -> list[dict]:
-        return [post for post in self.posts if job in f"{post.get('title')} {post.get('message')}"]
 
 
 @pytest.fixture(scope="module")
 def receiver():
     receiver = Receiver()
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
     yield receiver
-    receiver.server.shutdown()
-    thread.join(timeout=10)
+    receiver.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Every way a run can end, produced for real and recorded: the status, the reason, the
 exit status systemd sees, the log tail, and no container left behind."""
 
+import contextlib
 import signal
 import sqlite3
 import subprocess
@@ -223,17 +224,24 @@ def test_a_full_disk_is_said_plainly_and_the_run_still_ends_cleanly(home, tiny_s
     assert containers(docker_client, "crowded") == []
 
 
+@contextlib.contextmanager
+def database_locked(home):
+    """Another process holds the history database's write lock for the block."""
+    locker = sqlite3.connect(home.root / "state" / "history.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        locker.execute("COMMIT")
+        locker.close()
+
+
 def test_a_record_neither_the_database_nor_the_spool_takes_is_printed_whole(home, busybox_image):
     home.write_job("unkept", busybox_image, ["echo", "trained"])
     assert home.run("run", "unkept").returncode == 0
     (home.root / "state" / "unrecorded.jsonl").mkdir()  # the spool cannot be opened
-    locker = sqlite3.connect(home.root / "state" / "history.db", isolation_level=None)
-    locker.execute("BEGIN EXCLUSIVE")
-    try:
+    with database_locked(home):
         result = home.run("run", "unkept")
-    finally:
-        locker.execute("COMMIT")
-        locker.close()
 
     assert result.returncode == 0
     assert "was NOT recorded in history" in result.stderr and '"status": "succeeded"' in result.stderr
@@ -242,13 +250,8 @@ def test_a_record_neither_the_database_nor_the_spool_takes_is_printed_whole(home
 def test_a_run_the_database_refused_too_long_is_spooled_and_reaches_history_later(home, busybox_image):
     home.write_job("spooled", busybox_image, ["echo", "trained"])
     assert home.run("run", "spooled").returncode == 0
-    locker = sqlite3.connect(home.root / "state" / "history.db", isolation_level=None)
-    locker.execute("BEGIN EXCLUSIVE")
-    try:
+    with database_locked(home):
         result = home.run("run", "spooled")
-    finally:
-        locker.execute("COMMIT")
-        locker.close()
 
     assert result.returncode == 0
     assert "kept in" in result.stderr and "unrecorded.jsonl" in result.stderr

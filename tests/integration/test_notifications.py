@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,48 +25,11 @@ from gpuagent.paths import resolve_paths
 from gpuagent.run.runner import LOST_REASON, run_job
 from tests.gpu_sim import FakeGpu
 from tests.support.agent import AgentHome
+from tests.support.receiver import Receiver
 from tests.support.records import run_record
 
 GPU = "GPU-0f0f0f0f-aaaa-bbbb-cccc-000000000001"
 LIMIT = 2  # the [notify] timeout of these tests, in seconds
-
-
-class Receiver:
-    """An HTTP server that keeps what is POSTed (or GETed) to it."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, bytes]] = []
-        received = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                received.append(("POST", self.path, self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"OK")
-
-            def do_GET(self):
-                received.append(("GET", self.path, b""))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, scheme: str, path: str) -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
-
-    def posted_json(self, path: str) -> list[dict]:
-        return [json.loads(body) for method, got, body in self.requests if method == "POST" and got == path]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Silent:
