@@ -25,7 +25,9 @@ def home(tmp_path, gpu_host):
 
 def mapping(home: AgentHome) -> dict[str, list[str]]:
     directory = home.root / "runtime" / "hpc-jobs"
-    return {path.name: path.read_text().splitlines() for path in directory.iterdir()} if directory.is_dir() else {}
+    """The files dcgm-exporter reads (named by a GPU index; not a write's temporary file)."""
+    paths = [path for path in directory.iterdir() if path.name.isdigit()] if directory.is_dir() else []
+    return {path.name: path.read_text().splitlines() for path in paths}
 
 
 def test_a_run_maps_its_gpu_to_its_job_while_it_runs(home, busybox_image):
