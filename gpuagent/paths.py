@@ -20,6 +20,9 @@ ENV_OVERRIDES = {
     "textfile_dir": "GPUAGENT_TEXTFILE_DIR",
 }
 ENV_PACKAGE_UNIT_DIR = "GPUAGENT_PACKAGE_UNIT_DIR"
+# Debian's prometheus-node-exporter reads it (built in); tarball installs often use
+# /var/lib/node_exporter/textfile_collector (set [metrics] textfile_dir then).
+DEBIAN_TEXTFILE_DIR = Path("/var/lib/prometheus/node-exporter")
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,7 @@ def resolve_paths(user_mode: bool | None = None, env: dict[str, str] | None = No
             "unit_dir": Path("/etc/systemd/system"),
             "state_dir": Path("/var/lib/gpuagent"),
             "runtime_dir": Path("/run/gpuagent"),
-            # Debian's prometheus-node-exporter reads it; tarball installs often use
-            # /var/lib/node_exporter/textfile_collector (set [metrics] textfile_dir then).
-            "textfile_dir": Path("/var/lib/prometheus/node-exporter"),
+            "textfile_dir": DEBIAN_TEXTFILE_DIR,
         }
     chosen = {key: Path(env[var]) if env.get(var) else defaults[key] for key, var in ENV_OVERRIDES.items()}
     package_unit_dir = None if user_mode else Path(env.get(ENV_PACKAGE_UNIT_DIR) or "/usr/lib/systemd/system")

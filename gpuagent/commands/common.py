@@ -1,5 +1,5 @@
 """What several commands need: the timer a job file calls for, the units gpuagent ships as
-systemd loads them, the reap of a job whose agent died, and the history if there is one.
+systemd loads them, the reap of a job whose agent died, and a run from history.
 
 What only some of them use is imported where it is used: `history` needs the store alone,
 and job files with their parsers cost it about 15 ms to import (bench/cli_views.py).
@@ -8,14 +8,12 @@ and job files with their parsers cost it about 15 ms to import (bench/cli_views.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gpuagent.errors import NotFound
-from gpuagent.host.history import HistoryStore
+from gpuagent.host.history import existing_history
 from gpuagent.paths import Paths
 
 if TYPE_CHECKING:
@@ -103,17 +101,6 @@ def reap_job(paths: Paths, name: str, log: Callable[[str], None]) -> list[str]:
             return reap_orphans(paths, name, recorder, log)
         finally:
             recorder.close()
-
-
-@contextmanager
-def existing_history(paths: Paths) -> Iterator[HistoryStore | None]:
-    """The history store, read-only, or None where no run was ever recorded: a view
-    neither creates nor writes it, so a user who may only read it can use the views."""
-    if not paths.history_db.exists():
-        yield None
-        return
-    with HistoryStore(paths.history_db, read_only=True) as store:
-        yield store
 
 
 def get_run(paths: Paths, run_id: str) -> RunRecord:

@@ -172,7 +172,7 @@ def _monitoring(paths: Paths) -> list[Finding]:
     dcgm-exporter reads its job mapping (README, "Monitoring and alerts")."""
     from gpuagent.host.hostconfig import read_host_config
     from gpuagent.host.procs import command_lines, environment, flag_value
-    from gpuagent.paths import resolve_paths
+    from gpuagent.paths import DEBIAN_TEXTFILE_DIR
 
     try:
         config = read_host_config(paths)
@@ -201,8 +201,7 @@ def _monitoring(paths: Paths) -> list[Finding]:
         )
     for pid, argv in exporters.items():
         read = flag_value(argv, "--collector.textfile.directory")
-        # Debian's package builds its default in: the directory resolve_paths defaults to
-        read = read or (str(resolve_paths(user_mode=False, env={}).textfile_dir) if argv[0].endswith(NODE_EXPORTERS[0]) else None)
+        read = read or (str(DEBIAN_TEXTFILE_DIR) if argv[0].endswith(NODE_EXPORTERS[0]) else None)
         if directory is not None and read == str(directory):
             findings.append(Finding("metrics", OK, f"node_exporter (pid {pid}) reads gpuagent's metrics in {directory}"))
         elif directory is not None:

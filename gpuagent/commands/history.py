@@ -4,8 +4,9 @@ sent about it (notifications and pings, and whether they arrived)."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from gpuagent.commands.common import existing_history, get_run
+from gpuagent.commands.common import get_run
 from gpuagent.errors import InvalidInput
+from gpuagent.host.history import existing_history
 from gpuagent.model.notify import Notification
 from gpuagent.model.run import RunRecord, Status
 from gpuagent.paths import Paths

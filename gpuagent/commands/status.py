@@ -4,7 +4,7 @@ whether something needs a look."""
 import time
 from dataclasses import dataclass
 
-from gpuagent.commands.common import existing_history
+from gpuagent.host.history import existing_history
 from gpuagent.host.inventory import JobSummary, job_summaries
 from gpuagent.model.health import failing, missed_last_fire
 from gpuagent.model.notify import Notification

@@ -5,16 +5,18 @@ WAL mode lets `gpuagent history` read while a run writes. The schema version liv
 PRAGMA user_version; MIGRATIONS[i] upgrades version i to i + 1.
 """
 
+import contextlib
 import dataclasses
 import sqlite3
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from gpuagent.errors import GpuAgentError
 from gpuagent.host.spool import taken_runs
 from gpuagent.model.notify import Notification
 from gpuagent.model.run import SKIPPED, RunRecord, Status
+from gpuagent.paths import Paths
 
 MIGRATIONS = [
     """
@@ -237,6 +239,17 @@ class HistoryStore:
             query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notifications'"
             self._notifications_table = self._db.execute(query).fetchone() is not None
         return self._notifications_table
+
+
+@contextlib.contextmanager
+def existing_history(paths: Paths) -> Iterator[HistoryStore | None]:
+    """The history store, read-only, or None where no run was ever recorded: a view
+    neither creates nor writes it, so a user who may only read it can use the views."""
+    if not paths.history_db.exists():
+        yield None
+        return
+    with HistoryStore(paths.history_db, read_only=True) as store:
+        yield store
 
 
 def runs_query(job: str | None, limit: int, *, status: str | None = None, since: float | None = None) -> tuple[str, tuple]:

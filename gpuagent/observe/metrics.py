@@ -10,16 +10,15 @@ file is deleted, since node_exporter never expires one.
 The job is the label `job_name`: Prometheus renames a target's own `job` label.
 """
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gpuagent import __version__
 from gpuagent.errors import GpuAgentError
 from gpuagent.host.files import write_atomic
-from gpuagent.host.history import STORE_ERRORS, HistoryStore
+from gpuagent.host.history import STORE_ERRORS, HistoryStore, existing_history
 from gpuagent.host.hostconfig import read_host_config
 from gpuagent.host.inventory import JobSummary, job_summaries
 from gpuagent.model.health import FAILURES, missed_last_fire
@@ -101,7 +100,7 @@ def refresh(paths: Paths, log: Log, jobs: Sequence[str] | None = None) -> None:
 def exposition(paths: Paths) -> str:
     """Every metric gpuagent writes, as one text (`gpuagent metrics`)."""
     listing = job_summaries(paths)
-    with _history(paths) as store:
+    with existing_history(paths) as store:
         facts = [job_facts(summary, store, time.time()) for summary in listing.jobs]
     return _render(_families(_host_samples(len(listing.jobs)), *(_job_samples(fact) for fact in facts)))
 
@@ -110,7 +109,7 @@ def _write(paths: Paths, directory: Path, only: Sequence[str] | None) -> None:
     from gpuagent.host.jobfiles import job_names
 
     now = time.time()
-    with _history(paths) as store:
+    with existing_history(paths) as store:
         for summary in job_summaries(paths, only).jobs:
             text = _render(_families(_job_samples(job_facts(summary, store, now))))
             write_atomic(directory / f"{JOB_FILE_PREFIX}{summary.name}.prom", text)
@@ -119,15 +118,6 @@ def _write(paths: Paths, directory: Path, only: Sequence[str] | None) -> None:
     for stale in directory.glob(f"{JOB_FILE_PREFIX}*.prom"):
         if stale.name.removeprefix(JOB_FILE_PREFIX).removesuffix(".prom") not in existing:
             stale.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _history(paths: Paths) -> Iterator[HistoryStore | None]:
-    if not paths.history_db.exists():
-        yield None
-        return
-    with HistoryStore(paths.history_db, read_only=True) as store:
-        yield store
 
 
 def job_facts(summary: JobSummary, store: HistoryStore | None, now: float) -> JobFacts:
