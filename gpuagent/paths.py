@@ -18,6 +18,7 @@ ENV_OVERRIDES = {
     "state_dir": "GPUAGENT_STATE_DIR",
     "runtime_dir": "GPUAGENT_RUNTIME_DIR",
     "textfile_dir": "GPUAGENT_TEXTFILE_DIR",
+    "run_files_dir": "GPUAGENT_RUN_FILES_DIR",
 }
 ENV_PACKAGE_UNIT_DIR = "GPUAGENT_PACKAGE_UNIT_DIR"
 # Debian's prometheus-node-exporter reads it (built in); tarball installs often use
@@ -35,6 +36,9 @@ class Paths:
     # Where node_exporter is expected to read metrics files: gpuagent writes there only if
     # it exists, unless the host config names a directory (host/hostconfig.py).
     textfile_dir: Path
+    # Each run's own files (host/runfiles.py), bind-mounted into its container: a path
+    # dockerd resolves on its host, so it must be the same path there.
+    run_files_dir: Path
     # Where a package puts its units (Debian policy: /usr/lib/systemd/system); unit_dir's
     # files override it, as they do for systemd. None in user mode.
     package_unit_dir: Path | None = None
@@ -118,6 +122,7 @@ def resolve_paths(user_mode: bool | None = None, env: dict[str, str] | None = No
             "runtime_dir": Path("/run/gpuagent"),
             "textfile_dir": DEBIAN_TEXTFILE_DIR,
         }
+    defaults["run_files_dir"] = Path(env.get(ENV_OVERRIDES["runtime_dir"]) or defaults["runtime_dir"]) / "runs"
     chosen = {key: Path(env[var]) if env.get(var) else defaults[key] for key, var in ENV_OVERRIDES.items()}
     package_unit_dir = None if user_mode else Path(env.get(ENV_PACKAGE_UNIT_DIR) or "/usr/lib/systemd/system")
     return Paths(user_mode=user_mode, package_unit_dir=package_unit_dir, **chosen)

@@ -4,7 +4,7 @@ Every container gpuagent makes carries the labels below, and every lookup filter
 so gpuagent never touches a container it did not start.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -60,11 +60,22 @@ def is_root(user: str) -> bool:
     return user.partition(":")[0].strip() in ("", "root", "0")
 
 
-def container_spec(job: Job, run_id: str, gpu_uuids: tuple[str, ...], image_user: str) -> ContainerSpec:
+def container_spec(
+    job: Job,
+    run_id: str,
+    gpu_uuids: tuple[str, ...],
+    image_user: str,
+    *,
+    run_env: Mapping[str, str] | None = None,
+    run_volumes: Mapping[str, dict[str, str]] | None = None,
+) -> ContainerSpec:
     """Everything `docker create` gets for one run of `job`. Pure, apart from reading the
-    job's env file (read at each run, so a rotated secret is picked up)."""
+    job's env file (read at each run, so a rotated secret is picked up). `run_env` and
+    `run_volumes` are gpuagent's own for the run (model/runmetrics.py): they win over the
+    job's, so a job cannot make its run misreport itself."""
     environment = dict(read_env_file(job.env_file)) if job.env_file else {}
     environment.update(job.env)
+    environment.update(run_env or {})
     if not gpu_uuids:
         # Images built on pytorch/pytorch say NVIDIA_VISIBLE_DEVICES=all: on a host whose
         # default docker runtime is NVIDIA's, a CPU job would see (and could fill) every GPU.
@@ -78,7 +89,7 @@ def container_spec(job: Job, run_id: str, gpu_uuids: tuple[str, ...], image_user
         memory=job.memory,
         nano_cpus=None if job.cpus is None else int(job.cpus * 1e9),
         shm_size=job.shm_size,
-        volumes={v.host: {"bind": v.container, "mode": "ro" if v.read_only else "rw"} for v in job.volumes},
+        volumes={v.host: {"bind": v.container, "mode": "ro" if v.read_only else "rw"} for v in job.volumes} | dict(run_volumes or {}),
         environment=[f"{key}={value}" for key, value in environment.items()],
         user=run_user(job.user, image_user),
         workdir=job.workdir,

@@ -7,6 +7,7 @@ PRAGMA user_version; MIGRATIONS[i] upgrades version i to i + 1.
 
 import contextlib
 import dataclasses
+import json
 import sqlite3
 import time
 from collections.abc import Collection, Iterator
@@ -73,6 +74,14 @@ MIGRATIONS = [
     CREATE INDEX notifications_by_job ON notifications (job, sent_at DESC);
     CREATE INDEX notifications_by_run ON notifications (run_id);
     """,
+    # What a run reported it learned (a JSON object of numbers), and the run of another
+    # job whose success started it: runs_by_upstream finds the runs a run started.
+    """
+    ALTER TABLE runs ADD COLUMN metrics TEXT;
+    ALTER TABLE runs ADD COLUMN metrics_problem TEXT;
+    ALTER TABLE runs ADD COLUMN upstream_run_id TEXT;
+    CREATE INDEX runs_by_upstream ON runs (upstream_run_id);
+    """,
 ]
 
 # What a store that cannot be opened or written raises: the database locked or corrupt,
@@ -90,6 +99,7 @@ class HistoryStore:
         no journal mode), so anyone who can read the files can use them. Only a run and
         a reap open it for writing."""
         self._notifications_table: bool | None = None  # whether it has one: see _has_notifications
+        self._run_columns: frozenset[str] | None = None  # see _has_column
         if read_only:
             self._db = _connect_read_only(path)
             return
@@ -142,6 +152,7 @@ class HistoryStore:
         made again later with the run's latest state."""
         values = dataclasses.asdict(run)
         values["gpu_uuids"] = ",".join(run.gpu_uuids)
+        values["metrics"] = None if run.metrics is None else json.dumps(run.metrics)
         columns = ", ".join(values)
         updates = ", ".join(f"{column} = excluded.{column}" for column in values if column != "run_id")
         self._db.execute(
@@ -188,6 +199,20 @@ class HistoryStore:
         ).fetchone()
         return None if row is None else _record(row)
 
+    def last_success(self, job: str, *, before: float | None = None) -> RunRecord | None:
+        """The job's newest run that succeeded, of those started before `before` if given."""
+        row = self._db.execute(
+            "SELECT * FROM runs WHERE job = ? AND status = ? AND started_at < ? ORDER BY started_at DESC LIMIT 1",
+            (job, Status.SUCCEEDED, float("inf") if before is None else before),
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def started_by(self, run_id: str) -> list[RunRecord]:
+        """The runs of following jobs (--after) that the run's success started, oldest first."""
+        if not self._has_column("upstream_run_id"):
+            return []
+        return [_record(row) for row in self._db.execute("SELECT * FROM runs WHERE upstream_run_id = ? ORDER BY started_at", (run_id,))]
+
     def lost_runs(self, job: str, invocation_id: str | None) -> list[RunRecord]:
         """The job's runs marked lost: those of one systemd invocation, or (None) the newest."""
         if invocation_id is None:
@@ -233,6 +258,12 @@ class HistoryStore:
             for row in self._db.execute(query, chunk):
                 found.setdefault(row["run_id"], []).append(_notification(row))
         return found
+
+    def _has_column(self, column: str) -> bool:
+        """Whether the runs table has `column`: a read-only store may be older than it."""
+        if self._run_columns is None:
+            self._run_columns = frozenset(row[1] for row in self._db.execute("PRAGMA table_info(runs)"))
+        return column in self._run_columns
 
     def _has_notifications(self) -> bool:
         if self._notifications_table is None:
@@ -320,4 +351,6 @@ def _notification(row: sqlite3.Row) -> Notification:
 def _record(row: sqlite3.Row) -> RunRecord:
     values = dict(row)
     values["gpu_uuids"] = tuple(filter(None, values["gpu_uuids"].split(",")))
+    if values.get("metrics") is not None:
+        values["metrics"] = json.loads(values["metrics"])
     return RunRecord(**values)

@@ -48,6 +48,9 @@ class RunRecord:
     driver_version: str | None = None
     image_digest: str | None = None
     job_hash: str | None = None
+    metrics: dict[str, float] | None = None  # what the run reported (model/runmetrics.py); None: nothing
+    metrics_problem: str | None = None  # what was wrong with its metrics file
+    upstream_run_id: str | None = None  # the run of another job whose success started this one (--after)
 
     @property
     def duration(self) -> float | None:

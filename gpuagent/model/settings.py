@@ -191,6 +191,18 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="DURATION",
     ),
     Setting(
+        "after",
+        "schedule",
+        "after",
+        STRING,
+        ("--after",),
+        "Also run each time a run of this other job succeeds (not after a failure, a skip or a stop); with no --at/--on/--every/--cron, only then.",
+        lambda value, label: v.parse_name(value, f"{label} job name"),
+        None,
+        human=_dash,
+        metavar="JOB",
+    ),
+    Setting(
         "gpus",
         "resources",
         "gpus",

@@ -23,13 +23,15 @@ from gpuagent.errors import GpuAgentError
 from gpuagent.host.dockerd import Docker, container_spec
 from gpuagent.host.jobfiles import JobFile, load_job, read_job_file
 from gpuagent.host.locks import flocked
+from gpuagent.host.runfiles import RunFiles, remove_job_files
 from gpuagent.model.run import RETRYABLE, SKIPPED, RunRecord, Status
+from gpuagent.model.runmetrics import Upstream, run_environment
 from gpuagent.model.settings import DEFAULT_STOP_GRACE
 from gpuagent.model.sizes import format_size
 from gpuagent.model.values import parse_name
 from gpuagent.observe import gpumap, metrics, notify
 from gpuagent.paths import Paths
-from gpuagent.run import admission
+from gpuagent.run import admission, chains
 from gpuagent.run.outcome import classify, says_cuda_oom
 from gpuagent.run.recorder import RunRecorder
 from gpuagent.run.reservations import Reservations
@@ -78,6 +80,8 @@ def run_job(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[RunRecor
     # whether the notification arrived) cannot change it.
     notify.announce_end(paths, name, run, status, log)
     metrics.refresh(paths, log, jobs=[name])
+    if run.status == Status.SUCCEEDED:
+        chains.start_followers(paths, run, log)
     return run, status
 
 
@@ -92,7 +96,8 @@ def _locked_run(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, 
         # failed connect is not cached, so a retry tries again.
         connect = functools.cache(Docker)
         reap_orphans(paths, name, recorder, log, connect)
-        return _attempts(paths, name, recorder, output, log, connect)
+        upstream = chains.upstream_of(paths, name, log)
+        return _attempts(paths, name, recorder, output, log, connect, upstream)
 
 
 def reap_orphans(paths: Paths, name: str, recorder: RunRecorder, log: Log, connect: Callable[[], Docker] = Docker) -> list[str]:
@@ -100,6 +105,7 @@ def reap_orphans(paths: Paths, name: str, recorder: RunRecorder, log: Log, conne
     holding the job's lock: then no live agent owns either."""
     reaped = [container.name for container in _reap_containers(paths, name, log, connect)]
     gpumap.let_go(paths, name, log)
+    remove_job_files(paths, name)
     for run_id in recorder.mark_lost(name, LOST_REASON):
         log(f"run {run_id} of {name} marked lost: {LOST_REASON}")
     return reaped
@@ -129,12 +135,14 @@ def _stop_grace(paths: Paths, name: str) -> int:
         return DEFAULT_STOP_GRACE
 
 
-def _attempts(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker]) -> tuple[RunRecord, int]:
+def _attempts(
+    paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker], upstream: Upstream | None
+) -> tuple[RunRecord, int]:
     job_file: JobFile | None = None
     first: RunRecord | None = None
     attempt = 1
     while True:
-        attempt_run = _Attempt(paths, _new_record(name, attempt, first), recorder, output, log, connect)
+        attempt_run = _Attempt(paths, _new_record(name, attempt, first, upstream), recorder, output, log, connect, upstream)
         try:
             if job_file is None:
                 job_file = read_job_file(paths.job_file(name))
@@ -163,7 +171,7 @@ def _attempts(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, lo
             return run, 1
 
 
-def _new_record(name: str, attempt: int = 1, first: RunRecord | None = None) -> RunRecord:
+def _new_record(name: str, attempt: int = 1, first: RunRecord | None = None, upstream: Upstream | None = None) -> RunRecord:
     return RunRecord(
         run_id=new_run_id(),
         job=name,
@@ -179,6 +187,7 @@ def _new_record(name: str, attempt: int = 1, first: RunRecord | None = None) -> 
         container_id=None,
         attempt=attempt,
         first_run_id=None if first is None else first.run_id,
+        upstream_run_id=None if upstream is None else upstream.run_id,
     )
 
 
@@ -209,9 +218,11 @@ def _signals_stop_the_run() -> Iterator[None]:
 class _Attempt:
     """One attempt: one history row, at most one container. `run` is its latest record."""
 
-    def __init__(self, paths: Paths, run: RunRecord, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker]) -> None:
+    def __init__(
+        self, paths: Paths, run: RunRecord, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker], upstream: Upstream | None
+    ) -> None:
         self.paths, self.recorder, self.output, self.log = paths, recorder, output, log
-        self.connect = connect
+        self.connect, self.upstream = connect, upstream
         self.run = run
         self.recorder.save(run)
         self.reservations = Reservations(paths.runtime_dir)
@@ -287,8 +298,21 @@ class _Attempt:
     # -- the container --------------------------------------------------------------
 
     def _contain(self, docker: Docker, image_user: str, gpu_uuids: tuple[str, ...]) -> RunRecord:
+        """Run the container; the record says how it ended and what it reported."""
+        run_files = RunFiles(self.paths, self.job.name, self.run.run_id, self.upstream)
+        try:
+            run = self._run_container(docker, image_user, gpu_uuids, run_files)
+            reported = run_files.reported()
+        finally:
+            run_files.remove()
+        if reported.problem:
+            self.log(f"run {run.run_id}: {reported.problem}")
+        return dataclasses.replace(run, metrics=reported.metrics, metrics_problem=reported.problem)
+
+    def _run_container(self, docker: Docker, image_user: str, gpu_uuids: tuple[str, ...], run_files: RunFiles) -> RunRecord:
         job = self.job
-        container = docker.create(container_spec(job, self.run.run_id, gpu_uuids, image_user))
+        run_env = run_environment(job.name, self.run.run_id, self.upstream)
+        container = docker.create(container_spec(job, self.run.run_id, gpu_uuids, image_user, run_env=run_env, run_volumes=run_files.volumes))
         stopped = timed_out = False
         sampler = pump = None
         try:

@@ -37,6 +37,7 @@ JOB = {
     "schedule": SCHEDULE,
     "persistent": bool,
     "random_delay_seconds": Maybe(int),
+    "after": Maybe(str),
     "gpus": int,
     "gpu_ids": [str],
     "min_free_vram_bytes": Maybe(int),

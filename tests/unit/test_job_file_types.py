@@ -77,7 +77,7 @@ def test_every_setting_round_trips_through_the_job_file(tmp_path):
         'vram_policy = "skip"\nvram_wait = "10m"\nmax_gpu_util = 50\nexclusive = true\n'
         '[container]\nvolumes = ["/data:/data:ro"]\nenv = { BATCH = "64" }\nenv_file = "/etc/gpuagent/nightly.env"\n'
         'workdir = "/workspace"\nuser = "1000:1000"\ntimeout = "6h"\nstop_grace = "30s"\nretries = 2\nretry_delay = "5m"\n'
-    ).replace("[schedule]\nat", '[schedule]\npersistent = false\nrandom_delay = "10m"\nat')
+    ).replace("[schedule]\nat", '[schedule]\npersistent = false\nrandom_delay = "10m"\nafter = "train"\nat')
     job = load(text, tmp_path)
     for setting in SETTINGS:
         assert getattr(job, setting.field) != setting.default, f"{setting.path} was not read"
