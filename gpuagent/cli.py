@@ -126,6 +126,7 @@ def add(
     on,
     every,
     cron,
+    tz,
     disabled: bool,
     replace: bool,
     dry_run: bool,
@@ -139,7 +140,7 @@ def add(
     from gpuagent.model.schedule import parse_schedule
     from gpuagent.views import text as render
 
-    schedule = parse_schedule(at=at, on=on, every=every, cron=cron)
+    schedule = parse_schedule(at=at, on=on, every=every, cron=cron, tz=tz)
     options = {**settings, "command": command or []}
     notifications = dict(notify=notify or (), notify_on=notify_on, ping=ping)
     result = add_job(_paths(), name, schedule, options, replace=replace, enabled=not disabled, dry_run=dry_run, **notifications)
@@ -159,7 +160,7 @@ PING_HELP = "Dead man's switch (healthchecks.io): POST URL/start as a run starts
 def _add_parameters() -> list[inspect.Parameter]:
     """`add`'s arguments and options: the job's name and command, the schedule, one option
     per row of the settings table (model/settings.py), and what `add` itself does."""
-    from gpuagent.model.schedule import KIND_HELP
+    from gpuagent.model.schedule import KIND_HELP, ZONE_HELP, ZONE_KEY
     from gpuagent.model.settings import BOOLEAN, BY_FIELD, SETTINGS, STRING_TABLE, STRINGS
 
     def parameter(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
@@ -169,6 +170,7 @@ def _add_parameters() -> list[inspect.Parameter]:
         parameter("name", Annotated[str, typer.Argument(help="Job name: a-z, 0-9, '-' and '_', up to 63 characters.")], ...),
         parameter("command", Annotated[list[str] | None, typer.Argument(help=BY_FIELD["command"].help)]),
         *(parameter(kind, Annotated[str | None, typer.Option(f"--{kind}", help=words, metavar="SPEC")]) for kind, words in KIND_HELP.items()),
+        parameter(ZONE_KEY, Annotated[str | None, typer.Option(f"--{ZONE_KEY}", help=ZONE_HELP, metavar="ZONE")]),
     ]
     for setting in SETTINGS:
         if not setting.options:

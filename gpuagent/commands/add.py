@@ -13,7 +13,7 @@ from gpuagent.host.systemd import Systemd, timer_unit_name
 from gpuagent.model.job import Job, job_from_options
 from gpuagent.model.jobfile import job_to_toml
 from gpuagent.model.notify import DEFAULT_EVENTS, NotifySettings, Target, notify_toml, parse_events, parse_notify_url, parse_ping_url, scheme
-from gpuagent.model.schedule import Schedule
+from gpuagent.model.schedule import ZONE_KEY, Schedule
 from gpuagent.paths import Paths
 
 
@@ -43,7 +43,7 @@ def add_job(
 ) -> AddResult:
     """`notify`, `notify_on` and `ping`: the job's notify file, checked (Apprise must know
     each URL) before anything is written."""
-    job = verify_on_host(job_from_options(name, schedule, options), schedule_label=f"--{schedule.kind}")
+    job = verify_on_host(job_from_options(name, schedule, options), schedule_labels=(f"--{schedule.kind}", f"--{ZONE_KEY}"))
     job_file = paths.job_file(name)
     if job_file.exists() and not replace:
         raise InvalidInput(f"job {name!r} already exists", f"add --replace to overwrite it, or `gpuagent remove {name}` first")

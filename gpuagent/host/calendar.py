@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from gpuagent.errors import InvalidInput, SystemdError
-from gpuagent.model.schedule import CALENDAR_HINT, Schedule
+from gpuagent.model.schedule import CALENDAR_HINT, ZONE_HINT, Schedule
 
 # Checking a job file's schedule from the epoch rather than from now: a one-shot spec such
 # as '2026-01-01 02:00' that has already run must still load; one that names no real date
@@ -18,10 +18,10 @@ from gpuagent.model.schedule import CALENDAR_HINT, Schedule
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def check_schedule(schedule: Schedule, label: str, *, after: datetime | None = None) -> Schedule:
+def check_schedule(schedule: Schedule, label: str, zone_label: str, *, after: datetime | None = None) -> Schedule:
     """`schedule` with its expressions in systemd's normal form; InvalidInput (naming
-    `label`, the option or key) when systemd cannot read one, or one never elapses after
-    `after` (None: now)."""
+    `label`, the option or key, or `zone_label`, its zone's) when systemd cannot read one,
+    does not know its time zone, or one never elapses after `after` (None: now)."""
     if not schedule.on_calendar:
         return schedule
     value = schedule.value
@@ -29,6 +29,8 @@ def check_schedule(schedule: Schedule, label: str, *, after: datetime | None = N
     if result is None:
         return schedule  # no systemd-analyze here: systemd checks them when it loads the timer
     if result.returncode != 0:
+        if schedule.tz and not _systemd_knows_zone(schedule.tz):
+            raise InvalidInput(f"{zone_label}: systemd does not know the time zone {schedule.tz!r}", ZONE_HINT)
         raise InvalidInput(f"{label}: systemd cannot read {value!r} ({_first_line(result.stderr)})", CALENDAR_HINT)
     calendars = _parse_calendar_output(result.stdout)
     for calendar in calendars:
@@ -38,6 +40,13 @@ def check_schedule(schedule: Schedule, label: str, *, after: datetime | None = N
                 "check the date exists (February has 28 or 29 days; April, June, September and November have 30) and lies in the future",
             )
     return dataclasses.replace(schedule, on_calendar=tuple(calendar.normalized for calendar in calendars))
+
+
+def _systemd_knows_zone(zone: str) -> bool:
+    """systemd reads time zones from its own look at the zone database: ask it of a plain
+    expression in `zone`."""
+    result = _systemd_analyze_calendar((f"*-*-* 00:00:00 {zone}",), iterations=1, after=None)
+    return result is None or result.returncode == 0
 
 
 def _first_line(text: str) -> str:

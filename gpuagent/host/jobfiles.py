@@ -17,6 +17,7 @@ from gpuagent.errors import InvalidInput, NotFound
 from gpuagent.host.calendar import EPOCH, check_schedule
 from gpuagent.model.job import Job
 from gpuagent.model.jobfile import job_from_toml
+from gpuagent.model.schedule import ZONE_KEY
 from gpuagent.model.values import NAME_PATTERN, Volume, parse_env_pair
 
 
@@ -50,7 +51,7 @@ def read_job_file(path: Path, *, on_host: bool = True) -> JobFile:
     job = job_from_toml(text, path)
     if on_host:
         try:
-            job = verify_on_host(job, schedule_label=f"schedule.{job.schedule.kind}", after=EPOCH)
+            job = verify_on_host(job, schedule_labels=(f"schedule.{job.schedule.kind}", f"schedule.{ZONE_KEY}"), after=EPOCH)
         except InvalidInput as err:
             raise InvalidInput(f"job file {path}: {err.message}", err.hint) from None
     return JobFile(job, text, hashlib.sha256(data).hexdigest())
@@ -60,9 +61,10 @@ def load_job(path: Path, *, on_host: bool = True) -> Job:
     return read_job_file(path, on_host=on_host).job
 
 
-def verify_on_host(job: Job, *, schedule_label: str, after=None) -> Job:
+def verify_on_host(job: Job, *, schedule_labels: tuple[str, str], after=None) -> Job:
     """`job` held to this host: its calendar read by systemd (and put in systemd's normal
-    form), its volumes' host paths present, its env file readable, its CPUs available."""
+    form), its volumes' host paths present, its env file readable, its CPUs available.
+    `schedule_labels` name the schedule and its zone in errors (options, or keys)."""
     for volume in job.volumes:
         if not os.path.exists(volume.host):
             raise InvalidInput(f"-v {volume.spec()}: host path {volume.host} does not exist", "create it first, or fix the path")
@@ -72,7 +74,7 @@ def verify_on_host(job: Job, *, schedule_label: str, after=None) -> Job:
     cores = os.cpu_count() or 1
     if job.cpus is not None and job.cpus > cores:
         raise InvalidInput(f"--cpus {job.cpus:g} is more than this host's {cores} cores", f"use at most --cpus {cores}")
-    return dataclasses.replace(job, schedule=check_schedule(job.schedule, schedule_label, after=after))
+    return dataclasses.replace(job, schedule=check_schedule(job.schedule, *schedule_labels, after=after))
 
 
 def docker_sockets() -> set[str]:

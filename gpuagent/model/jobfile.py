@@ -18,7 +18,7 @@ SCHEMA_VERSION = 1
 HEADER = "# gpuagent job. Change it with `gpuagent add {name} --replace ...` or edit it and run `gpuagent sync`.\n"
 _TOP_KEYS = {"schema_version", "name", *SECTIONS, *(s.key for s in SETTINGS if not s.section)}
 _SECTION_KEYS = {section: {s.key for s in SETTINGS if s.section == section} for section in SECTIONS}
-_SECTION_KEYS["schedule"] |= set(schedules.KINDS)
+_SECTION_KEYS["schedule"] |= set(schedules.TABLE_KEYS)
 
 
 def job_to_toml(job: Job) -> str:
@@ -73,7 +73,7 @@ def _job(document: dict[str, Any], source: Path) -> Job:
         if setting.key in table:
             setting.check_type(table[setting.key], str(source))
             given[setting.field] = table[setting.key]
-    timing = {key: value for key, value in document.get("schedule", {}).items() if key in schedules.KINDS}
+    timing = {key: value for key, value in document.get("schedule", {}).items() if key in schedules.TABLE_KEYS}
     return build_job(name, schedules.schedule_from_toml(timing), given, lambda setting: setting.path)
 
 

@@ -6,13 +6,18 @@
   --cron '0 2 * * 1-5'                 a standard 5-field crontab schedule
 
 Calendar kinds become OnCalendar= expressions; --every becomes an interval for
-OnUnitActiveSec=. Everything here is pure: whether systemd reads an expression, and
-whether it ever elapses, is asked of systemd itself by host/calendar.py.
+OnUnitActiveSec=. A calendar schedule may be read in a time zone of its own (--tz
+Asia/Shanghai, cron's `CRON_TZ=` prefix, or a zone ending an --on expression, all the
+same thing): each expression then ends with the zone, as systemd writes it. Everything
+here is pure but the look-up of a zone in the host's time zone database: whether systemd
+reads an expression, and whether it ever elapses, is asked of systemd itself by
+host/calendar.py.
 """
 
 import itertools
 import re
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gpuagent.errors import InvalidInput
 
@@ -24,6 +29,10 @@ KIND_HELP = {
     "every": "Schedule: an interval from the last start, e.g. 6h (1m to 31d).",
     "cron": "Schedule: a 5-field cron expression, e.g. '0 2 * * 1-5'.",
 }
+# The `add` option and job file key that reads a calendar schedule in a time zone.
+ZONE_KEY = "tz"
+ZONE_HELP = "Time zone the schedule's times are in, e.g. Asia/Shanghai (default: the host's); not for --every."
+TABLE_KEYS = (*KINDS, ZONE_KEY)
 
 # --every bounds. systemd timers are only accurate to AccuracySec= (1min by default), so a
 # shorter interval would not be honoured; a monotonic timer counts from the last run and
@@ -35,12 +44,17 @@ MAX_EVERY_SECONDS = 31 * 86400
 @dataclass(frozen=True)
 class Schedule:
     kind: str  # "at" | "on" | "every" | "cron": what the user chose
-    value: str  # exactly what the user typed; stored in the job file, so it round-trips
+    value: str  # what the user typed, less the zone it named (that is `tz`); stored in the job file, so it round-trips
     on_calendar: tuple[str, ...]  # OnCalendar= expressions (systemd's normal form once checked); empty for "every"
     interval_seconds: int | None  # for "every" only
+    tz: str | None = None  # the time zone of a calendar schedule; None: the host's
 
     def describe(self) -> str:
-        """Short words for humans: 'daily at 02:00', 'every 6h', 'cron 0 2 * * 1-5'."""
+        """Short words for humans: 'daily at 02:00', 'every 6h', 'cron 0 2 * * 1-5',
+        'daily at 02:00 in Asia/Shanghai'."""
+        return self._words() + (f" in {self.tz}" if self.tz else "")
+
+    def _words(self) -> str:
         if self.kind == "at":
             weekdays, clock = _parse_at(self.value, "--at")
             return f"{weekdays or 'daily'} at {clock.removesuffix(':00')}"
@@ -49,8 +63,11 @@ class Schedule:
         return f"{self.kind} {self.value}"
 
 
-def parse_schedule(*, at: str | None = None, on: str | None = None, every: str | None = None, cron: str | None = None) -> Schedule:
-    """The schedule the command line asked for; exactly one option must be given."""
+def parse_schedule(
+    *, at: str | None = None, on: str | None = None, every: str | None = None, cron: str | None = None, tz: str | None = None
+) -> Schedule:
+    """The schedule the command line asked for; exactly one option must be given, and
+    --tz may go with a calendar one."""
     given = {kind: value for kind, value in zip(KINDS, (at, on, every, cron), strict=True) if value is not None}
     if len(given) != 1:
         found = f"got {' and '.join(f'--{kind}' for kind in given)}" if given else "got none"
@@ -59,30 +76,33 @@ def parse_schedule(*, at: str | None = None, on: str | None = None, every: str |
             "for example --at 02:00 (daily), --on 'Sun 03:00', --every 6h or --cron '0 2 * * 1-5'",
         )
     [(kind, value)] = given.items()
-    return _build(kind, value, f"--{kind}")
+    return _build(kind, value, f"--{kind}", tz, f"--{ZONE_KEY}")
 
 
 def to_toml(schedule: Schedule) -> dict[str, str]:
-    """The job file's schedule table: one key, the kind, holding what the user typed."""
-    return {schedule.kind: schedule.value}
+    """The job file's schedule table: the kind, holding what the user typed, and the zone
+    when there is one."""
+    return {schedule.kind: schedule.value, **({ZONE_KEY: schedule.tz} if schedule.tz else {})}
 
 
 def schedule_from_toml(table: dict) -> Schedule:
     """The inverse of to_toml, validated again: job files can be edited by hand."""
-    unknown = [key for key in table if key not in KINDS]
+    unknown = [key for key in table if key not in TABLE_KEYS]
     if unknown:
         raise InvalidInput(f"schedule: unknown key {unknown[0]!r}", _TOML_HINT)
-    if len(table) != 1:
-        found = ", ".join(table) or "none"
+    kinds = [key for key in table if key in KINDS]
+    if len(kinds) != 1:
+        found = ", ".join(kinds) or "none"
         raise InvalidInput(f"schedule: give exactly one of at, on, every, cron (found {found})", _TOML_HINT)
-    [(kind, value)] = table.items()
-    label = f"schedule.{kind}"
-    if not isinstance(value, str):
-        raise InvalidInput(f"{label}: must be a string, got {value!r}", _TOML_HINT)
-    return _build(kind, value, label)
+    labels = {key: f"schedule.{key}" for key in table}
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise InvalidInput(f"{labels[key]}: must be a string, got {value!r}", _TOML_HINT)
+    [kind] = kinds
+    return _build(kind, table[kind], labels[kind], table.get(ZONE_KEY), f"schedule.{ZONE_KEY}")
 
 
-_TOML_HINT = 'write one of: at = "02:00", on = "Sun *-*-* 03:00", every = "6h", cron = "0 2 * * 1-5"'
+_TOML_HINT = 'write one of: at = "02:00", on = "Sun *-*-* 03:00", every = "6h", cron = "0 2 * * 1-5"; and, if you want, tz = "Asia/Shanghai"'
 
 
 # ---------------------------------------------------------------------------- durations
@@ -135,16 +155,24 @@ def format_duration(seconds: int) -> str:
 # ---------------------------------------------------------------------- building schedules
 
 
-def _build(kind: str, value: str, label: str) -> Schedule:
-    """A Schedule read from `value`; `label` names the option or key in errors. Its
-    calendar expressions are as gpuagent wrote them: host.calendar.check_schedule asks
-    systemd whether they are valid and elapse, and for its normal form."""
+def _build(kind: str, value: str, label: str, tz: str | None, zone_label: str) -> Schedule:
+    """A Schedule read from `value` in zone `tz` (None: none given); `label` and
+    `zone_label` name the options or keys in errors. Its calendar expressions are as
+    gpuagent wrote them: host.calendar.check_schedule asks systemd whether they are valid
+    and elapse, and for its normal form."""
     if not value.isprintable():
         # the text reaches the timer file: a line break would smuggle in settings
         raise InvalidInput(f"{label}: {value!r} contains control characters", CALENDAR_HINT)
+    value, tz = _one_zone(kind, value, label, tz, zone_label)
     if kind == "every":
+        if tz is not None:
+            raise InvalidInput(
+                f"{zone_label}: an --every schedule has no time zone: it counts from the last start, not by the clock",
+                f"drop {zone_label}: a time zone goes with a calendar schedule (at, on or cron)",
+            )
         return Schedule(kind, value, (), _parse_every(value, label))
-    return Schedule(kind, value, _CALENDAR_PARSERS[kind](value, label), None)
+    expressions = _CALENDAR_PARSERS[kind](value, label)
+    return Schedule(kind, value, tuple(f"{expression} {tz}" if tz else expression for expression in expressions), None, tz)
 
 
 def _parse_every(value: str, label: str) -> int:
@@ -170,6 +198,60 @@ CALENDAR_HINT = (
     "write a systemd calendar expression, e.g. daily, 'Mon..Fri *-*-* 02:00', '*:0/15' "
     "or '2026-12-24 18:00' (see man systemd.time; `systemd-analyze calendar SPEC` checks one)"
 )
+
+
+# -------------------------------------------------------------------------- time zones
+
+# An IANA name (Asia/Shanghai, Etc/GMT+5, UTC): letters first, so that no date, time or
+# weekday range ending an --on expression reads as one.
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*", re.ASCII)
+_CRON_TZ = "CRON_TZ="
+ZONE_HINT = "write an IANA time zone name, e.g. Asia/Shanghai, Europe/Berlin or UTC (`timedatectl list-timezones` lists them)"
+
+
+def parse_zone(text: str, label: str) -> str:
+    """A time zone name this host's time zone database holds."""
+    if not is_zone(text):
+        raise InvalidInput(f"{label}: unknown time zone {text!r}", ZONE_HINT)
+    return text
+
+
+def is_zone(text: str) -> bool:
+    # 'localtime' is in the database as a link to the host's own zone: not a zone to name
+    if not _ZONE_NAME.fullmatch(text) or text == "localtime":
+        return False
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def _one_zone(kind: str, value: str, label: str, tz: str | None, zone_label: str) -> tuple[str, str | None]:
+    """(`value` less the zone it names, the schedule's zone): the zone of `tz` or the one in
+    `value` (cron's 'CRON_TZ=ZONE ' prefix, or a zone ending an --on expression). Both
+    may be given when they agree."""
+    value, named = _zone_in_value(kind, value)
+    if named is not None:
+        parse_zone(named, label)
+    if tz is not None:
+        parse_zone(tz, zone_label)
+        if named not in (None, tz):
+            raise InvalidInput(f"{label} is in time zone {named} but {zone_label} says {tz}", f"give the zone once, e.g. {zone_label} {tz}")
+    return value, tz or named
+
+
+def _zone_in_value(kind: str, value: str) -> tuple[str, str | None]:
+    """(`value` less its zone, that zone or None)."""
+    if kind == "cron" and value.lstrip().startswith(_CRON_TZ):
+        prefix, _, rest = value.lstrip().partition(" ")
+        return rest.strip(), prefix.removeprefix(_CRON_TZ)
+    if kind == "on":
+        spec, _, last = value.strip().rpartition(" ")
+        # a name with a '/' is meant as a zone, known or not; a plain word must be one
+        if spec and _ZONE_NAME.fullmatch(last) and ("/" in last or is_zone(last)):
+            return spec.rstrip(), last
+    return value, None
 
 
 # ------------------------------------------------------------------------ calendar text

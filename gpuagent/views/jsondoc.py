@@ -49,6 +49,7 @@ def job_settings(job: Job) -> dict:
             "description": job.schedule.describe(),
             "on_calendar": list(job.schedule.on_calendar),
             "interval_seconds": job.schedule.interval_seconds,
+            "tz": job.schedule.tz,
         },
         **{setting.json_name: setting.to_json(getattr(job, setting.field)) for setting in SETTINGS},
     }
@@ -102,6 +103,7 @@ def status(report: StatusReport) -> dict:
                 "schedule": settings.schedule.describe() if settings else None,
                 "on_calendar": list(settings.schedule.on_calendar) if settings else None,
                 "interval_seconds": settings.schedule.interval_seconds if settings else None,
+                "tz": settings.schedule.tz if settings else None,
                 **timer(job.summary.timer),
                 "last_run": None
                 if last is None

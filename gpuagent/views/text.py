@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from gpuagent.model.run import duration
 from gpuagent.model.schedule import format_duration
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.commands.trigger import RunEnded, RunEvent, RunWaiting
     from gpuagent.errors import GpuAgentError
     from gpuagent.host.inventory import JobList
+    from gpuagent.host.systemd import TimerState
     from gpuagent.model.job import Job
     from gpuagent.model.notify import Notification
 
@@ -54,13 +56,32 @@ NO_JOBS = "no jobs yet: add one with `gpuagent add NAME --at 02:00 --image IMAGE
 BAR_WIDTH = 10
 
 
-def when(moment: datetime | float | None, seconds: bool = False) -> str:
-    """Local time, to the minute (or second); '-' for none."""
+def when(moment: datetime | float | None, seconds: bool = False, *, tz: str | None = None) -> str:
+    """Local time (or the time in zone `tz`, a schedule's), to the minute (or second); '-' for none."""
     if moment is None:
         return "-"
     if isinstance(moment, float):
         moment = datetime.fromtimestamp(moment).astimezone()
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return moment.astimezone(ZoneInfo(tz) if tz else None).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def next_fire(job: Job | None, timer: TimerState | None) -> str:
+    """When the job's timer fires next, for a table: in the schedule's zone, named on a
+    line of its own, when it has one."""
+    if timer is None:
+        return "?"
+    tz = job.schedule.tz if job else None
+    if tz is None or timer.next_elapse is None:
+        return when(timer.next_elapse)
+    return f"{when(timer.next_elapse, tz=tz)}\n{tz}"
+
+
+def next_fires(job: Job, moments: list[datetime]) -> str:
+    """The next fire times of `show`, in the schedule's zone (named once) when it has one."""
+    if not moments:
+        return "after each run (interval)"
+    times = ", ".join(when(moment, seconds=True, tz=job.schedule.tz) for moment in moments)
+    return f"{times} ({job.schedule.tz})" if job.schedule.tz else times
 
 
 def size(value: int | None) -> str:
@@ -156,7 +177,7 @@ def job_list(screen: Screen, listing: JobList) -> None:
                 job.image if job else "-",
                 str(job.gpus) if job else "-",
                 yes_no(timer.enabled if timer else None),
-                when(timer.next_elapse) if timer else "?",
+                next_fire(job, timer),
             ]
         )
     table = Table(["job", "schedule", "image", "gpus", "enabled", "next fire"], rows, wrap=frozenset({"schedule", "image"}))
@@ -171,7 +192,7 @@ def job_detail(screen: Screen, detail: JobDetail) -> None:
             ("schedule", job.schedule.describe()),
             ("timer", calendar(job)),
             ("enabled", yes_no(timer.enabled if timer else None)),
-            ("next fires", ", ".join(when(moment, seconds=True) for moment in detail.next_fires) or "after each run (interval)"),
+            ("next fires", next_fires(job, detail.next_fires)),
             ("job file", detail.job_file),
             ("timer file", detail.timer_file if detail.timer_text is not None else Styled(f"{detail.timer_file} is missing", "red")),
             *([("notify", _notify_overview(detail.notify))] if detail.notify else []),
@@ -237,7 +258,7 @@ def _status_row(status: JobStatus, terminal: bool) -> list[Cell]:
         summary.name,
         f"{job.schedule.describe()}\n{calendar(job)}" if job else "-",
         yes_no(timer.enabled if timer else None),
-        when(timer.next_elapse) if timer else "?",
+        next_fire(job, timer),
         last_run,
         f"{status.succeeded}/{status.finished}" if status.finished else "-",
         _alert(status, terminal),

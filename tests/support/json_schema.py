@@ -28,7 +28,14 @@ class OneOf:
     values: tuple
 
 
-SCHEDULE = {"kind": OneOf(("at", "on", "every", "cron")), "value": str, "description": str, "on_calendar": [str], "interval_seconds": Maybe(int)}
+SCHEDULE = {
+    "kind": OneOf(("at", "on", "every", "cron")),
+    "value": str,
+    "description": str,
+    "on_calendar": [str],
+    "interval_seconds": Maybe(int),
+    "tz": Maybe(str),
+}
 VOLUME = {"host": str, "container": str, "read_only": bool}
 JOB = {
     "name": str,
@@ -89,6 +96,7 @@ STATUS = {
             "schedule": Maybe(str),
             "on_calendar": Maybe([str]),
             "interval_seconds": Maybe(int),
+            "tz": Maybe(str),
             **TIMER,
             "last_run": Maybe(LAST_RUN),
             "recent_finished": int,

@@ -4,7 +4,7 @@
 fails when README.md holds anything else between its markers.
 """
 
-from gpuagent.model.schedule import KIND_HELP
+from gpuagent.model.schedule import KIND_HELP, ZONE_HELP, ZONE_KEY
 from gpuagent.model.settings import BOOLEAN, SETTINGS, Setting
 
 BEGIN = "<!-- job settings: made from gpuagent/model/settings.py -->"
@@ -34,6 +34,7 @@ def reference() -> str:
     rows += [
         f"| `schedule.{kind}` | `--{kind}` | string | one of the four | {words.removeprefix('Schedule: ')} |" for kind, words in KIND_HELP.items()
     ]
+    rows.append(f"| `schedule.{ZONE_KEY}` | `--{ZONE_KEY}` | string | - | {ZONE_HELP} |")
     rows += [
         f"| `{setting.path}` | {_options(setting)} | {setting.kind.words} | {_default(setting)} | {_cell(setting.help)} |" for setting in SETTINGS
     ]

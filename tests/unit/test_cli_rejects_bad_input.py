@@ -91,6 +91,14 @@ def cases(tmp_data: str, env_dir: str) -> dict[str, list[str]]:
         "the host's root": add("job", *GOOD, "-v", "/:/host:ro", "--", "true"),
         "docker socket through a symlink": add("job", *GOOD, "-v", f"{tmp_data}/link-to-run:/r", "--", "true"),
         "NUL in the command": add("job", *GOOD, "--", "echo", "a\0b"),
+        "unknown time zone": add("job", *GOOD, "--tz", "Mars/Olympus_Mons", "--", "true"),
+        "time zone that is a path": add("job", *GOOD, "--tz", "../../etc/passwd", "--", "true"),
+        "newline in time zone": add("job", *GOOD, "--tz", "UTC\nExecStart=/bin/sh", "--", "true"),
+        "time zone for --every": add("job", "--every", "6h", "--tz", "Asia/Shanghai", "--image", "img", "--", "true"),
+        "time zone without a schedule": add("job", "--tz", "Asia/Shanghai", "--image", "img", "--", "true"),
+        "unknown CRON_TZ": add("job", "--cron", "CRON_TZ=Mars/Base 0 2 * * *", "--image", "img", "--", "true"),
+        "CRON_TZ against --tz": add("job", "--cron", "CRON_TZ=Asia/Tokyo 0 2 * * *", "--tz", "Asia/Shanghai", "--image", "img", "--", "true"),
+        "--on's zone against --tz": add("job", "--on", "Sun 03:00 Asia/Tokyo", "--tz", "Asia/Shanghai", "--image", "img", "--", "true"),
     }
 
 

@@ -40,7 +40,7 @@ def no_systemd_analyze(monkeypatch, tmp_path):
 def checked(**options) -> Schedule:
     """What `add` makes of the options: parsed, then checked by systemd."""
     schedule = parse_schedule(**options)
-    return check_schedule(schedule, f"--{schedule.kind}")
+    return check_schedule(schedule, f"--{schedule.kind}", "--tz")
 
 
 def invalid(**options) -> InvalidInput:
@@ -453,7 +453,7 @@ def test_toml_round_trip(options):
 @needs_systemd_analyze
 def test_a_finished_one_shot_job_still_loads():
     # `add` refuses a date in the past; a job file holding one (it ran) must load.
-    schedule = check_schedule(schedule_from_toml({"on": "2020-01-01 00:00"}), "on", after=EPOCH)
+    schedule = check_schedule(schedule_from_toml({"on": "2020-01-01 00:00"}), "on", "tz", after=EPOCH)
     assert schedule.on_calendar == ("2020-01-01 00:00:00",)
 
 
