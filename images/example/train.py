@@ -8,7 +8,11 @@ downloaded and every run sees the same data), then:
   written to a temporary name and renamed, so a run killed half-way never leaves a
   broken one; keeps the newest KEEP;
 - writes the run's metrics as JSON to LOG_DIR/metrics-step-<global step>.json and prints
-  the same JSON as its last line (gpuagent puts it in the journal).
+  the same JSON as its last line (gpuagent puts it in the journal);
+- reports its numbers to gpuagent when it names a metrics file (GPUAGENT_METRICS_FILE):
+  train_loss, val_loss (on a held-out split: rows drawn from the same task that training
+  never sees), steps (the global step) and seconds_per_step; gpuagent keeps them in the
+  run's history, and tells the jobs that run after this one (evaluate.py).
 
 The next run resumes from the newest checkpoint: the model and the optimiser's state are
 restored, and batch i is drawn from a generator seeded by (SEED, i), so training in two
@@ -39,6 +43,8 @@ from torch import nn
 FEATURES = 32
 HIDDEN = 256
 SAMPLES = 8192
+HELDOUT_SAMPLES = 2048
+HELDOUT_STREAM = 2**40  # the held-out rows' generator: seeded SEED + this, never training's
 CHECKPOINT_NAME = re.compile(r"^step-(\d+)\.pt$")
 
 
@@ -82,6 +88,7 @@ class Metrics:
     train_loss: float  # mean over this run's steps
     eval_loss_before: float  # on the whole data set, before this run's steps
     eval_loss: float  # after them
+    val_loss: float  # on the held-out split, after them
     weight_norm: float
     seconds: float
     seconds_per_step: float
@@ -90,13 +97,17 @@ class Metrics:
     checkpoint: str
 
 
-def make_data(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The task: y = teacher(x) + noise, with the teacher fixed by `seed`."""
+def make_data(seed: int, *, heldout: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """The task: y = teacher(x) + noise, with the teacher fixed by `seed`. The training
+    rows, or (`heldout`) rows of the same teacher from a generator of their own."""
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(SAMPLES, FEATURES, generator=generator)
     w1 = torch.randn(FEATURES, 64, generator=generator) / FEATURES**0.5
     w2 = torch.randn(64, 1, generator=generator) / 8
-    y = torch.tanh(x @ w1) @ w2 + 0.01 * torch.randn(SAMPLES, 1, generator=generator)
+    if heldout:
+        generator = torch.Generator().manual_seed(seed + HELDOUT_STREAM)
+        x = torch.randn(HELDOUT_SAMPLES, FEATURES, generator=generator)
+    y = torch.tanh(x @ w1) @ w2 + 0.01 * torch.randn(len(x), 1, generator=generator)
     return x, y
 
 
@@ -133,6 +144,19 @@ def save_atomically(state: dict, path: Path) -> None:
     os.replace(partial, path)
 
 
+def write_atomically(text: str, path: Path) -> None:
+    """Write `path` aside and rename it: a reader sees the old file or the whole new one."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def report_to_gpuagent(metrics: dict[str, float], env: dict[str, str]) -> None:
+    """Write `metrics` to the file gpuagent named in GPUAGENT_METRICS_FILE, if it did."""
+    if path := env.get("GPUAGENT_METRICS_FILE"):
+        write_atomically(json.dumps(metrics, sort_keys=True) + "\n", Path(path))
+
+
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     model.eval()
     with torch.no_grad():
@@ -154,6 +178,7 @@ def train(settings: Settings) -> Metrics:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
 
     x, y = (t.to(device) for t in make_data(settings.seed))
+    val_x, val_y = (t.to(device) for t in make_data(settings.seed, heldout=True))
     model = make_model(settings.seed).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     start_step, resumed_from = 0, None
@@ -202,6 +227,7 @@ def train(settings: Settings) -> Metrics:
         train_loss=(losses / steps).item(),
         eval_loss_before=eval_before,
         eval_loss=evaluate(model, x, y),
+        val_loss=evaluate(model, val_x, val_y),
         weight_norm=weight_norm,
         seconds=seconds,
         seconds_per_step=seconds / steps,
@@ -212,10 +238,15 @@ def train(settings: Settings) -> Metrics:
 
 
 def main() -> int:
-    settings = Settings.from_env(dict(os.environ))
+    env = dict(os.environ)
+    settings = Settings.from_env(env)
     metrics = train(settings)
     line = json.dumps(asdict(metrics), sort_keys=True)
     (settings.log_dir / f"metrics-step-{metrics.global_step:09d}.json").write_text(line + "\n")
+    report_to_gpuagent(
+        {"train_loss": metrics.train_loss, "val_loss": metrics.val_loss, "steps": metrics.global_step, "seconds_per_step": metrics.seconds_per_step},
+        env,
+    )
     print(line, flush=True)
     return 0
 

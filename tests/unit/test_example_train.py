@@ -1,45 +1,31 @@
 """The example training job, images/example/train.py, run with the CPU build of torch
 (the one the test image carries): it learns, checkpoints, resumes exactly where it left
-off, keeps only its newest checkpoints, and ignores a checkpoint left half-written."""
+off, keeps only its newest checkpoints, ignores a checkpoint left half-written, and
+reports its numbers to gpuagent's metrics file."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
-from tests.support.cache import REPO
-from tests.support.images import ensure_torch_site
-
-TRAIN = REPO / "images/example/train.py"
+from tests.support.example_scripts import METRICS_FILE, run_script, torch_site_or_skip
 
 
 @pytest.fixture(scope="module")
 def torch_site() -> Path:
-    if sys.version_info[:2] != (3, 11):
-        pytest.skip("the cached torch is built for CPython 3.11, the example image's python")
-    return ensure_torch_site()
+    return torch_site_or_skip()
 
 
 def train(torch_site: Path, work: Path, **settings) -> dict:
-    """One run of train.py with its data in `work`; the metrics it printed."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(torch_site),
-        "HOME": str(work),
-        "CHECKPOINT_DIR": str(work / "checkpoints"),
-        "LOG_DIR": str(work / "logs"),
-        **{key.upper(): str(value) for key, value in settings.items()},
-    }
-    result = subprocess.run([sys.executable, TRAIN], env=env, capture_output=True, text=True, timeout=300)
+    """One run of train.py with its data in `work`; the metrics it printed, with what it
+    reported to gpuagent under "reported"."""
+    result = run_script("train.py", torch_site, work, **settings)
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout.splitlines()[-1])
     written = json.loads((work / "logs" / f"metrics-step-{printed['global_step']:09d}.json").read_text())
     assert written == printed
-    return printed
+    return printed | {"reported": json.loads((work / METRICS_FILE).read_text())}
 
 
 class Runs(NamedTuple):
@@ -83,7 +69,26 @@ def test_the_next_run_resumes_from_the_newest_checkpoint(runs):
 def test_two_runs_train_exactly_the_model_of_one_run_as_long(runs):
     second, whole = runs.second, runs.whole
 
-    assert (second["eval_loss"], second["weight_norm"]) == (whole["eval_loss"], whole["weight_norm"])
+    assert (second["eval_loss"], second["val_loss"], second["weight_norm"]) == (whole["eval_loss"], whole["val_loss"], whole["weight_norm"])
+
+
+def test_it_reports_its_losses_global_step_and_speed_to_gpuagent(runs):
+    second = runs.second
+
+    assert second["reported"] == {
+        "train_loss": second["train_loss"],
+        "val_loss": second["val_loss"],
+        "steps": 80,
+        "seconds_per_step": second["seconds_per_step"],
+    }
+    assert not list(runs.checkpoints.parent.glob(".*partial")), "written aside and renamed"
+
+
+def test_the_held_out_split_is_not_the_training_data(runs):
+    whole = runs.whole
+
+    assert whole["val_loss"] != whole["eval_loss"]
+    assert whole["val_loss"] < whole["eval_loss_before"] / 4, "what it learned holds on rows it never saw"
 
 
 def test_only_the_newest_checkpoints_are_kept(runs):
