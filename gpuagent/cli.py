@@ -9,6 +9,7 @@ that need them, so `gpuagent --help` stays fast.
 import inspect
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -358,6 +359,35 @@ def history(
         _show("run_detail", run_in_full(_paths(), run_id), as_json)
         return
     _show("runs", list_runs(_paths(), name, limit, status, _since(since)), as_json)
+
+
+@app.command()
+def report(
+    name: Annotated[str | None, typer.Argument(help="Only this job (default: every job).", autocompletion=_complete_job)] = None,
+    since: Annotated[str, typer.Option("--since", help="Runs started since WHEN: 30d (the default), 6h, today, 2026-01-31 02:00.")] = "30d",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the page to this file, whole or not at all (default: stdout, unless a terminal).")
+    ] = None,
+) -> None:
+    """Write an HTML report of the jobs' runs: success rate, runs by status, charts of
+    duration, peak VRAM and each run metric, the failures and their reasons, the next fires.
+    One self-contained file: it opens offline."""
+    from gpuagent.commands.report import check_output, gather_report, save_page
+    from gpuagent.errors import InvalidInput
+    from gpuagent.views.htmlreport import report_page
+
+    if output is None and out.is_terminal:
+        raise InvalidInput("report: HTML is not for a terminal", "write it to a file: -o report.html (or redirect: > report.html)")
+    if output is not None:
+        check_output(output)  # before the work, not after it
+    gathered = gather_report(_paths(), name, _since(since))
+    page = report_page(gathered)
+    if output is None:
+        out.stream.write(page)
+        return
+    save_page(output, page)
+    runs = sum(len(job.runs) for job in gathered.jobs)
+    emit(out, Line(f"wrote {output}: {len(gathered.jobs)} job(s), {runs} run(s) since {since}"))
 
 
 @app.command()

@@ -175,6 +175,11 @@ class HistoryStore:
         at or after `since` (epoch seconds) only, as given."""
         return [_record(row) for row in self._db.execute(*runs_query(job, limit, status=status, since=since))]
 
+    def runs_in_period(self, job: str, since: float) -> list[RunRecord]:
+        """The job's runs started at or after `since` (epoch seconds), oldest first: what a
+        report draws. runs_by_job reads them in order, whatever the rest of history holds."""
+        return [_record(row) for row in self._db.execute(*period_query(job, since))]
+
     def status_counts(self, job: str) -> dict[str, int]:
         """How many of the job's runs ended (or are) in each status (runs_by_job_status covers it)."""
         return dict(self._db.execute("SELECT status, count(*) FROM runs WHERE job = ? GROUP BY status", (job,)).fetchall())
@@ -297,6 +302,11 @@ def runs_query(job: str | None, limit: int, *, status: str | None = None, since:
         params.append(since)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     return f"SELECT * FROM runs{where} ORDER BY started_at DESC LIMIT ?", (*params, limit)
+
+
+def period_query(job: str, since: float) -> tuple[str, tuple]:
+    """The SELECT behind HistoryStore.runs_in_period, and its parameters."""
+    return "SELECT * FROM runs WHERE job = ? AND started_at >= ? ORDER BY started_at", (job, since)
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:

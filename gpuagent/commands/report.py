@@ -1,0 +1,85 @@
+"""gpuagent report: how each job's runs went over a period, gathered for one HTML page
+(views/htmlreport.py draws it), and the page written where it was asked for."""
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from gpuagent.commands.common import require_known_job
+from gpuagent.errors import GpuAgentError, InvalidInput
+from gpuagent.host.calendar import next_elapses
+from gpuagent.host.files import write_atomic
+from gpuagent.host.history import existing_history
+from gpuagent.host.inventory import JobSummary, job_summaries
+from gpuagent.model.run import RunRecord, Status
+from gpuagent.paths import Paths
+
+NEXT_FIRES = 5
+
+
+@dataclass(frozen=True)
+class JobReport:
+    summary: JobSummary
+    runs: list[RunRecord]  # started in the period, oldest first
+    next_fires: list[datetime]  # the calendar's next fires, UTC; empty for --every and --after only
+    next_fires_problem: str | None  # why they could not be computed
+
+    @property
+    def finished(self) -> list[RunRecord]:
+        return [run for run in self.runs if run.status != Status.RUNNING]
+
+    @property
+    def success_rate(self) -> float | None:
+        """Of the finished runs, the share that succeeded (a skip did not), as `status` counts."""
+        finished = self.finished
+        return sum(run.status == Status.SUCCEEDED for run in finished) / len(finished) if finished else None
+
+
+@dataclass(frozen=True)
+class Report:
+    host: str
+    jobs: list[JobReport]
+    since: datetime  # the period's start
+    generated_at: datetime
+    systemd_problem: str | None  # why the timers' states are missing
+
+
+def gather_report(paths: Paths, name: str | None, since: datetime) -> Report:
+    """Every job's runs since `since` (or one job's: NotFound when there is no such job),
+    its timer and its next fires."""
+    if name is not None:
+        from gpuagent.model.values import parse_name
+
+        require_known_job(paths, parse_name(name))
+    listing = job_summaries(paths, only=None if name is None else [name])
+    summaries = listing.jobs
+    if name is not None and not summaries:
+        summaries = [JobSummary(name, None, "its job file is gone: only its timer is left", None)]
+    with existing_history(paths) as store:
+        runs = {summary.name: store.runs_in_period(summary.name, since.timestamp()) if store else [] for summary in summaries}
+    jobs = [JobReport(summary, runs[summary.name], *_next_fires(summary)) for summary in summaries]
+    return Report(os.uname().nodename, jobs, since, datetime.now().astimezone(), listing.systemd_problem)
+
+
+def _next_fires(summary: JobSummary) -> tuple[list[datetime], str | None]:
+    if summary.job is None:
+        return [], None
+    try:
+        return next_elapses(summary.job.schedule, NEXT_FIRES), None
+    except GpuAgentError as err:
+        return [], err.message
+
+
+def check_output(path: Path) -> None:
+    """InvalidInput unless `path` can be written as a file, before anything is gathered."""
+    if path.is_dir():
+        raise InvalidInput(f"-o: {path} is a directory", f"name a file in it, e.g. -o {path / 'report.html'}")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"-o: no directory {path.parent}", "create it first, or name a file in a directory that exists")
+
+
+def save_page(path: Path, page: str) -> None:
+    """Write the page whole or not at all: a reader (a browser, a web server) never sees half."""
+    check_output(path)
+    write_atomic(path, page)
