@@ -21,6 +21,8 @@ packages=(docker.io systemd-container mmdebstrap busybox-static)
 # The monitoring tests start a real Prometheus (with promtool) and node_exporter by hand;
 # Debian's packages do not start their daemons here.
 packages+=(prometheus prometheus-node-exporter)
+# The report test opens gpuagent's HTML page in a real headless browser.
+packages+=(chromium)
 python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()
 for p in "${packages[@]}"; do
