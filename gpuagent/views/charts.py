@@ -20,7 +20,6 @@ MAX_X_TICKS = 7
 class Point:
     x: float  # when, epoch seconds
     y: float
-    label: str  # its tooltip: the run and the value
     tone: str  # its marker's CSS class (the run's status)
 
 
@@ -34,9 +33,10 @@ class Axis:
     from_zero: bool = True
 
 
-def line_chart(title: str, points: Sequence[Point], period: tuple[float, float], axis: Axis) -> str:
-    """An SVG of `points` (in time order) over `period` (epoch seconds), with a tooltip on
-    each marker. Empty points draw the axes alone."""
+def line_chart(title: str, points: Sequence[Point], period: tuple[float, float], axis: Axis, tooltip: Callable[[int], str]) -> str:
+    """An SVG of `points` (in time order) over `period` (epoch seconds), with a marker for
+    each of up to MAX_MARKERS, whose tooltip is `tooltip(its index)`: asked only of the
+    markers drawn, as it costs more than the rest of a point. Empty points draw the axes alone."""
     low, high, ticks = _value_scale([point.y for point in points], axis)
     start, end = period
 
@@ -53,7 +53,7 @@ def line_chart(title: str, points: Sequence[Point], period: tuple[float, float],
         line = " ".join(f"{x(point.x):.1f},{y(point.y):.1f}" for point in points)
         parts.append(f'<polyline class="series" points="{line}"/>')
     if len(points) <= MAX_MARKERS:
-        parts += [_marker(x(point.x), y(point.y), point) for point in points]
+        parts += [_marker(x(point.x), y(point.y), point.tone, tooltip(index)) for index, point in enumerate(points)]
     parts.append("</svg>")
     return "".join(parts)
 
@@ -71,8 +71,8 @@ def share_bar(title: str, shares: Sequence[tuple[str, int, str]]) -> str:
     return "".join(parts)
 
 
-def _marker(cx: float, cy: float, point: Point) -> str:
-    return f'<circle class="{point.tone}" cx="{cx:.1f}" cy="{cy:.1f}" r="3"><title>{escape(point.label)}</title></circle>'
+def _marker(cx: float, cy: float, tone: str, tooltip: str) -> str:
+    return f'<circle class="{tone}" cx="{cx:.1f}" cy="{cy:.1f}" r="3"><title>{escape(tooltip)}</title></circle>'
 
 
 def _y_tick(at: float, label: str) -> str:

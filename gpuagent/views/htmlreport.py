@@ -150,14 +150,16 @@ def _charts(runs: list[RunRecord]) -> list[str]:
 
 def _chart(title: str, runs: list[RunRecord], value: Callable[[RunRecord], float | None], axis: Axis) -> str:
     """One chart of `value(run)` over the runs that have one; a note when none has."""
-    points = [
-        Point(run.started_at, y, f"{when(run.started_at)} {run.run_id} {run.status}: {axis.format(y)}", _tone(run.status))
-        for run in runs
-        if (y := value(run)) is not None
-    ]
-    if not points:
+    drawn = [(run, y) for run in runs if (y := value(run)) is not None]
+    if not drawn:
         return f'<div><h3>{_text(title)}</h3><p class="muted">no run in the period has one</p></div>'
-    return f"<div><h3>{_text(title)}</h3>{line_chart(title, points, _span(runs), axis)}</div>"
+    points = [Point(run.started_at, y, _tone(run.status)) for run, y in drawn]
+
+    def tooltip(index: int) -> str:
+        run, y = drawn[index]
+        return f"{when(run.started_at)} {run.run_id} {run.status}: {axis.format(y)}"
+
+    return f"<div><h3>{_text(title)}</h3>{line_chart(title, points, _span(runs), axis, tooltip)}</div>"
 
 
 def _span(runs: list[RunRecord]) -> tuple[float, float]:
@@ -240,8 +242,9 @@ def _time_unit(largest: float) -> float:
 
 
 def _duration_tick(seconds: float) -> str:
-    """A duration on an axis: 50m, not 50m00s."""
-    return duration(seconds).removesuffix("00s")
+    """A duration on an axis: 50m and 6h, not 50m00s and 6h00m."""
+    text = duration(seconds)
+    return text.removesuffix("00m") if "h" in text else text.removesuffix("00s")
 
 
 def _number(value: float) -> str:
