@@ -209,11 +209,14 @@ def list_command(as_json: AsJson = False) -> None:
 
 
 @app.command()
-def status(as_json: AsJson = False) -> None:
+def status(
+    metric: Annotated[str | None, typer.Option("--metric", help="Also show this metric of each job's latest run that reported it.")] = None,
+    as_json: AsJson = False,
+) -> None:
     """Every job at a glance: schedule, timer, last run, success rate, and what needs a look."""
     from gpuagent.commands.status import job_status
 
-    _show("status", job_status(_paths()), as_json)
+    _show("status", job_status(_paths(), metric), as_json)
 
 
 @app.command()
@@ -289,10 +292,33 @@ def trigger(
 
     try:
         ended = render.follow(out, follow_run(paths, name, triggered), name)
+        status = _exit_status(ended) or _follow_chain(paths, ended)
     except KeyboardInterrupt:
         emit(err, Line(f"detached: the run goes on (`gpuagent logs {name} -f` to follow it again)"))
         raise typer.Exit(130) from None
-    raise typer.Exit(1 if ended.exit_status is None else ended.exit_status)
+    raise typer.Exit(status)
+
+
+def _follow_chain(paths, ended) -> int:
+    """Follow the runs the ended run's success started (--after), and theirs, one after
+    another; the first non-zero exit status among them, else 0."""
+    from gpuagent.commands.trigger import follow_invocation, started_followers
+    from gpuagent.host.jobfiles import load_job
+    from gpuagent.views import text as render
+
+    status, pending = 0, started_followers(paths, ended.run)
+    while pending:
+        run = pending.pop(0)
+        emit(out, Line(f"run {run.run_id} of {run.job}, started by the success of run {run.upstream_run_id}:"))
+        uses_gpu = load_job(paths.job_file(run.job), on_host=False).uses_gpu
+        ended = render.follow(out, follow_invocation(paths, run.job, run.invocation_id, uses_gpu), run.job)
+        status = status or _exit_status(ended)
+        pending += started_followers(paths, ended.run)
+    return status
+
+
+def _exit_status(ended) -> int:
+    return 1 if ended.exit_status is None else ended.exit_status
 
 
 @app.command()
@@ -350,13 +376,19 @@ def history(
     status: Annotated[str | None, typer.Option("--status", help="Only runs that ended so: succeeded, failed, oom-killed, ...")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs to show.")] = 20,
     run_id: Annotated[str | None, typer.Option("--run", help="Show this one run in full, with its log tail.")] = None,
+    metric: Annotated[
+        str | None, typer.Option("--metric", help="Show this metric the job's runs reported, with its change from the previous successful run.")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Show past runs, newest first; or one run in full (--run)."""
-    from gpuagent.commands.history import list_runs, run_in_full
+    """Show past runs, newest first; or one run in full (--run); or one metric (--metric)."""
+    from gpuagent.commands.history import list_runs, metric_history, run_in_full
 
     if run_id is not None:
         _show("run_detail", run_in_full(_paths(), run_id), as_json)
+        return
+    if metric is not None:
+        _show("metric_history", metric_history(_paths(), name, metric, limit, status, _since(since)), as_json)
         return
     _show("runs", list_runs(_paths(), name, limit, status, _since(since)), as_json)
 

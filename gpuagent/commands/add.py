@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpuagent.commands.common import missing_units, timer_text
+from gpuagent.commands.common import check_chain_change, missing_units, timer_text
 from gpuagent.errors import InvalidInput
 from gpuagent.host.files import write_atomic
 from gpuagent.host.jobfiles import verify_on_host
@@ -47,6 +47,9 @@ def add_job(
     job_file = paths.job_file(name)
     if job_file.exists() and not replace:
         raise InvalidInput(f"job {name!r} already exists", f"add --replace to overwrite it, or `gpuagent remove {name}` first")
+    if not enabled and not job.schedule.has_timer:
+        raise InvalidInput(f"--disabled: job {name} has no timer to leave off (it runs only --after {job.after})", "drop --disabled")
+    check_chain_change(paths, {name: job})
     notify_text = planned_notify_file(name, notify, notify_on, ping)
     notify_file = None if notify_text is None else paths.notify_file(name)
     files = planned_files(paths, job)
@@ -58,18 +61,21 @@ def add_job(
         write_notify_file(notify_file, notify_text)
     for path, text in files.items():
         write_atomic(path, text)
-    systemd.daemon_reload()
     timer = timer_unit_name(name)
-    if enabled:
-        systemd.enable_now(timer)
-    else:
+    if not job.schedule.has_timer and paths.timer_file(name).exists():
+        # replaced by a job that runs only --after another: its old timer goes
         systemd.disable_now(timer)
+        paths.timer_file(name).unlink()
+    systemd.daemon_reload()
+    if job.schedule.has_timer:
+        systemd.enable_now(timer) if enabled else systemd.disable_now(timer)
     return AddResult(job, files, dry_run=False, enabled=enabled, notify_file=notify_file)
 
 
 def planned_files(paths: Paths, job: Job) -> dict[Path, str]:
-    """The job file, its timer, and each unit gpuagent ships where there is none."""
-    return {paths.job_file(job.name): job_to_toml(job), paths.timer_file(job.name): timer_text(paths, job), **missing_units(paths)}
+    """The job file, its timer (if it has one), and each unit gpuagent ships where there is none."""
+    timer = {paths.timer_file(job.name): timer_text(paths, job)} if job.schedule.has_timer else {}
+    return {paths.job_file(job.name): job_to_toml(job), **timer, **missing_units(paths)}
 
 
 def planned_notify_file(name: str, urls: Sequence[str], events: str | None, ping: str | None) -> str | None:

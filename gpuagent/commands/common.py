@@ -109,3 +109,12 @@ def get_run(paths: Paths, run_id: str) -> RunRecord:
     if run is None:
         raise NotFound(f"no run {run_id!r} in history", "see `gpuagent history` for run ids")
     return run
+
+
+def check_chain_change(paths: Paths, changed: dict[str, Job]) -> None:
+    """Refuse `changed` (jobs about to be written) if they would make a chain of --after
+    jobs that cannot work: to a missing job, in a circle, or too long (model/chain.py)."""
+    from gpuagent.host.inventory import job_afters
+    from gpuagent.model.chain import check_chains
+
+    check_chains({**job_afters(paths), **{name: job.after for name, job in changed.items()}}, changed)

@@ -1,5 +1,6 @@
 """gpuagent history: past runs, newest first, or one run in full; each with what was
-sent about it (notifications and pings, and whether they arrived)."""
+sent about it (notifications and pings, and whether they arrived); or one metric the
+runs reported, run by run."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,6 +10,7 @@ from gpuagent.errors import InvalidInput
 from gpuagent.host.history import existing_history
 from gpuagent.model.notify import Notification
 from gpuagent.model.run import RunRecord, Status
+from gpuagent.model.runmetrics import MetricPoint
 from gpuagent.paths import Paths
 
 
@@ -22,6 +24,7 @@ class RunHistory:
 class RunInFull:
     run: RunRecord
     notifications: list[Notification]
+    started: list[RunRecord]  # the runs its success started (jobs that run --after its job)
 
 
 def list_runs(paths: Paths, name: str | None, limit: int, status: str | None = None, since: datetime | None = None) -> RunHistory:
@@ -38,8 +41,31 @@ def list_runs(paths: Paths, name: str | None, limit: int, status: str | None = N
         return RunHistory(runs, store.notifications_of([run.run_id for run in runs]))
 
 
+@dataclass(frozen=True)
+class MetricHistory:
+    job: str
+    metric: str
+    points: list[MetricPoint]  # newest first
+
+
+def metric_history(
+    paths: Paths, name: str | None, metric: str, limit: int, status: str | None = None, since: datetime | None = None
+) -> MetricHistory:
+    """One metric of one job's runs, each with its change from the previous successful run."""
+    from gpuagent.model.runmetrics import metric_points, parse_metric_name
+
+    if name is None:
+        raise InvalidInput("--metric: give the job too", f"gpuagent history JOB --metric {metric}")
+    parse_metric_name(metric)
+    runs = list_runs(paths, name, limit, status, since).runs
+    with existing_history(paths) as store:
+        earlier = store.last_metric(name, metric, before=runs[-1].started_at) if store and runs else None
+    return MetricHistory(name, metric, metric_points(runs, metric, earlier))
+
+
 def run_in_full(paths: Paths, run_id: str) -> RunInFull:
     run = get_run(paths, run_id)
     with existing_history(paths) as store:
         notifications = store.notifications_of([run_id]).get(run_id, []) if store else []
-    return RunInFull(run, notifications)
+        started = store.started_by(run_id) if store else []
+    return RunInFull(run, notifications, started)

@@ -1,7 +1,11 @@
-"""gpuagent remove: the job's timer, file and notify file go; its history stays."""
+"""gpuagent remove: the job's timer, file and notify file go; its history stays. A job
+that others run --after is not removed while they do."""
 
 from gpuagent.commands.common import require_known_job
+from gpuagent.errors import InvalidInput
+from gpuagent.host.inventory import job_afters
 from gpuagent.host.systemd import Systemd, timer_unit_name
+from gpuagent.model.chain import followers
 from gpuagent.model.values import parse_name
 from gpuagent.paths import Paths
 
@@ -10,6 +14,12 @@ def remove_job(paths: Paths, name: str) -> list[str]:
     """Returns the files removed."""
     parse_name(name)
     require_known_job(paths, name)
+    following = followers(job_afters(paths), name)
+    if following:
+        raise InvalidInput(
+            f"job {name} is followed by {', '.join(following)} (--after {name}): removing it would leave them waiting forever",
+            f"remove {' and '.join(following)} first, or re-add them with another --after or a schedule of their own",
+        )
     job_file, timer_file, notify_file = paths.job_file(name), paths.timer_file(name), paths.notify_file(name)
     systemd = Systemd(paths.user_mode)
     systemd.require_running()

@@ -1,14 +1,16 @@
 """gpuagent show: one job, its timer and its next fire times."""
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
 from gpuagent.errors import GpuAgentError
 from gpuagent.host.calendar import next_elapses
-from gpuagent.host.inventory import read_timers
+from gpuagent.host.inventory import job_afters, read_timers
 from gpuagent.host.jobfiles import read_job_file
 from gpuagent.host.notify import read_notify_file
 from gpuagent.host.systemd import TimerState
+from gpuagent.model.chain import followers
 from gpuagent.model.job import Job
 from gpuagent.paths import Paths
 
@@ -36,6 +38,7 @@ class JobDetail:
     systemd_problem: str | None
     next_fires: list[datetime]
     notify: NotifyOverview | None = None
+    followers: list[str] = dataclasses.field(default_factory=list)  # the jobs that run after this one
 
 
 def show_job(paths: Paths, name: str) -> JobDetail:
@@ -54,6 +57,7 @@ def show_job(paths: Paths, name: str) -> JobDetail:
         systemd_problem=systemd_problem,
         next_fires=next_elapses(job.schedule, NEXT_FIRES),
         notify=notify_overview(paths, name),
+        followers=followers(job_afters(paths), name),
     )
 
 

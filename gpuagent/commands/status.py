@@ -1,14 +1,16 @@
 """gpuagent status: every job at a glance: its timer, its last run, how its runs go, and
 whether something needs a look."""
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
-from gpuagent.host.history import existing_history
+from gpuagent.host.history import HistoryStore, existing_history
 from gpuagent.host.inventory import JobSummary, job_summaries
 from gpuagent.model.health import failing, missed_last_fire
 from gpuagent.model.notify import Notification
 from gpuagent.model.run import RunRecord, Status
+from gpuagent.model.runmetrics import MetricPoint, metric_points, parse_metric_name
 from gpuagent.paths import Paths
 
 RECENT_RUNS = 10  # the success rate is over this many runs
@@ -23,6 +25,7 @@ class JobStatus:
     missed_last_fire: bool  # the timer's last fire left no run in history
     failing: bool  # the last FAILING_STREAK finished runs all failed
     last_notification: Notification | None = None  # the newest notification or ping about the job
+    metric: MetricPoint | None = None  # the chosen metric (--metric) of the newest recent run that reported it
 
     @property
     def last_run(self) -> RunRecord | None:
@@ -37,15 +40,27 @@ class JobStatus:
 class StatusReport:
     jobs: list[JobStatus]
     systemd_problem: str | None  # why next fire, enabled and missed fires are unknown
+    metric: str | None = None  # the metric chosen to show (--metric)
 
 
-def job_status(paths: Paths) -> StatusReport:
+def job_status(paths: Paths, metric: str | None = None) -> StatusReport:
+    """Every job's status; with `metric`, each job's latest value of it too."""
+    if metric is not None:
+        parse_metric_name(metric)
     listing = job_summaries(paths)
     now = time.time()
     with existing_history(paths) as store:
         recent = {job.name: store.runs(job.name, RECENT_RUNS) if store else [] for job in listing.jobs}
         notified = {job.name: store.last_notification(job.name) if store else None for job in listing.jobs}
-    return StatusReport([assess(job, recent[job.name], now, notified[job.name]) for job in listing.jobs], listing.systemd_problem)
+        chosen = {job.name: _latest(store, job.name, recent[job.name], metric) for job in listing.jobs} if metric else {}
+    statuses = [dataclasses.replace(assess(job, recent[job.name], now, notified[job.name]), metric=chosen.get(job.name)) for job in listing.jobs]
+    return StatusReport(statuses, listing.systemd_problem, metric)
+
+
+def _latest(store: HistoryStore | None, job: str, runs: list[RunRecord], metric: str) -> MetricPoint | None:
+    """The newest of `runs` that reported `metric`, with its change from the success before."""
+    earlier = store.last_metric(job, metric, before=runs[-1].started_at) if store and runs else None
+    return next((point for point in metric_points(runs, metric, earlier) if point.value is not None), None)
 
 
 def assess(summary: JobSummary, runs: list[RunRecord], now: float, last_notification: Notification | None = None) -> JobStatus:

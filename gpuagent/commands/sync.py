@@ -1,7 +1,8 @@
 """gpuagent sync: make systemd's timers what the job files say. Each job's timer is written
 from its file, the timer of a job whose file is gone is removed, each unit gpuagent ships
 is written where there is none (one that is there, edited or not, is kept), and systemd
-is reloaded once. A job file that does not load keeps its timer as it is."""
+is reloaded once. A job file that does not load, or whose --after chain cannot work,
+keeps its timer as it is; a job that runs only --after another has no timer."""
 
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -10,8 +11,10 @@ from pathlib import Path
 from gpuagent.commands.common import UnitState, missing_units, shipped_unit_states, timer_names, timer_text
 from gpuagent.errors import InvalidInput, NotFound
 from gpuagent.host.files import write_atomic
+from gpuagent.host.inventory import job_afters
 from gpuagent.host.jobfiles import job_names, load_job
 from gpuagent.host.systemd import Systemd, timer_unit_name
+from gpuagent.model.chain import check_chains
 from gpuagent.paths import Paths
 
 
@@ -53,11 +56,16 @@ class SyncResult:
 
 def sync_timers(paths: Paths, *, dry_run: bool = False) -> SyncResult:
     wanted, broken = {}, {}
+    afters = job_afters(paths)
     for name in job_names(paths.jobs_dir):
         try:
-            wanted[name] = timer_text(paths, load_job(paths.job_file(name)))
+            job = load_job(paths.job_file(name))
+            check_chains(afters, [name])
         except (InvalidInput, NotFound) as err:
             broken[name] = err
+            continue
+        if job.schedule.has_timer:  # one that runs only --after another has none
+            wanted[name] = timer_text(paths, job)
     existing = {name: paths.timer_file(name).read_text() for name in timer_names(paths)}
     plan = plan_timers(wanted, existing, keep=broken)
     files = {**{paths.timer_file(name): text for name, text in plan.write.items()}, **missing_units(paths)}

@@ -1,5 +1,5 @@
 """gpuagent trigger: run a job now, through systemd, so it is logged like a timer run;
-with --wait, follow that run until it ends.
+with --wait, follow that run until it ends, then the runs its success starts (--after).
 
 Following needs nothing from the run but what systemd and history already hold: the
 service's invocation id names the run's journal lines and its history rows. The run is
@@ -11,14 +11,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gpuagent.errors import SystemdError
-from gpuagent.host.history import HistoryStore
+from gpuagent.host.history import HistoryStore, existing_history
+from gpuagent.host.inventory import job_afters
 from gpuagent.host.jobfiles import load_job
 from gpuagent.host.systemd import ServiceState, Systemd, service_unit_name
-from gpuagent.model.run import RunRecord
+from gpuagent.model.chain import followers
+from gpuagent.model.run import RunRecord, Status
 from gpuagent.paths import Paths
 
 POLL_SECONDS = 0.5
 START_TIMEOUT_SECONDS = 30
+FOLLOWER_TIMEOUT_SECONDS = 15
 # The journal takes the run's last lines a moment after the agent exits: read until
 # nothing new comes twice in a row, for at most this long.
 DRAIN_SECONDS = 3.0
@@ -71,14 +74,38 @@ def trigger_job(paths: Paths, name: str) -> Triggered:
 def follow_run(paths: Paths, name: str, triggered: Triggered) -> Iterator[RunEvent]:
     """What the triggered run does, as it happens, ending with RunEnded. A job already
     running when triggered is not started again: that run is followed."""
-    systemd = Systemd(paths.user_mode)
-    invocation = _invocation(systemd, triggered)
+    invocation = _invocation(Systemd(paths.user_mode), triggered)
+    yield from follow_invocation(paths, name, invocation, triggered.uses_gpu)
+
+
+def follow_invocation(paths: Paths, name: str, invocation: str, uses_gpu: bool) -> Iterator[RunEvent]:
+    """What one invocation of the job's service does, as it happens, ending with RunEnded."""
     with _Attempts(paths, name, invocation) as runs:
-        yield from _follow(systemd, triggered, invocation, runs)
+        yield from _follow(Systemd(paths.user_mode), service_unit_name(name), uses_gpu, invocation, runs)
 
 
-def _follow(systemd: Systemd, triggered: Triggered, invocation: str, runs: "_Attempts") -> Iterator[RunEvent]:
-    unit, cursor = triggered.unit, None
+def started_followers(paths: Paths, run: RunRecord | None) -> list[RunRecord]:
+    """The runs that `run`'s success started (jobs that run --after its job), as each is
+    recorded: waited for up to FOLLOWER_TIMEOUT_SECONDS, as a follower's agent records its
+    run a moment after the upstream's agent started it (a disabled or busy follower is not
+    started at all)."""
+    if run is None or run.status != Status.SUCCEEDED:
+        return []
+    expected = set(followers(job_afters(paths), run.job))
+    deadline = time.monotonic() + FOLLOWER_TIMEOUT_SECONDS
+    while True:
+        with existing_history(paths) as store:
+            started = store.started_by(run.run_id) if store else []
+        first = {}
+        for follower in started:
+            first.setdefault(follower.job, follower)
+        if not expected - set(first) or time.monotonic() > deadline:
+            return list(first.values())
+        time.sleep(POLL_SECONDS)
+
+
+def _follow(systemd: Systemd, unit: str, uses_gpu: bool, invocation: str, runs: "_Attempts") -> Iterator[RunEvent]:
+    cursor = None
     while True:
         state = systemd.service_state(unit)
         lines, cursor = systemd.invocation_messages(unit, invocation, cursor)
@@ -87,7 +114,7 @@ def _follow(systemd: Systemd, triggered: Triggered, invocation: str, runs: "_Att
         if not state.running or state.invocation_id != invocation:
             break
         run = runs.latest()
-        yield RunRunning(run) if run and run.container_id else RunWaiting(run, triggered.uses_gpu)
+        yield RunRunning(run) if run and run.container_id else RunWaiting(run, uses_gpu)
         time.sleep(POLL_SECONDS)
     deadline, quiet = time.monotonic() + DRAIN_SECONDS, 0
     while quiet < 2 and time.monotonic() < deadline:

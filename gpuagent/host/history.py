@@ -212,6 +212,18 @@ class HistoryStore:
         ).fetchone()
         return None if row is None else _record(row)
 
+    def last_metric(self, job: str, name: str, *, before: float) -> float | None:
+        """Metric `name` of the job's newest successful run started before `before` that
+        reported it (`name` is a checked metric name: model/runmetrics.py)."""
+        if not self._has_column("metrics"):
+            return None
+        row = self._db.execute(
+            "SELECT json_extract(metrics, ?) FROM runs WHERE job = ? AND status = ? AND started_at < ? "
+            "AND json_extract(metrics, ?) IS NOT NULL ORDER BY started_at DESC LIMIT 1",
+            (f"$.{name}", job, Status.SUCCEEDED, before, f"$.{name}"),
+        ).fetchone()
+        return None if row is None else float(row[0])
+
     def started_by(self, run_id: str) -> list[RunRecord]:
         """The runs of following jobs (--after) that the run's success started, oldest first."""
         if not self._has_column("upstream_run_id"):

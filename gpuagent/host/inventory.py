@@ -58,3 +58,17 @@ def read_timers(paths: Paths, names: Sequence[str]) -> tuple[dict[str, TimerStat
     except SystemdError as err:
         return {}, err.message
     return {name: states[timer_unit_name(name)] for name in names}, None
+
+
+def job_afters(paths: Paths) -> dict[str, str | None]:
+    """Each job's upstream (None: it runs after none), by name; a job whose file does not
+    load counts as one that follows none."""
+    from gpuagent.host.jobfiles import job_names, load_job
+
+    afters: dict[str, str | None] = {}
+    for name in job_names(paths.jobs_dir):
+        try:
+            afters[name] = load_job(paths.job_file(name), on_host=False).after
+        except (InvalidInput, NotFound):
+            afters[name] = None
+    return afters

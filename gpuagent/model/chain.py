@@ -28,7 +28,9 @@ def check_chains(afters: Mapping[str, str | None], changed: Collection[str]) -> 
             )
         if afters.get(last) in chain:
             loop = chain[chain.index(afters[last]) :] + [afters[last]]
-            raise InvalidInput(f"jobs would follow each other in a circle: {' -> '.join(reversed(loop))}", "break the circle: one of them must not run --after")
+            raise InvalidInput(
+                f"jobs would follow each other in a circle: {' -> '.join(reversed(loop))}", "break the circle: one of them must not run --after"
+            )
         if len(chain) > MAX_CHAIN_JOBS:
             raise InvalidInput(
                 f"chain {' -> '.join(reversed(chain))} has {len(chain)} jobs; at most {MAX_CHAIN_JOBS} may follow one another",

@@ -23,8 +23,19 @@ Job = dataclasses.make_dataclass(
         "__doc__": "A validated job: its name, schedule and one field per row of model/settings.py.",
         "__module__": __name__,
         "uses_gpu": property(lambda self: self.gpus > 0),
+        "when": property(lambda self: _when(self)),
     },
 )
+
+
+def _when(job) -> str:
+    """When the job runs, in words: its schedule, and the job whose successes start it:
+    'daily at 02:00', 'after train', 'Sun at 03:00, and after train'."""
+    if job.after is None:
+        return job.schedule.describe()
+    if not job.schedule.has_timer:
+        return f"after {job.after}"
+    return f"{job.schedule.describe()}, and after {job.after}"
 
 
 def job_from_options(name: str, schedule: Schedule, options: Mapping[str, Any]) -> Job:
@@ -56,6 +67,16 @@ def build_job(name: str, schedule: Schedule, given: Mapping[str, Any], label: Ca
     if settings["gpus"] is None:
         settings["gpus"] = len(gpu_ids)
     _check_together(settings, label)
+    if not schedule.has_timer and settings["after"] is None:
+        on_cli = label(BY_FIELD["after"]).startswith("--")
+        raise InvalidInput(
+            "the job has no schedule: give one of --at, --on, --every, --cron, or --after JOB"
+            if on_cli
+            else "schedule: give one of at, on, every, cron, or after",
+            "for example --at 02:00 (daily), --on 'Sun 03:00', --every 6h, --cron '0 2 * * 1-5', or --after nightly (each time nightly succeeds)"
+            if on_cli
+            else 'e.g. at = "02:00", or after = "nightly"',
+        )
     return Job(name=name, schedule=schedule, **settings)
 
 

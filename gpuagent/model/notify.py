@@ -19,6 +19,7 @@ from typing import Any
 
 from gpuagent.errors import InvalidInput
 from gpuagent.model.run import SKIPPED, RunRecord, Status, duration
+from gpuagent.model.runmetrics import format_value
 from gpuagent.model.sizes import format_size
 
 FAILURE, SUCCESS, SKIP, RECOVERED, LOST = "failure", "success", "skip", "recovered", "lost"
@@ -224,6 +225,12 @@ def compose(event: str, run: RunRecord, host: str, command: str = "gpuagent", pr
         f"gpu: {gpus}",
         f"peak vram: {'-' if run.peak_vram_bytes is None else format_size(run.peak_vram_bytes)}",
     ]
+    if run.upstream_run_id:
+        lines.append(f"started by: run {run.upstream_run_id} (it succeeded)")
+    if run.metrics:
+        lines.append("metrics: " + ", ".join(f"{name} {format_value(value)}" for name, value in run.metrics.items()))
+    if run.metrics_problem:
+        lines.append(run.metrics_problem)
     if event == RECOVERED and previous is not None:
         lines.append(f"before: run {previous.run_id} ended {previous.status}")
     tail = tail_lines(run.log_tail)

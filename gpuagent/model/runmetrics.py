@@ -14,7 +14,11 @@ user's own code.
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from gpuagent.errors import InvalidInput
+from gpuagent.model.run import RunRecord, Status
 
 MAX_BYTES = 64 * 1024
 MAX_METRICS = 200
@@ -99,6 +103,38 @@ def run_environment(job: str, run_id: str, upstream: Upstream | None) -> dict[st
 def upstream_files(upstream: Upstream) -> dict[str, str]:
     """The files of IN_DIR, by name: the two runs' numbers as JSON."""
     return {UPSTREAM_FILE: _json(upstream.metrics), PREVIOUS_UPSTREAM_FILE: _json(upstream.previous_metrics)}
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    run: RunRecord
+    value: float | None  # None: the run did not report the metric
+    change: float | None  # from the previous successful run that reported it; None: no such run
+
+
+def metric_points(runs: Sequence[RunRecord], name: str, earlier: float | None) -> list[MetricPoint]:
+    """Metric `name` run by run, `runs` newest first as history lists them; `earlier`: its
+    value in the newest successful run older than all of `runs` that reported it."""
+    points, baseline = [], earlier
+    for run in reversed(runs):
+        value = (run.metrics or {}).get(name)
+        points.append(MetricPoint(run, value, None if value is None or baseline is None else value - baseline))
+        if value is not None and run.status == Status.SUCCEEDED:
+            baseline = value
+    return points[::-1]
+
+
+def parse_metric_name(text: str, label: str = "--metric") -> str:
+    if not NAME.fullmatch(text):
+        raise InvalidInput(f"{label}: {text!r} is not a metric name", f"metric names are {NAME_RULE}, as runs report them")
+    return text
+
+
+def format_change(change: float | None) -> str:
+    """A change for people: '+0.012', '-3', '0'; '' for none."""
+    if change is None:
+        return ""
+    return "0" if change == 0 else ("+" if change > 0 else "-") + format_value(abs(change))
 
 
 def format_value(value: float) -> str:

@@ -34,6 +34,9 @@ ZONE_KEY = "tz"
 ZONE_HELP = "Time zone the schedule's times are in, e.g. Asia/Shanghai (default: the host's); not for --every."
 TABLE_KEYS = (*KINDS, ZONE_KEY)
 
+# The schedule of a job that only runs after another's successes (--after): no timer.
+NO_TIMER_KIND = "none"
+
 # --every bounds. systemd timers are only accurate to AccuracySec= (1min by default), so a
 # shorter interval would not be honoured; a monotonic timer counts from the last run and
 # loses that count at reboot, so very long intervals belong to calendar schedules.
@@ -43,11 +46,16 @@ MAX_EVERY_SECONDS = 31 * 86400
 
 @dataclass(frozen=True)
 class Schedule:
-    kind: str  # "at" | "on" | "every" | "cron": what the user chose
+    kind: str  # "at" | "on" | "every" | "cron": what the user chose; "none" for NO_TIMER
     value: str  # what the user typed, less the zone it named (that is `tz`); stored in the job file, so it round-trips
     on_calendar: tuple[str, ...]  # OnCalendar= expressions (systemd's normal form once checked); empty for "every"
     interval_seconds: int | None  # for "every" only
     tz: str | None = None  # the time zone of a calendar schedule; None: the host's
+
+    @property
+    def has_timer(self) -> bool:
+        """Whether the job has a timer of its own (NO_TIMER: it only runs --after another)."""
+        return self.kind != NO_TIMER_KIND
 
     def describe(self) -> str:
         """Short words for humans: 'daily at 02:00', 'every 6h', 'cron 0 2 * * 1-5',
@@ -55,6 +63,8 @@ class Schedule:
         return self._words() + (f" in {self.tz}" if self.tz else "")
 
     def _words(self) -> str:
+        if not self.has_timer:
+            return "no timer"
         if self.kind == "at":
             weekdays, clock = _parse_at(self.value, "--at")
             return f"{weekdays or 'daily'} at {clock.removesuffix(':00')}"
@@ -63,12 +73,17 @@ class Schedule:
         return f"{self.kind} {self.value}"
 
 
+NO_TIMER = Schedule(NO_TIMER_KIND, "", (), None)
+
+
 def parse_schedule(
     *, at: str | None = None, on: str | None = None, every: str | None = None, cron: str | None = None, tz: str | None = None
 ) -> Schedule:
     """The schedule the command line asked for; exactly one option must be given, and
     --tz may go with a calendar one."""
     given = {kind: value for kind, value in zip(KINDS, (at, on, every, cron), strict=True) if value is not None}
+    if not given and tz is None:
+        return NO_TIMER  # a job that only runs --after another: model/job.py checks it does
     if len(given) != 1:
         found = f"got {' and '.join(f'--{kind}' for kind in given)}" if given else "got none"
         raise InvalidInput(
@@ -82,6 +97,8 @@ def parse_schedule(
 def to_toml(schedule: Schedule) -> dict[str, str]:
     """The job file's schedule table: the kind, holding what the user typed, and the zone
     when there is one."""
+    if not schedule.has_timer:
+        return {}
     return {schedule.kind: schedule.value, **({ZONE_KEY: schedule.tz} if schedule.tz else {})}
 
 
@@ -91,6 +108,8 @@ def schedule_from_toml(table: dict) -> Schedule:
     if unknown:
         raise InvalidInput(f"schedule: unknown key {unknown[0]!r}", _TOML_HINT)
     kinds = [key for key in table if key in KINDS]
+    if not table:
+        return NO_TIMER
     if len(kinds) != 1:
         found = ", ".join(kinds) or "none"
         raise InvalidInput(f"schedule: give exactly one of at, on, every, cron (found {found})", _TOML_HINT)

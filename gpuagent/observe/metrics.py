@@ -61,6 +61,12 @@ _METRICS = {
         _Metric("gpuagent_job_last_run_exit_code", "gauge", "The exit code of the last run's container."),
         _Metric("gpuagent_job_last_run_peak_vram_bytes", "gauge", "The most GPU memory the last run's container held."),
         _Metric("gpuagent_job_last_success_timestamp_seconds", "gauge", "When the job's last successful run ended."),
+        _Metric(
+            "gpuagent_job_last_success_metric",
+            "gauge",
+            "A number the job's last successful run reported (its metrics file), by name.",
+            ("job_name", "metric"),
+        ),
         _Metric("gpuagent_job_runs", "counter", "The job's runs in history, by how they ended.", ("job_name", "status")),
         _Metric("gpuagent_job_consecutive_failures", "gauge", "Failed runs since the job's last success (skips do not count)."),
         _Metric("gpuagent_job_last_notification_delivered", "gauge", "1 when the job's last notification or ping was delivered."),
@@ -168,7 +174,7 @@ def _job_samples(facts: JobFacts) -> list[Sample]:
 
     job, timer, last = facts.summary.job, facts.summary.timer, facts.last_run
     if job is not None:
-        add("gpuagent_job", 1, image=job.image, schedule=job.schedule.describe())
+        add("gpuagent_job", 1, image=job.image, schedule=job.when)
     if timer is not None:
         add("gpuagent_job_enabled", int(timer.enabled))
         add("gpuagent_job_next_fire_timestamp_seconds", timer.next_elapse.timestamp() if timer.next_elapse else None)
@@ -184,6 +190,8 @@ def _job_samples(facts: JobFacts) -> list[Sample]:
         add("gpuagent_job_last_run_peak_vram_bytes", last.peak_vram_bytes)
     if facts.last_success is not None:
         add("gpuagent_job_last_success_timestamp_seconds", facts.last_success.ended_at)
+        for metric, value in (facts.last_success.metrics or {}).items():
+            add("gpuagent_job_last_success_metric", value, metric=metric)
     for status in Status:
         add("gpuagent_job_runs", facts.runs_by_status.get(status, 0), status=status.value)
     add("gpuagent_job_consecutive_failures", facts.consecutive_failures)

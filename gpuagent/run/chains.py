@@ -11,7 +11,7 @@ from collections.abc import Callable
 from gpuagent.errors import GpuAgentError
 from gpuagent.host import chaintrigger
 from gpuagent.host.history import STORE_ERRORS, existing_history
-from gpuagent.host.jobfiles import job_names, load_job
+from gpuagent.host.inventory import job_afters
 from gpuagent.host.systemd import Systemd, service_unit_name, timer_unit_name
 from gpuagent.model.chain import followers
 from gpuagent.model.run import RunRecord
@@ -48,7 +48,7 @@ def start_followers(paths: Paths, run: RunRecord, log: Log) -> list[str]:
     """Start each job that runs after `run`'s job, which just succeeded; returns those
     started. Not one that is running already, nor one whose own timer is switched off."""
     started = []
-    afters = _afters(paths)
+    afters = job_afters(paths)
     if not followers(afters, run.job):
         return started
     systemd = Systemd(paths.user_mode)
@@ -69,17 +69,6 @@ def start_followers(paths: Paths, run: RunRecord, log: Log) -> list[str]:
         log(f"started {follower}, which runs after {run.job}")
         started.append(follower)
     return started
-
-
-def _afters(paths: Paths) -> dict[str, str | None]:
-    """Each job's upstream, for the jobs whose files load."""
-    afters = {}
-    for name in job_names(paths.jobs_dir):
-        try:
-            afters[name] = load_job(paths.job_file(name), on_host=False).after
-        except GpuAgentError:
-            continue
-    return afters
 
 
 def _switched_off(paths: Paths, systemd: Systemd, job: str) -> bool:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gpuagent.commands.doctor import DoctorReport
     from gpuagent.commands.gpus import GpusReport
-    from gpuagent.commands.history import RunHistory, RunInFull
+    from gpuagent.commands.history import MetricHistory, RunHistory, RunInFull
     from gpuagent.commands.show import JobDetail
     from gpuagent.commands.status import StatusReport
     from gpuagent.host.inventory import JobList
@@ -80,6 +80,7 @@ def job_detail(detail: JobDetail) -> dict:
         "timer_installed": detail.timer_text is not None,
         **timer(detail.timer),
         "next_fires": [moment(fire) for fire in detail.next_fires],
+        "followers": detail.followers,
         "systemd_error": detail.systemd_problem,
         "notify": None
         if detail.notify is None
@@ -100,7 +101,7 @@ def status(report: StatusReport) -> dict:
             {
                 "name": job.summary.name,
                 "problem": job.summary.problem,
-                "schedule": settings.schedule.describe() if settings else None,
+                "schedule": settings.when if settings else None,
                 "on_calendar": list(settings.schedule.on_calendar) if settings else None,
                 "interval_seconds": settings.schedule.interval_seconds if settings else None,
                 "tz": settings.schedule.tz if settings else None,
@@ -122,6 +123,9 @@ def status(report: StatusReport) -> dict:
                 "failing": job.failing,
                 "missed_last_fire": job.missed_last_fire,
                 "last_notification": None if job.last_notification is None else notification(job.last_notification, with_run=True),
+                "metric": None
+                if job.metric is None
+                else {"name": report.metric, "run_id": job.metric.run.run_id, "value": job.metric.value, "change": job.metric.change},
             }
         )
     return {"jobs": jobs, "systemd_error": report.systemd_problem}
@@ -163,6 +167,9 @@ def run_record(run: RunRecord, notifications: list[Notification] | None = None) 
         "invocation_id": run.invocation_id,
         "agent_pid": run.agent_pid,
         "log_tail": run.log_tail,
+        "metrics": run.metrics or {},
+        "metrics_problem": run.metrics_problem,
+        "upstream_run_id": run.upstream_run_id,
         "notifications": [notification(sent) for sent in notifications or []],
     }
 
@@ -172,7 +179,27 @@ def runs(history: RunHistory) -> dict:
 
 
 def run_detail(detail: RunInFull) -> dict:
-    return {"run": run_record(detail.run, detail.notifications)}
+    return {
+        "run": run_record(detail.run, detail.notifications),
+        "started_runs": [{"run_id": run.run_id, "job": run.job, "status": run.status} for run in detail.started],
+    }
+
+
+def metric_history(history: MetricHistory) -> dict:
+    return {
+        "job": history.job,
+        "metric": history.metric,
+        "runs": [
+            {
+                "run_id": point.run.run_id,
+                "status": point.run.status,
+                "started_at": moment(point.run.started_at),
+                "value": point.value,
+                "change": point.change,
+            }
+            for point in history.points
+        ],
+    }
 
 
 def gpus(report: GpusReport) -> dict:

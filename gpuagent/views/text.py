@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from gpuagent.model.run import duration
+from gpuagent.model.runmetrics import format_change, format_value
 from gpuagent.model.schedule import format_duration
 from gpuagent.model.sizes import format_size
 from gpuagent.views.terminal import (
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.commands.add import AddResult
     from gpuagent.commands.doctor import DoctorReport
     from gpuagent.commands.gpus import GpusReport, GpuView
-    from gpuagent.commands.history import RunHistory, RunInFull
+    from gpuagent.commands.history import MetricHistory, RunHistory, RunInFull
     from gpuagent.commands.show import JobDetail, NotifyOverview
     from gpuagent.commands.status import JobStatus, StatusReport
     from gpuagent.commands.sync import SyncResult
@@ -38,6 +39,8 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.host.systemd import TimerState
     from gpuagent.model.job import Job
     from gpuagent.model.notify import Notification
+    from gpuagent.model.run import RunRecord
+    from gpuagent.model.runmetrics import MetricPoint
 
 STATUS_STYLES = {
     "succeeded": "green",
@@ -78,6 +81,8 @@ def next_fire(job: Job | None, timer: TimerState | None) -> str:
 
 def next_fires(job: Job, moments: list[datetime]) -> str:
     """The next fire times of `show`, in the schedule's zone (named once) when it has one."""
+    if not job.schedule.has_timer:
+        return f"each time {job.after} succeeds"
     if not moments:
         return "after each run (interval)"
     times = ", ".join(when(moment, seconds=True, tz=job.schedule.tz) for moment in moments)
@@ -92,12 +97,21 @@ def status_cell(status: str) -> Styled:
     return Styled(status, STATUS_STYLES.get(status, ""))
 
 
+def enabled(job: Job | None, timer: TimerState | None) -> str:
+    """Whether the job's timer is on; '-' for a job that has none (it runs only --after)."""
+    if job is not None and not job.schedule.has_timer:
+        return "-"
+    return yes_no(timer.enabled if timer else None)
+
+
 def yes_no(value: bool | None) -> str:
     return "?" if value is None else "yes" if value else "no"
 
 
 def calendar(job: Job) -> str:
     """What the timer holds: its OnCalendar= lines, or the interval of --every."""
+    if not job.schedule.has_timer:
+        return "no timer"
     if job.schedule.interval_seconds is not None:
         return f"OnUnitActiveSec={format_duration(job.schedule.interval_seconds)}"
     return "\n".join(job.schedule.on_calendar)
@@ -169,14 +183,14 @@ def job_list(screen: Screen, listing: JobList) -> None:
     rows = []
     for summary in listing.jobs:
         job, timer = summary.job, summary.timer
-        schedule: Cell = Styled(summary.problem, "red") if summary.problem else job.schedule.describe()
+        schedule: Cell = Styled(summary.problem, "red") if summary.problem else job.when
         rows.append(
             [
                 summary.name,
                 schedule,
                 job.image if job else "-",
                 str(job.gpus) if job else "-",
-                yes_no(timer.enabled if timer else None),
+                enabled(job, timer),
                 next_fire(job, timer),
             ]
         )
@@ -189,12 +203,13 @@ def job_detail(screen: Screen, detail: JobDetail) -> None:
     facts = Fields(
         [
             ("job", job.name),
-            ("schedule", job.schedule.describe()),
+            ("schedule", job.when),
+            *([("followed by", ", ".join(detail.followers))] if detail.followers else []),
             ("timer", calendar(job)),
-            ("enabled", yes_no(timer.enabled if timer else None)),
+            ("enabled", enabled(job, timer)),
             ("next fires", next_fires(job, detail.next_fires)),
             ("job file", detail.job_file),
-            ("timer file", detail.timer_file if detail.timer_text is not None else Styled(f"{detail.timer_file} is missing", "red")),
+            ("timer file", _timer_file(detail)),
             *([("notify", _notify_overview(detail.notify))] if detail.notify else []),
         ]
     )
@@ -211,6 +226,12 @@ def job_detail(screen: Screen, detail: JobDetail) -> None:
         *timer_text,
         *_systemd_note(detail.systemd_problem),
     )
+
+
+def _timer_file(detail: JobDetail) -> Cell:
+    if not detail.job.schedule.has_timer:
+        return "none: the job runs only after another"
+    return detail.timer_file if detail.timer_text is not None else Styled(f"{detail.timer_file} is missing", "red")
 
 
 def _notify_overview(notify: NotifyOverview) -> str:
@@ -242,6 +263,10 @@ def status(screen: Screen, report: StatusReport) -> None:
         return
     columns = ["job", "schedule", "enabled", "next fire", "last run", f"ok/{RECENT_RUNS}", "alert"]
     rows = [_status_row(job, screen.is_terminal) for job in report.jobs]
+    if report.metric is not None:
+        columns.insert(5, report.metric)
+        for row, job in zip(rows, report.jobs, strict=True):
+            row.insert(5, _metric_cell(job.metric))
     problems = [Line(Styled(f"{job.summary.name}: {job.summary.problem}", "red")) for job in report.jobs if job.summary.problem]
     table = Table(columns, rows, wrap=frozenset({"schedule", "alert"}))
     emit(screen, table, *problems, *_systemd_note(report.systemd_problem))
@@ -256,13 +281,20 @@ def _status_row(status: JobStatus, terminal: bool) -> list[Cell]:
         last_run = Styled(f"{when(last.started_at)}\n{last.status}{took}", STATUS_STYLES.get(last.status, ""))
     return [
         summary.name,
-        f"{job.schedule.describe()}\n{calendar(job)}" if job else "-",
-        yes_no(timer.enabled if timer else None),
+        f"{job.when}\n{calendar(job)}" if job else "-",
+        enabled(job, timer),
         next_fire(job, timer),
         last_run,
         f"{status.succeeded}/{status.finished}" if status.finished else "-",
         _alert(status, terminal),
     ]
+
+
+def _metric_cell(point: MetricPoint | None) -> str:
+    if point is None:
+        return "-"
+    change = format_change(point.change)
+    return f"{format_value(point.value)}\n{change}" if change else format_value(point.value)
 
 
 def _alert(status: JobStatus, terminal: bool) -> Cell:
@@ -306,6 +338,25 @@ def runs(screen: Screen, history: RunHistory) -> None:
     emit(screen, Table(columns, rows, wrap=frozenset({"reason"})))
 
 
+def metric_history(screen: Screen, history: MetricHistory) -> None:
+    if not history.points:
+        emit(screen, Line("no runs recorded yet"))
+        return
+    rows = [
+        [
+            point.run.run_id,
+            when(point.run.started_at),
+            status_cell(point.run.status),
+            "-" if point.value is None else format_value(point.value),
+            format_change(point.change),
+        ]
+        for point in history.points
+    ]
+    emit(screen, Table(["run", "started", "status", history.metric, "change"], rows))
+    if all(point.value is None for point in history.points):
+        emit(screen, Line(Styled(f"none of these runs of {history.job} reported {history.metric}", "yellow")))
+
+
 def _undelivered(notifications: list[Notification]) -> str:
     missed = [sent for sent in notifications if not sent.delivered]
     return f" ({len(missed)} notification(s) not delivered)" if missed else ""
@@ -338,6 +389,9 @@ def run_detail(screen: Screen, detail: RunInFull) -> None:
             ("invocation", run.invocation_id or "- (started by hand)"),
             ("agent pid", "-" if run.agent_pid is None else str(run.agent_pid)),
             ("notified", "\n".join(_sent(sent) for sent in detail.notifications) or "-"),
+            ("started by", run.upstream_run_id or "-"),
+            ("followed by", "\n".join(f"{started.run_id} ({started.job}: {started.status})" for started in detail.started) or "-"),
+            ("metrics", _metrics(run)),
         ]
     )
     if run.log_tail:
@@ -346,6 +400,11 @@ def run_detail(screen: Screen, detail: RunInFull) -> None:
         whole = f"gpuagent logs {run.job} --run {run.run_id}" if run.invocation_id else "its output went to the terminal that ran it"
         tail = [Line(), Line(f"no log tail kept (only runs that did not succeed keep one); the whole log: {whole}")]
     emit(screen, fields, *tail)
+
+
+def _metrics(run: RunRecord) -> Cell:
+    reported = "\n".join(f"{name} = {format_value(value)}" for name, value in (run.metrics or {}).items()) or "-"
+    return Styled(f"{reported}\n{run.metrics_problem}", "yellow") if run.metrics_problem else reported
 
 
 def _sent(sent: Notification) -> str:

@@ -29,7 +29,7 @@ class OneOf:
 
 
 SCHEDULE = {
-    "kind": OneOf(("at", "on", "every", "cron")),
+    "kind": OneOf(("at", "on", "every", "cron", "none")),
     "value": str,
     "description": str,
     "on_calendar": [str],
@@ -75,6 +75,7 @@ SHOW = {
     "timer_installed": bool,
     **TIMER,
     "next_fires": [MOMENT],
+    "followers": [str],
     "systemd_error": Maybe(str),
     "notify": Maybe(NOTIFY),
 }
@@ -105,6 +106,7 @@ STATUS = {
             "failing": bool,
             "missed_last_fire": bool,
             "last_notification": Maybe({"run_id": Maybe(str), **NOTIFICATION}),
+            "metric": Maybe({"name": str, "run_id": str, "value": float, "change": Maybe(float)}),
         }
     ],
     "systemd_error": Maybe(str),
@@ -127,10 +129,18 @@ RUN = {
     "invocation_id": Maybe(str),
     "agent_pid": Maybe(int),
     "log_tail": Maybe(str),
+    "metrics": MapOf(float),
+    "metrics_problem": Maybe(str),
+    "upstream_run_id": Maybe(str),
     "notifications": [NOTIFICATION],
 }
 HISTORY = {"runs": [RUN]}
-RUN_DETAIL = {"run": RUN}
+METRIC_HISTORY = {
+    "job": str,
+    "metric": str,
+    "runs": [{"run_id": str, "status": str, "started_at": MOMENT, "value": Maybe(float), "change": Maybe(float)}],
+}
+RUN_DETAIL = {"run": RUN, "started_runs": [{"run_id": str, "job": str, "status": str}]}
 GPU_PROCESS = {"pid": int, "used_bytes": Maybe(int), "container_id": Maybe(str), "job": Maybe(str)}
 GPU = {
     "index": int,
@@ -150,7 +160,16 @@ DOCTOR = {
     "ready": bool,
     "findings": [{"check": str, "level": OneOf(("ok", "warning", "error")), "message": str, "fix": Maybe(str)}],
 }
-DOCUMENTS = {"list": LIST, "show": SHOW, "status": STATUS, "history": HISTORY, "history --run": RUN_DETAIL, "gpus": GPUS, "doctor": DOCTOR}
+DOCUMENTS = {
+    "list": LIST,
+    "show": SHOW,
+    "status": STATUS,
+    "history": HISTORY,
+    "history --run": RUN_DETAIL,
+    "history --metric": METRIC_HISTORY,
+    "gpus": GPUS,
+    "doctor": DOCTOR,
+}
 
 
 def check(value: Any, schema: Any, where: str = "$") -> None:

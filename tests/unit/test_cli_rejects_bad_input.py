@@ -99,6 +99,10 @@ def cases(tmp_data: str, env_dir: str) -> dict[str, list[str]]:
         "unknown CRON_TZ": add("job", "--cron", "CRON_TZ=Mars/Base 0 2 * * *", "--image", "img", "--", "true"),
         "CRON_TZ against --tz": add("job", "--cron", "CRON_TZ=Asia/Tokyo 0 2 * * *", "--tz", "Asia/Shanghai", "--image", "img", "--", "true"),
         "--on's zone against --tz": add("job", "--on", "Sun 03:00 Asia/Tokyo", "--tz", "Asia/Shanghai", "--image", "img", "--", "true"),
+        "after a job that does not exist": add("evaluate", "--after", "train", "--image", "img", "--", "true"),
+        "after itself": add("loop", *GOOD, "--after", "loop", "--", "true"),
+        "after an invalid name": add("evaluate", "--after", "Train!", "--image", "img", "--", "true"),
+        "disabled without a timer": add("evaluate", "--after", "train", "--disabled", "--image", "img", "--", "true"),
     }
 
 

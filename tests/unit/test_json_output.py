@@ -67,7 +67,11 @@ def home(tmp_path, fake_gpus):
             container_id="ef" * 32,
             log_tail="RuntimeError: CUDA out of memory",
         ),
-        run_record("a2", "full", "failed", T0 + 60, attempt=2, first_run_id="a1"),
+        run_record(
+            "a2", "full", "failed", T0 + 60, attempt=2, first_run_id="a1", metrics={"val_loss": 0.5}, metrics_problem="metrics file: 1 entry ignored"
+        ),
+        run_record("a3", "full", "succeeded", T0 + 90, metrics={"val_loss": 0.25, "steps": 500.0}),
+        run_record("c1", "bare", "succeeded", T0 + 100, upstream_run_id="a1"),
         run_record("b1", "bare", "running", T0 + 120, took=None, agent_pid=None, image=None),
     )
     with HistoryStore(home.root / "state" / "history.db") as store:  # so the notification fields are checked, not only null
@@ -86,9 +90,10 @@ def home(tmp_path, fake_gpus):
 COMMANDS = {
     "list": ["list"],
     "show": ["show", "full"],
-    "status": ["status"],
+    "status": ["status", "--metric", "val_loss"],
     "history": ["history"],
     "history --run": ["history", "--run", "a1"],
+    "history --metric": ["history", "full", "--metric", "val_loss"],
     "gpus": ["gpus"],
 }
 

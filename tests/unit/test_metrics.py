@@ -76,6 +76,15 @@ def test_a_jobs_metrics_say_how_its_runs_went(home):
     assert value(found, "gpuagent_jobs") == 2
 
 
+def test_the_last_successful_runs_numbers_are_exported_by_name(home):
+    database = home.root / "state" / "history.db"
+    record(database, run_record("m1", "nightly", "succeeded", NOW - 0.5 * HOUR, metrics={"val_loss": 0.25, "steps": 500.0}))
+    record(database, run_record("m2", "nightly", "failed", NOW - 0.2 * HOUR, metrics={"val_loss": 9.0}))
+    found = samples(exposition(paths_of(home)))
+    assert value(found, "gpuagent_job_last_success_metric", job_name="nightly", metric="val_loss") == 0.25
+    assert value(found, "gpuagent_job_last_success_metric", job_name="nightly", metric="steps") == 500
+
+
 def test_a_job_that_never_ran_has_no_last_run_and_no_last_success(home):
     found = samples(exposition(paths_of(home)))
     names = {name for name, labels in found if ("job_name", "idle") in labels}

@@ -232,6 +232,13 @@ def test_a_recovery_names_the_run_it_recovers_from():
     assert "lines of output" not in message.body
 
 
+def test_a_message_gives_the_runs_numbers_and_what_started_it():
+    run = run_record("e1", "evaluate", Status.SUCCEEDED, T0, metrics={"eval_loss": 0.125, "promoted": 1.0}, upstream_run_id="t1")
+    body = compose(SUCCESS, run, "gpubox").body
+    assert "metrics: eval_loss 0.125, promoted 1" in body
+    assert "started by: run t1 (it succeeded)" in body
+
+
 def test_a_ping_body_is_how_it_ended_then_the_tail_of_the_log():
     body = ping_body(failed_run()).decode()
     assert body.startswith("nightly run 3f2a9c1b7d0e: cuda-oom (exit 1: CUDA out of memory (see the log tail))\n")

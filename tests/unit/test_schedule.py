@@ -370,9 +370,17 @@ def test_every_rejected(every, says):
 # ------------------------------------------------------------------------- one option only
 
 
-def test_no_option_is_an_error():
-    error = invalid()
-    assert all(option in error.message for option in ("--at", "--on", "--every", "--cron"))
+def test_no_option_is_no_timer_and_a_job_needs_after_then():
+    from gpuagent.model.job import job_from_options
+    from gpuagent.model.schedule import NO_TIMER
+
+    assert parse_schedule() is NO_TIMER
+    options = {"image": "img", "command": ["true"]}
+    with pytest.raises(InvalidInput) as caught:
+        job_from_options("evaluate", NO_TIMER, options)
+    assert all(option in caught.value.message for option in ("--at", "--on", "--every", "--cron", "--after"))
+    job = job_from_options("evaluate", NO_TIMER, {**options, "after": "train"})
+    assert (job.when, job.schedule.has_timer) == ("after train", False)
 
 
 def test_two_options_are_an_error():
@@ -465,7 +473,6 @@ def test_a_finished_one_shot_job_still_loads():
         ({"every": "10s"}, "schedule.every"),
         ({"every": 3600}, "schedule.every"),
         ({"ats": "02:00"}, "'ats'"),
-        ({}, "exactly one"),
         ({"at": "02:00", "every": "6h"}, "exactly one"),
     ],
 )

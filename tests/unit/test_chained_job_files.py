@@ -1,0 +1,81 @@
+"""Chains of --after jobs as `add`, `remove`, `sync` and the views see them: a chain that
+cannot work is refused with nothing written; a job others follow is not removed."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from gpuagent.cli import app
+from tests.support.agent import AgentHome
+
+IMAGE = "gpuagent-test/busybox:latest"
+
+
+@pytest.fixture
+def home(tmp_path):
+    home = AgentHome(tmp_path / "agent")
+    home.write_job("train", IMAGE, ["true"])
+    home.write_job("evaluate", IMAGE, ["true"], after="train")
+    return home
+
+
+def cli(home: AgentHome, *args: str):
+    return CliRunner().invoke(app, ["--system", *args], env=home.env)
+
+
+def job_files(home: AgentHome) -> dict[str, str]:
+    return {path.name: path.read_text() for path in (home.root / "config" / "jobs").iterdir()}
+
+
+def test_a_circle_through_existing_jobs_is_refused_and_nothing_written(home):
+    before = job_files(home)
+    result = cli(home, "add", "train", "--replace", "--after", "evaluate", "--image", IMAGE, "--", "true")
+    assert result.exit_code == 2
+    assert "circle: evaluate -> train -> evaluate" in result.stderr
+    assert job_files(home) == before
+
+
+def test_a_job_others_follow_is_not_removed(home):
+    result = cli(home, "remove", "train")
+    assert result.exit_code == 2
+    assert "train is followed by evaluate" in result.stderr
+    assert "train.toml" in job_files(home)
+
+
+def test_an_after_only_job_has_no_timer_file(home):
+    result = cli(home, "add", "promote", "--after", "evaluate", "--image", IMAGE, "--dry-run", "--", "true")
+    assert result.exit_code == 0, result.output
+    assert "gpuagent@promote.timer" not in result.stdout
+    assert 'after = "evaluate"' in result.stdout
+
+
+def test_sync_holds_a_hand_edited_circle_as_broken(home):
+    (home.root / "config" / "jobs" / "train.toml").write_text(
+        (home.root / "config" / "jobs" / "train.toml").read_text().replace("[schedule]\n", '[schedule]\nafter = "evaluate"\n')
+    )
+    result = cli(home, "sync", "--dry-run")
+    assert "circle" in result.output
+
+
+def test_show_and_json_name_the_chain_both_ways(home):
+    shown = json.loads(cli(home, "show", "train", "--json").stdout)
+    assert shown["followers"] == ["evaluate"]
+    evaluate = json.loads(cli(home, "show", "evaluate", "--json").stdout)["job"]
+    assert (evaluate["after"], evaluate["schedule"]["kind"]) == ("train", "at")  # its own schedule as well
+    assert "daily at 02:00, and after train" in cli(home, "show", "evaluate").stdout
+
+
+def test_enable_of_an_after_only_job_says_it_has_no_timer(tmp_path):
+    home = AgentHome(tmp_path / "agent")
+    home.write_job("train", IMAGE, ["true"])
+    from gpuagent.host.files import write_atomic
+    from gpuagent.model.job import job_from_options
+    from gpuagent.model.jobfile import job_to_toml
+    from gpuagent.model.schedule import NO_TIMER
+
+    job = job_from_options("evaluate", NO_TIMER, {"image": IMAGE, "command": ["true"], "after": "train"})
+    write_atomic(home.root / "config" / "jobs" / "evaluate.toml", job_to_toml(job))
+    result = cli(home, "enable", "evaluate")
+    assert result.exit_code == 2
+    assert "no timer to switch: it runs only after train succeeds" in result.stderr
