@@ -59,6 +59,11 @@ _GPUAGENT_WRAPPER = f"""#!/bin/sh
 exec env PYTHONPATH={SRC_IN_BOX}:{SITE_IN_BOX} /usr/bin/python3 -m gpuagent "$@"
 """
 _DOCKER_SOCKET_LINK = "L+ /run/docker.sock - - - - /run/hostrun/docker.sock\n"
+# Each run's own files are bind-mounted into its container by the host's dockerd, which
+# resolves the path on the host: every box keeps them in a directory that is the same
+# path on both sides (bound in at boot), for the agent run by the system's and users'
+# gpuagent@.service and for gpuagent run by exec().
+_RUN_FILES_DROP_INS = ("etc/systemd/system/gpuagent@.service.d", "etc/systemd/user/gpuagent@.service.d")
 
 _names = itertools.count()
 
@@ -211,6 +216,8 @@ class SystemdBox:
                 raise BoxError("docker_cli=True but the host has no docker command")
             self.binds.append((docker, "/usr/local/bin/docker", True))
         self.shared = self.dir / "shared" if shared_dir else None
+        self.run_files = self.dir / "run-files"
+        self.binds.append((self.run_files, str(self.run_files), False))
         if self.shared:
             self.binds.append((self.shared, str(self.shared), False))
         self.boot_timeout = boot_timeout
@@ -247,9 +254,10 @@ class SystemdBox:
         return self
 
     def _mount_overlay(self, rootfs: Path) -> None:
-        for sub in ("upper", "work", "root", *(["shared"] if self.shared else [])):
+        for sub in ("upper", "work", "root", "run-files", *(["shared"] if self.shared else [])):
             (self.dir / sub).mkdir(parents=True)
         (self.dir / "owner.pid").write_text(str(os.getpid()))
+        self.run_files.chmod(0o1777)  # users' agents make their runs' directories there too
         options = f"lowerdir={rootfs},upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}"
         _run(["mount", "-t", "overlay", "overlay", "-o", options, str(self.root)])
 
@@ -263,6 +271,10 @@ class SystemdBox:
         tmpfiles = self.root / "etc/tmpfiles.d/gpuagent-host-docker.conf"
         tmpfiles.parent.mkdir(parents=True, exist_ok=True)
         tmpfiles.write_text(_DOCKER_SOCKET_LINK)
+        for drop_ins in _RUN_FILES_DROP_INS:
+            drop_in = self.root / drop_ins / "50-test-run-files.conf"
+            drop_in.parent.mkdir(parents=True, exist_ok=True)
+            drop_in.write_text(f"[Service]\nEnvironment=GPUAGENT_RUN_FILES_DIR={self.run_files}\n")
 
     def _boot(self, site: Path) -> None:
         binds = [("/run", "/run/hostrun", True), (REPO, SRC_IN_BOX, True), (site, SITE_IN_BOX, True), *self.binds]
@@ -348,11 +360,11 @@ class SystemdBox:
     ) -> subprocess.CompletedProcess[str]:
         """Run `args` in the box (all its namespaces, its root, cwd /) as root.
 
-        The environment is a clean one (PATH, HOME, LANG) plus `env`.
+        The environment is a clean one (PATH, HOME, LANG, GPUAGENT_RUN_FILES_DIR) plus `env`.
         """
         if self.leader is None:
             raise BoxError("the box is not running")
-        full_env = {"PATH": BOX_PATH, "HOME": "/root", "LANG": "C.UTF-8", **(env or {})}
+        full_env = {"PATH": BOX_PATH, "HOME": "/root", "LANG": "C.UTF-8", "GPUAGENT_RUN_FILES_DIR": str(self.run_files), **(env or {})}
         result = subprocess.run(
             ["nsenter", f"--target={self.leader}", "--all", "--", *args],
             input=input,
