@@ -87,6 +87,7 @@ def held_out_loss(path: Path, settings: Settings) -> float:
 
 
 def copy_atomically(source: Path, destination: Path) -> None:
+    """Copy `source` aside, flush it to disk, rename it to `destination`."""
     partial = destination.with_name(f".{destination.name}.partial")
     shutil.copyfile(source, partial)
     with open(partial, "rb") as f:
