@@ -15,9 +15,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROG=install.sh
 EXAMPLE_JOB=example
+EVALUATE_JOB="example-evaluate" # runs --after the example: keeps its best checkpoint
 RUNTIME_IMAGE=gpuagent/runtime:latest
 EXAMPLE_IMAGE=gpuagent/example:latest
-EXAMPLE_TIMEOUT=${GPUAGENT_EXAMPLE_TIMEOUT:-3600} # seconds to wait for the example's first run
+EXAMPLE_TIMEOUT=${GPUAGENT_EXAMPLE_TIMEOUT:-3600} # seconds to wait for each example job's first run
 
 usage() {
     cat <<'EOF'
@@ -32,9 +33,11 @@ to run again: it changes only what differs.
                      in ~/.local/bin, systemd user units in ~/.config/systemd/user
   --wheelhouse DIR   install offline: take gpuagent's dependencies (and its build
                      backend) only from the wheels in DIR
-  --example          then build the example training image (images/), add it as the
-                     nightly job "example" (02:00, on a GPU when NVML sees one), run it
-                     once now and show its history
+  --example          then build the example image (images/) and add its two jobs: the
+                     nightly training job "example" (02:00, on a GPU when NVML sees
+                     one) and "example-evaluate", which runs after each success of it
+                     and keeps the best checkpoint; run the pipeline once now and show
+                     both histories
   --base-image IMG   with --example: build the runtime image on IMG instead of the
                      pytorch/pytorch image named in images/runtime/Dockerfile
   --example-dir DIR  with --example: where its checkpoints/ and logs/ go on this host
@@ -443,8 +446,57 @@ unit_property() { # UNIT PROPERTY
     "${systemctl[@]}" show -P "$2" "$1"
 }
 
+job_exists() { # JOB
+    "${gpuagent[@]}" show "$1" >/dev/null 2>&1
+}
+
+add_example_job() { # JOB ADD-ARGS...: add JOB unless it exists (then it is kept as it is)
+    local job=$1
+    shift
+    if job_exists "$job"; then
+        say "job $job exists: kept as it is"
+        return
+    fi
+    "${gpuagent[@]}" add "$job" "$@" || die "gpuagent add $job failed (above)"
+}
+
+wait_for_run() { # JOB INVOCATION: until a run of JOB's unit other than INVOCATION has ended
+    local unit="gpuagent@$1.service" deadline=$((SECONDS + EXAMPLE_TIMEOUT)) state
+    while :; do
+        state=$(unit_property "$unit" ActiveState)
+        if [ "$(unit_property "$unit" InvocationID)" != "$2" ] && { [ "$state" = inactive ] || [ "$state" = failed ]; }; then
+            return
+        fi
+        [ "$SECONDS" -lt "$deadline" ] || die "the $1 run still runs after ${EXAMPLE_TIMEOUT}s" "see gpuagent logs $1"
+        sleep 1
+    done
+}
+
+newest_run() { # JOB: its newest run's id and status
+    "${gpuagent[@]}" history "$1" --limit 1 --json | "$prefix/bin/python" -c 'import json, sys
+run = json.load(sys.stdin)["runs"][0]
+print(run["run_id"], run["status"])'
+}
+
+evaluation_status() { # RUN-ID: the status of the evaluation that run's success started ("" before it starts)
+    "${gpuagent[@]}" history "$EVALUATE_JOB" --json | "$prefix/bin/python" -c 'import json, sys
+runs = json.load(sys.stdin)["runs"]
+print(next((run["status"] for run in runs if run.get("upstream_run_id") == sys.argv[1]), ""))' "$1"
+}
+
+wait_for_evaluation() { # RUN-ID: until the evaluation that run's success started has ended
+    # Found in history, not by its unit: a unit with no timer is unloaded once it ends.
+    local deadline=$((SECONDS + EXAMPLE_TIMEOUT)) status
+    while status=$(evaluation_status "$1") && { [ -z "$status" ] || [ "$status" = running ]; }; do
+        [ "$SECONDS" -lt "$deadline" ] || die "$EVALUATE_JOB has not finished ${EXAMPLE_TIMEOUT}s after $EXAMPLE_JOB" "see gpuagent logs $EVALUATE_JOB"
+        sleep 1
+    done
+    "${gpuagent[@]}" history "$EVALUATE_JOB"
+    [ "$status" = succeeded ] || die "the $EVALUATE_JOB run did not succeed" "see gpuagent logs $EVALUATE_JOB"
+}
+
 run_example() {
-    local images=$HERE/images unit="gpuagent@$EXAMPLE_JOB.service" owner job_args=() before deadline state
+    local images=$HERE/images owner job_args=() checkpoints before run_id status
     [ -f "$images/runtime/Dockerfile" ] || die "--example needs images/ beside install.sh (a gpuagent checkout)"
     say "building $RUNTIME_IMAGE on ${base_image:-the pytorch/pytorch image (a download of several GB the first time)}"
     docker_build "$RUNTIME_IMAGE" "$images/runtime" ${base_image:+--build-arg "BASE_IMAGE=$base_image"}
@@ -464,36 +516,31 @@ run_example() {
     ensure_dir "$example_dir/checkpoints" 0755 "$owner"
     ensure_dir "$example_dir/logs" 0755 "$owner"
 
-    if "${gpuagent[@]}" show "$EXAMPLE_JOB" >/dev/null 2>&1; then
-        say "job $EXAMPLE_JOB exists: kept as it is"
-    else
+    if ! job_exists "$EXAMPLE_JOB" || ! job_exists "$EVALUATE_JOB"; then
         if [ "$(example_gpus)" -gt 0 ]; then
             job_args+=(--gpus 1)
-            say "NVML sees a GPU: the example trains on one"
+            say "NVML sees a GPU: the example trains and evaluates on one"
         else
-            say "NVML sees no GPU: the example trains on the CPU"
+            say "NVML sees no GPU: the example trains and evaluates on the CPU"
         fi
-        "${gpuagent[@]}" add "$EXAMPLE_JOB" --at 02:00 --image "$EXAMPLE_IMAGE" "${job_args[@]}" \
-            -v "$example_dir/checkpoints:/checkpoints" -v "$example_dir/logs:/logs" \
-            -- python /opt/example/train.py || die "gpuagent add $EXAMPLE_JOB failed (above)"
     fi
+    checkpoints="$example_dir/checkpoints:/checkpoints"
+    add_example_job "$EXAMPLE_JOB" --at 02:00 --image "$EXAMPLE_IMAGE" "${job_args[@]}" \
+        -v "$checkpoints" -v "$example_dir/logs:/logs" -- python /opt/example/train.py
+    add_example_job "$EVALUATE_JOB" --after "$EXAMPLE_JOB" --image "$EXAMPLE_IMAGE" "${job_args[@]}" \
+        -v "$checkpoints" -- python /opt/example/evaluate.py
 
-    before=$(unit_property "$unit" InvocationID)
+    # The example's success starts the evaluation (its --after): wait for both.
+    before=$(unit_property "gpuagent@$EXAMPLE_JOB.service" InvocationID)
     "${gpuagent[@]}" trigger "$EXAMPLE_JOB" >/dev/null || die "gpuagent trigger $EXAMPLE_JOB failed (above)"
-    say "running $EXAMPLE_JOB once now (follow it: gpuagent logs $EXAMPLE_JOB)"
-    deadline=$((SECONDS + EXAMPLE_TIMEOUT))
-    while :; do
-        state=$(unit_property "$unit" ActiveState)
-        if [ "$(unit_property "$unit" InvocationID)" != "$before" ] && { [ "$state" = inactive ] || [ "$state" = failed ]; }; then
-            break
-        fi
-        [ "$SECONDS" -lt "$deadline" ] || die "the example still runs after ${EXAMPLE_TIMEOUT}s" "see gpuagent logs $EXAMPLE_JOB"
-        sleep 1
-    done
+    say "running $EXAMPLE_JOB once now, then $EVALUATE_JOB after it (follow them: gpuagent logs $EXAMPLE_JOB, gpuagent logs $EVALUATE_JOB)"
+    wait_for_run "$EXAMPLE_JOB" "$before"
     "${gpuagent[@]}" history "$EXAMPLE_JOB"
-    [ "$(unit_property "$unit" Result)" = success ] ||
-        die "the example run did not succeed" "see gpuagent logs $EXAMPLE_JOB"
-    say "the example trained and saved its checkpoint in $example_dir/checkpoints; it runs again nightly at 02:00 (gpuagent list)"
+    read -r run_id status < <(newest_run "$EXAMPLE_JOB") || die "no run of $EXAMPLE_JOB in history" "see gpuagent logs $EXAMPLE_JOB"
+    [ "$status" = succeeded ] || die "the example run did not succeed" "see gpuagent logs $EXAMPLE_JOB"
+    wait_for_evaluation "$run_id"
+    say "the example trained and saved its checkpoint in $example_dir/checkpoints, and $EVALUATE_JOB kept the best as best.pt there;" \
+        "it runs again nightly at 02:00, and $EVALUATE_JOB after each success (gpuagent list)"
 }
 
 # --- uninstall -------------------------------------------------------------------------
