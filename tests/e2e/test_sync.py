@@ -117,7 +117,7 @@ def test_an_edited_template_and_a_drop_in_are_kept_and_the_drop_in_applies(syste
     edited = template.read_text().replace("TimeoutStopSec=300", "TimeoutStopSec=200")
     template.write_text(edited)
     dropin = unit_file(box, "gpuagent@.service.d/override.conf")  # what `systemctl edit gpuagent@.service` writes
-    dropin.parent.mkdir()
+    dropin.parent.mkdir(exist_ok=True)  # the test box has a drop-in of its own there
     dropin.write_text("[Service]\nEnvironment=FROM_DROPIN=yes\n")
     box.exec(["systemctl", "daemon-reload"])
     found, handler = [f for f in json.loads(gpuagent(box, "doctor", "--json", check=False).stdout)["findings"] if f["check"] == "template-unit"]
