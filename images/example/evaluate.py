@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 # train.py lies beside this script (/opt/example): the task, the model, its checkpoints.
-from train import checkpoints, evaluate, make_data, make_model, report_to_gpuagent, write_atomically
+from train import Settings, checkpoints, evaluate, make_data, make_model, report_to_gpuagent, write_atomically
 
 BEST = "best.pt"
 BEST_RECORD = "best.json"
@@ -45,23 +45,6 @@ TRAINER_NUMBERS = ("train_loss", "val_loss", "steps", "seconds_per_step")
 
 class CannotJudge(Exception):
     """Nothing to evaluate, or a checkpoint that cannot be evaluated."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    checkpoint_dir: Path
-    seed: int
-    device: str
-    threads: int
-
-    @classmethod
-    def from_env(cls, env: dict[str, str]) -> Settings:
-        return cls(
-            checkpoint_dir=Path(env.get("CHECKPOINT_DIR", "/checkpoints")),
-            seed=int(env.get("SEED", "0")),
-            device=env.get("DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu"),
-            threads=max(1, int(env.get("THREADS", "1"))),
-        )
 
 
 @dataclass(frozen=True)
