@@ -3,6 +3,7 @@ job that follows it (--after) as its own unit, which is told the upstream run's 
 numbers and those of the upstream's previous success; a run that fails or is skipped
 starts nothing; `trigger --wait` follows the chain."""
 
+import json
 import time
 
 from tests.support.agent import wait_for
@@ -104,3 +105,17 @@ def test_a_failure_or_a_skip_starts_nothing_and_a_later_success_does(systemd_box
     manual = wait_for(lambda: [run for run in runs(box, "flaky") if run.status == "succeeded"], timeout=60, what="the manual run's success")[0]
     [check] = finished_runs(box, "check")
     assert check.upstream_run_id == manual.run_id != skipped.run_id
+
+
+def test_a_malformed_or_huge_metrics_file_leaves_the_run_succeeded_with_the_problem_recorded(systemd_box, busybox_image):
+    box = systemd_box
+    for name, script in (
+        ("malformed", 'echo "val_loss=0.3" > "$GPUAGENT_METRICS_FILE"'),
+        ("huge", 'head -c 100000 /dev/zero | tr "\\0" 7 > "$GPUAGENT_METRICS_FILE"'),
+    ):
+        gpuagent(box, "add", name, "--at", "03:00", "--disabled", "--image", busybox_image, "--", "sh", "-c", script)
+        gpuagent(box, "trigger", name, "--wait")
+        [run] = finished_runs(box, name)
+        shown = json.loads(gpuagent(box, "history", "--run", run.run_id, "--json").stdout)["run"]
+        assert (shown["status"], shown["metrics"]) == ("succeeded", {})
+        assert ("not JSON" if name == "malformed" else "over 64 KiB") in shown["metrics_problem"]
