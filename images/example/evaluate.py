@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 # train.py lies beside this script (/opt/example): the task, the model, its checkpoints.
-from train import Settings, checkpoints, evaluate, make_data, make_model, report_to_gpuagent, write_atomically
+from train import Settings, checkpoints, evaluate, make_data, make_model, replace_atomically, report_to_gpuagent
 
 BEST = "best.pt"
 BEST_RECORD = "best.json"
@@ -69,20 +69,11 @@ def held_out_loss(path: Path, settings: Settings) -> float:
     return evaluate(model, x, y)
 
 
-def copy_atomically(source: Path, destination: Path) -> None:
-    """Copy `source` aside, flush it to disk, rename it to `destination`."""
-    partial = destination.with_name(f".{destination.name}.partial")
-    shutil.copyfile(source, partial)
-    with open(partial, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(partial, destination)
-
-
 def promote(newest: Path, step: int, loss: float, directory: Path) -> None:
     """Make `newest` the best: best.pt first, then its record."""
-    copy_atomically(newest, directory / BEST)
+    replace_atomically(directory / BEST, lambda partial: shutil.copyfile(newest, partial))
     record = {"checkpoint": newest.name, "step": step, "eval_loss": loss, "promoted_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    write_atomically(json.dumps(record, sort_keys=True) + "\n", directory / BEST_RECORD)
+    replace_atomically(directory / BEST_RECORD, lambda partial: partial.write_text(json.dumps(record, sort_keys=True) + "\n"))
 
 
 def judge(settings: Settings) -> Verdict:

@@ -33,6 +33,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,25 +137,20 @@ def checkpoints(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def save_atomically(state: dict, path: Path) -> None:
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write `path` aside with `write`, flush it to disk and rename it over `path`: a
+    reader, or a run killed half-way, sees the old file or the whole new one."""
     partial = path.with_name(f".{path.name}.partial")
-    torch.save(state, partial)
+    write(partial)
     with open(partial, "rb") as f:
         os.fsync(f.fileno())
-    os.replace(partial, path)
-
-
-def write_atomically(text: str, path: Path) -> None:
-    """Write `path` aside and rename it: a reader sees the old file or the whole new one."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
     os.replace(partial, path)
 
 
 def report_to_gpuagent(metrics: dict[str, float], env: dict[str, str]) -> None:
     """Write `metrics` to the file gpuagent named in GPUAGENT_METRICS_FILE, if it did."""
     if path := env.get("GPUAGENT_METRICS_FILE"):
-        write_atomically(json.dumps(metrics, sort_keys=True) + "\n", Path(path))
+        replace_atomically(Path(path), lambda partial: partial.write_text(json.dumps(metrics, sort_keys=True) + "\n"))
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -208,7 +204,8 @@ def train(settings: Settings) -> Metrics:
 
     global_step = start_step + settings.steps
     checkpoint = settings.checkpoint_dir / f"step-{global_step:09d}.pt"
-    save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": global_step}, checkpoint)
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": global_step}
+    replace_atomically(checkpoint, lambda partial: torch.save(state, partial))
     for _, old in checkpoints(settings.checkpoint_dir)[: -settings.keep]:
         old.unlink()
 
