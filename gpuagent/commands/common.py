@@ -19,8 +19,10 @@ from gpuagent.paths import Paths
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from gpuagent.host.history import HistoryStore
     from gpuagent.model.job import Job
     from gpuagent.model.run import RunRecord
+    from gpuagent.model.runmetrics import MetricPoint
     from gpuagent.model.units import ShippedUnit
 
 
@@ -118,3 +120,12 @@ def check_chain_change(paths: Paths, changed: dict[str, Job]) -> None:
     from gpuagent.model.chain import check_chains
 
     check_chains({**job_afters(paths), **{name: job.after for name, job in changed.items()}}, changed)
+
+
+def metric_points_of(store: HistoryStore | None, job: str, runs: list[RunRecord], metric: str) -> list[MetricPoint]:
+    """Metric `metric` of the job's `runs` (newest first), each with its change from the
+    previous successful run that reported it, looked for in `store` before the oldest."""
+    from gpuagent.model.runmetrics import metric_points
+
+    earlier = store.last_metric(job, metric, before=runs[-1].started_at) if store and runs else None
+    return metric_points(runs, metric, earlier)

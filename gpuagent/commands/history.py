@@ -5,7 +5,7 @@ runs reported, run by run."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from gpuagent.commands.common import get_run
+from gpuagent.commands.common import get_run, metric_points_of
 from gpuagent.errors import InvalidInput
 from gpuagent.host.history import existing_history
 from gpuagent.model.notify import Notification
@@ -52,15 +52,14 @@ def metric_history(
     paths: Paths, name: str | None, metric: str, limit: int, status: str | None = None, since: datetime | None = None
 ) -> MetricHistory:
     """One metric of one job's runs, each with its change from the previous successful run."""
-    from gpuagent.model.runmetrics import metric_points, parse_metric_name
+    from gpuagent.model.runmetrics import parse_metric_name
 
     if name is None:
         raise InvalidInput("--metric: give the job too", f"gpuagent history JOB --metric {metric}")
     parse_metric_name(metric)
     runs = list_runs(paths, name, limit, status, since).runs
     with existing_history(paths) as store:
-        earlier = store.last_metric(name, metric, before=runs[-1].started_at) if store and runs else None
-    return MetricHistory(name, metric, metric_points(runs, metric, earlier))
+        return MetricHistory(name, metric, metric_points_of(store, name, runs, metric))
 
 
 def run_in_full(paths: Paths, run_id: str) -> RunInFull:

@@ -5,12 +5,13 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from gpuagent.host.history import HistoryStore, existing_history
+from gpuagent.commands.common import metric_points_of
+from gpuagent.host.history import existing_history
 from gpuagent.host.inventory import JobSummary, job_summaries
 from gpuagent.model.health import failing, missed_last_fire
 from gpuagent.model.notify import Notification
 from gpuagent.model.run import RunRecord, Status
-from gpuagent.model.runmetrics import MetricPoint, metric_points, parse_metric_name
+from gpuagent.model.runmetrics import MetricPoint, parse_metric_name
 from gpuagent.paths import Paths
 
 RECENT_RUNS = 10  # the success rate is over this many runs
@@ -52,15 +53,14 @@ def job_status(paths: Paths, metric: str | None = None) -> StatusReport:
     with existing_history(paths) as store:
         recent = {job.name: store.runs(job.name, RECENT_RUNS) if store else [] for job in listing.jobs}
         notified = {job.name: store.last_notification(job.name) if store else None for job in listing.jobs}
-        chosen = {job.name: _latest(store, job.name, recent[job.name], metric) for job in listing.jobs} if metric else {}
+        chosen = {job.name: _latest(metric_points_of(store, job.name, recent[job.name], metric)) for job in listing.jobs} if metric else {}
     statuses = [dataclasses.replace(assess(job, recent[job.name], now, notified[job.name]), metric=chosen.get(job.name)) for job in listing.jobs]
     return StatusReport(statuses, listing.systemd_problem, metric)
 
 
-def _latest(store: HistoryStore | None, job: str, runs: list[RunRecord], metric: str) -> MetricPoint | None:
-    """The newest of `runs` that reported `metric`, with its change from the success before."""
-    earlier = store.last_metric(job, metric, before=runs[-1].started_at) if store and runs else None
-    return next((point for point in metric_points(runs, metric, earlier) if point.value is not None), None)
+def _latest(points: list[MetricPoint]) -> MetricPoint | None:
+    """The newest of the points (newest first) whose run reported the metric."""
+    return next((point for point in points if point.value is not None), None)
 
 
 def assess(summary: JobSummary, runs: list[RunRecord], now: float, last_notification: Notification | None = None) -> JobStatus:

@@ -11,7 +11,6 @@ from pathlib import Path
 from gpuagent.commands.common import UnitState, missing_units, shipped_unit_states, timer_names, timer_text
 from gpuagent.errors import InvalidInput, NotFound
 from gpuagent.host.files import write_atomic
-from gpuagent.host.inventory import job_afters
 from gpuagent.host.jobfiles import job_names, load_job
 from gpuagent.host.systemd import Systemd, timer_unit_name
 from gpuagent.model.chain import check_chains
@@ -55,13 +54,18 @@ class SyncResult:
 
 
 def sync_timers(paths: Paths, *, dry_run: bool = False) -> SyncResult:
-    wanted, broken = {}, {}
-    afters = job_afters(paths)
+    jobs, broken = {}, {}
     for name in job_names(paths.jobs_dir):
         try:
-            job = load_job(paths.job_file(name))
-            check_chains(afters, [name])
+            jobs[name] = load_job(paths.job_file(name))
         except (InvalidInput, NotFound) as err:
+            broken[name] = err
+    afters = {**dict.fromkeys(broken), **{name: job.after for name, job in jobs.items()}}  # a broken job follows none
+    wanted = {}
+    for name, job in jobs.items():
+        try:
+            check_chains(afters, [name])
+        except InvalidInput as err:
             broken[name] = err
             continue
         if job.schedule.has_timer:  # one that runs only --after another has none

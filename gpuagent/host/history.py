@@ -204,11 +204,11 @@ class HistoryStore:
         ).fetchone()
         return None if row is None else _record(row)
 
-    def last_success(self, job: str, *, before: float | None = None) -> RunRecord | None:
-        """The job's newest run that succeeded, of those started before `before` if given."""
+    def last_success(self, job: str, *, before: float) -> RunRecord | None:
+        """The job's newest run that succeeded of those started before `before`."""
         row = self._db.execute(
             "SELECT * FROM runs WHERE job = ? AND status = ? AND started_at < ? ORDER BY started_at DESC LIMIT 1",
-            (job, Status.SUCCEEDED, float("inf") if before is None else before),
+            (job, Status.SUCCEEDED, before),
         ).fetchone()
         return None if row is None else _record(row)
 

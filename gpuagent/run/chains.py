@@ -44,15 +44,11 @@ def upstream_of(paths: Paths, name: str, log: Log) -> Upstream | None:
     )
 
 
-def start_followers(paths: Paths, run: RunRecord, log: Log) -> list[str]:
-    """Start each job that runs after `run`'s job, which just succeeded; returns those
-    started. Not one that is running already, nor one whose own timer is switched off."""
-    started = []
-    afters = job_afters(paths)
-    if not followers(afters, run.job):
-        return started
+def start_followers(paths: Paths, run: RunRecord, log: Log) -> None:
+    """Start each job that runs after `run`'s job, which just succeeded: not one that is
+    running already, nor one whose own timer is switched off."""
     systemd = Systemd(paths.user_mode)
-    for follower in followers(afters, run.job):
+    for follower in followers(job_afters(paths), run.job):
         try:
             if _switched_off(paths, systemd, follower):
                 log(f"{follower} runs after {run.job}, but its timer is disabled: not started")
@@ -67,8 +63,6 @@ def start_followers(paths: Paths, run: RunRecord, log: Log) -> list[str]:
             log(f"could not start {follower}, which runs after {run.job}: {err}")
             continue
         log(f"started {follower}, which runs after {run.job}")
-        started.append(follower)
-    return started
 
 
 def _switched_off(paths: Paths, systemd: Systemd, job: str) -> bool:

@@ -19,6 +19,8 @@ from gpuagent.views.charts import Axis, Point, line_chart, share_bar
 from gpuagent.views.text import when
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from gpuagent.commands.report import JobReport, Report
 
 MAX_FAILURES_LISTED = 20
@@ -194,7 +196,7 @@ def _next_fires(job: JobReport) -> str:
         return ""
     tz = summary.job.schedule.tz
     if job.next_fires:
-        items = "".join(f"<li>{_text(when(moment, tz=tz))}{_text(f' {tz}' if tz else '')}</li>" for moment in job.next_fires)
+        items = "".join(f"<li>{_text(_fire(moment, tz))}</li>" for moment in job.next_fires)
         return f"<h3>next fires</h3><ul>{items}</ul>"
     return f"<h3>next fires</h3><p>{_text(job.next_fires_problem or _next_fire(job))}</p>"
 
@@ -206,12 +208,17 @@ def _next_fire(job: JobReport) -> str:
         return "-"
     tz = summary.job.schedule.tz
     if job.next_fires:
-        return when(job.next_fires[0], tz=tz) + (f" {tz}" if tz else "")
+        return _fire(job.next_fires[0], tz)
     if summary.timer is not None and summary.timer.next_elapse is not None:
         return when(summary.timer.next_elapse)
     if summary.job.after:
         return f"after each success of {summary.job.after}"
     return "unknown (timer disabled, running, or systemd not asked)"
+
+
+def _fire(moment: datetime, tz: str | None) -> str:
+    """A fire time in the schedule's zone, named when it has one."""
+    return when(moment, tz=tz) + (f" {tz}" if tz else "")
 
 
 def _last_run(runs: list[RunRecord]) -> str:
