@@ -18,12 +18,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.agent_runs import compare_runs  # noqa: E402
 from tests.support.agent import AgentHome  # noqa: E402
 
 
@@ -89,16 +89,7 @@ def main() -> None:
             "metrics files written": home_for(root / "b", args.image, written),
             "metrics + one notification": home_for(root / "c", args.image, written, notify),
         }
-        times: dict[str, list[float]] = {label: [] for label in homes}
-        for _ in range(args.runs + 1):  # the first round warms image layers and .pyc files
-            for label, home in homes.items():
-                started = time.perf_counter()
-                subprocess.run(home.command("run", "bench"), env=home.env, check=True, capture_output=True)
-                times[label].append(time.perf_counter() - started)
-        base = statistics.median(times["nothing to tell (baseline)"][1:])
-        for label, samples in times.items():
-            median = statistics.median(samples[1:])
-            print(f"gpuagent run, {label:30s} median {median * 1e3:7.1f} ms   {(median - base) * 1e3:+7.1f} ms")
+        compare_runs(homes, args.runs)
         print(f"notifications received: {_Receiver.received} (expected {args.runs + 1})")
         refresh_cost(homes["metrics files written"], args.runs)
     server.shutdown()

@@ -12,7 +12,6 @@ test: it prints numbers, asserts nothing.
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.agent_runs import compare_runs  # noqa: E402
 from gpuagent.host.runfiles import RunFiles  # noqa: E402
 from gpuagent.paths import resolve_paths  # noqa: E402
 from tests.support.agent import AgentHome  # noqa: E402
@@ -37,17 +37,7 @@ def whole_runs(root: Path, baseline: Path, image: str, runs: int) -> None:
     old.write_job("bench", image, ["true"])
     plain.write_job("bench", image, ["true"])
     writer.write_job("bench", image, ["sh", "-c", WRITES])
-    homes = {"baseline checkout": old, "this tree, no metrics": plain, "this tree, 20 metrics": writer}
-    times: dict[str, list[float]] = {label: [] for label in homes}
-    for _ in range(runs + 1):  # the first round warms image layers and .pyc files
-        for label, home in homes.items():
-            started = time.perf_counter()
-            subprocess.run(home.command("run", "bench"), env=home.env, check=True, capture_output=True)
-            times[label].append(time.perf_counter() - started)
-    base = statistics.median(times["baseline checkout"][1:])
-    for label, samples in times.items():
-        median = statistics.median(samples[1:])
-        print(f"gpuagent run, {label:24s} median {median * 1e3:7.1f} ms   {(median - base) * 1e3:+7.1f} ms")
+    compare_runs({"baseline checkout": old, "this tree, no metrics": plain, "this tree, 20 metrics": writer}, runs)
     reported = writer.last_run("bench").metrics
     print(f"metrics kept by the last run: {len(reported or {})} of {len(METRICS)}")
 
