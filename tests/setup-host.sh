@@ -23,6 +23,10 @@ packages=(docker.io systemd-container mmdebstrap busybox-static)
 packages+=(prometheus prometheus-node-exporter)
 # The report test opens gpuagent's HTML page in a real headless browser.
 packages+=(chromium)
+# The export tests run exported jobs on a real Slurm (one node on loopback, munge for its
+# authentication) and a real Kubernetes API server with its CronJob controller, built
+# once from Debian's source with Go and stored on etcd.
+packages+=(slurm-wlm munge golang-go etcd-server)
 python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()
 for p in "${packages[@]}"; do
