@@ -25,8 +25,8 @@ packages+=(prometheus prometheus-node-exporter)
 packages+=(chromium)
 # The export tests run exported jobs on a real Slurm (one node on loopback, munge for its
 # authentication) and a real Kubernetes API server with its CronJob controller, built
-# once from Debian's source with Go and stored on etcd.
-packages+=(slurm-wlm munge golang-go etcd-server)
+# once from Debian's source with Go (its make places binaries with rsync) and stored on etcd.
+packages+=(slurm-wlm munge golang-go rsync etcd-server)
 python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()
 for p in "${packages[@]}"; do
