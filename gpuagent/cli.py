@@ -423,6 +423,60 @@ def report(
 
 
 @app.command()
+def export(
+    name: Annotated[str | None, typer.Argument(help="The job (or --all).", autocompletion=_complete_job)] = None,
+    to: Annotated[str | None, typer.Option("--to", help="The cluster's scheduler: slurm or kubernetes.", metavar="ENGINE")] = None,
+    all_jobs: Annotated[bool, typer.Option("--all", help="Every job, one file each, into the -o directory.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (a directory with --all), whole or not at all (default: stdout).")
+    ] = None,
+    runtime: Annotated[
+        str | None,
+        typer.Option(
+            "--runtime", help="Slurm: how the script runs the container: pyxis (srun --container-image; the default) or docker.", metavar="RUNTIME"
+        ),
+    ] = None,
+    scrontab: Annotated[
+        bool,
+        typer.Option("--scrontab", help="Slurm: also write a scrontab entry beside the script (FILE.scrontab) that runs it on the job's schedule."),
+    ] = False,
+    with_secret: Annotated[
+        bool,
+        typer.Option(
+            "--with-secret", help="Kubernetes: put the job's env file in a Secret before the CronJob (it holds the values: the file is 0600)."
+        ),
+    ] = False,
+    check: Annotated[
+        Path | None,
+        typer.Option("--check", help="Say whether FILE, which export wrote, still matches its job (exit 1 if not, with the diff).", metavar="FILE"),
+    ] = None,
+) -> None:
+    """Write a job as a Slurm batch script or a Kubernetes CronJob, made from its job file:
+    the same job, the same bytes. Says on stderr each setting that maps only approximately,
+    and how; refuses, writing nothing, a job with a setting that cannot map."""
+    from gpuagent.commands.export import ExportRequest, check_export, export_jobs
+    from gpuagent.errors import InvalidInput
+    from gpuagent.views import text as render
+
+    if check is not None:
+        if name or to or all_jobs or output or runtime or scrontab or with_secret:
+            raise InvalidInput("--check reads all it needs from the file", f"give it alone: gpuagent export --check {check}")
+        checked = check_export(_paths(), check)
+        render.export_check(out, checked)
+        raise typer.Exit(1 if checked.diff else 0)
+    if to is None:
+        raise InvalidInput("--to is required", "e.g. gpuagent export nightly --to slurm, or --to kubernetes")
+    request = ExportRequest(to, runtime=runtime, scrontab=scrontab, with_secret=with_secret)
+    result = export_jobs(_paths(), name, all_jobs, request, output)
+    render.export_notes(err, result)
+    if output is None:
+        [exported] = result.exports
+        out.stream.write("".join(exported.files.values()))
+        return
+    render.export_written(out, result)
+
+
+@app.command()
 def logs(
     name: JobName,
     run_id: Annotated[str | None, typer.Option("--run", help="Only this run (an id from `gpuagent history`).")] = None,

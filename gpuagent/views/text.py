@@ -28,6 +28,7 @@ from gpuagent.views.terminal import (
 if TYPE_CHECKING:  # each view imports what it needs at run time: a command loads only its own
     from gpuagent.commands.add import AddResult
     from gpuagent.commands.doctor import DoctorReport
+    from gpuagent.commands.export import CheckResult, ExportResult
     from gpuagent.commands.gpus import GpusReport, GpuView
     from gpuagent.commands.history import MetricHistory, RunHistory, RunInFull
     from gpuagent.commands.show import JobDetail, NotifyOverview
@@ -174,6 +175,28 @@ def _sync_note(path: Path, new: list[Path], enabled: str) -> str:
     if path.suffix == ".service":
         return " (there was none)"
     return f" (a new job: {enabled})" if path in new else ""
+
+
+def export_notes(screen: Screen, result: ExportResult) -> None:
+    """Each setting that maps only approximately, per job (on stderr)."""
+    several = len(result.exports) > 1
+    lines = [f"{exported.job}: {note}" if several else note for exported in result.exports for note in exported.notes]
+    emit(screen, *(Line(f"approximately: {line}") for line in lines))
+
+
+def export_written(screen: Screen, result: ExportResult) -> None:
+    emit(screen, *(Line(f"wrote {path}") for path in result.written))
+
+
+def export_check(screen: Screen, result: CheckResult) -> None:
+    if not result.diff:
+        emit(screen, Line(f"{result.file} matches job {result.job}"))
+        return
+    emit(
+        screen,
+        Line(f"{result.file} no longer matches job {result.job}: `{result.command}` writes it again"),
+        Code("".join(result.diff), "diff"),
+    )
 
 
 def job_list(screen: Screen, listing: JobList) -> None:

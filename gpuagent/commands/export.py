@@ -1,0 +1,141 @@
+"""gpuagent export: the jobs as Slurm batch scripts (and scrontab entries) or Kubernetes
+CronJobs (model/export.py), and the check of an exported file against its job.
+
+Every export is made before anything is written, so a job that cannot map leaves no file,
+not even the others' of an --all; each file is written whole or not at all.
+"""
+
+import dataclasses
+import difflib
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpuagent.errors import InvalidInput
+from gpuagent.host.calendar import check_schedule
+from gpuagent.host.files import write_atomic
+from gpuagent.host.inventory import read_timers
+from gpuagent.host.jobfiles import job_names, load_job, read_env_file
+from gpuagent.model.engines import ENGINES
+from gpuagent.model.export import MANIFEST, SCRIPT, SCRONTAB, SUFFIXES, Exported, ExportOptions, export_job, kind_of, read_header
+from gpuagent.model.schedule import ZONE_KEY
+from gpuagent.paths import Paths
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    engine: str
+    runtime: str | None = None  # Slurm's; None: Pyxis
+    scrontab: bool = False
+    with_secret: bool = False
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    exports: list[Exported]
+    written: list[Path]  # empty when the one export goes to stdout
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    file: Path
+    job: str
+    command: str  # what writes the file again
+    diff: list[str]  # unified diff from the file to a new export; empty: it matches
+
+
+def export_jobs(paths: Paths, name: str | None, all_jobs: bool, request: ExportRequest, output: Path | None) -> ExportResult:
+    _check_request(name, all_jobs, request, output)
+    names = job_names(paths.jobs_dir) if all_jobs else [name]
+    if not names:
+        raise InvalidInput(f"--all: there are no jobs in {paths.jobs_dir}", "add one first: gpuagent add NAME ...")
+    planned: list[tuple[Exported, dict[str, Path]]] = []
+    for job_name in names:
+        script = _file_of(SCRIPT, job_name, output, all_jobs)
+        options = ExportOptions(
+            request.engine,
+            runtime=request.runtime or "pyxis",
+            scrontab_script=str(script.resolve()) if request.scrontab and script else None,
+            with_secret=request.with_secret,
+        )
+        exported = export_of(paths, job_name, options)
+        planned.append((exported, {kind: _file_of(kind, job_name, output, all_jobs) for kind in exported.files} if output else {}))
+    written = []
+    for exported, targets in planned:
+        for kind, path in targets.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # a Secret holds the env file's values: as private as the file (mode 0600)
+            write_atomic(path, exported.files[kind], 0o755 if kind == SCRIPT else 0o600 if request.with_secret else 0o644)
+            written.append(path)
+    return ExportResult([exported for exported, _ in planned], written)
+
+
+def export_of(paths: Paths, name: str, options: ExportOptions) -> Exported:
+    """The export of job `name` as it is now: its file, its calendar in systemd's normal
+    form, whether its timer is disabled, its env file's entries when they go in a Secret."""
+    job = load_job(paths.job_file(name), on_host=False)
+    job = dataclasses.replace(job, schedule=check_schedule(job.schedule, f"schedule.{job.schedule.kind}", f"schedule.{ZONE_KEY}"))
+    suspended = False
+    if options.engine == "kubernetes" and paths.timer_file(name).exists():
+        timers, _ = read_timers(paths, [name])
+        suspended = name in timers and timers[name].loaded and not timers[name].enabled
+    env_pairs = read_env_file(job.env_file) if options.with_secret and job.env_file else None
+    return export_job(job, options, suspended=suspended, env_pairs=env_pairs)
+
+
+def check_export(paths: Paths, file: Path) -> CheckResult:
+    """Whether `file`, which `gpuagent export` wrote, is still what its job exports."""
+    try:
+        text = file.read_text()
+    except OSError as err:
+        raise InvalidInput(f"--check: cannot read {file}: {err.strerror}") from None
+    name, options = read_header(text)
+    exported = export_of(paths, name, options)
+    kind = kind_of(text)
+    fresh = exported.files.get(kind, "")
+    diff = list(difflib.unified_diff(text.splitlines(keepends=True), fresh.splitlines(keepends=True), str(file), f"export of {name} now"))
+    again = options.command(name) + ("" if options.scrontab_script else f" -o {shlex.quote(str(file))}")
+    return CheckResult(file, name, again, diff)
+
+
+def _check_request(name: str | None, all_jobs: bool, request: ExportRequest, output: Path | None) -> None:
+    if request.engine not in ENGINES:
+        raise InvalidInput(f"--to: {request.engine!r} is not one of {', '.join(ENGINES)}", "e.g. --to slurm or --to kubernetes")
+    if (name is None) == (not all_jobs):
+        raise InvalidInput("give one job, or --all" if name is None else "give a job or --all, not both")
+    for given, flag, engine in (
+        (request.runtime, "--runtime", "slurm"),
+        (request.scrontab, "--scrontab", "slurm"),
+        (request.with_secret, "--with-secret", "kubernetes"),
+    ):
+        if given and request.engine != engine:
+            raise InvalidInput(f"{flag} goes with --to {engine}")
+    if all_jobs and output is None:
+        raise InvalidInput("--all writes one file per job: give the directory", "e.g. -o exported/")
+    if all_jobs and output.exists() and not output.is_dir():
+        raise InvalidInput(f"-o {output}: not a directory", "--all writes one file per job into a directory")
+    if not all_jobs and output is not None and output.is_dir():
+        raise InvalidInput(
+            f"-o {output} is a directory",
+            f"give a file, e.g. -o {output / ((name or 'JOB') + SUFFIXES[MANIFEST if request.engine == 'kubernetes' else SCRIPT])}",
+        )
+    if request.scrontab and output is not None and output.suffix == SUFFIXES[SCRONTAB] and not all_jobs:
+        raise InvalidInput(
+            f"-o {output}: that is where the scrontab entry goes", f"give the script's path, e.g. -o {output.with_suffix(SUFFIXES[SCRIPT])}"
+        )
+    if request.scrontab and output is None:
+        raise InvalidInput(
+            "--scrontab: the entry runs the script by its path: give it", "e.g. -o /shared/jobs/nightly.sbatch (the entry goes beside it, .scrontab)"
+        )
+
+
+def _file_of(kind: str, name: str, output: Path | None, all_jobs: bool) -> Path | None:
+    """Where an export's file goes: DIR/JOB.sbatch (.scrontab, .yaml) for --all; else -o
+    FILE, with a scrontab entry beside it (FILE.scrontab, less FILE's own suffix)."""
+    if output is None:
+        return None
+    if all_jobs:
+        return output / f"{name}{SUFFIXES[kind]}"
+    if kind == SCRONTAB:
+        return output.with_suffix(SUFFIXES[kind]) if output.suffix else output.with_name(output.name + SUFFIXES[kind])
+    return output
