@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from gpuagent.errors import InvalidInput
 from gpuagent.model.cronline import cron_line
-from gpuagent.model.engines import ENGINES, Builder
+from gpuagent.model.engines import APPROXIMATE, ENGINES, EXACT, Builder, Mapping
 from gpuagent.model.job import Job
 from gpuagent.model.kubernetes import MAX_NAME, CronJobManifest, env_secret
 from gpuagent.model.settings import SETTINGS
@@ -24,6 +24,19 @@ SCRIPT, SCRONTAB, MANIFEST = "script", "scrontab", "manifest"
 SUFFIXES = {SCRIPT: ".sbatch", SCRONTAB: ".scrontab", MANIFEST: ".yaml"}
 _DNS_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
 _MADE_BY = "Made from the job file of {name}: change the job, not this file, then export it again (`gpuagent export --check FILE` tells whether this still matches)."
+
+# The job's name and schedule are not rows of the settings table: how they map, in words
+# (the README's table); the export does it below.
+NAME_AND_SCHEDULE = {
+    "name": {
+        "slurm": Mapping(EXACT, "`--job-name`"),
+        "kubernetes": Mapping(APPROXIMATE, f"`metadata.name`, at most {MAX_NAME} characters, `_` as `-`"),
+    },
+    "schedule": {
+        "slurm": Mapping(APPROXIMATE, "`--scrontab`: a scrontab entry, `#SCRON` lines and a 5-field cron line, in slurmctld's time zone"),
+        "kubernetes": Mapping(EXACT, "`schedule` (5 fields), `timeZone`; `suspend: true` when the timer is disabled"),
+    },
+}
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,15 @@
 fails when README.md holds anything else between its markers.
 """
 
+from gpuagent.model.engines import ENGINES, Mapping
+from gpuagent.model.export import NAME_AND_SCHEDULE
 from gpuagent.model.schedule import KIND_HELP, ZONE_HELP, ZONE_KEY
 from gpuagent.model.settings import BOOLEAN, SETTINGS, Setting
 
 BEGIN = "<!-- job settings: made from gpuagent/model/settings.py -->"
 END = "<!-- end of job settings -->"
+CLUSTER_BEGIN = "<!-- cluster mappings: made from gpuagent/model/settings.py -->"
+CLUSTER_END = "<!-- end of cluster mappings -->"
 
 
 def _default(setting: Setting) -> str:
@@ -41,5 +45,19 @@ def reference() -> str:
     return "\n".join([BEGIN, *rows, END])
 
 
+def _mapping(mapping: Mapping) -> str:
+    return f"**{mapping.fit}**: {_cell(mapping.becomes)}"
+
+
+def cluster_reference() -> str:
+    """What each setting becomes in each engine `gpuagent export` writes for."""
+    rows = [f"| key | {' | '.join(ENGINES.values())} |", "| --- |" + " --- |" * len(ENGINES)]
+    rows += [f"| {key} | {' | '.join(_mapping(mappings[engine]) for engine in ENGINES)} |" for key, mappings in NAME_AND_SCHEDULE.items()]
+    rows += [f"| `{setting.path}` | {' | '.join(_mapping(getattr(setting, engine)) for engine in ENGINES)} |" for setting in SETTINGS]
+    return "\n".join([CLUSTER_BEGIN, *rows, CLUSTER_END])
+
+
 if __name__ == "__main__":
     print(reference())
+    print()
+    print(cluster_reference())

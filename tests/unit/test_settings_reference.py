@@ -2,19 +2,33 @@
 
 from pathlib import Path
 
-from tests.support.settings_reference import BEGIN, END, reference
+from tests.support.settings_reference import BEGIN, CLUSTER_BEGIN, CLUSTER_END, END, cluster_reference, reference
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def test_readme_reference_is_the_settings_table():
+def _between(begin: str, end: str) -> str:
     text = README.read_text()
-    assert BEGIN in text and END in text, f"README.md lacks the markers {BEGIN!r} ... {END!r}"
-    documented = BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END
-    assert documented == reference(), "README.md's job settings differ from the table: paste `python -m tests.support.settings_reference`"
+    assert begin in text and end in text, f"README.md lacks the markers {begin!r} ... {end!r}"
+    return begin + text.split(begin, 1)[1].split(end, 1)[0] + end
+
+
+def test_readme_reference_is_the_settings_table():
+    assert _between(BEGIN, END) == reference(), "README.md's job settings differ from the table: paste `python -m tests.support.settings_reference`"
+
+
+def test_readme_cluster_table_is_the_settings_mappings():
+    documented = _between(CLUSTER_BEGIN, CLUSTER_END)
+    assert documented == cluster_reference(), "README.md's cluster mappings differ from the table: paste `python -m tests.support.settings_reference`"
 
 
 def test_the_reference_names_every_option_and_key():
     table = reference()
     for key in ("`resources.memory`", "`--memory`", "`container.volumes`", "`-v`, `--volume`", "`schedule.cron`"):
         assert key in table
+
+
+def test_the_cluster_table_says_how_well_each_setting_maps():
+    table = cluster_reference()
+    assert "| `resources.memory` | **exact**: `--mem` (in MiB)" in table
+    assert "| `schedule.after` | **not at all**:" in table
