@@ -32,8 +32,9 @@ class AgentHome:
         self.env["GPUAGENT_TEXTFILE_DIR"] = str(root / "textfiles")
         self.env.pop("INVOCATION_ID", None)
 
-    def write_job(self, name: str, image: str, command: list[str], **options) -> Path:
-        job = job_from_options(name, parse_schedule(at="02:00"), dict(image=image, command=command, **options))
+    def write_job(self, name: str, image: str, command: list[str], schedule: dict[str, str] | None = None, **options) -> Path:
+        """The job file `add` would write (no timer); `schedule` as parse_schedule takes it (default: at 02:00)."""
+        job = job_from_options(name, parse_schedule(**(schedule or {"at": "02:00"})), dict(image=image, command=command, **options))
         path = self.root / "config" / "jobs" / f"{name}.toml"
         write_atomic(path, job_to_toml(job))
         return path
