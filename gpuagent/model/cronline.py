@@ -13,7 +13,7 @@ line of the same period, when there is one: an approximation, said so.
 import re
 
 from gpuagent.errors import InvalidInput
-from gpuagent.model.schedule import Schedule, format_duration
+from gpuagent.model.schedule import Schedule, format_duration, join_runs
 
 # cron's fields: name, lowest and highest value
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 6))
@@ -111,18 +111,7 @@ def _weekdays(text: str) -> str:
         first, _, last = item.partition("..")
         start, end = _SYSTEMD_WEEKDAYS.index(first), _SYSTEMD_WEEKDAYS.index(last or first)
         days.update((index + 1) % 7 for index in range(start, end + 1))
-    return "*" if len(days) == 7 else _runs(sorted(days))
-
-
-def _runs(values: list[int]) -> str:
-    """Sorted numbers as cron writes them: '1-5', '0,6', '1,3-5'."""
-    runs: list[list[int]] = []
-    for value in values:
-        if runs and value == runs[-1][1] + 1:
-            runs[-1][1] = value
-        else:
-            runs.append([value, value])
-    return ",".join(str(first) if first == last else f"{first}-{last}" for first, last in runs)
+    return "*" if len(days) == 7 else join_runs(sorted(days), through="-")
 
 
 def _refusal(schedule: Schedule, why: str) -> InvalidInput:

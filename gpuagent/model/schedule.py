@@ -284,9 +284,10 @@ _WEEKDAY_NAMES = {
 }
 
 
-def _join_runs(values: list[int], spell) -> str:
+def join_runs(values: list[int], spell=str, through: str = "..") -> str:
     """Sorted values as systemd writes them: a run of three or more as 'a..b', others listed.
-    systemd keeps a list as written, so writing it the way it does keeps our text normal."""
+    systemd keeps a list as written, so writing it the way it does keeps our text normal.
+    (cron writes a run 'a-b': `through`.)"""
     runs: list[list[int]] = []
     for value in values:
         if runs and value == runs[-1][1] + 1:
@@ -296,7 +297,7 @@ def _join_runs(values: list[int], spell) -> str:
     parts = []
     for first, last in runs:
         if last - first >= 2:
-            parts.append(f"{spell(first)}..{spell(last)}")
+            parts.append(f"{spell(first)}{through}{spell(last)}")
         else:
             parts.extend(spell(value) for value in range(first, last + 1))
     return ",".join(parts)
@@ -309,7 +310,7 @@ def _expression(weekdays: str, date: str, clock: str) -> str:
 
 def _weekdays_text(days: set[int]) -> str:
     """OnCalendar= weekday prefix for systemd weekday indexes (0 = Monday); '' for every day."""
-    return "" if len(days) == 7 else _join_runs(sorted(days), _WEEKDAYS.__getitem__)
+    return "" if len(days) == 7 else join_runs(sorted(days), _WEEKDAYS.__getitem__)
 
 
 def _number_text(values: set[int], low: int, high: int) -> str:
@@ -325,7 +326,7 @@ def _number_text(values: set[int], low: int, high: int) -> str:
         if last + step > high:
             return f"{first:02d}/{step}"
         return f"{first:02d}..{last:02d}/{step}"
-    return _join_runs(ordered, "{:02d}".format)
+    return join_runs(ordered, "{:02d}".format)
 
 
 # ----------------------------------------------------------------------------------- --at
