@@ -275,6 +275,11 @@ class KubeCluster:
         query = "?dryRun=All" if dry_run else ""
         return self.request("POST", collection_path(document["apiVersion"], document["kind"], namespace) + query, document)
 
+    def create_namespace(self, name: str) -> None:
+        """A namespace of its own, e.g. for dry runs of objects that exist in the default one
+        (a dry-run create of an existing name is refused as a conflict)."""
+        self.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
     def get(self, api_version: str, kind: str, name: str, namespace: str = NAMESPACE) -> dict:
         return self.request("GET", f"{collection_path(api_version, kind, namespace)}/{name}")
 
