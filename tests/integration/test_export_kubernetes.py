@@ -151,7 +151,10 @@ def suspended_cron_job(home: AgentHome) -> dict:
 @pytest.fixture(scope="module")
 def created(kube_cluster: KubeCluster, exported, home) -> KubeCluster:
     """The cluster once every CronJob that runs every minute exists: the hand-written
-    probe, the exported ones (with full's Secret), the suspended one."""
+    probe, the exported ones (with full's Secret), the suspended one. All within one
+    minute, so the minute that fires the others would have fired the suspended one too."""
+    if time.time() % 60 > 57:
+        time.sleep(60 - time.time() % 60 + 0.5)
     kube_cluster.create(hand_written_cronjob(PROBE, "* * * * *"))
     secret, _ = exported["full+secret"]
     kube_cluster.create(secret)
@@ -205,6 +208,23 @@ def test_kubecheck_refuses_a_schedule_the_server_would_store(kube_cluster: KubeC
     kube_cluster.create(hand_written_cronjob("schedule", schedule), dry_run=True)
 
     assert kubecheck.schedule_problem(schedule) is not None
+
+
+QUANTITIES_AGREED = ["1Gi", "1.5Gi", "500m", "0.5", ".5", "1e3", "1E", "1Ei", "+1", "0", "1ki", "1KI", "-1", "1e", "1 Gi", "1GiB", "20GiB"]
+
+
+@pytest.mark.parametrize("quantity", QUANTITIES_AGREED)
+def test_kubecheck_reads_a_memory_quantity_as_the_server_does(kube_cluster: KubeCluster, quantity):
+    document = hand_written_cronjob("quantity", "* * * * *")
+    document["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": {"memory": quantity}}
+    try:
+        kube_cluster.create(document, dry_run=True)
+        server_refuses = False
+    except KubeRefused:
+        server_refuses = True
+
+    value = kubecheck.quantity_value(quantity)
+    assert (value is None or value < 0) == server_refuses
 
 
 # ------------------------------------------------------------------- the exports

@@ -12,7 +12,7 @@ set -euo pipefail
 
 version=1.20.2
 package_version=1.20.5+really1.20.2-1.1+deb12u1
-cache=${GPUAGENT_TEST_CACHE:-/var/tmp/gpuagent-test-cache}
+cache=/var/tmp/gpuagent-test-cache
 target=$cache/kubernetes-$version
 binaries=(kube-apiserver kube-controller-manager)
 

@@ -129,7 +129,6 @@ class KubeCluster:
         self.binaries = binaries
         self.daemons: list[_Daemon] = []
         self.server = ""
-        self.startup_seconds = 0.0
 
     def __enter__(self) -> KubeCluster:
         self.start()
@@ -142,11 +141,10 @@ class KubeCluster:
 
     def start(self) -> None:
         """Start all three and wait until the API server is ready and its default
-        namespace exists; `startup_seconds` says how long that took (no build)."""
+        namespace exists, and the controller manager answers."""
         self.binaries = self.binaries or kubernetes_binaries()
         self.root.mkdir(parents=True, exist_ok=True)
         self._write_credentials()
-        began = time.monotonic()
         for attempt in range(1, _START_ATTEMPTS + 1):
             try:
                 self._start_once()
@@ -155,7 +153,6 @@ class KubeCluster:
                 self.stop()
                 if attempt == _START_ATTEMPTS:
                     raise AssertionError(f"no free ports for the cluster after {attempt} attempts") from None
-        self.startup_seconds = time.monotonic() - began
 
     def stop(self) -> None:
         """Stop the daemons, the newest first, each by its PID."""
