@@ -58,7 +58,7 @@ def export_jobs(paths: Paths, name: str | None, all_jobs: bool, request: ExportR
             scrontab_script=str(script.resolve()) if request.scrontab and script else None,
             with_secret=request.with_secret,
         )
-        exported = export_of(paths, job_name, options)
+        exported = export_of(paths, job_name, options, every_secret=all_jobs)
         planned.append((exported, {kind: _file_of(kind, job_name, output, all_jobs) for kind in exported.files} if output else {}))
     written = []
     for exported, targets in planned:
@@ -70,10 +70,13 @@ def export_jobs(paths: Paths, name: str | None, all_jobs: bool, request: ExportR
     return ExportResult([exported for exported, _ in planned], written)
 
 
-def export_of(paths: Paths, name: str, options: ExportOptions) -> Exported:
+def export_of(paths: Paths, name: str, options: ExportOptions, every_secret: bool = False) -> Exported:
     """The export of job `name` as it is now: its file, its calendar in systemd's normal
-    form, whether its timer is disabled, its env file's entries when they go in a Secret."""
+    form, whether its timer is disabled, its env file's entries when they go in a Secret.
+    `every_secret`: --with-secret of --all, for the jobs that have an env file."""
     job = load_job(paths.job_file(name), on_host=False)
+    if every_secret and options.with_secret and job.env_file is None:
+        options = dataclasses.replace(options, with_secret=False)
     job = dataclasses.replace(job, schedule=check_schedule(job.schedule, f"schedule.{job.schedule.kind}", f"schedule.{ZONE_KEY}"))
     suspended = False
     if options.engine == "kubernetes" and paths.timer_file(name).exists():

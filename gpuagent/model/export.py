@@ -12,11 +12,13 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from gpuagent.errors import InvalidInput
+from gpuagent.errors import GpuAgentError, InvalidInput
+from gpuagent.model import kubecheck
 from gpuagent.model.cronline import cron_line
 from gpuagent.model.engines import APPROXIMATE, ENGINES, EXACT, Builder, Mapping
 from gpuagent.model.job import Job
-from gpuagent.model.kubernetes import MAX_NAME, CronJobManifest, env_secret
+from gpuagent.model.kubecheck import MAX_CRONJOB_NAME as MAX_NAME
+from gpuagent.model.kubernetes import CronJobManifest, env_secret
 from gpuagent.model.settings import SETTINGS
 from gpuagent.model.slurm import RUNTIMES, SlurmScript
 
@@ -148,6 +150,9 @@ def _kubernetes(job: Job, options: ExportOptions, suspended: bool, env_pairs: li
         if manifest.env_secret is None:
             raise InvalidInput("--with-secret: the job has no env file", "drop --with-secret, or give the job --env-file")
         documents.insert(0, env_secret(manifest.env_secret, env_pairs))
+    problems = [problem for document in documents for problem in kubecheck.problems(document)]
+    if problems:  # what the API server would refuse, or wrongly take: a bug here, never the job's
+        raise GpuAgentError(f"gpuagent made a manifest that is not valid: {'; '.join(problems)}", "please report it, with the job file")
     text = "".join(f"# {line}\n" for line in _header(job, options)) + _yaml(documents)
     return Exported(job.name, {MANIFEST: text}, notes.lines)
 

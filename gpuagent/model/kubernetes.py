@@ -16,11 +16,10 @@ from typing import Any
 
 from gpuagent.model.engines import Builder
 from gpuagent.model.gpucheck import NO_FIT, check_script
+from gpuagent.model.kubecheck import GPU_RESOURCE
 from gpuagent.model.schedule import format_duration
 
 API_VERSION = "batch/v1"
-MAX_NAME = 52  # the CronJob controller appends 11 characters to name each Job
-GPU_RESOURCE = "nvidia.com/gpu"
 GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"  # GPU Feature Discovery: each GPU's total MiB
 NOBODY = 65534
 SHM_VOLUME = "dshm"

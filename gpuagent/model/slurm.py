@@ -267,7 +267,7 @@ def _export_env_file(path: str) -> list[str]:
     return [
         'while IFS= read -r gpuagent_line || [ -n "$gpuagent_line" ]; do',
         '    case "${gpuagent_line#"${gpuagent_line%%[! ]*}"}" in "" | "#"*) continue ;; esac',
-        '    # shellcheck disable=SC2163 # the line is KEY=VALUE: exported as it is',
+        "    # shellcheck disable=SC2163 # the line is KEY=VALUE: exported as it is",
         '    export "$gpuagent_line"',
         f"done < {shlex.quote(path)}",
         "",

@@ -38,7 +38,9 @@ FULL = dict(
 
 
 def job(name="nightly", schedule=None, command=("python", "train.py"), **options):
-    built = job_from_options(name, parse_schedule(**(schedule or {"at": "02:00", "tz": "Europe/Berlin"})), dict(image=IMAGE, command=list(command), **options))
+    built = job_from_options(
+        name, parse_schedule(**(schedule or {"at": "02:00", "tz": "Europe/Berlin"})), dict(image=IMAGE, command=list(command), **options)
+    )
     return dataclasses.replace(built, schedule=check_schedule(built.schedule, "--at", "--tz"))
 
 
@@ -98,7 +100,9 @@ def test_calendars_become_the_cron_line_systemd_would_fire(schedule, line):
     assert str(cron) == line and not cron.approximation
 
 
-@pytest.mark.parametrize(("every", "line"), [("15m", "*/15 * * * *"), ("1m", "* * * * *"), ("6h", "0 */6 * * *"), ("1h", "0 * * * *"), ("1d", "0 0 * * *")])
+@pytest.mark.parametrize(
+    ("every", "line"), [("15m", "*/15 * * * *"), ("1m", "* * * * *"), ("6h", "0 */6 * * *"), ("1h", "0 * * * *"), ("1d", "0 0 * * *")]
+)
 def test_an_interval_becomes_the_clock_aligned_line_and_says_so(every, line):
     cron = cron_line(parse_schedule(every=every))
     assert str(cron) == line
@@ -139,7 +143,10 @@ def test_the_batch_script_asks_slurm_for_what_the_job_needs():
         assert line + "\n" in script
     # two attempts of 6h with the grace, a minute between, the check's 30m and a poll
     assert "#SBATCH --time=12:32:00\n" in script
-    assert "srun --container-image=pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime --container-mounts=/srv/data:/data:ro,/srv/runs:/runs --container-workdir=/data python train.py" in script
+    assert (
+        "srun --container-image=pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime --container-mounts=/srv/data:/data:ro,/srv/runs:/runs --container-workdir=/data python train.py"
+        in script
+    )
     assert f"-lt {NO_FIT}" not in script and f"exit {NO_FIT}" in script
 
 
@@ -165,7 +172,7 @@ def test_the_docker_runtime_repeats_the_limits_and_cleans_up_after_itself():
         '--user "$gpuagent_user"',
     ):
         assert word in run
-    assert "trap 'docker stop --time 10 \"$gpuagent_container\"" in script
+    assert 'trap \'docker stop --time 10 "$gpuagent_container"' in script
     assert "trap 'docker rm --force \"$gpuagent_container\" >/dev/null 2>&1' EXIT" in script
     assert "gpuagent_user=65534:65534" in script  # nobody for an image whose user is root
 
@@ -325,3 +332,12 @@ def test_the_same_job_gives_the_same_bytes_and_each_file_names_its_command(optio
 def test_a_file_export_did_not_write_is_not_read_as_one():
     with pytest.raises(InvalidInput, match="not a file `gpuagent export` wrote"):
         read_header("#!/bin/bash\necho hi\n")
+
+
+def test_a_manifest_that_fails_the_projects_own_checks_is_never_given_out(monkeypatch):
+    from gpuagent.errors import GpuAgentError
+    from gpuagent.model import kubecheck
+
+    monkeypatch.setattr(kubecheck, "problems", lambda document: ["spec.schedule: a problem"] if document["kind"] == "CronJob" else [])
+    with pytest.raises(GpuAgentError, match="gpuagent made a manifest that is not valid: spec.schedule: a problem"):
+        kubernetes(job())

@@ -112,3 +112,13 @@ def test_check_refuses_a_file_export_did_not_write(home, tmp_path):
     other.write_text("#!/bin/bash\necho hi\n")
     result = home.run("export", "--check", str(other))
     assert result.returncode == 2 and "not a file `gpuagent export` wrote" in result.stderr
+
+
+def test_all_with_secret_gives_a_secret_to_the_jobs_that_have_an_env_file(home, tmp_path):
+    env_file = tmp_path / "secretive.env"
+    env_file.write_text("TOKEN=s3cret\n")
+    home.write_job("secretive", IMAGE, ["true"], env_file=str(env_file))
+    out = tmp_path / "k8s"
+    result = home.run("export", "--all", "--to", "kubernetes", "--with-secret", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "kind: Secret" in (out / "secretive.yaml").read_text() and "kind: Secret" not in (out / "nightly.yaml").read_text()
