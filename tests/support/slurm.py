@@ -73,10 +73,13 @@ MpiDefault=none
 ReturnToService=2
 ScronParameters=enable
 Prolog={base}/prolog
-# The backfill pass starts jobs whose begin time came (scrontab fires); every second
-# instead of every 30 keeps a fire within a second or two of its minute.
-SchedulerParameters=bf_interval=1
-NodeName={node} NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 Gres=gpu:2 State=UNKNOWN
+# Both scheduling passes every second, not every 30 and 60: a scrontab fire then starts
+# within a second of its minute, not up to a minute late.
+SchedulerParameters=bf_interval=1,sched_interval=1
+# More CPUs than the machine has (their jobs mostly wait on docker): a slow test's job
+# can run beside the others'. config_overrides keeps slurmd from draining the node.
+SlurmdParameters=config_overrides
+NodeName={node} NodeAddr=127.0.0.1 CPUs=8 RealMemory=2000 Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes={node} Default=YES MaxTime=INFINITE State=UP
 """
 
@@ -140,6 +143,7 @@ class SlurmCluster:
         self.munge_socket = self.munge_dir / "munge.socket"
         self.processes: list[subprocess.Popen] = []
         self.made_devices: list[Path] = []
+        self.has_scrontab = False
         self.env = {
             **os.environ,
             **self.gpus.env(),
@@ -211,7 +215,9 @@ class SlurmCluster:
             self.processes.append(subprocess.Popen(command, env=self.env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
 
     def stop(self) -> None:
-        """Each daemon this cluster started, by its process; the devices it made."""
+        """The jobs still there, then each daemon this cluster started, by its process,
+        and the devices it made."""
+        self.end_jobs()
         for process in reversed(self.processes):
             process.terminate()
         for process in self.processes:
@@ -223,6 +229,20 @@ class SlurmCluster:
         for device in self.made_devices:
             device.unlink(missing_ok=True)
         shutil.rmtree(self.munge_dir, ignore_errors=True)
+
+    def end_jobs(self, timeout: float = 60) -> None:
+        """Cancel every job (a scrontab's by removing it) and wait for them to leave the
+        queue. A job's slurmstepd outlives slurmd: one left running would go on,
+        container and all, after the cluster is gone, with no controller to end it."""
+        if self.has_scrontab:
+            self.remove_scrontab()
+        jobs = self.slurm("squeue", "-h", "-o", "%i", check=False).stdout.split()
+        if not jobs:
+            return
+        self.slurm("scancel", *jobs, check=False)
+        deadline = time.monotonic() + timeout
+        while self.slurm("squeue", "-h", "-o", "%i", check=False).stdout.strip() and time.monotonic() < deadline:
+            time.sleep(0.2)
 
     def wait_for(self, ready, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -271,6 +291,11 @@ class SlurmCluster:
             for i, run in enumerate(runs)
         ]
 
+    def wait_started(self, job_id: str, timeout: float = 30) -> str:
+        """The GPUs Slurm gave the job, once it reached the node."""
+        self.wait_for(lambda: records(self.allocations, job_id), timeout, f"job {job_id} to start")
+        return records(self.allocations, job_id)[0]["GPUs"]
+
     def queued(self, job_id: str) -> bool:
         return bool(self.slurm("squeue", "-h", "-j", job_id, check=False).stdout.strip())
 
@@ -298,9 +323,11 @@ class SlurmCluster:
         """Make `crontab` root's scrontab (Slurm checks every entry and refuses the file
         if one is bad)."""
         self.slurm(str(scrontab_binary()), str(crontab))
+        self.has_scrontab = True
 
     def remove_scrontab(self) -> None:
         self.slurm(str(scrontab_binary()), "-r", check=False)
+        self.has_scrontab = False
 
     def job_ids(self, name: str) -> list[str]:
         """Ids of the queued jobs named `name` (how a scrontab entry's job is found)."""
