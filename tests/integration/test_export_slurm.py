@@ -15,7 +15,7 @@ from gpuagent.model.job import job_from_options
 from gpuagent.model.jobfile import job_to_toml
 from gpuagent.model.schedule import parse_schedule
 from tests.gpu_sim import FakeGpu, GiB
-from tests.support.agent import AgentHome
+from tests.support.agent import AgentHome, wait_for
 from tests.support.slurm import DEFAULT_GPUS, SlurmCluster, running_cluster
 
 pytestmark = pytest.mark.docker
@@ -202,6 +202,19 @@ def test_a_failed_attempt_is_retried_in_the_script(cluster, home, tmp_path, dock
     assert (end.state, end.exit_code) == ("COMPLETED", "0:0")
     assert output(tmp_path, "flaky", job_id) == ["first attempt", "gpuagent: attempt 1 failed (exit 3): again in 1s", "second attempt"]
     assert container_actions(docker_client, job_id, since).count("create") == 2, "one container per attempt"
+    assert_container_came_and_went(docker_client, job_id, since)
+
+
+def test_a_cancelled_job_stops_and_removes_its_container(cluster, home, tmp_path, docker_client, busybox_image):
+    write_job(home, "stopped", busybox_image, "echo started; sleep 600", stop_grace="1s")
+    script = export(home, "stopped", tmp_path)
+    since = time.time()
+    job_id = cluster.submit(script, tmp_path)
+    wait_for(lambda: (tmp_path / f"stopped-{job_id}.out").exists() and output(tmp_path, "stopped", job_id), what="the container's first line")
+    cluster.cancel(job_id)
+    end = cluster.wait_ended(job_id)
+
+    assert end.state == "CANCELLED", end
     assert_container_came_and_went(docker_client, job_id, since)
 
 
