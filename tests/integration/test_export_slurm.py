@@ -205,6 +205,19 @@ def test_a_failed_attempt_is_retried_in_the_script(cluster, home, tmp_path, dock
     assert_container_came_and_went(docker_client, job_id, since)
 
 
+def test_an_attempt_over_its_timeout_is_not_retried(cluster, home, tmp_path, docker_client, busybox_image):
+    write_job(home, "slow", busybox_image, "echo started; sleep 600", timeout="3s", stop_grace="1s", retries=1, retry_delay="1s")
+    script = export(home, "slow", tmp_path)
+    since = time.time()
+    job_id = cluster.submit(script, tmp_path)
+    end = cluster.wait_ended(job_id)
+
+    assert (end.state, end.exit_code) == ("FAILED", "124:0"), end
+    assert output(tmp_path, "slow", job_id) == ["started"]
+    assert container_actions(docker_client, job_id, since).count("create") == 1
+    assert_container_came_and_went(docker_client, job_id, since)
+
+
 def test_a_cancelled_job_stops_and_removes_its_container(cluster, home, tmp_path, docker_client, busybox_image):
     write_job(home, "stopped", busybox_image, "echo started; sleep 600", stop_grace="1s")
     script = export(home, "stopped", tmp_path)
