@@ -10,6 +10,7 @@ out). Retries are a loop in the script: Slurm requeues only after a node failure
 """
 
 import math
+import posixpath
 import shlex
 from dataclasses import dataclass, field
 
@@ -20,9 +21,10 @@ from gpuagent.model.schedule import format_duration
 RUNTIMES = ("pyxis", "docker")
 NOBODY = "65534:65534"  # gpuagent's user for an image whose own user is root (host/dockerd.py)
 KILL_WAIT = 30  # slurm.conf's KillWait by default: between SIGTERM and SIGKILL when Slurm ends a job
-TIMED_OUT = 124  # what `timeout` exits with when it stopped the attempt
-# options a scrontab entry refuses in #SCRON lines (the singleton is scrontab's own rule)
-_NOT_IN_SCRONTAB = ("--dependency",)
+TIMED_OUT = 124  # what an attempt that ran past its timeout returns (as `timeout` does)
+# options a scrontab entry has no use for: it never overlaps a job's fires itself, and its
+# jobs start in the user's login environment (SLURM_GET_USER_ENV), whatever --export says
+_NOT_IN_SCRONTAB = ("--dependency", "--export")
 
 
 @dataclass
@@ -154,12 +156,17 @@ class SlurmScript(Builder):
         limit = self.time_limit()
         if limit is not None:
             options.append(("--time", _slurm_time(limit)))
-        options += [("--dependency", "singleton"), ("--output", "%x-%j.out"), ("--open-mode", "append"), ("--export", "ALL")]
+        # the name written out: scrontab's jobs (22.05) spell %x "(null)"
+        options += [("--dependency", "singleton"), ("--output", f"{self.name}-%j.out"), ("--open-mode", "append"), ("--export", "ALL")]
         return options
 
     def scrontab(self, header: list[str], line: str, script_path: str) -> str:
         """A scrontab entry that runs the script at `script_path` on the cron `line`."""
-        options = [(name, value) for name, value in self.sbatch_options() if name not in _NOT_IN_SCRONTAB]
+        # its jobs start in the user's home: the output goes beside the script, as sbatch's does where it is run
+        options = [
+            ("--chdir", posixpath.dirname(script_path)),
+            *((name, value) for name, value in self.sbatch_options() if name not in _NOT_IN_SCRONTAB),
+        ]
         return (
             "\n".join(
                 [
@@ -187,18 +194,47 @@ class SlurmScript(Builder):
         Slurm's own limit ends the job, and its record says TIMEOUT."""
         return self.timeout is not None and (self.retries > 0 or self._waits() > 0)
 
-    def _attempt_command(self, run: list[str]) -> str:
-        if self._in_script_timeout():
-            run = ["timeout", f"--kill-after={self.stop_grace}", str(self.timeout), *run]
-        return " ".join(run)
+    def _attempt(self, run: str, stop: str) -> list[str]:
+        """gpuagent_attempt, which runs `run` once; with a timeout of its own, a watchdog
+        runs `stop` when it is spent and leaves a note, so a timed-out attempt returns
+        TIMED_OUT whatever the stopped command exited with (SIGKILL's 137 is an OOM kill's too)."""
+        if not self._in_script_timeout():
+            return ["gpuagent_attempt() {", f"    {run} &", "    wait $!", "}", ""]
+        return [
+            "# the job's timeout, per attempt: a watchdog stops the attempt, and its note tells a timeout from a failure",
+            "gpuagent_attempt() {",
+            f"    {run} &",
+            "    gpuagent_run=$!",
+            f'    {{ sleep {self.timeout}; echo timed-out >"$gpuagent_timed_out"; {stop}; }} &',
+            "    gpuagent_watchdog=$!",
+            '    wait "$gpuagent_run"',
+            "    gpuagent_code=$?",
+            '    pkill -P "$gpuagent_watchdog" 2>/dev/null; kill "$gpuagent_watchdog" 2>/dev/null',
+            '    if [ -s "$gpuagent_timed_out" ]; then',
+            '        : >"$gpuagent_timed_out"',
+            f'        echo "gpuagent: the attempt ran past its timeout ({format_duration(self.timeout)}): stopped" >&2',
+            f"        return {TIMED_OUT}",
+            "    fi",
+            '    return "$gpuagent_code"',
+            "}",
+            "",
+        ]
+
+    def _exit_trap(self, *commands: str) -> list[str]:
+        """The EXIT trap that runs `commands`, and removes the watchdog's note (made here, first)."""
+        note = ["gpuagent_timed_out=$(mktemp)"] if self._in_script_timeout() else []
+        commands += ('rm -f "$gpuagent_timed_out"',) if note else ()
+        return [*note, f"trap '{'; '.join(commands)}' EXIT"] if commands else []
 
     def _pyxis_lines(self) -> list[str]:
         srun = ["srun", f"--container-image={shlex.quote(pyxis_image(self.image))}", *self.pyxis_options, *map(shlex.quote, self.command)]
-        return ["gpuagent_attempt() {", f"    {self._attempt_command(srun)}", "}", ""]
+        stop = f'kill -TERM "$gpuagent_run"; sleep {self.stop_grace}; kill -KILL "$gpuagent_run" 2>/dev/null'
+        return [*self._exit_trap(), *self._attempt(" ".join(srun), stop)]
 
     def _docker_lines(self) -> list[str]:
         image = shlex.quote(self.image)
-        run = ["docker", "run", "--rm", '--name "$gpuagent_container"']
+        # as gpuagent runs its containers: an init process (which passes SIGTERM on), no new privileges
+        run = ["docker", "run", "--rm", '--name "$gpuagent_container"', "--init", "--security-opt no-new-privileges"]
         if self.gpus:
             run.append('--gpus "device=$SLURM_JOB_GPUS"')
         if self.env_file:
@@ -210,11 +246,12 @@ class SlurmScript(Builder):
             image,
             *map(shlex.quote, self.command),
         ]
+        stop = f'docker stop --time {self.stop_grace} "$gpuagent_container" >/dev/null 2>&1'
         lines = [
             "# docker runs the container outside the job's cgroup: the script stops and removes it itself.",
             'gpuagent_container="gpuagent-$SLURM_JOB_ID"',
-            f"trap 'docker stop --time {self.stop_grace} \"$gpuagent_container\" >/dev/null 2>&1; exit 143' TERM INT",
-            "trap 'docker rm --force \"$gpuagent_container\" >/dev/null 2>&1' EXIT",
+            f"trap '{stop}; exit 143' TERM INT",
+            *self._exit_trap('docker rm --force "$gpuagent_container" >/dev/null 2>&1'),
         ]
         if not self.user:
             lines += [
@@ -222,7 +259,7 @@ class SlurmScript(Builder):
                 f"gpuagent_user=$(docker image inspect --format '{{{{.Config.User}}}}' {image} 2>/dev/null)",
                 f'case "${{gpuagent_user%%:*}}" in "" | root | 0) gpuagent_user={NOBODY} ;; esac',
             ]
-        return [*lines, "gpuagent_attempt() {", f"    {self._attempt_command(run)} &", "    wait $!", "}", ""]
+        return [*lines, *self._attempt(" ".join(run), stop)]
 
     def _attempts(self) -> list[str]:
         cleanup = ['    docker rm --force "$gpuagent_container" >/dev/null 2>&1'] if self.runtime == "docker" else []

@@ -77,7 +77,7 @@ def export(home: AgentHome, name: str, directory: Path, *flags: str) -> Path:
 
 
 def output(directory: Path, name: str, job_id: str) -> list[str]:
-    """The job's output file, where --output=%x-%j.out puts it."""
+    """The job's output file, where --output=JOB-%j.out puts it."""
     return (directory / f"{name}-{job_id}.out").read_text().splitlines()
 
 
@@ -213,7 +213,7 @@ def test_an_attempt_over_its_timeout_is_not_retried(cluster, home, tmp_path, doc
     end = cluster.wait_ended(job_id)
 
     assert (end.state, end.exit_code) == ("FAILED", "124:0"), end
-    assert output(tmp_path, "slow", job_id) == ["started"]
+    assert output(tmp_path, "slow", job_id) == ["started", "gpuagent: the attempt ran past its timeout (3s): stopped"]
     assert container_actions(docker_client, job_id, since).count("create") == 1
     assert_container_came_and_went(docker_client, job_id, since)
 

@@ -136,7 +136,7 @@ def test_the_batch_script_asks_slurm_for_what_the_job_needs():
         "#SBATCH --mem=32768M",
         "#SBATCH --cpus-per-task=8",
         "#SBATCH --dependency=singleton",
-        "#SBATCH --output=%x-%j.out",
+        "#SBATCH --output=nightly-%j.out",
         "#SBATCH --open-mode=append",
         "export BATCH=64",
     ):
@@ -153,7 +153,7 @@ def test_the_batch_script_asks_slurm_for_what_the_job_needs():
 def test_a_job_with_no_retry_and_no_check_is_ended_by_slurms_own_limit():
     script = slurm(job(timeout="90s")).files[SCRIPT]
     assert "#SBATCH --time=00:02:00\n" in script  # whole minutes, rounded up
-    assert "timeout " not in script and "nvidia-smi" not in script
+    assert "gpuagent_watchdog" not in script and "nvidia-smi" not in script
 
 
 def test_the_docker_runtime_repeats_the_limits_and_cleans_up_after_itself():
@@ -173,7 +173,8 @@ def test_the_docker_runtime_repeats_the_limits_and_cleans_up_after_itself():
     ):
         assert word in run
     assert 'trap \'docker stop --time 10 "$gpuagent_container"' in script
-    assert "trap 'docker rm --force \"$gpuagent_container\" >/dev/null 2>&1' EXIT" in script
+    assert "trap 'docker rm --force \"$gpuagent_container\" >/dev/null 2>&1; rm -f \"$gpuagent_timed_out\"' EXIT" in script
+    assert "--init --security-opt no-new-privileges" in run  # as gpuagent runs its containers
     assert "gpuagent_user=65534:65534" in script  # nobody for an image whose user is root
 
 
@@ -199,7 +200,9 @@ def test_the_scrontab_entry_runs_the_script_by_its_path_on_the_cron_line():
     entry = exported.files[SCRONTAB]
     assert entry.splitlines()[-1] == "0 2 * * 1-5 /bin/bash /shared/jobs/nightly.sbatch"
     assert "#SCRON --job-name=nightly\n" in entry and "#SCRON --time=01:00:00\n" in entry
-    assert "--dependency" not in entry  # scrontab never overlaps a job's fires itself
+    # its jobs start in the user's home: the output goes beside the script, named in full
+    assert "#SCRON --chdir=/shared/jobs\n" in entry and "#SCRON --output=nightly-%j.out\n" in entry
+    assert "--dependency" not in entry and "--export" not in entry  # scrontab never overlaps a job's fires itself
     assert any("slurmctld's time zone" in note for note in exported.notes)
 
 
