@@ -173,7 +173,7 @@ def test_the_docker_runtime_repeats_the_limits_and_cleans_up_after_itself():
     ):
         assert word in run
     assert 'trap \'docker stop --time 10 "$gpuagent_container"' in script
-    assert "trap 'docker rm --force \"$gpuagent_container\" >/dev/null 2>&1; rm -f \"$gpuagent_timed_out\"' EXIT" in script
+    assert 'trap \'docker rm --force "$gpuagent_container" >/dev/null 2>&1; rm -f "$gpuagent_timed_out"\' EXIT' in script
     assert "--init --security-opt no-new-privileges" in run  # as gpuagent runs its containers
     assert "gpuagent_user=65534:65534" in script  # nobody for an image whose user is root
 
