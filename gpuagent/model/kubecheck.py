@@ -243,14 +243,18 @@ def _pod_spec(found: _Problems, pod: dict, path: str) -> None:
     names: set[str] = set()
     for number, container in enumerate(containers):
         container_path = f"{path}.containers[{number}]"
-        name = container.get("name")
-        if not isinstance(name, str) or not _DNS_LABEL.fullmatch(name) or len(name) > 63:
-            found.add(f"{container_path}.name", f"{_q(name)} is not a container name (a DNS label)")
-        elif name in names:
-            found.add(f"{container_path}.name", f"a second container named {_q(name)}")
-        names.add(name)
+        _unique_name(found, container.get("name"), names, container_path, "container")
         _container(found, container, volumes, container_path)
     _affinity(found, _dict(_dict(pod, "affinity"), "nodeAffinity"), f"{path}.affinity.nodeAffinity")
+
+
+def _unique_name(found: _Problems, name: object, names: set[str], path: str, what: str) -> None:
+    """A container's or volume's name: a DNS label, not one an earlier one has."""
+    if not isinstance(name, str) or not _DNS_LABEL.fullmatch(name) or len(name) > 63:
+        found.add(f"{path}.name", f"{_q(name)} is not a {what} name (a DNS label)")
+    elif name in names:
+        found.add(f"{path}.name", f"a second {what} named {_q(name)}")
+    names.add(name)
 
 
 def _security_context(found: _Problems, context: dict, path: str) -> None:
@@ -264,12 +268,7 @@ def _volumes(found: _Problems, volumes: list, path: str) -> set[str]:
     names: set[str] = set()
     for number, volume in enumerate(volumes):
         volume_path = f"{path}[{number}]"
-        name = volume.get("name")
-        if not isinstance(name, str) or not _DNS_LABEL.fullmatch(name) or len(name) > 63:
-            found.add(f"{volume_path}.name", f"{_q(name)} is not a volume name (a DNS label)")
-        elif name in names:
-            found.add(f"{volume_path}.name", f"a second volume named {_q(name)}")
-        names.add(name)
+        _unique_name(found, volume.get("name"), names, volume_path, "volume")
         sources = sorted(key for key in volume if key != "name")
         if len(sources) != 1:
             found.add(volume_path, f"a volume has exactly one source, not {sources}")

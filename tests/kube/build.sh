@@ -45,34 +45,9 @@ work=$cache/kubernetes-$version.build
 mkdir -p "$work"
 
 # --- the source, through a private APT configuration ------------------------------
-apt_dir=$work/apt
 if ! ls "$work"/kubernetes_*.orig.tar.gz >/dev/null 2>&1; then
-    mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/sources.list.d"
-    cat >"$apt_dir/sources.list.d/bookworm-src.sources" <<'EOF'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-    cat >"$apt_dir/apt.conf" <<EOF
-Dir::Etc::sourcelist "/dev/null";
-Dir::Etc::sourceparts "$apt_dir/sources.list.d";
-Dir::State::lists "$apt_dir/lists";
-Dir::Cache "$apt_dir/cache";
-Dir::Cache::archives "$apt_dir/archives";
-APT::Sandbox::User "root";
-EOF
     say "fetching the source of kubernetes $package_version"
-    APT_CONFIG=$apt_dir/apt.conf apt-get -q update >/dev/null
-    (cd "$work" && APT_CONFIG=$apt_dir/apt.conf apt-get -q source --download-only \
-        "kubernetes=$package_version" >/dev/null)
+    bash "$(dirname "${BASH_SOURCE[0]}")/../support/debian-source.sh" "$work" "kubernetes=$package_version" --download-only
 fi
 src=$work/kubernetes-$version
 if [ ! -d "$src" ]; then

@@ -35,34 +35,8 @@ fi
 work=$(mktemp -d /var/tmp/gpuagent-scrontab.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# A private apt configuration that knows only Debian's source packages: the system's
-# sources and lists stay as they are.
-mkdir -p "$work/apt/sources" "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
-cat >"$work/apt/sources/debian-src.sources" <<SOURCES
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-cat >"$work/apt/apt.conf" <<CONF
-Dir::Etc::SourceList "/dev/null";
-Dir::Etc::SourceParts "$work/apt/sources";
-Dir::State::Lists "$work/apt/lists";
-Dir::Cache "$work/apt/cache";
-APT::Sandbox::User "root";
-CONF
-export APT_CONFIG=$work/apt/apt.conf
-
 say "fetching the source of slurm-wlm $version"
-apt-get -q update >/dev/null
-(cd "$work" && apt-get -q source slurm-wlm="$version" >/dev/null 2>&1) ||
+bash "$(dirname "${BASH_SOURCE[0]}")/../support/debian-source.sh" "$work" "slurm-wlm=$version" ||
     die "apt-get source slurm-wlm=$version failed"
 
 say "building scrontab"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import json
-import signal
 import socket
 import ssl
 import subprocess
@@ -31,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from tests.support.cache import REPO
+from tests.support.processes import stop_process
 
 BUILD_SCRIPT = REPO / "tests/kube/build.sh"
 TOKEN = "gpuagent-test-token"
@@ -107,14 +107,7 @@ class _Daemon:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.exited():
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
+        stop_process(self.process, timeout)
 
 
 class _PortTaken(Exception):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from tests.support.agent import wait_for
 from tests.support.cache import REPO
+from tests.support.processes import stop_process
 
 RULES = REPO / "monitoring/prometheus/gpuagent-rules.yml"
 RULES_TEST = REPO / "monitoring/prometheus/gpuagent-rules.test.yml"
@@ -105,13 +105,7 @@ class _Daemon:
         raise AssertionError(f"{self.args[0]} did not answer {url} within {_READY_TIMEOUT:.0f}s; its log:\n{self.log_tail()}")
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        stop_process(self.process, timeout)
 
 
 def _start(make_args, ready_path: str, log: Path) -> tuple[_Daemon, str]:
