@@ -19,6 +19,7 @@ from gpuagent.host.jobfiles import job_names, load_job, read_env_file
 from gpuagent.model.engines import ENGINES
 from gpuagent.model.export import MANIFEST, SCRIPT, SCRONTAB, SUFFIXES, Exported, ExportOptions, export_job, kind_of, read_header
 from gpuagent.model.schedule import ZONE_KEY
+from gpuagent.model.slurm import DEFAULT_RUNTIME
 from gpuagent.paths import Paths
 
 
@@ -54,7 +55,7 @@ def export_jobs(paths: Paths, name: str | None, all_jobs: bool, request: ExportR
         script = _file_of(SCRIPT, job_name, output, all_jobs)
         options = ExportOptions(
             request.engine,
-            runtime=request.runtime or "pyxis",
+            runtime=request.runtime or DEFAULT_RUNTIME,
             scrontab_script=str(script.resolve()) if request.scrontab and script else None,
             with_secret=request.with_secret,
         )

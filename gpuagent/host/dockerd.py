@@ -12,10 +12,10 @@ from gpuagent.errors import DockerError
 from gpuagent.host.jobfiles import read_env_file
 from gpuagent.host.output import split_lines
 from gpuagent.model.job import Job
+from gpuagent.model.values import NOBODY
 
 LABEL_JOB = "gpuagent.job"
 LABEL_RUN = "gpuagent.run-id"
-NOBODY = "65534:65534"
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gpuagent.errors import InvalidInput
-from gpuagent.model.gpucheck import NO_FIT, GpuCheck, mebibytes
+from gpuagent.model.gpucheck import NO_FIT, GpuCheck
 from gpuagent.model.schedule import format_duration
+from gpuagent.model.sizes import mebibytes
 
 EXACT = "exact"
 APPROXIMATE = "approximate"
@@ -58,6 +59,13 @@ class Builder:
     check: GpuCheck = field(default_factory=GpuCheck)
     random_delay: int | None = None
     holds_gpus = "the job"
+    free_vram_words = "checked with nvidia-smi before the command"
+
+    @property
+    def most_before_command(self) -> int:
+        """The longest the job can spend before its command (the GPU check, the random
+        sleep): what its time limit must leave room for."""
+        return self.check.most_seconds + (self.random_delay or 0)
 
     def set_random_delay(self, seconds: int | None) -> None:
         if seconds:
@@ -74,8 +82,6 @@ class Builder:
             self.notes.approximately(
                 f"no scheduler places a job on free GPU memory: {self.free_vram_words}; when they lack it, the job exits {NO_FIT} (--vram-policy)"
             )
-
-    free_vram_words = "checked with nvidia-smi before the command"
 
     def set_max_gpu_util(self, percent: int | None) -> None:
         if percent is not None:

@@ -8,7 +8,6 @@ A setting that maps only approximately is said in the notes; one that cannot map
 schedule with no cron line, refuses the whole export, naming the setting.
 """
 
-import re
 import shlex
 from dataclasses import dataclass, field
 
@@ -17,14 +16,13 @@ from gpuagent.model import kubecheck
 from gpuagent.model.cronline import cron_line
 from gpuagent.model.engines import APPROXIMATE, ENGINES, EXACT, Builder, Mapping
 from gpuagent.model.job import Job
-from gpuagent.model.kubecheck import MAX_CRONJOB_NAME as MAX_NAME
-from gpuagent.model.kubernetes import CronJobManifest, env_secret
+from gpuagent.model.kubecheck import MAX_CRONJOB_NAME
+from gpuagent.model.kubernetes import CronJobManifest, env_secret, kubernetes_name
 from gpuagent.model.settings import SETTINGS
-from gpuagent.model.slurm import RUNTIMES, SlurmScript
+from gpuagent.model.slurm import DEFAULT_RUNTIME, RUNTIMES, SlurmScript
 
 SCRIPT, SCRONTAB, MANIFEST = "script", "scrontab", "manifest"
 SUFFIXES = {SCRIPT: ".sbatch", SCRONTAB: ".scrontab", MANIFEST: ".yaml"}
-_DNS_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
 _MADE_BY = "Made from the job file of {name}: change the job, not this file, then export it again (`gpuagent export --check FILE` tells whether this still matches)."
 
 # The job's name and schedule are not rows of the settings table: how they map, in words
@@ -32,7 +30,7 @@ _MADE_BY = "Made from the job file of {name}: change the job, not this file, the
 NAME_AND_SCHEDULE = {
     "name": {
         "slurm": Mapping(EXACT, "`--job-name`"),
-        "kubernetes": Mapping(APPROXIMATE, f"`metadata.name`, at most {MAX_NAME} characters, `_` as `-`"),
+        "kubernetes": Mapping(APPROXIMATE, f"`metadata.name`, at most {MAX_CRONJOB_NAME} characters, `_` as `-`"),
     },
     "schedule": {
         "slurm": Mapping(APPROXIMATE, "`--scrontab`: a scrontab entry, `#SCRON` lines and a 5-field cron line, in slurmctld's time zone"),
@@ -44,7 +42,7 @@ NAME_AND_SCHEDULE = {
 @dataclass(frozen=True)
 class ExportOptions:
     engine: str  # a key of ENGINES
-    runtime: str = "pyxis"  # Slurm's: how the batch script runs the container (RUNTIMES)
+    runtime: str = DEFAULT_RUNTIME  # Slurm's: how the batch script runs the container (RUNTIMES)
     scrontab_script: str | None = None  # Slurm: the script's absolute path, for a scrontab entry that runs it
     with_secret: bool = False  # Kubernetes: the env file's Secret goes with the CronJob
 
@@ -114,19 +112,6 @@ def _slurm(job: Job, options: ExportOptions) -> Exported:
     return Exported(job.name, files, script.notes.lines)
 
 
-def kubernetes_name(name: str) -> str:
-    """The CronJob's name: the job's, with '_' as '-' (Kubernetes names are DNS names)."""
-    converted = name.replace("_", "-")
-    if not _DNS_NAME.fullmatch(converted):
-        raise InvalidInput(f"the name {name!r} is not a Kubernetes name: it must end with a letter or digit", "export a job whose name ends with one")
-    if len(converted) > MAX_NAME:
-        raise InvalidInput(
-            f"the name {name!r} is {len(converted)} characters: a CronJob's name is at most {MAX_NAME} (its controller appends 11 for each Job)",
-            f"export a job whose name is at most {MAX_NAME} characters",
-        )
-    return converted
-
-
 def _kubernetes(job: Job, options: ExportOptions, suspended: bool, env_pairs: list[tuple[str, str]]) -> Exported:
     manifest = CronJobManifest(kubernetes_name(job.name))
     notes = manifest.notes
@@ -193,7 +178,7 @@ def read_header(text: str) -> tuple[str, ExportOptions]:
         raise InvalidInput(f"the file's export command names no engine gpuagent knows ({engine!r})")
     options = ExportOptions(
         engine,
-        runtime=str(values.get("--runtime", "pyxis")),
+        runtime=str(values.get("--runtime", DEFAULT_RUNTIME)),
         scrontab_script=str(values["-o"]) if values.get("--scrontab") else None,
         with_secret=bool(values.get("--with-secret")),
     )

@@ -10,7 +10,6 @@ POSIX sh: it runs in the batch script of Slurm and in the container of a Kuberne
 where bash may be missing.
 """
 
-import math
 from dataclasses import dataclass
 
 NO_FIT = 75  # EX_TEMPFAIL: the GPUs lack the free memory or are too busy; another fire may fit
@@ -78,8 +77,3 @@ def check_script(check: GpuCheck, gpus: str) -> str:
         f"    {give_up}\n"
         "done\n"
     )
-
-
-def mebibytes(size: int) -> int:
-    """Bytes in whole MiB, rounded up: nvidia-smi, Slurm and GPU Feature Discovery count MiB."""
-    return math.ceil(size / 1024**2)

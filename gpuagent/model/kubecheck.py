@@ -25,7 +25,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 QUANTITY_RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
 _LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
-_DNS_LABEL = re.compile(_LABEL)
+DNS_LABEL = re.compile(_LABEL)
 _DNS_SUBDOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _LABEL_NAME = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
@@ -250,7 +250,7 @@ def _pod_spec(found: _Problems, pod: dict, path: str) -> None:
 
 def _unique_name(found: _Problems, name: object, names: set[str], path: str, what: str) -> None:
     """A container's or volume's name: a DNS label, not one an earlier one has."""
-    if not isinstance(name, str) or not _DNS_LABEL.fullmatch(name) or len(name) > 63:
+    if not isinstance(name, str) or not DNS_LABEL.fullmatch(name) or len(name) > 63:
         found.add(f"{path}.name", f"{_q(name)} is not a {what} name (a DNS label)")
     elif name in names:
         found.add(f"{path}.name", f"a second {what} named {_q(name)}")

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from gpuagent.errors import InvalidInput
 from gpuagent.model.engines import Builder
 from gpuagent.model.gpucheck import NO_FIT, check_script
-from gpuagent.model.kubecheck import GPU_RESOURCE
+from gpuagent.model.kubecheck import DNS_LABEL, GPU_RESOURCE, MAX_CRONJOB_NAME
 from gpuagent.model.schedule import format_duration
+from gpuagent.model.values import NOBODY_ID
 
 API_VERSION = "batch/v1"
 GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"  # GPU Feature Discovery: each GPU's total MiB
-NOBODY = 65534
 SHM_VOLUME = "dshm"
 MISSED_FIRE_SECONDS = 120  # --no-persistent: a fire the controller could not start within this is skipped
 
@@ -109,9 +110,9 @@ class CronJobManifest(Builder):
 
     def set_user(self, user: str | None) -> None:
         if user is None:
-            self.security = {"runAsUser": NOBODY, "runAsGroup": NOBODY}
+            self.security = {"runAsUser": NOBODY_ID, "runAsGroup": NOBODY_ID}
             self.notes.approximately(
-                f"gpuagent runs the image's own user unless it is root; a manifest cannot look, so the pod runs as nobody ({NOBODY}): give --user to choose"
+                f"gpuagent runs the image's own user unless it is root; a manifest cannot look, so the pod runs as nobody ({NOBODY_ID}): give --user to choose"
             )
             return
         uid, _, gid = user.partition(":")
@@ -153,7 +154,7 @@ class CronJobManifest(Builder):
         pod = {"restartPolicy": "Never", **self.pod, "securityContext": dict(self.security), "containers": [container]}
         if self.timeout is not None:
             # per attempt, as --timeout: from the pod's start, so with room for the check and the sleep
-            pod["activeDeadlineSeconds"] = self.timeout + self.check.most_seconds + (self.random_delay or 0)
+            pod["activeDeadlineSeconds"] = self.timeout + self.most_before_command
         if self.volumes:
             pod["volumes"] = [volume for volume, _ in self.volumes]
         job = {**self.job, "template": {"metadata": {"labels": _labels()}, "spec": pod}}
@@ -169,6 +170,19 @@ class CronJobManifest(Builder):
         if self.random_delay:
             text += f"sleep $(( $(od -An -N2 -tu2 /dev/urandom) % {self.random_delay + 1} ))\n"
         return text
+
+
+def kubernetes_name(name: str) -> str:
+    """The CronJob's name: the job's, with '_' as '-' (Kubernetes names are DNS names)."""
+    converted = name.replace("_", "-")
+    if not DNS_LABEL.fullmatch(converted):
+        raise InvalidInput(f"the name {name!r} is not a Kubernetes name: it must end with a letter or digit", "export a job whose name ends with one")
+    if len(converted) > MAX_CRONJOB_NAME:
+        raise InvalidInput(
+            f"the name {name!r} is {len(converted)} characters: a CronJob's name is at most {MAX_CRONJOB_NAME} (its controller appends 11 for each Job)",
+            f"export a job whose name is at most {MAX_CRONJOB_NAME} characters",
+        )
+    return converted
 
 
 def env_secret_name(name: str) -> str:

@@ -4,6 +4,7 @@ Units are powers of 1024 whatever their spelling (g, gb, gib), as docker reads t
 `--memory 32g` means here what it means to `docker run`.
 """
 
+import math
 import re
 
 from gpuagent.errors import InvalidInput
@@ -39,3 +40,8 @@ def format_size(size: int) -> str:
             value = size / factor
             return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
     return f"{size}B"
+
+
+def mebibytes(size: int) -> int:
+    """Bytes in whole MiB, rounded up: nvidia-smi, Slurm and GPU Feature Discovery count MiB."""
+    return math.ceil(size / 1024**2)

@@ -15,11 +15,13 @@ import shlex
 from dataclasses import dataclass, field
 
 from gpuagent.model.engines import Builder
-from gpuagent.model.gpucheck import check_script, mebibytes
+from gpuagent.model.gpucheck import check_script
 from gpuagent.model.schedule import format_duration
+from gpuagent.model.sizes import mebibytes
+from gpuagent.model.values import NOBODY
 
 RUNTIMES = ("pyxis", "docker")
-NOBODY = "65534:65534"  # gpuagent's user for an image whose own user is root (host/dockerd.py)
+DEFAULT_RUNTIME = "pyxis"
 KILL_WAIT = 30  # slurm.conf's KillWait by default: between SIGTERM and SIGKILL when Slurm ends a job
 TIMED_OUT = 124  # what an attempt that ran past its timeout returns (as `timeout` does)
 # options a scrontab entry has no use for: it never overlaps a job's fires itself, and its
@@ -29,7 +31,7 @@ _NOT_IN_SCRONTAB = ("--dependency", "--export")
 
 @dataclass
 class SlurmScript(Builder):
-    runtime: str = "pyxis"
+    runtime: str = DEFAULT_RUNTIME
     on_schedule: bool = False  # a scrontab entry runs it
     options: list[tuple[str, str]] = field(default_factory=list)  # #SBATCH --OPTION=VALUE
     docker_options: list[str] = field(default_factory=list)  # words for `docker run`, --runtime docker
@@ -184,15 +186,12 @@ class SlurmScript(Builder):
         if self.timeout is None:
             return None
         attempt = self.timeout + (self.stop_grace if self._in_script_timeout() else 0)
-        return (self.retries + 1) * attempt + self.retries * self.retry_delay + self._waits()
-
-    def _waits(self) -> int:
-        return self.check.most_seconds + (self.random_delay or 0)
+        return (self.retries + 1) * attempt + self.retries * self.retry_delay + self.most_before_command
 
     def _in_script_timeout(self) -> bool:
-        """Each attempt has a `timeout` of its own when --time spans more than one: else
+        """Each attempt has a watchdog of its own when --time spans more than one: else
         Slurm's own limit ends the job, and its record says TIMEOUT."""
-        return self.timeout is not None and (self.retries > 0 or self._waits() > 0)
+        return self.timeout is not None and (self.retries > 0 or self.most_before_command > 0)
 
     def _attempt(self, run: str, stop: str) -> list[str]:
         """gpuagent_attempt, which runs `run` once; with a timeout of its own, a watchdog

@@ -31,6 +31,9 @@ _IMAGE = re.compile(
 )
 # Linux IDs are 32-bit, and (uid_t)-1 means "no change" to the kernel
 MAX_ID = 2**32 - 2
+# who a job runs as when its image's own user is root and it names none (user and group)
+NOBODY_ID = 65534
+NOBODY = f"{NOBODY_ID}:{NOBODY_ID}"
 # docker refuses less (NanoCPUs of 0.01 core; a 6 MiB memory limit)
 MIN_CPUS = 0.01
 MIN_MEMORY = 6 * 1024**2
