@@ -3,9 +3,9 @@ for Slurm and for Kubernetes, and what the two engines' builders share.
 
 Each row carries one Mapping per engine: how well the setting fits there (the README's
 table of what maps exactly, approximately or not at all is made from them), what it
-becomes, in words, and the builder's method that puts a job's value in (model/slurm.py,
-model/kubernetes.py). A row that does not map at all has no method: a job that sets it
-(to other than its default) is refused, naming it.
+becomes, in words, and the builder's method, by name, that puts a job's value in
+(model/slurm.py, model/kubernetes.py). A row that does not map at all has no method: a
+job that sets it (to other than its default) is refused, naming it.
 """
 
 from collections.abc import Callable
@@ -29,6 +29,18 @@ class Mapping:
     becomes: str  # what it becomes there, in the README's words
     apply: Callable[[Any, Any], None] | None = None  # (the builder, the job's value); None: NOT_AT_ALL
     instead: str = ""  # NOT_AT_ALL: what to do instead, the refusal's hint
+
+
+def builder_method(name: str) -> Callable[[Any, Any], None]:
+    """A Mapping's `apply`: the engine builder's method `name`, looked up when it runs. The
+    settings table names each row's method without importing the engines, which every
+    command that reads a job would pay for (about 20 ms)."""
+
+    def apply(builder: Any, value: Any) -> None:
+        getattr(builder, name)(value)
+
+    apply.__name__ = name
+    return apply
 
 
 @dataclass

@@ -20,12 +20,10 @@ from typing import Any
 
 from gpuagent.errors import InvalidInput
 from gpuagent.model import values as v
-from gpuagent.model.engines import APPROXIMATE, EXACT, NOT_AT_ALL, Mapping
+from gpuagent.model.engines import APPROXIMATE, EXACT, NOT_AT_ALL, Mapping, builder_method
 from gpuagent.model.gpucheck import NO_FIT
-from gpuagent.model.kubernetes import CronJobManifest as K
 from gpuagent.model.schedule import format_duration
 from gpuagent.model.sizes import format_size
-from gpuagent.model.slurm import SlurmScript as S
 
 VRAM_POLICIES = ("wait", "skip", "fail")
 DEFAULT_VRAM_WAIT = 30 * 60
@@ -160,8 +158,8 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         metavar="IMAGE",
         required=True,
-        slurm=Mapping(EXACT, "`srun --container-image` (Pyxis: a registry is followed by `#`), or `docker run IMAGE`", S.set_image),
-        kubernetes=Mapping(EXACT, "the container's `image`", K.set_image),
+        slurm=Mapping(EXACT, "`srun --container-image` (Pyxis: a registry is followed by `#`), or `docker run IMAGE`", builder_method("set_image")),
+        kubernetes=Mapping(EXACT, "the container's `image`", builder_method("set_image")),
     ),
     Setting(
         "command",
@@ -176,8 +174,8 @@ SETTINGS: tuple[Setting, ...] = (
         to_json=list,
         human=" ".join,
         required=True,
-        slurm=Mapping(EXACT, "the container's command", S.set_command),
-        kubernetes=Mapping(EXACT, "the container's `args` (after the image's ENTRYPOINT)", K.set_command),
+        slurm=Mapping(EXACT, "the container's command", builder_method("set_command")),
+        kubernetes=Mapping(EXACT, "the container's `args` (after the image's ENTRYPOINT)", builder_method("set_command")),
     ),
     Setting(
         "persistent",
@@ -188,11 +186,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Catch up a fire missed while the host was off (calendar schedules).",
         _as_is,
         True,
-        slurm=Mapping(APPROXIMATE, "scrontab runs a fire missed while slurmctld was down once it is back; it cannot skip one", S.set_persistent),
+        slurm=Mapping(
+            APPROXIMATE, "scrontab runs a fire missed while slurmctld was down once it is back; it cannot skip one", builder_method("set_persistent")
+        ),
         kubernetes=Mapping(
             EXACT,
             "`startingDeadlineSeconds` unset: the latest missed fire runs (none after over 100 were missed); `--no-persistent`: 120",
-            K.set_persistent,
+            builder_method("set_persistent"),
         ),
     ),
     Setting(
@@ -208,8 +208,8 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="random_delay_seconds",
         human=lambda s: _dash(_duration_or_none(s)),
         metavar="DURATION",
-        slurm=Mapping(APPROXIMATE, "a random `sleep` before the container starts, holding the allocation", S.set_random_delay),
-        kubernetes=Mapping(APPROXIMATE, "a random `sleep` in the pod before the command, holding its GPUs", K.set_random_delay),
+        slurm=Mapping(APPROXIMATE, "a random `sleep` before the container starts, holding the allocation", builder_method("set_random_delay")),
+        kubernetes=Mapping(APPROXIMATE, "a random `sleep` in the pod before the command, holding its GPUs", builder_method("set_random_delay")),
     ),
     Setting(
         "after",
@@ -244,8 +244,8 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         to_toml=lambda n: n or None,
         metavar="N",
-        slurm=Mapping(EXACT, "`--gres=gpu:N`; with docker, `--gpus device=$SLURM_JOB_GPUS`", S.set_gpus),
-        kubernetes=Mapping(EXACT, '`resources.limits["nvidia.com/gpu"]`', K.set_gpus),
+        slurm=Mapping(EXACT, "`--gres=gpu:N`; with docker, `--gpus device=$SLURM_JOB_GPUS`", builder_method("set_gpus")),
+        kubernetes=Mapping(EXACT, '`resources.limits["nvidia.com/gpu"]`', builder_method("set_gpus")),
     ),
     Setting(
         "gpu_ids",
@@ -260,8 +260,8 @@ SETTINGS: tuple[Setting, ...] = (
         to_json=list,
         human=lambda ids: ", ".join(ids) or "any",
         metavar="ID",
-        slurm=Mapping(APPROXIMATE, "Slurm picks the GPUs", S.set_gpu_ids),
-        kubernetes=Mapping(APPROXIMATE, "the device plugin picks the GPUs", K.set_gpu_ids),
+        slurm=Mapping(APPROXIMATE, "Slurm picks the GPUs", builder_method("set_gpu_ids")),
+        kubernetes=Mapping(APPROXIMATE, "the device plugin picks the GPUs", builder_method("set_gpu_ids")),
     ),
     Setting(
         "min_free_vram",
@@ -277,12 +277,14 @@ SETTINGS: tuple[Setting, ...] = (
         human=lambda s: _dash(_size_or_none(s)),
         metavar="SIZE",
         slurm=Mapping(
-            APPROXIMATE, f"a check with nvidia-smi of the GPUs Slurm gave, before the container starts: exit {NO_FIT}", S.set_min_free_vram
+            APPROXIMATE,
+            f"a check with nvidia-smi of the GPUs Slurm gave, before the container starts: exit {NO_FIT}",
+            builder_method("set_min_free_vram"),
         ),
         kubernetes=Mapping(
             APPROXIMATE,
             f"node affinity on the TOTAL memory label `nvidia.com/gpu.memory` (GPU Feature Discovery), and a check with nvidia-smi in the pod: exit {NO_FIT} ends the Job",
-            K.set_min_free_vram,
+            builder_method("set_min_free_vram"),
         ),
     ),
     Setting(
@@ -298,8 +300,8 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="memory_bytes",
         human=lambda s: _dash(_size_or_none(s)),
         metavar="SIZE",
-        slurm=Mapping(EXACT, "`--mem` (in MiB); with docker, `--memory` too", S.set_memory),
-        kubernetes=Mapping(EXACT, "memory requests = limits", K.set_memory),
+        slurm=Mapping(EXACT, "`--mem` (in MiB); with docker, `--memory` too", builder_method("set_memory")),
+        kubernetes=Mapping(EXACT, "memory requests = limits", builder_method("set_memory")),
     ),
     Setting(
         "cpus",
@@ -313,8 +315,8 @@ SETTINGS: tuple[Setting, ...] = (
         to_toml=lambda c: None if c is None else float(c),
         human=_dash,
         metavar="CORES",
-        slurm=Mapping(APPROXIMATE, "`--cpus-per-task`, whole CPUs; with docker, `--cpus` too", S.set_cpus),
-        kubernetes=Mapping(EXACT, "cpu requests = limits (in thousandths)", K.set_cpus),
+        slurm=Mapping(APPROXIMATE, "`--cpus-per-task`, whole CPUs; with docker, `--cpus` too", builder_method("set_cpus")),
+        kubernetes=Mapping(EXACT, "cpu requests = limits (in thousandths)", builder_method("set_cpus")),
     ),
     Setting(
         "shm_size",
@@ -329,8 +331,8 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="shm_size_bytes",
         human=lambda s: _dash(_size_or_none(s)),
         metavar="SIZE",
-        slurm=Mapping(APPROXIMATE, "with docker, `--shm-size`; Pyxis shares the node's /dev/shm", S.set_shm_size),
-        kubernetes=Mapping(APPROXIMATE, "a memory `emptyDir` of that size at /dev/shm, counted in the memory limit", K.set_shm_size),
+        slurm=Mapping(APPROXIMATE, "with docker, `--shm-size`; Pyxis shares the node's /dev/shm", builder_method("set_shm_size")),
+        kubernetes=Mapping(APPROXIMATE, "a memory `emptyDir` of that size at /dev/shm, counted in the memory limit", builder_method("set_shm_size")),
     ),
     Setting(
         "vram_policy",
@@ -343,8 +345,8 @@ SETTINGS: tuple[Setting, ...] = (
         "wait",
         to_toml=lambda p: None if p == "wait" else p,
         metavar="POLICY",
-        slurm=Mapping(APPROXIMATE, "in the check: wait polls, skip exits 0, fail exits at once", S.set_vram_policy),
-        kubernetes=Mapping(APPROXIMATE, "in the check: wait polls, skip exits 0, fail exits at once", K.set_vram_policy),
+        slurm=Mapping(APPROXIMATE, "in the check: wait polls, skip exits 0, fail exits at once", builder_method("set_vram_policy")),
+        kubernetes=Mapping(APPROXIMATE, "in the check: wait polls, skip exits 0, fail exits at once", builder_method("set_vram_policy")),
     ),
     Setting(
         "vram_wait",
@@ -359,8 +361,8 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="vram_wait_seconds",
         human=format_duration,
         metavar="DURATION",
-        slurm=Mapping(APPROXIMATE, "how long the check polls (inside `--time`)", S.set_vram_wait),
-        kubernetes=Mapping(APPROXIMATE, "how long the check polls (inside the deadline)", K.set_vram_wait),
+        slurm=Mapping(APPROXIMATE, "how long the check polls (inside `--time`)", builder_method("set_vram_wait")),
+        kubernetes=Mapping(APPROXIMATE, "how long the check polls (inside the deadline)", builder_method("set_vram_wait")),
     ),
     Setting(
         "max_gpu_util",
@@ -374,8 +376,8 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="max_gpu_util_pct",
         human=lambda p: "-" if p is None else f"{p}%",
         metavar="PCT",
-        slurm=Mapping(APPROXIMATE, "in the same check", S.set_max_gpu_util),
-        kubernetes=Mapping(APPROXIMATE, "in the same check", K.set_max_gpu_util),
+        slurm=Mapping(APPROXIMATE, "in the same check", builder_method("set_max_gpu_util")),
+        kubernetes=Mapping(APPROXIMATE, "in the same check", builder_method("set_max_gpu_util")),
     ),
     Setting(
         "exclusive",
@@ -387,8 +389,10 @@ SETTINGS: tuple[Setting, ...] = (
         _as_is,
         False,
         to_toml=lambda flag: flag or None,
-        slurm=Mapping(APPROXIMATE, "a GPU Slurm gives is the job's alone among Slurm's jobs", S.set_exclusive),
-        kubernetes=Mapping(APPROXIMATE, "a GPU the device plugin gives is the pod's alone (unless the cluster time-slices GPUs)", K.set_exclusive),
+        slurm=Mapping(APPROXIMATE, "a GPU Slurm gives is the job's alone among Slurm's jobs", builder_method("set_exclusive")),
+        kubernetes=Mapping(
+            APPROXIMATE, "a GPU the device plugin gives is the pod's alone (unless the cluster time-slices GPUs)", builder_method("set_exclusive")
+        ),
     ),
     Setting(
         "volumes",
@@ -403,8 +407,10 @@ SETTINGS: tuple[Setting, ...] = (
         to_json=lambda volumes: [{"host": x.host, "container": x.container, "read_only": x.read_only} for x in volumes],
         human=lambda volumes: ", ".join(volume.spec() for volume in volumes) or "-",
         metavar="HOST:CONTAINER[:ro]",
-        slurm=Mapping(EXACT, "`--container-mounts` (Pyxis), or `docker run -v`", S.set_volumes),
-        kubernetes=Mapping(APPROXIMATE, "`hostPath` volumes (type Directory), `readOnly` mounts: the data must be on every node", K.set_volumes),
+        slurm=Mapping(EXACT, "`--container-mounts` (Pyxis), or `docker run -v`", builder_method("set_volumes")),
+        kubernetes=Mapping(
+            APPROXIMATE, "`hostPath` volumes (type Directory), `readOnly` mounts: the data must be on every node", builder_method("set_volumes")
+        ),
     ),
     Setting(
         "env",
@@ -420,8 +426,8 @@ SETTINGS: tuple[Setting, ...] = (
         human=lambda pairs: ", ".join(k for k, _ in pairs) or "-",
         from_cli=_env_from_cli,
         metavar="KEY=VALUE",
-        slurm=Mapping(EXACT, "`export` lines in the script, which the container gets", S.set_env),
-        kubernetes=Mapping(EXACT, "the container's `env`", K.set_env),
+        slurm=Mapping(EXACT, "`export` lines in the script, which the container gets", builder_method("set_env")),
+        kubernetes=Mapping(EXACT, "the container's `env`", builder_method("set_env")),
     ),
     Setting(
         "env_file",
@@ -434,8 +440,12 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         human=_dash,
         metavar="PATH",
-        slurm=Mapping(EXACT, "read at each run on the node: `docker run --env-file`, or exported by the script for Pyxis", S.set_env_file),
-        kubernetes=Mapping(APPROXIMATE, "`envFrom` a Secret JOB-env, made from the file once (`export --with-secret`)", K.set_env_file),
+        slurm=Mapping(
+            EXACT, "read at each run on the node: `docker run --env-file`, or exported by the script for Pyxis", builder_method("set_env_file")
+        ),
+        kubernetes=Mapping(
+            APPROXIMATE, "`envFrom` a Secret JOB-env, made from the file once (`export --with-secret`)", builder_method("set_env_file")
+        ),
     ),
     Setting(
         "workdir",
@@ -448,8 +458,8 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         human=_dash,
         metavar="DIR",
-        slurm=Mapping(EXACT, "`--container-workdir` (Pyxis), or `docker run -w`", S.set_workdir),
-        kubernetes=Mapping(EXACT, "`workingDir`", K.set_workdir),
+        slurm=Mapping(EXACT, "`--container-workdir` (Pyxis), or `docker run -w`", builder_method("set_workdir")),
+        kubernetes=Mapping(EXACT, "`workingDir`", builder_method("set_workdir")),
     ),
     Setting(
         "user",
@@ -463,9 +473,13 @@ SETTINGS: tuple[Setting, ...] = (
         human=_dash,
         metavar="UID[:GID]",
         slurm=Mapping(
-            APPROXIMATE, "with docker, `--user` (by default the image's user, nobody for root); Pyxis runs as the submitting user", S.set_user
+            APPROXIMATE,
+            "with docker, `--user` (by default the image's user, nobody for root); Pyxis runs as the submitting user",
+            builder_method("set_user"),
         ),
-        kubernetes=Mapping(APPROXIMATE, "`securityContext.runAsUser`/`runAsGroup`: numeric ids only; by default nobody (65534)", K.set_user),
+        kubernetes=Mapping(
+            APPROXIMATE, "`securityContext.runAsUser`/`runAsGroup`: numeric ids only; by default nobody (65534)", builder_method("set_user")
+        ),
     ),
     Setting(
         "timeout",
@@ -481,9 +495,11 @@ SETTINGS: tuple[Setting, ...] = (
         human=lambda s: _dash(_duration_or_none(s)),
         metavar="DURATION",
         slurm=Mapping(
-            APPROXIMATE, "`--time` (whole minutes, enforced within about a minute), for all attempts; `timeout` per attempt", S.set_timeout
+            APPROXIMATE,
+            "`--time` (whole minutes, enforced within about a minute), for all attempts; `timeout` per attempt",
+            builder_method("set_timeout"),
         ),
-        kubernetes=Mapping(EXACT, "the pod's `activeDeadlineSeconds`, per attempt", K.set_timeout),
+        kubernetes=Mapping(EXACT, "the pod's `activeDeadlineSeconds`, per attempt", builder_method("set_timeout")),
     ),
     Setting(
         "stop_grace",
@@ -498,8 +514,8 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="stop_grace_seconds",
         human=format_duration,
         metavar="DURATION",
-        slurm=Mapping(APPROXIMATE, "with docker, `docker stop --time`; Slurm's KillWait bounds it", S.set_stop_grace),
-        kubernetes=Mapping(EXACT, "`terminationGracePeriodSeconds`", K.set_stop_grace),
+        slurm=Mapping(APPROXIMATE, "with docker, `docker stop --time`; Slurm's KillWait bounds it", builder_method("set_stop_grace")),
+        kubernetes=Mapping(EXACT, "`terminationGracePeriodSeconds`", builder_method("set_stop_grace")),
     ),
     Setting(
         "retries",
@@ -512,8 +528,10 @@ SETTINGS: tuple[Setting, ...] = (
         0,
         to_toml=lambda n: n or None,
         metavar="N",
-        slurm=Mapping(EXACT, "a loop in the script: again after a failure, not after a timeout", S.set_retries),
-        kubernetes=Mapping(APPROXIMATE, "`backoffLimit`, `restartPolicy: Never`; a pod over its deadline is retried too", K.set_retries),
+        slurm=Mapping(EXACT, "a loop in the script: again after a failure, not after a timeout", builder_method("set_retries")),
+        kubernetes=Mapping(
+            APPROXIMATE, "`backoffLimit`, `restartPolicy: Never`; a pod over its deadline is retried too", builder_method("set_retries")
+        ),
     ),
     Setting(
         "retry_delay",
@@ -528,8 +546,8 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="retry_delay_seconds",
         human=format_duration,
         metavar="DURATION",
-        slurm=Mapping(EXACT, "`sleep` between attempts", S.set_retry_delay),
-        kubernetes=Mapping(APPROXIMATE, "Kubernetes' back-off: 10s, doubling up to 6m", K.set_retry_delay),
+        slurm=Mapping(EXACT, "`sleep` between attempts", builder_method("set_retry_delay")),
+        kubernetes=Mapping(APPROXIMATE, "Kubernetes' back-off: 10s, doubling up to 6m", builder_method("set_retry_delay")),
     ),
 )
 
