@@ -6,7 +6,7 @@ so gpuagent never touches a container it did not start.
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gpuagent.errors import DockerError
 from gpuagent.host.jobfiles import read_env_file
@@ -32,6 +32,8 @@ class ContainerSpec:
     environment: list[str]
     user: str | None
     workdir: str | None
+    ports: dict[int, tuple[str, int]] = field(default_factory=dict)  # container port -> (host address, host port)
+    tty: bool = False  # a terminal, with stdin open: a shell
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,18 @@ def container_spec(
     gpu_uuids: tuple[str, ...],
     image_user: str,
     *,
+    owner: str | None = None,
     run_env: Mapping[str, str] | None = None,
     run_volumes: Mapping[str, dict[str, str]] | None = None,
+    ports: Mapping[int, tuple[str, int]] | None = None,
+    tty: bool = False,
 ) -> ContainerSpec:
     """Everything `docker create` gets for one run of `job`. Pure, apart from reading the
-    job's env file (read at each run, so a rotated secret is picked up). `run_env` and
-    `run_volumes` are gpuagent's own for the run (model/runmetrics.py): they win over the
-    job's, so a job cannot make its run misreport itself."""
+    job's env file (read at each run, so a rotated secret is picked up). `owner` is what
+    history names the run by: the job, or a session's `KIND/NAME` (model/session.py).
+    `run_env` and `run_volumes` are gpuagent's own for the run (model/runmetrics.py): they
+    win over the job's, so a job cannot make its run misreport itself."""
+    owner = owner or job.name
     environment = dict(read_env_file(job.env_file)) if job.env_file else {}
     environment.update(job.env)
     environment.update(run_env or {})
@@ -81,10 +88,10 @@ def container_spec(
         # default docker runtime is NVIDIA's, a CPU job would see (and could fill) every GPU.
         environment.setdefault("NVIDIA_VISIBLE_DEVICES", "void")
     return ContainerSpec(
-        name=f"gpuagent-{job.name}-{run_id}",
+        name=f"gpuagent-{owner.replace('/', '-')}-{run_id}",
         image=job.image,
         command=job.command,
-        labels={LABEL_JOB: job.name, LABEL_RUN: run_id},
+        labels={LABEL_JOB: owner, LABEL_RUN: run_id},
         gpu_uuids=gpu_uuids,
         memory=job.memory,
         nano_cpus=None if job.cpus is None else int(job.cpus * 1e9),
@@ -93,6 +100,8 @@ def container_spec(
         environment=[f"{key}={value}" for key, value in environment.items()],
         user=run_user(job.user, image_user),
         workdir=job.workdir,
+        ports=dict(ports or {}),
+        tty=tty,
     )
 
 
@@ -154,6 +163,9 @@ class Docker:
                 environment=spec.environment,
                 user=spec.user,
                 working_dir=spec.workdir,
+                ports={f"{port}/tcp": host for port, host in spec.ports.items()} or None,
+                tty=spec.tty,
+                stdin_open=spec.tty,
                 init=True,
                 security_opt=["no-new-privileges"],
                 detach=True,
@@ -168,6 +180,18 @@ class Docker:
         (attach before starting it, as `docker run` does, to miss nothing at the start)."""
         with self._asking("attach to the container"):
             return container.attach(stdout=True, stderr=True, stream=True, logs=True)
+
+    def attach_terminal(self, container):
+        """The container's terminal as a socket: what is written to it is its input, what
+        is read from it its output (attach before starting it, as `docker run -it` does)."""
+        with self._asking("attach to the container's terminal"):
+            sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1, "logs": 1})
+        return getattr(sock, "_sock", sock)  # the SDK wraps the socket in a SocketIO
+
+    def resize(self, container, rows: int, columns: int) -> None:
+        """Tell the container's terminal its size; one that is gone does not mind."""
+        with self._asking("resize the container's terminal", missing_ok=True):
+            container.resize(height=rows, width=columns)
 
     def output_lines(self, chunks: Iterator[bytes]) -> Iterator[str]:
         with self._asking("follow the container's output"):

@@ -5,7 +5,9 @@ NVML only shows a run's memory once its container has started and allocated it, 
 can take a while (a model loads first). Between admission and that moment, the run holds
 a claim: admission subtracts the claims of other runs from what NVML says is free. A
 claim ends when the run releases it (its memory is now visible on the GPU, or the run is
-over), when its agent is gone, or when SETTLE_SECONDS pass. Admission decisions and claim
+over), when its agent is gone, or when SETTLE_SECONDS pass. A notebook's or a shell's
+claim lasts as long as it does (`lasting`): its agent keeps it at what it reserved less
+what it uses now, since an idle notebook holds nothing yet. Admission decisions and claim
 changes happen under one host-wide lock.
 """
 
@@ -31,6 +33,8 @@ class Claim:
     gpu_uuid: str
     bytes: int
     created_at: float
+    holder: str = ""  # who claims it: the job, or the notebook or shell (model/session.py)
+    lasting: bool = False  # held until released, however long
 
 
 class ClaimBook:
@@ -49,9 +53,19 @@ class ClaimBook:
             for gpu in gpus
         ]
 
-    def claim(self, run_id: str, gpu_uuids: tuple[str, ...], size: int) -> None:
+    def claim(self, run_id: str, gpu_uuids: tuple[str, ...], size: int, holder: str, *, lasting: bool = False) -> None:
         now = time.time()
-        self.claims += [Claim(run_id, os.getpid(), uuid, size, now) for uuid in gpu_uuids]
+        self.claims += [Claim(run_id, os.getpid(), uuid, size, now, holder, lasting) for uuid in gpu_uuids]
+
+    def resize(self, run_id: str, bytes_by_gpu: dict[str, int]) -> bool:
+        """Set the run's claim on each GPU; whether anything changed."""
+        resized = [
+            dataclasses.replace(claim, bytes=bytes_by_gpu.get(claim.gpu_uuid, claim.bytes)) if claim.run_id == run_id else claim
+            for claim in self.claims
+        ]
+        changed = resized != self.claims
+        self.claims = resized
+        return changed
 
     def release(self, run_id: str) -> None:
         self.claims = [claim for claim in self.claims if claim.run_id != run_id]
@@ -74,6 +88,15 @@ class Reservations:
         with self.admission() as book:
             book.release(run_id)
 
+    def resize(self, run_id: str, bytes_by_gpu: dict[str, int]) -> None:
+        with self.admission() as book:
+            book.resize(run_id, bytes_by_gpu)
+
+    def current(self) -> list[Claim]:
+        """The live claims, read without the lock (for views): a claim being changed
+        shows as it was, or as it is."""
+        return [claim for claim in self._load() if _live(claim)]
+
     def _load(self) -> list[Claim]:
         try:
             return [Claim(**entry) for entry in json.loads(self._file.read_text())]
@@ -84,7 +107,7 @@ class Reservations:
 
 
 def _live(claim: Claim) -> bool:
-    if time.time() - claim.created_at > SETTLE_SECONDS:
+    if not claim.lasting and time.time() - claim.created_at > SETTLE_SECONDS:
         return False
     try:
         os.kill(claim.agent_pid, 0)

@@ -29,13 +29,13 @@ def run_vram(gpus: list[GpuSnapshot], container_id: str) -> int:
 
 
 class GpuUsageSampler:
-    """Samples in a thread from start() to stop(). `on_visible` is called once, when the
-    run's memory first shows on the GPU (its reservation can end then)."""
+    """Samples in a thread from start() to stop(). `on_sample` gets each sample's memory of
+    the run, by GPU UUID (what its claim on the GPUs depends on: run/attempt.py)."""
 
-    def __init__(self, container_id: str, gpu_uuids: tuple[str, ...], on_visible: Callable[[], None]) -> None:
+    def __init__(self, container_id: str, gpu_uuids: tuple[str, ...], on_sample: Callable[[dict[str, int]], None]) -> None:
         self._container_id = container_id
         self._gpu_uuids = gpu_uuids
-        self._on_visible = on_visible
+        self._on_sample = on_sample
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
         self._vram: list[int] = []
@@ -67,8 +67,7 @@ class GpuUsageSampler:
 
     def _sample(self) -> None:
         gpus = [gpu for gpu in read_gpus() if gpu.uuid in self._gpu_uuids and gpu.error is None]
-        used = run_vram(gpus, self._container_id)
-        if used and not any(self._vram):
-            self._on_visible()
-        self._vram.append(used)
+        used = {gpu.uuid: run_vram([gpu], self._container_id) for gpu in gpus}
+        self._on_sample(used)
+        self._vram.append(sum(used.values()))
         self._util += [gpu.utilization_pct for gpu in gpus if gpu.utilization_pct is not None]
