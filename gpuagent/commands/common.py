@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpuagent.errors import NotFound
+from gpuagent.errors import InvalidInput, NotFound
 from gpuagent.host.history import existing_history
 from gpuagent.paths import Paths
 
@@ -82,20 +82,26 @@ def missing_units(paths: Paths) -> dict[Path, str]:
 
 
 def reap_job(paths: Paths, name: str, log: Callable[[str], None]) -> list[str]:
-    """Clean up after a run whose agent died: remove the job's containers and mark its
-    `running` rows lost, unless a live agent holds the job's lock (then its run is going,
-    and nothing is touched). Returns the names of the containers removed.
+    """Clean up after a run whose agent died: remove the job's (or notebook's, named
+    `notebook/NAME`) containers and mark its `running` rows lost, unless a live agent
+    holds its lock (then its run is going, and nothing is touched). Returns the names of
+    the containers removed.
 
     A container lives in dockerd's cgroup, not the service's, so an agent killed outright
     leaves it running, and leaves its history row `running`: the service's ExecStopPost
     (`gpuagent reap`) and its failure handler (`gpuagent on-failure`) call this."""
     from gpuagent.host.locks import flocked
-    from gpuagent.model.values import parse_name
+    from gpuagent.host.notebooks import remove_notebook
+    from gpuagent.model.session import Kind, kind_of, parse_subject
     from gpuagent.run.recorder import RunRecorder
     from gpuagent.run.runner import reap_orphans
 
-    parse_name(name)
-    with flocked(paths.job_lock(name), wait=False) as free:
+    kind = kind_of(parse_subject(name))
+    if kind == Kind.SHELL:
+        raise InvalidInput(f"{name}: a shell's container is removed when it exits; only jobs and notebooks are reaped")
+    notebook = name.partition("/")[2] if kind == Kind.NOTEBOOK else None
+    lock = paths.notebook_lock(notebook) if notebook else paths.job_lock(name)
+    with flocked(lock, wait=False) as free:
         if not free:
             return []
         recorder = RunRecorder(paths, log)
@@ -103,6 +109,8 @@ def reap_job(paths: Paths, name: str, log: Callable[[str], None]) -> list[str]:
             return reap_orphans(paths, name, recorder, log)
         finally:
             recorder.close()
+            if notebook:
+                remove_notebook(paths, notebook)
 
 
 def get_run(paths: Paths, run_id: str) -> RunRecord:

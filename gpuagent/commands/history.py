@@ -29,9 +29,9 @@ class RunInFull:
 
 def list_runs(paths: Paths, name: str | None, limit: int, status: str | None = None, since: datetime | None = None) -> RunHistory:
     if name is not None:
-        from gpuagent.model.values import parse_name  # imported only when a name is given
+        from gpuagent.model.session import parse_subject  # imported only when a name is given
 
-        parse_name(name)
+        parse_subject(name)
     if status is not None and status not in set(Status):
         raise InvalidInput(f"--status: unknown status {status!r}", f"use one of: {', '.join(Status)}")
     with existing_history(paths) as store:

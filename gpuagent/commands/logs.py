@@ -1,12 +1,12 @@
-"""gpuagent logs: the journal of a job's runs, or of one run."""
+"""gpuagent logs: the journal of a job's runs, or of one run; or of a notebook's."""
 
 from collections.abc import Iterator
 from datetime import datetime
 
 from gpuagent.commands.common import get_run
-from gpuagent.errors import NotFound
-from gpuagent.host.systemd import Systemd, service_unit_name
-from gpuagent.model.values import parse_name
+from gpuagent.errors import InvalidInput, NotFound
+from gpuagent.host.systemd import Systemd, notebook_unit_name, service_unit_name
+from gpuagent.model.session import Kind, kind_of, parse_subject
 from gpuagent.paths import Paths
 
 
@@ -19,8 +19,12 @@ def job_logs(
     follow: bool = False,
 ) -> Iterator[str]:
     """The journal's lines, as journalctl prints them, while it prints them: with
-    `follow` the stream goes on until it is closed."""
-    parse_name(name)
+    `follow` the stream goes on until it is closed. `name` is a job's, or a notebook's
+    `notebook/NAME`."""
+    kind = kind_of(parse_subject(name))
+    if kind == Kind.SHELL:
+        raise InvalidInput(f"{name}: a shell's output goes to its terminal, not the journal", f"see `gpuagent history {name}` for its sessions")
+    unit = notebook_unit_name(name.partition("/")[2]) if kind == Kind.NOTEBOOK else service_unit_name(name)
     invocation_id = None
     if run_id is not None:
         run = get_run(paths, run_id)
@@ -33,4 +37,4 @@ def job_logs(
             )
         invocation_id = run.invocation_id
     systemd = Systemd(paths.user_mode)
-    return systemd.stream(systemd.journal_command(service_unit_name(name), invocation_id, lines, since, follow))
+    return systemd.stream(systemd.journal_command(unit, invocation_id, lines, since, follow))

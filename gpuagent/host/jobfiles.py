@@ -63,8 +63,15 @@ def load_job(path: Path, *, on_host: bool = True) -> Job:
 
 def verify_on_host(job: Job, *, schedule_labels: tuple[str, str], after=None) -> Job:
     """`job` held to this host: its calendar read by systemd (and put in systemd's normal
-    form), its volumes' host paths present, its env file readable, its CPUs available.
-    `schedule_labels` name the schedule and its zone in errors (options, or keys)."""
+    form), and its environment (verify_environment). `schedule_labels` name the schedule
+    and its zone in errors (options, or keys)."""
+    verify_environment(job)
+    return dataclasses.replace(job, schedule=check_schedule(job.schedule, *schedule_labels, after=after))
+
+
+def verify_environment(job: Job) -> None:
+    """What the job's container needs of this host: its volumes' host paths present, its
+    env file readable, its CPUs available."""
     for volume in job.volumes:
         if not os.path.exists(volume.host):
             raise InvalidInput(f"-v {volume.spec()}: host path {volume.host} does not exist", "create it first, or fix the path")
@@ -74,7 +81,6 @@ def verify_on_host(job: Job, *, schedule_labels: tuple[str, str], after=None) ->
     cores = os.cpu_count() or 1
     if job.cpus is not None and job.cpus > cores:
         raise InvalidInput(f"--cpus {job.cpus:g} is more than this host's {cores} cores", f"use at most --cpus {cores}")
-    return dataclasses.replace(job, schedule=check_schedule(job.schedule, *schedule_labels, after=after))
 
 
 def docker_sockets() -> set[str]:

@@ -41,6 +41,10 @@ def service_unit_name(job: str) -> str:
     return f"gpuagent@{job}.service"
 
 
+def notebook_unit_name(notebook: str) -> str:
+    return f"gpuagent-notebook@{notebook}.service"
+
+
 @dataclass(frozen=True)
 class TimerState:
     """A job's timer as systemd holds it."""
@@ -104,6 +108,10 @@ class Systemd:
     def start(self, unit: str) -> None:
         """Start without waiting for the unit to finish (a run can take hours)."""
         self._run("systemctl", "start", "--no-block", unit)
+
+    def stop(self, unit: str) -> None:
+        """Stop the unit and wait until it has (its agent records the end first)."""
+        self._run("systemctl", "stop", unit)
 
     def show(self, units: Sequence[str], properties: Sequence[str]) -> list[dict[str, str]]:
         """`properties` of each of `units`, in one `systemctl show` (one process for any

@@ -66,7 +66,7 @@ def build_job(name: str, schedule: Schedule, given: Mapping[str, Any], label: Ca
     gpu_ids = settings["gpu_ids"]
     if settings["gpus"] is None:
         settings["gpus"] = len(gpu_ids)
-    _check_together(settings, label)
+    check_together(settings, label)
     if not schedule.has_timer and settings["after"] is None:
         on_cli = label(BY_FIELD["after"]).startswith("--")
         raise InvalidInput(
@@ -80,7 +80,7 @@ def build_job(name: str, schedule: Schedule, given: Mapping[str, Any], label: Ca
     return Job(name=name, schedule=schedule, **settings)
 
 
-def _check_together(settings: dict[str, Any], label: Callable[[Setting], str]) -> None:
+def check_together(settings: dict[str, Any], label: Callable[[Setting], str]) -> None:
     def named(field: str) -> str:
         return label(BY_FIELD[field])
 

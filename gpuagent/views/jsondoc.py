@@ -12,10 +12,13 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from gpuagent.model.session import kind_of
+
 if TYPE_CHECKING:
     from gpuagent.commands.doctor import DoctorReport
     from gpuagent.commands.gpus import GpusReport
     from gpuagent.commands.history import MetricHistory, RunHistory, RunInFull
+    from gpuagent.commands.notebook import NotebookState
     from gpuagent.commands.show import JobDetail
     from gpuagent.commands.status import StatusReport
     from gpuagent.host.inventory import JobList
@@ -146,6 +149,7 @@ def run_record(run: RunRecord, notifications: list[Notification] | None = None) 
     return {
         "run_id": run.run_id,
         "job": run.job,
+        "kind": kind_of(run.job),
         "status": run.status,
         "reason": run.reason,
         "exit_code": run.exit_code,
@@ -223,6 +227,24 @@ def gpus(report: GpusReport) -> dict:
             }
             for view in report.gpus
         ],
+    }
+
+
+def notebooks(listed: list[NotebookState]) -> dict:
+    return {
+        "notebooks": [
+            {
+                "name": state.name,
+                "active": state.active,
+                "url": None if state.address is None else state.address.url,
+                "port": None if state.spec is None else state.spec.port,
+                "like": None if state.spec is None else state.spec.like,
+                "idle_timeout_seconds": None if state.spec is None else state.spec.idle_timeout,
+                "ends_by": None if state.spec is None else moment(state.spec.started_at + state.spec.max_time),
+                "run": None if state.run is None else run_record(state.run),
+            }
+            for state in listed
+        ]
     }
 
 

@@ -1,0 +1,118 @@
+"""Notebooks and shells: sessions in a job's environment, admitted and recorded like runs.
+
+History names a session's runs `KIND/NAME` (`notebook/lab`, `shell/nightly`): no job name
+holds a `/`, so a job's history, metrics and notifications never count a session's, and
+`gpuagent history notebook/lab` finds one notebook's. The same name labels its container,
+so `gpus` shows it as the holder of its GPU.
+
+A session's Job carries the environment settings of the settings table (image, GPUs,
+limits, volumes, env, user, workdir), from a job (`--like`, or the shell's job) and the
+options given, read with each row's reader; the rest (schedule, retries, notifications)
+are a job's alone and stay at their defaults.
+"""
+
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from gpuagent.errors import InvalidInput
+from gpuagent.model import job as jobs
+from gpuagent.model.schedule import NO_TIMER
+from gpuagent.model.settings import BY_FIELD, Setting
+from gpuagent.model.values import parse_name
+
+
+class Kind(StrEnum):
+    NOTEBOOK = "notebook"
+    SHELL = "shell"
+
+
+JOB_KIND = "job"  # what a plain job's runs are, next to the kinds of sessions
+SEPARATOR = "/"
+
+# The settings a session takes from a job, and its options: where and with what it runs.
+ENVIRONMENT_FIELDS = (
+    "image",
+    "gpus",
+    "gpu_ids",
+    "min_free_vram",
+    "max_gpu_util",
+    "exclusive",
+    "memory",
+    "cpus",
+    "shm_size",
+    "volumes",
+    "env",
+    "env_file",
+    "user",
+    "workdir",
+    "stop_grace",
+)
+# A session waits for GPU memory only when asked to (--vram-wait): someone is waiting at the
+# terminal, and a job's 30-minute wait is not for them.
+SESSION_WAIT_FIELD = "vram_wait"
+SESSION_FIELDS = (*ENVIRONMENT_FIELDS, SESSION_WAIT_FIELD)
+
+
+def subject(kind: Kind, name: str) -> str:
+    """The name a session's runs have in history and on its container: `notebook/lab`."""
+    return f"{kind}{SEPARATOR}{name}"
+
+
+def kind_of(subject_name: str) -> str:
+    """`job`, `notebook` or `shell`: what a history row's name says it is."""
+    kind, separator, _ = subject_name.partition(SEPARATOR)
+    return kind if separator else JOB_KIND
+
+
+def parse_subject(text: str, label: str = "name") -> str:
+    """A job's name, or a session's `KIND/NAME`, as history and reap take them."""
+    kind, separator, name = text.partition(SEPARATOR)
+    if not separator:
+        return parse_name(text, label)
+    if kind not in set(Kind):
+        raise InvalidInput(f"{label}: {text!r} is neither a job nor a session", f"a session is {' or '.join(k + '/NAME' for k in Kind)}")
+    parse_name(name, label)
+    return text
+
+
+def file_form(job: "jobs.Job") -> dict[str, Any]:
+    """The job's environment settings as a job file holds them."""
+    held = {field: BY_FIELD[field].to_toml(getattr(job, field)) for field in ENVIRONMENT_FIELDS}
+    return {field: value for field, value in held.items() if value is not None}
+
+
+def session_options(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The session options given on the command line (None: not given), as a job file
+    holds them."""
+    given = {}
+    for field, value in values.items():
+        setting = BY_FIELD[field]
+        if value is None or value == []:
+            continue
+        given[field] = setting.from_cli(value, setting.option) if setting.from_cli else value
+    return given
+
+
+def session_job(
+    name: str,
+    given: Mapping[str, Any],
+    *,
+    command: tuple[str, ...],
+    timeout: int | None,
+    label: Callable[[Setting], str] = lambda setting: setting.option,
+) -> "jobs.Job":
+    """The Job a session runs: `given` maps SESSION_FIELDS to values as a job file holds
+    them (file_form, then the options over it); errors name each by `label`."""
+    unknown = set(given) - set(SESSION_FIELDS)
+    if unknown:
+        raise InvalidInput(f"{', '.join(sorted(unknown))}: not a setting of a notebook or shell")
+    settings = {field: BY_FIELD[field].read(value, label(BY_FIELD[field])) for field, value in given.items()}
+    if "image" not in settings:
+        raise InvalidInput("--image is required", "give --image IMG, or --like JOB to take a job's")
+    if settings.get("gpus") is None:
+        settings["gpus"] = len(settings.get("gpu_ids", ()))
+    settings.update(command=command, timeout=timeout, vram_policy="wait", vram_wait=settings.get(SESSION_WAIT_FIELD, 0))
+    full = {setting.field: settings.get(setting.field, setting.default) for setting in BY_FIELD.values()}
+    jobs.check_together(full, label)
+    return jobs.Job(name=parse_name(name), schedule=NO_TIMER, **full)
