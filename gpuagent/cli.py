@@ -158,14 +158,29 @@ NOTIFY_ON_HELP = "Events the --notify URLs get, comma-separated: failure, succes
 PING_HELP = "Dead man's switch (healthchecks.io): POST URL/start as a run starts, URL when it exits 0, URL/fail with its log tail otherwise."
 
 
+def parameter(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default)
+
+
+def _setting_parameter(setting, *, image_required: bool) -> inspect.Parameter:
+    """The option of one row of the settings table. For `add` a boolean defaults to the
+    row's default; elsewhere (a notebook, over a --like job) to None: not given."""
+    from gpuagent.model.settings import BOOLEAN, STRING_TABLE, STRINGS
+
+    option = typer.Option(*setting.options, help=setting.help, metavar=setting.metavar)
+    if setting.kind is BOOLEAN:
+        return parameter(setting.field, Annotated[bool | None if not image_required else bool, option], setting.default if image_required else None)
+    if setting.kind in (STRINGS, STRING_TABLE):
+        return parameter(setting.field, Annotated[list[str] | None, option])
+    required = image_required and setting.field == "image"
+    return parameter(setting.field, Annotated[setting.kind.cli_type | None, option], ... if required else None)
+
+
 def _add_parameters() -> list[inspect.Parameter]:
     """`add`'s arguments and options: the job's name and command, the schedule, one option
     per row of the settings table (model/settings.py), and what `add` itself does."""
     from gpuagent.model.schedule import KIND_HELP, ZONE_HELP, ZONE_KEY
-    from gpuagent.model.settings import BOOLEAN, BY_FIELD, SETTINGS, STRING_TABLE, STRINGS
-
-    def parameter(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
-        return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default)
+    from gpuagent.model.settings import BY_FIELD, SETTINGS
 
     parameters = [
         parameter("name", Annotated[str, typer.Argument(help="Job name: a-z, 0-9, '-' and '_', up to 63 characters.")], ...),
@@ -173,16 +188,7 @@ def _add_parameters() -> list[inspect.Parameter]:
         *(parameter(kind, Annotated[str | None, typer.Option(f"--{kind}", help=words, metavar="SPEC")]) for kind, words in KIND_HELP.items()),
         parameter(ZONE_KEY, Annotated[str | None, typer.Option(f"--{ZONE_KEY}", help=ZONE_HELP, metavar="ZONE")]),
     ]
-    for setting in SETTINGS:
-        if not setting.options:
-            continue
-        option = typer.Option(*setting.options, help=setting.help, metavar=setting.metavar)
-        if setting.kind is BOOLEAN:
-            parameters.append(parameter(setting.field, Annotated[bool, option], setting.default))
-        elif setting.kind in (STRINGS, STRING_TABLE):
-            parameters.append(parameter(setting.field, Annotated[list[str] | None, option]))
-        else:
-            parameters.append(parameter(setting.field, Annotated[setting.kind.cli_type | None, option], ... if setting.field == "image" else None))
+    parameters += [_setting_parameter(setting, image_required=True) for setting in SETTINGS if setting.options]
     parameters += [
         parameter("disabled", Annotated[bool, typer.Option("--disabled", help="Write the job but leave its timer off.")], False),
         parameter("replace", Annotated[bool, typer.Option("--replace", help="Overwrite a job of the same name.")], False),
@@ -518,6 +524,128 @@ def metrics() -> None:
     from gpuagent.observe.metrics import exposition
 
     out.stream.write(exposition(_paths()))
+
+
+notebook_app = typer.Typer(
+    cls=_Commands,
+    help="JupyterLab in a job's environment, on 127.0.0.1 behind a token: admitted and recorded like a run.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(notebook_app, name="notebook")
+
+NotebookName = Annotated[str, typer.Argument(help="The notebook.")]
+
+
+def notebook_start(name: str | None, like: str | None, idle_timeout: str, max_time: str, port: int | None, **settings) -> None:
+    """Start JupyterLab (in its own systemd unit) and print its URL and the SSH tunnel to reach it."""
+    from gpuagent.commands.notebook import start_notebook
+    from gpuagent.model.schedule import parse_duration
+    from gpuagent.model.session import session_options
+    from gpuagent.views import text as render
+
+    started = start_notebook(
+        _paths(),
+        name,
+        like,
+        session_options(settings),
+        idle_timeout=parse_duration(idle_timeout, option="--idle-timeout"),
+        max_time=parse_duration(max_time, option="--max-time"),
+        port=port,
+    )
+    render.notebook_started(out, started)
+
+
+def _notebook_parameters() -> list[inspect.Parameter]:
+    from gpuagent.model.notebook import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_TIME
+    from gpuagent.model.schedule import format_duration
+    from gpuagent.model.session import SESSION_FIELDS
+    from gpuagent.model.settings import BY_FIELD
+
+    return [
+        parameter("name", Annotated[str | None, typer.Argument(help="Notebook name (default: the --like job's, else lab).")]),
+        parameter(
+            "like",
+            Annotated[
+                str | None,
+                typer.Option(
+                    "--like",
+                    help="Take this job's image, volumes, env, user and GPU needs (options given win).",
+                    metavar="JOB",
+                    autocompletion=_complete_job,
+                ),
+            ],
+        ),
+        parameter(
+            "idle_timeout",
+            Annotated[
+                str,
+                typer.Option(
+                    "--idle-timeout",
+                    help="Stop after this long with no kernel busy and no one using it (JupyterLab looks once a minute).",
+                    metavar="DURATION",
+                ),
+            ],
+            format_duration(DEFAULT_IDLE_TIMEOUT),
+        ),
+        parameter(
+            "max_time",
+            Annotated[str, typer.Option("--max-time", help="Stop after this long, busy or not.", metavar="DURATION")],
+            format_duration(DEFAULT_MAX_TIME),
+        ),
+        parameter("port", Annotated[int | None, typer.Option("--port", help="The port on 127.0.0.1 (default: the first free one from 8888).")]),
+        *(_setting_parameter(BY_FIELD[field], image_required=False) for field in SESSION_FIELDS),
+    ]
+
+
+notebook_start.__signature__ = inspect.Signature(_notebook_parameters())
+notebook_start.__annotations__ = {parameter.name: parameter.annotation for parameter in notebook_start.__signature__.parameters.values()}
+notebook_app.command("start")(notebook_start)
+
+
+@notebook_app.command("stop")
+def notebook_stop(name: NotebookName) -> None:
+    """Stop a notebook: its container is removed, its end recorded."""
+    from gpuagent.commands.notebook import stop_notebook
+    from gpuagent.views import text as render
+
+    render.notebook_stopped(out, name, stop_notebook(_paths(), name))
+
+
+@notebook_app.command("list")
+def notebook_list(as_json: AsJson = False) -> None:
+    """The notebooks running: URL, GPU, since when, until when."""
+    from gpuagent.commands.notebook import list_notebooks
+
+    _show("notebooks", list_notebooks(_paths()), as_json)
+
+
+@notebook_app.command("serve", hidden=True)
+def notebook_serve(name: NotebookName) -> None:
+    """Serve a notebook in the foreground (what its unit runs)."""
+    from gpuagent.run.session import serve_notebook
+
+    _, status = serve_notebook(_paths(), name, output=sys.stdout, log=_agent_log)
+    raise typer.Exit(status)
+
+
+@app.command()
+def shell(
+    name: JobName,
+    command: Annotated[list[str] | None, typer.Argument(help="Run this instead of a shell (after --).")] = None,
+    vram_wait: Annotated[
+        str | None, typer.Option("--vram-wait", help="Wait this long for the job's GPU memory (default: fail at once).", metavar="DURATION")
+    ] = None,
+) -> None:
+    """A shell (or one command) in a job's exact environment: its image, volumes, env, user, limits and GPU, admitted as a run's. Exit with its status."""
+    from gpuagent.host.terminal import has_terminal, terminal_bridge
+    from gpuagent.run.session import open_shell
+
+    terminal = terminal_bridge if has_terminal() else None
+    run, status = open_shell(_paths(), name, tuple(command or ()), vram_wait, terminal, output=sys.stdout, log=_agent_log)
+    if run.status not in ("succeeded", "failed"):
+        _agent_log(f"shell {run.run_id}: {run.status} ({run.reason})")
+    raise typer.Exit(status)
 
 
 def _refresh_metrics() -> None:

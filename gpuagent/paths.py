@@ -93,6 +93,19 @@ class Paths:
     def job_lock(self, name: str) -> Path:
         return self.runtime_dir / f"job-{name}.lock"
 
+    @property
+    def notebooks_dir(self) -> Path:
+        """The settings of each notebook started and not yet ended, 0700: they hold its
+        token. Runtime state: a notebook does not outlive a reboot."""
+        return self.runtime_dir / "notebooks"
+
+    def notebook_file(self, name: str) -> Path:
+        return self.notebooks_dir / f"{name}.json"
+
+    def notebook_lock(self, name: str) -> Path:
+        """Held by the notebook's agent while it runs."""
+        return self.runtime_dir / f"notebook-{name}.lock"
+
 
 def _user_dir(env: dict[str, str], xdg_var: str, default: str) -> Path:
     base = env.get(xdg_var) or str(Path(env.get("HOME", "~")).expanduser() / default)

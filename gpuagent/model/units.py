@@ -66,4 +66,5 @@ SERVICE_TEMPLATE = ShippedUnit("gpuagent@.service", "no job can start", needed_t
 FAILURE_HANDLER = ShippedUnit(
     "gpuagent-on-failure@.service", "a run whose agent is killed outright is marked lost but nobody is notified", needed_to_run=False
 )
-SHIPPED_UNITS = (SERVICE_TEMPLATE, FAILURE_HANDLER)
+NOTEBOOK_SERVICE = ShippedUnit("gpuagent-notebook@.service", "`gpuagent notebook start` cannot start a notebook", needed_to_run=False)
+SHIPPED_UNITS = (SERVICE_TEMPLATE, FAILURE_HANDLER, NOTEBOOK_SERVICE)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.commands.export import CheckResult, ExportResult
     from gpuagent.commands.gpus import GpusReport, GpuView
     from gpuagent.commands.history import MetricHistory, RunHistory, RunInFull
+    from gpuagent.commands.notebook import NotebookState, StartedNotebook
     from gpuagent.commands.show import JobDetail, NotifyOverview
     from gpuagent.commands.status import JobStatus, StatusReport
     from gpuagent.commands.sync import SyncResult
@@ -490,6 +491,58 @@ def _owner(job: str | None, container_id: str | None, docker_problem: str | None
 
 
 # --- doctor ------------------------------------------------------------------------------
+
+
+# --- notebooks -------------------------------------------------------------------------
+
+
+def notebook_started(screen: Screen, started: StartedNotebook) -> None:
+    spec, run = started.spec, started.run
+    gpus = f" on {_gpu_words(run)}" if run is not None and run.gpu_uuids else ""
+    emit(
+        screen,
+        Line(f"notebook {spec.name}: JupyterLab{gpus} answers after {started.seconds:.1f}s ({started.unit})"),
+        Line(),
+        Fields(
+            [
+                ("on this host", spec.address.url),
+                ("from a laptop", f"{spec.address.tunnel(started.login)}, then open the same URL"),
+                ("stops", f"after {format_duration(spec.idle_timeout)} idle, or {format_duration(spec.max_time)} at most"),
+                ("stop it now", f"gpuagent notebook stop {spec.name}"),
+            ]
+        ),
+        Line(),
+        Line("It listens on 127.0.0.1 only, and the token is its key: keep the URL to yourself."),
+    )
+
+
+def notebook_stopped(screen: Screen, name: str, run: RunRecord | None) -> None:
+    ended = "" if run is None else f": run {run.run_id} {run.status} after {duration(run.duration)}"
+    emit(screen, Line(f"notebook {name} stopped{ended}"))
+
+
+def notebooks(screen: Screen, listed: list[NotebookState]) -> None:
+    if not listed:
+        emit(screen, Line("no notebook is running: start one with `gpuagent notebook start --like JOB` (or --image IMG)"))
+        return
+    rows = []
+    for state in listed:
+        run, spec = state.run, state.spec
+        rows.append(
+            [
+                state.name,
+                status_cell(run.status) if run is not None and state.active else Styled("ending" if not state.active else "starting", "yellow"),
+                "-" if run is None or not run.gpu_uuids else _gpu_words(run),
+                "-" if run is None else when(run.started_at),
+                "-" if spec is None else when(spec.started_at + spec.max_time),
+                "(its file is not readable: sudo?)" if spec is None else spec.address.url,
+            ]
+        )
+    emit(screen, Table(["notebook", "state", "gpu", "since", "ends by", "url"], rows, wrap=frozenset({"url"})))
+
+
+def _gpu_words(run: RunRecord) -> str:
+    return ", ".join(run.gpu_uuids) if not run.gpu_names else f"{run.gpu_names} ({', '.join(run.gpu_uuids)})"
 
 
 def doctor(screen: Screen, report: DoctorReport) -> None:
