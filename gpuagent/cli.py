@@ -500,10 +500,10 @@ def logs(
 
 @app.command()
 def gpus(as_json: AsJson = False) -> None:
-    """Every GPU: memory, utilisation, temperature, power, and which job's processes are on it."""
+    """Every GPU: memory, utilisation, temperature, power, which job's (or notebook's) processes are on it, and what is reserved."""
     from gpuagent.commands.gpus import read_gpu_report
 
-    _show("gpus", read_gpu_report(), as_json)
+    _show("gpus", read_gpu_report(_paths()), as_json)
 
 
 @app.command()

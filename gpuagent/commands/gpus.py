@@ -1,4 +1,5 @@
-"""gpuagent gpus: every GPU now, and whose processes hold its memory."""
+"""gpuagent gpus: every GPU now, whose processes hold its memory, and what admission has
+reserved on it and is not in use yet (a run loading its model, a notebook idle)."""
 
 from dataclasses import dataclass
 
@@ -11,6 +12,8 @@ from gpuagent.host.nvml import (
     read_gpus,
 )
 from gpuagent.host.procs import container_id_of_pid
+from gpuagent.paths import Paths
+from gpuagent.run.reservations import Claim, Reservations
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class GpuProcessOwner:
 class GpuView:
     gpu: GpuSnapshot
     processes: tuple[GpuProcessOwner, ...]
+    claims: tuple[Claim, ...] = ()  # reserved by admission, not yet in use
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class GpusReport:
     docker_problem: str | None  # why containers could not be matched to jobs
 
 
-def read_gpu_report() -> GpusReport:
+def read_gpu_report(paths: Paths) -> GpusReport:
     try:
         with nvml_kept_open():
             snapshots, driver = read_gpus(), driver_version()
@@ -55,4 +59,6 @@ def read_gpu_report() -> GpusReport:
         container = containers[process.pid]
         return GpuProcessOwner(process.pid, process.used_bytes, container, jobs.get(container) if container else None)
 
-    return GpusReport(driver, [GpuView(gpu, tuple(map(owner, gpu.processes))) for gpu in snapshots], None, docker_problem)
+    claims = Reservations(paths.runtime_dir).current()
+    views = [GpuView(gpu, tuple(map(owner, gpu.processes)), tuple(claim for claim in claims if claim.gpu_uuid == gpu.uuid)) for gpu in snapshots]
+    return GpusReport(driver, views, None, docker_problem)

@@ -224,6 +224,7 @@ def gpus(report: GpusReport) -> dict:
                 "power_watts": view.gpu.power_watts,
                 "error": view.gpu.error,
                 "processes": [{"pid": p.pid, "used_bytes": p.used_bytes, "container_id": p.container_id, "job": p.job} for p in view.processes],
+                "reserved": [{"holder": c.holder or None, "run_id": c.run_id, "bytes": c.bytes} for c in view.claims if c.bytes],
             }
             for view in report.gpus
         ],

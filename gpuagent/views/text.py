@@ -454,6 +454,11 @@ def gpus(screen: Screen, report: GpusReport) -> None:
         Table(["gpu", "name / uuid", "memory used", "util", "temp", "power"], rows),
     ]
     blocks += [Table(["gpu", "pid", "job", "vram"], processes)] if processes else [Line("no processes on the GPUs")]
+    claims = [[str(view.gpu.index), claim.holder or claim.run_id, size(claim.bytes)] for view in report.gpus for claim in view.claims if claim.bytes]
+    if claims:
+        # memory admitted and not yet in use (a run loading, a notebook with no kernel yet):
+        # no other run is admitted on it
+        blocks.append(Table(["gpu", "reserved for", "vram"], claims))
     if report.docker_problem:
         blocks.append(Line(Styled(f"jobs of containers unknown: {report.docker_problem}", "yellow")))
     emit(screen, *blocks)
@@ -488,9 +493,6 @@ def _owner(job: str | None, container_id: str | None, docker_problem: str | None
     if job:
         return job
     return "unknown" if container_id and docker_problem else "other"
-
-
-# --- doctor ------------------------------------------------------------------------------
 
 
 # --- notebooks -------------------------------------------------------------------------
@@ -543,6 +545,9 @@ def notebooks(screen: Screen, listed: list[NotebookState]) -> None:
 
 def _gpu_words(run: RunRecord) -> str:
     return ", ".join(run.gpu_uuids) if not run.gpu_names else f"{run.gpu_names} ({', '.join(run.gpu_uuids)})"
+
+
+# --- doctor ------------------------------------------------------------------------------
 
 
 def doctor(screen: Screen, report: DoctorReport) -> None:

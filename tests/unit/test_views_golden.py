@@ -18,6 +18,8 @@ from gpuagent.host.systemd import TimerState
 from gpuagent.model.job import job_from_options
 from gpuagent.model.run import RunRecord
 from gpuagent.model.schedule import parse_schedule
+from gpuagent.paths import resolve_paths
+from gpuagent.run.reservations import Reservations
 from gpuagent.views import text as render
 from gpuagent.views.terminal import Screen
 from tests.gpu_sim import FakeGpu, GiB
@@ -101,7 +103,11 @@ def history_runs() -> list[RunRecord]:
     ]
 
 
-def gpus_report(fake_gpus):
+def gpus_report(fake_gpus, tmp_path):
+    """Four GPUs, one of them partly reserved by a notebook that has no kernel yet."""
+    paths = resolve_paths(user_mode=False, env={"GPUAGENT_RUNTIME_DIR": str(tmp_path)})
+    with Reservations(paths.runtime_dir).admission() as book:
+        book.claim("a1b2c3d4e5f6", ("GPU-bbbbbbbb-1111-2222-3333-444444444444",), 20 * GiB, "notebook/lab", lasting=True)
     fake_gpus.update(
         [
             FakeGpu("GPU-aaaaaaaa-1111-2222-3333-444444444444", used=61 * GiB, util=97, temp=74, power=612_000, processes=[(GONE_PID, 60 * GiB)]),
@@ -117,7 +123,7 @@ def gpus_report(fake_gpus):
             ),
         ]
     )
-    return read_gpu_report()
+    return read_gpu_report(paths)
 
 
 def rendered(view: str, result, terminal: bool) -> str:
@@ -144,8 +150,8 @@ def test_history(terminal):
 
 
 @pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "plain"])
-def test_gpus(fake_gpus, terminal):
-    check_golden(f"gpus-{'terminal' if terminal else 'plain'}.txt", rendered("gpus", gpus_report(fake_gpus), terminal))
+def test_gpus(fake_gpus, tmp_path, terminal):
+    check_golden(f"gpus-{'terminal' if terminal else 'plain'}.txt", rendered("gpus", gpus_report(fake_gpus, tmp_path), terminal))
 
 
 @pytest.mark.parametrize("width", [WIDTH, 60], ids=["fits", "wraps"])
