@@ -123,6 +123,8 @@ def ending(status: str, reason: str, spec: NotebookSpec) -> str:
         return f"JupyterLab shut itself down: idle for its --idle-timeout {format_duration(spec.idle_timeout)} (or File > Shut Down)"
     if status == Status.TIMED_OUT:
         return f"reached its --max-time {format_duration(spec.max_time)} and was stopped"
+    if status == Status.STOPPED:
+        return "stopped by `gpuagent notebook stop` (or a signal to its agent)"
     if reason == f"exit {COMMAND_NOT_FOUND}":
         return f"exit {COMMAND_NOT_FOUND}: the image has no `jupyter` command (build images/notebook on it and give that as --image)"
     return reason
