@@ -4,7 +4,8 @@ Each image carries a label with a hash of the recipe that made it (this file and
 inputs it copies in); an image whose label matches is reused, anything else is rebuilt.
 
 Run ``python -m tests.support.images`` (from the repository root) to prebuild the two
-small ones; the torch image (several hundred MB) is built when a test first asks for it.
+small ones; the torch image (several hundred MB) and the notebook image (images/notebook
+on images/runtime, on a light Debian python) are built when a test first asks for them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import contextlib
 import fcntl
 import hashlib
 import io
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,12 +25,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .cache import CACHE, build_cached, digest
+from .cache import CACHE, REPO, build_cached, digest
 
 BUSYBOX_IMAGE = "gpuagent-test/busybox:latest"
 PYTHON_IMAGE = "gpuagent-test/python:3.11"
 TORCH_VERSION = "2.13.0"  # its CPU wheel for CPython 3.11 lies on these machines' disk
 TORCH_IMAGE = f"gpuagent-test/torch:{TORCH_VERSION}-cpu"
+NOTEBOOK_IMAGE = "gpuagent-test/notebook:latest"
+# The notebook image's layers below it: Debian's python3 and pip (no torch: a notebook
+# test needs none), then images/runtime on it.
+NOTEBOOK_BASE_IMAGE = "gpuagent-test/notebook-base:bookworm"
+NOTEBOOK_RUNTIME_IMAGE = "gpuagent-test/notebook-runtime:latest"
+NOTEBOOK_DIR = REPO / "images/notebook"
+RUNTIME_DIR = REPO / "images/runtime"
+# Wheels for the base's CPython 3.11 on glibc 2.36: the tags JupyterLab's dependencies ship.
+NOTEBOOK_WHEEL_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64", "linux_x86_64")
 
 RECIPE_LABEL = "gpuagent-test.recipe"
 BUSYBOX_BINARY = Path("/bin/busybox")  # from Debian's busybox-static
@@ -125,6 +137,118 @@ def ensure_torch_image() -> str:
             _build_debian_image(TORCH_IMAGE, recipe, packages, hooks)
             _prove_runs(TORCH_IMAGE, "sh", "-c", "command -v useradd && python -c 'import torch; torch.ones(2) @ torch.ones(2)'")
     return TORCH_IMAGE
+
+
+def notebook_versions() -> dict[str, str]:
+    """The versions images/notebook/Dockerfile pins, by ARG name (JUPYTERLAB_VERSION,
+    JUPYTER_SERVER_VERSION): the one place they are written."""
+    text = (NOTEBOOK_DIR / "Dockerfile").read_text()
+    versions = dict(re.findall(r"^ARG (JUPYTER\w*_VERSION)=(\S+)$", text, re.MULTILINE))
+    if "JUPYTERLAB_VERSION" not in versions:
+        raise ImageBuildError("images/notebook/Dockerfile pins no ARG JUPYTERLAB_VERSION=...")
+    return versions
+
+
+def _notebook_requirements() -> list[str]:
+    names = {"JUPYTERLAB_VERSION": "jupyterlab", "JUPYTER_SERVER_VERSION": "jupyter_server"}
+    return [f"{names[arg]}=={version}" for arg, version in sorted(notebook_versions().items()) if arg in names]
+
+
+def ensure_notebook_wheels() -> Path:
+    """The wheels images/notebook installs offline: the pinned JupyterLab and
+    jupyter_server with every dependency, for CPython 3.11 on x86_64 Linux, downloaded by
+    the host's pip (cached under .cache/notebook-wheels)."""
+    requirements = _notebook_requirements()
+
+    def build(directory: Path) -> None:
+        platforms = [arg for platform in NOTEBOOK_WHEEL_PLATFORMS for arg in ("--platform", platform)]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                *platforms,
+                "--dest",
+                str(directory),
+                *requirements,
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            raise ImageBuildError(f"pip download {' '.join(requirements)} failed:\n{result.stderr[-3000:]}")
+
+    return build_cached(CACHE, "notebook-wheels", digest(*requirements, "cp311", *NOTEBOOK_WHEEL_PLATFORMS), build)
+
+
+def ensure_notebook_image() -> str:
+    """Tag of images/notebook built through the real Dockerfiles, offline: images/runtime
+    on Debian bookworm's python3 and pip (no torch), then images/notebook on it with the
+    cached wheels in its wheels/ (so pip installs with no index, as on an offline host)."""
+    wheels = ensure_notebook_wheels()
+    base_recipe = _recipe_hash(b"notebook-base")
+    with _build_lock():
+        if _label(NOTEBOOK_BASE_IMAGE) != base_recipe:
+            hooks = [*_PYTHON_HOOKS, 'ln -sf python3 "$1/usr/bin/python"']
+            packages = ["python3", "python3-pip", "dash", "coreutils", "passwd", "login", "libstdc++6"]  # pyzmq needs libstdc++
+            _build_debian_image(NOTEBOOK_BASE_IMAGE, base_recipe, packages, hooks)
+            _prove_runs(NOTEBOOK_BASE_IMAGE, "sh", "-c", "command -v useradd && python -m pip --version")
+        runtime_recipe = _recipe_hash(base_recipe.encode(), _files_hash(_context_files(RUNTIME_DIR)))
+        if _label(NOTEBOOK_RUNTIME_IMAGE) != runtime_recipe:
+            _docker_build(NOTEBOOK_RUNTIME_IMAGE, runtime_recipe, RUNTIME_DIR, BASE_IMAGE=NOTEBOOK_BASE_IMAGE)
+        # The build context: images/notebook with the cached wheels in its wheels/ (the
+        # checkout's own, an offline build's if any, stay out).
+        files = {relative: path for relative, path in _context_files(NOTEBOOK_DIR).items() if path.suffix != ".whl"}
+        files |= {Path("wheels") / wheel.name: wheel for wheel in wheels.glob("*.whl")}
+        recipe = _recipe_hash(runtime_recipe.encode(), _files_hash(files))
+        if _label(NOTEBOOK_IMAGE) != recipe:
+            with tempfile.TemporaryDirectory(prefix="gpuagent-notebook-") as context:
+                for relative, path in files.items():
+                    (Path(context) / relative).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, Path(context) / relative)
+                _docker_build(NOTEBOOK_IMAGE, recipe, Path(context), RUNTIME_IMAGE=NOTEBOOK_RUNTIME_IMAGE)
+            _prove_runs(NOTEBOOK_IMAGE, "sh", "-c", '[ "$(id -u):$(id -g)" = 1000:1000 ] && jupyter lab --version')
+    return NOTEBOOK_IMAGE
+
+
+def _context_files(directory: Path) -> dict[Path, Path]:
+    """Every file under `directory`, by its path relative to it."""
+    return {path.relative_to(directory): path for path in directory.rglob("*") if path.is_file()}
+
+
+def _files_hash(files: dict[Path, Path]) -> bytes:
+    """A build context's files, by path in it and content."""
+    hasher = hashlib.sha256()
+    for relative in sorted(files):
+        hasher.update(str(relative).encode() + b"\0")
+        hasher.update(hashlib.sha256(files[relative].read_bytes()).digest())
+    return hasher.digest()
+
+
+def _docker_build(tag: str, recipe: str, context: Path, **build_args: str) -> None:
+    """`docker build` of a real Dockerfile, labelled with its recipe. The legacy builder:
+    this docker CLI has no buildx, and the Dockerfiles need nothing BuildKit adds."""
+    args = ["docker", "build", "--quiet", "--force-rm", "--tag", tag, "--label", f"{RECIPE_LABEL}={recipe}"]
+    for name, value in build_args.items():
+        args += ["--build-arg", f"{name}={value}"]
+    previous = _image_id(tag)
+    result = subprocess.run(
+        [*args, str(context)], env={**os.environ, "DOCKER_BUILDKIT": "0"}, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600
+    )
+    if result.returncode != 0:
+        raise ImageBuildError(f"docker build {tag} ({context}) failed (exit {result.returncode}):\n{(result.stdout + result.stderr)[-3000:]}")
+    if previous and previous != _image_id(tag):
+        subprocess.run(["docker", "image", "rm", previous], capture_output=True)
 
 
 def _recipe_hash(*inputs: bytes) -> str:
