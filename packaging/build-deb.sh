@@ -5,7 +5,8 @@
 #
 # The package holds a virtual environment at /opt/gpuagent (gpuagent and its
 # dependencies, compiled), the command /usr/bin/gpuagent, the units gpuagent ships (the
-# template gpuagent@.service and its failure handler gpuagent-on-failure@.service) in
+# template gpuagent@.service, its failure handler gpuagent-on-failure@.service and the
+# notebook template gpuagent-notebook@.service) in
 # /usr/lib/systemd/system (where Debian policy puts a package's units; local changes go
 # in a drop-in, `systemctl edit gpuagent@.service`), and maintainer
 # scripts (packaging/debian/) that create /etc/gpuagent and /var/lib/gpuagent, reload

@@ -2,6 +2,7 @@
 until JupyterLab answers; `list` shows it, `logs` its journal, `stop` ends it; its own
 idle timeout ends it too; each time its container goes and history keeps the session."""
 
+import json
 import re
 import subprocess
 import time
@@ -13,6 +14,7 @@ from gpuagent.host.dockerd import LABEL_JOB
 from tests.support.agent import wait_for
 from tests.support.boxed import gpuagent, runs, unit_property
 from tests.support.images import ensure_notebook_image
+from tests.support.json_schema import DOCUMENTS, check
 
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)/lab\?token=([0-9a-f]+)")
 
@@ -52,6 +54,10 @@ def test_start_list_logs_and_stop_a_notebook(systemd_box, notebook_image):
 
     listed = gpuagent(box, "notebook", "list").stdout
     assert "lab" in listed and f"127.0.0.1:{port}" in listed and "running" in listed
+    document = json.loads(gpuagent(box, "notebook", "list", "--json").stdout)
+    check(document, DOCUMENTS["notebook list"])
+    [notebook] = document["notebooks"]
+    assert notebook["active"] and notebook["port"] == int(port) and token in notebook["url"] and notebook["run"]["kind"] == "notebook"
     assert "ServerApp" in gpuagent(box, "logs", "notebook/lab").stdout, "JupyterLab's own output is in the unit's journal"
 
     stopped = gpuagent(box, "notebook", "stop", "lab")

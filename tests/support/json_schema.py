@@ -114,6 +114,7 @@ STATUS = {
 RUN = {
     **LAST_RUN,
     "job": str,
+    "kind": OneOf(("job", "notebook", "shell")),
     "attempt": int,
     "first_run_id": Maybe(str),
     "gpu_uuids": [str],
@@ -154,11 +155,26 @@ GPU = {
     "power_watts": Maybe(float),
     "error": Maybe(str),
     "processes": [GPU_PROCESS],
+    "reserved": [{"holder": Maybe(str), "run_id": str, "bytes": int}],
 }
 GPUS = {"driver_version": Maybe(str), "nvml_error": Maybe(str), "docker_error": Maybe(str), "gpus": [GPU]}
 DOCTOR = {
     "ready": bool,
     "findings": [{"check": str, "level": OneOf(("ok", "warning", "error")), "message": str, "fix": Maybe(str)}],
+}
+NOTEBOOKS = {
+    "notebooks": [
+        {
+            "name": str,
+            "active": bool,
+            "url": Maybe(str),
+            "port": Maybe(int),
+            "like": Maybe(str),
+            "idle_timeout_seconds": Maybe(int),
+            "ends_by": Maybe(MOMENT),
+            "run": Maybe(RUN),
+        }
+    ]
 }
 DOCUMENTS = {
     "list": LIST,
@@ -169,6 +185,7 @@ DOCUMENTS = {
     "history --metric": METRIC_HISTORY,
     "gpus": GPUS,
     "doctor": DOCTOR,
+    "notebook list": NOTEBOOKS,
 }
 
 

@@ -14,6 +14,7 @@ from gpuagent.host.history import HistoryStore
 from gpuagent.model.job import Job
 from gpuagent.model.notify import Notification
 from gpuagent.model.settings import SETTINGS
+from gpuagent.run.reservations import Reservations
 from tests.gpu_sim import FakeGpu, GiB
 from tests.support import json_schema
 from tests.support.agent import AgentHome
@@ -73,7 +74,10 @@ def home(tmp_path, fake_gpus):
         run_record("a3", "full", "succeeded", T0 + 90, metrics={"val_loss": 0.25, "steps": 500.0}),
         run_record("c1", "bare", "succeeded", T0 + 100, upstream_run_id="a1"),
         run_record("b1", "bare", "running", T0 + 120, took=None, agent_pid=None, image=None),
+        run_record("n1", "notebook/lab", "running", T0 + 130, took=None, gpu_uuids=("GPU-aaaaaaaa-0000-0000-0000-000000000000",)),
     )
+    with Reservations(home.root / "runtime").admission() as book:  # what the notebook reserved and does not use yet
+        book.claim("n1", ("GPU-aaaaaaaa-0000-0000-0000-000000000000",), 20 * GiB, "notebook/lab", lasting=True)
     with HistoryStore(home.root / "state" / "history.db") as store:  # so the notification fields are checked, not only null
         store.save_notification(Notification("a1", "full", "notify", "failure", T0 + 95, False, "json: connection refused"))
         store.save_notification(Notification("a1", "full", "ping", "failure", T0 + 95, True, "ping: HTTP 200"))
