@@ -156,6 +156,19 @@ def test_the_server_runs_as_the_images_user(notebook):
         assert (int(process["RUID"]), int(process["EUID"])) == (TRAINER_UID, TRAINER_UID), process
 
 
+def test_nothing_but_the_server_listens(notebook):
+    # A kernel's ports are on 127.0.0.1 of the container; this notebook has none yet.
+    result = notebook.container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+    assert result.exit_code == 0, result.output
+    listening = set()
+    for line in result.output.decode().splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
+            address, port = fields[1].rsplit(":", 1)
+            listening.add((address.strip("0") or "any", int(port, 16)))
+    assert listening == {("any", CONTAINER_PORT)}, listening
+
+
 def test_it_is_the_pinned_jupyterlab(notebook):
     versions = notebook_versions()
     lab = notebook.container.exec_run(["jupyter", "lab", "--version"])
