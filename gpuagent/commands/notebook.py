@@ -6,10 +6,7 @@ The agent admits its GPU as a run's and records it (run/session.py).
 """
 
 import dataclasses
-import getpass
-import os
 import secrets
-import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +17,7 @@ from gpuagent.errors import GpuAgentError, InvalidInput
 from gpuagent.host.files import write_atomic
 from gpuagent.host.history import existing_history
 from gpuagent.host.jobfiles import load_job, verify_environment
-from gpuagent.host.jupyter import answers, bindable, free_port
+from gpuagent.host.jupyter import answers, bindable, free_port, ssh_login
 from gpuagent.host.notebooks import notebook_names, ports_taken, read_notebook, remove_notebook, write_notebook
 from gpuagent.host.systemd import Systemd, notebook_unit_name
 from gpuagent.model.notebook import FIRST_PORT, Address, NotebookSpec, check_port, check_times
@@ -95,7 +92,7 @@ def start_notebook(
         remove_notebook(paths, name)
         raise
     run = _wait_until_it_answers(paths, systemd, spec, unit)
-    return StartedNotebook(spec, unit, run, time.monotonic() - started, _ssh_login())
+    return StartedNotebook(spec, unit, run, time.monotonic() - started, ssh_login())
 
 
 def _port(paths: Paths, port: int | None) -> int:
@@ -130,12 +127,6 @@ def _newest_run(paths: Paths, holder: str) -> RunRecord | None:
     with existing_history(paths) as store:
         runs = [] if store is None else store.runs(holder, 1)
     return runs[0] if runs else None
-
-
-def _ssh_login() -> str:
-    """user@host for the tunnel: the user who ran sudo, else this one; this host's name."""
-    user = os.environ.get("SUDO_USER") or getpass.getuser()
-    return f"{user}@{socket.getfqdn()}"
 
 
 def stop_notebook(paths: Paths, name: str) -> RunRecord | None:

@@ -1,6 +1,9 @@
-"""Reaching a notebook's JupyterLab where it listens: the host's 127.0.0.1."""
+"""Reaching a notebook's JupyterLab where it listens: the host's 127.0.0.1, and from a
+laptop through an SSH tunnel to this host."""
 
 import errno
+import getpass
+import os
 import socket
 import urllib.error
 import urllib.request
@@ -41,3 +44,9 @@ def answers(port: int, token: str, timeout: float = 2.0) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+def ssh_login() -> str:
+    """user@host for the tunnel: the user who ran sudo, else this one; this host's name."""
+    user = os.environ.get("SUDO_USER") or getpass.getuser()
+    return f"{user}@{socket.getfqdn()}"

@@ -30,10 +30,11 @@ TOKEN_VARIABLE = "JUPYTER_TOKEN"
 
 
 def jupyter_command(idle_timeout: int) -> tuple[str, ...]:
-    """JupyterLab, stopping itself after `idle_timeout` seconds idle: kernels idle that
-    long are shut down (connected or not: a browser tab left open is not use), then the
+    """JupyterLab, stopping itself after `idle_timeout` seconds idle: kernels and
+    terminals idle that long are shut down (a kernel connected to a tab or not), then the
     server, once it has no kernel, no terminal and no request for that long. A kernel
-    busy running a cell is never culled."""
+    busy running a cell is never culled. A visible JupyterLab tab asks for the kernel list
+    every 10 s, which counts as use: the server waits for it to close (or --max-time)."""
     return (
         "jupyter",
         "lab",
@@ -49,7 +50,8 @@ def jupyter_command(idle_timeout: int) -> tuple[str, ...]:
         f"--MappingKernelManager.cull_interval={min(idle_timeout, 300)}",
         "--MappingKernelManager.cull_connected=True",
         "--MappingKernelManager.cull_busy=False",
-        "--TerminalManager.cull_inactive_timeout=" + str(idle_timeout),
+        f"--TerminalManager.cull_inactive_timeout={idle_timeout}",
+        f"--TerminalManager.cull_interval={min(idle_timeout, 300)}",
     )
 
 

@@ -65,13 +65,13 @@ def kind_of(subject_name: str) -> str:
     return kind if separator else JOB_KIND
 
 
-def parse_subject(text: str, label: str = "name") -> str:
+def parse_subject(text: str, label: str = "job name") -> str:
     """A job's name, or a session's `KIND/NAME`, as history and reap take them."""
     kind, separator, name = text.partition(SEPARATOR)
     if not separator:
         return parse_name(text, label)
     if kind not in set(Kind):
-        raise InvalidInput(f"{label}: {text!r} is neither a job nor a session", f"a session is {' or '.join(k + '/NAME' for k in Kind)}")
+        raise InvalidInput(f"invalid {label}: {text!r} is neither a job nor a session", f"a session is {' or '.join(k + '/NAME' for k in Kind)}")
     parse_name(name, label)
     return text
 

@@ -78,7 +78,12 @@ def test_a_notebook_left_idle_stops_itself(systemd_box, notebook_image):
     assert answers(port, token)
 
     # JupyterLab looks for an idle server once a minute
-    wait_for(lambda: unit_property(box, "gpuagent-notebook@idle.service", "ActiveState") == "inactive", timeout=150, interval=1, what="the idle notebook to stop")
+    wait_for(
+        lambda: unit_property(box, "gpuagent-notebook@idle.service", "ActiveState") == "inactive",
+        timeout=150,
+        interval=1,
+        what="the idle notebook to stop",
+    )
 
     assert unit_property(box, "gpuagent-notebook@idle.service", "Result") == "success"
     [session] = runs(box, "notebook/idle")
