@@ -549,8 +549,8 @@ do_uninstall() {
     local up=0 timer unit
     systemd_up && up=1
     if [ "$up" = 1 ]; then
-        # Stop runs first: their ExecStopPost= needs the agent still installed.
-        for unit in $("${systemctl[@]}" list-units --plain --no-legend --state=active,activating 'gpuagent@*.service' | awk '{print $1}'); do
+        # Stop runs and notebooks first: their ExecStopPost= needs the agent still installed.
+        for unit in $("${systemctl[@]}" list-units --plain --no-legend --state=active,activating 'gpuagent@*.service' 'gpuagent-notebook@*.service' | awk '{print $1}'); do
             "${systemctl[@]}" stop "$unit" && changed "stopped $unit"
         done
         # A run stopped so fails, and starts its failure handler: stop those too (a
