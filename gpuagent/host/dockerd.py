@@ -166,9 +166,6 @@ class Docker:
                 ports={f"{port}/tcp": host for port, host in spec.ports.items()} or None,
                 tty=spec.tty,
                 stdin_open=spec.tty,
-                # its input closes when the terminal that attached goes: a shell whose
-                # gpuagent was killed reads the end of its input and exits
-                stdin_once=spec.tty,
                 init=True,
                 security_opt=["no-new-privileges"],
                 detach=True,

@@ -36,10 +36,13 @@ def answers(port: str, token: str) -> bool:
         return response.status == 200
 
 
-def test_start_list_logs_and_stop_a_notebook(systemd_box, notebook_image):
+def test_start_list_logs_and_stop_a_notebook(systemd_box, notebook_image, busybox_image):
     box = systemd_box
+    gpuagent(
+        box, "add", "nightly", "--at", "02:00", "--image", busybox_image, "-e", "PROJECT=ranking", "-e", "SEED=1", "--memory", "2g", "--", "true"
+    )
     started = time.monotonic()
-    result = gpuagent(box, "notebook", "start", "lab", "--image", notebook_image, "-e", "PROJECT=ranking")
+    result = gpuagent(box, "notebook", "start", "lab", "--like", "nightly", "--image", notebook_image, "-e", "SEED=2")
     took = time.monotonic() - started
 
     port, token = URL.search(result.stdout).groups()
@@ -48,6 +51,10 @@ def test_start_list_logs_and_stop_a_notebook(systemd_box, notebook_image):
     assert re.search(r"answers after \d+\.\d+s", result.stdout)
     print(f"notebook start to a usable URL: {took:.1f} s (it says: {re.search(r'answers after [0-9.]+s', result.stdout).group()})")
     assert unit_property(box, "gpuagent-notebook@lab.service", "ActiveState") == "active"
+    [container] = containers("notebook/lab")
+    inspected = json.loads(subprocess.run(["docker", "inspect", container], capture_output=True, text=True, check=True).stdout)[0]
+    assert {"PROJECT=ranking", "SEED=2"} <= set(inspected["Config"]["Env"]), "the --like job's env, the options given winning"
+    assert inspected["HostConfig"]["Memory"] == 2 * 1024**3, "and its limits"
 
     again = gpuagent(box, "notebook", "start", "lab", "--image", notebook_image, check=False)
     assert again.returncode == 2 and "running already" in again.stderr, "a second start of a running notebook is refused"

@@ -49,10 +49,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_serving(home: AgentHome, name: str, image: str, **settings):
+def start_serving(home: AgentHome, name: str, image: str, max_time: int = 7200, **settings):
     """The notebook's file as `notebook start` writes it, and its agent, as its unit runs it."""
     paths = resolve_paths(user_mode=False, env=home.env)
-    spec = NotebookSpec(name, {"image": image, **settings}, free_port(), TOKEN, 3600, 7200, None, time.time())
+    spec = NotebookSpec(name, {"image": image, **settings}, free_port(), TOKEN, 3600, max_time, None, time.time())
     write_notebook(paths, spec)
     return spec, home.popen("notebook", "serve", name)
 
@@ -145,6 +145,17 @@ def test_the_container_of_a_sigkilled_notebook_agent_is_reaped(home, notebook_im
     [lost] = home.runs("notebook/doomed")
     assert lost.status == "lost"
     assert not (Path(home.env["GPUAGENT_RUNTIME_DIR"]) / "notebooks" / "doomed.json").exists()
+
+
+def test_a_notebook_is_stopped_at_its_max_time_as_no_failure(home, notebook_image, docker_client):
+    spec, agent = start_serving(home, "brief", notebook_image, max_time=8)
+    answering(spec, agent)
+
+    assert agent.wait(timeout=60) == 0, "its unit ends as a success"
+    [ended] = home.runs("notebook/brief")
+    assert ended.status == "timed-out" and "--max-time 8s" in ended.reason
+    assert 8 <= ended.duration < 40
+    assert containers(docker_client, "notebook/brief") == []
 
 
 def test_an_image_without_jupyterlab_says_what_to_build(home, busybox_image, docker_client):
