@@ -22,7 +22,7 @@ from gpuagent.host.notebooks import notebook_names, ports_taken, read_notebook, 
 from gpuagent.host.systemd import Systemd, notebook_unit_name
 from gpuagent.model.notebook import FIRST_PORT, Address, NotebookSpec, check_port, check_times
 from gpuagent.model.run import RunRecord
-from gpuagent.model.session import Kind, file_form, subject
+from gpuagent.model.session import Kind, file_form, over_job, subject
 from gpuagent.model.values import parse_name
 from gpuagent.paths import Paths
 
@@ -74,7 +74,7 @@ def start_notebook(
             f"notebook {name} is running already",
             f"open it (`gpuagent notebook list`), stop it (`gpuagent notebook stop {name}`), or give another name",
         )
-    settings = ({} if like is None else file_form(load_job(paths.job_file(like)))) | dict(options)
+    settings = over_job({} if like is None else file_form(load_job(paths.job_file(like))), options)
     spec = NotebookSpec(name, settings, 0, secrets.token_hex(24), idle_timeout, max_time, like, time.time())
     # Every setting is checked now, before anything is written.
     verify_environment(spec.job())
