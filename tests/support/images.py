@@ -85,29 +85,7 @@ def ensure_torch_site() -> Path:
     requirements = [f"torch=={TORCH_VERSION}", "numpy"]  # the official image has numpy too
 
     def build(directory: Path) -> None:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--only-binary=:all:",
-                "--python-version",
-                "3.11",
-                "--implementation",
-                "cp",
-                "--target",
-                str(directory),
-                *requirements,
-            ],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise ImageBuildError(f"pip install {' '.join(requirements)} failed:\n{result.stderr[-3000:]}")
+        _pip_for_cp311("install", "--target", str(directory), *requirements)
         # Headers, C++ test programs and CMake files: a fifth of the size, never imported.
         torch_dir = directory / "torch"
         for unused in ("include", "test", "share"):
@@ -121,6 +99,15 @@ def ensure_torch_site() -> Path:
                 program.unlink()
 
     return build_cached(CACHE, "torch-site", digest(*requirements, "cp311", "pruned"), build)
+
+
+def _pip_for_cp311(verb: str, *args: str) -> None:
+    """`pip VERB` of binary wheels for CPython 3.11 (Debian bookworm's), whatever Python runs it."""
+    common = ["--quiet", "--disable-pip-version-check", "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp"]
+    command = [sys.executable, "-m", "pip", verb, *common, *args]
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise ImageBuildError(f"pip {verb} {' '.join(args[-3:])} failed:\n{result.stderr[-3000:]}")
 
 
 def ensure_torch_image() -> str:
@@ -162,31 +149,7 @@ def ensure_notebook_wheels() -> Path:
 
     def build(directory: Path) -> None:
         platforms = [arg for platform in NOTEBOOK_WHEEL_PLATFORMS for arg in ("--platform", platform)]
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--only-binary=:all:",
-                "--python-version",
-                "3.11",
-                "--implementation",
-                "cp",
-                *platforms,
-                "--dest",
-                str(directory),
-                *requirements,
-            ],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if result.returncode != 0:
-            raise ImageBuildError(f"pip download {' '.join(requirements)} failed:\n{result.stderr[-3000:]}")
+        _pip_for_cp311("download", *platforms, "--dest", str(directory), *requirements)
 
     return build_cached(CACHE, "notebook-wheels", digest(*requirements, "cp311", *NOTEBOOK_WHEEL_PLATFORMS), build)
 
