@@ -9,7 +9,7 @@ import pytest
 from gpuagent.commands.common import timer_text
 from gpuagent.host.files import write_atomic
 from gpuagent.host.jobfiles import load_job
-from gpuagent.model.units import FAILURE_HANDLER, SERVICE_TEMPLATE, SHIPPED_UNITS
+from gpuagent.model.units import SERVICE_TEMPLATE, SHIPPED_UNITS
 from gpuagent.paths import resolve_paths
 from tests.gpu_sim import FakeGpu, FakeGpuHost
 from tests.support.agent import AgentHome
@@ -50,12 +50,13 @@ def test_each_problem_with_its_fix(tmp_path, busybox_image):
     status, findings = doctor(home)
 
     assert status == 1
-    template, handler = findings["template-unit"]
+    template, handler, notebook = findings["template-unit"]
     assert template["level"] == "error" and f"no gpuagent@.service ({home.root}/unit/gpuagent@.service or " in template["message"]
     assert template["message"].endswith(": no job can start") and template["fix"] == "gpuagent sync"
     assert handler["level"] == "warning", "without the failure handler runs still run: only a killed agent's run goes unnotified"
     assert f"no gpuagent-on-failure@.service ({home.root}/unit/gpuagent-on-failure@.service or " in handler["message"]
     assert "nobody is notified" in handler["message"] and handler["fix"] == "gpuagent sync"
+    assert notebook["level"] == "warning" and "`gpuagent notebook start` cannot start a notebook" in notebook["message"], "jobs run without it"
     assert levels(findings["docker"]) == ["ok"]
     [driver] = findings["nvidia-driver"]
     assert driver["level"] == "error" and "GPU jobs cannot run" in driver["message"] and "nvidia-smi" in driver["fix"]
@@ -88,6 +89,7 @@ def test_a_timer_as_sync_writes_it_and_packaged_units_are_fine(tmp_path, busybox
     assert [(finding["level"], finding["message"]) for finding in findings["template-unit"]] == [
         ("ok", f"{paths.package_unit_dir}/gpuagent@.service is installed and current"),
         ("ok", f"{paths.package_unit_dir}/gpuagent-on-failure@.service is installed and current"),
+        ("ok", f"{paths.package_unit_dir}/gpuagent-notebook@.service is installed and current"),
     ]
 
 
@@ -98,7 +100,7 @@ def test_current_units_and_readable_gpus_are_fine_and_cpu_only_hosts_only_warn(t
 
     _, findings = doctor(home)
 
-    assert levels(findings["template-unit"]) == ["ok", "ok"]
+    assert levels(findings["template-unit"]) == ["ok", "ok", "ok"]
     assert levels(findings["nvidia-driver"]) == ["ok"] and "NVIDIA driver 550.54.15; NVML sees 2 GPU(s)" in findings["nvidia-driver"][0]["message"]
     [lost] = findings["gpu"]
     assert lost["level"] == "warning" and "GPU 1 cannot be read (GPU is lost)" in lost["message"]
@@ -106,7 +108,8 @@ def test_current_units_and_readable_gpus_are_fine_and_cpu_only_hosts_only_warn(t
 
     edited = home.root / "unit" / "gpuagent@.service"
     edited.write_text(SERVICE_TEMPLATE.text().replace("TimeoutStopSec", "#TimeoutStopSec"))
-    (home.root / "unit" / FAILURE_HANDLER.name).write_text(FAILURE_HANDLER.text() + "# edited\n")
+    for unit in SHIPPED_UNITS[1:]:
+        (home.root / "unit" / unit.name).write_text(unit.text() + "# edited\n")
     gpu_host.state_file.unlink()
     _, findings = doctor(home)
     for finding, unit in zip(findings["template-unit"], SHIPPED_UNITS, strict=True):
