@@ -4,6 +4,7 @@ Every container gpuagent makes carries the labels below, and every lookup filter
 so gpuagent never touches a container it did not start.
 """
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -206,6 +207,12 @@ class Docker:
         """SIGTERM, then SIGKILL after `grace` seconds."""
         with self._asking("stop the container", missing_ok=True):
             container.stop(timeout=grace)
+
+    def hang_up(self, container) -> None:
+        """SIGHUP, what a terminal that closes sends: an interactive shell, which ignores
+        SIGTERM, exits on it. A container that has ended already does not mind."""
+        with contextlib.suppress(DockerError), self._asking("hang up the container", missing_ok=True):
+            container.kill(signal="SIGHUP")
 
     def exit_state(self, container) -> ExitState:
         with self._asking("inspect the container"):

@@ -75,7 +75,10 @@ def _raw(fd: int) -> Iterator[None]:
     try:
         yield
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        # A terminal that hung up is gone (EIO): there is nothing to put back, and the
+        # reason the bridge ends (the hang-up) must not be lost to this.
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 @contextlib.contextmanager

@@ -276,6 +276,8 @@ class Attempt:
             except StopRequested:
                 stopped = True
             if stopped or timed_out:
+                if follow_terminal is not None:
+                    docker.hang_up(container)  # its terminal is going: a shell exits at once
                 docker.stop(container, job.stop_grace)
             docker.wait(container)
             if pump is not None and pump.is_alive():
