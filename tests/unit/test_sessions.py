@@ -19,7 +19,7 @@ from gpuagent.model.notebook import (
 )
 from gpuagent.model.run import Status
 from gpuagent.model.schedule import NO_TIMER, parse_schedule
-from gpuagent.model.session import Kind, file_form, kind_of, parse_subject, session_job, session_options, subject
+from gpuagent.model.session import Kind, file_form, kind_of, over_job, parse_subject, session_job, session_options, subject
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -272,3 +272,15 @@ def test_a_notebooks_ending_in_its_own_words():
     assert missing.startswith("exit 127: the image has no `jupyter` command")
     assert "images/notebook" in missing
     assert ending(Status.FAILED, "exit 1", spec) == "exit 1"
+
+
+def test_options_over_a_job_add_to_its_env_and_volumes_and_replace_the_rest():
+    job = {"image": "train:1", "memory": "2g", "env": {"A": "1", "B": "2"}, "volumes": ["/srv/data:/data:ro", "/srv/ckpt:/checkpoints"]}
+    options = {"memory": "8g", "env": {"B": "3"}, "volumes": ["/scratch:/data"]}
+
+    merged = over_job(job, options)
+
+    assert merged["memory"] == "8g" and merged["image"] == "train:1"
+    assert merged["env"] == {"A": "1", "B": "3"}, "-e adds to the job's env; a key given wins"
+    assert merged["volumes"] == ["/srv/ckpt:/checkpoints", "/scratch:/data"], "-v at a path the job mounts replaces that mount"
+    assert over_job(job, {}) == job
