@@ -120,9 +120,12 @@ def test_an_edited_template_and_a_drop_in_are_kept_and_the_drop_in_applies(syste
     dropin.parent.mkdir(exist_ok=True)  # the test box has a drop-in of its own there
     dropin.write_text("[Service]\nEnvironment=FROM_DROPIN=yes\n")
     box.exec(["systemctl", "daemon-reload"])
-    found, handler = [f for f in json.loads(gpuagent(box, "doctor", "--json", check=False).stdout)["findings"] if f["check"] == "template-unit"]
+    found, *others = [f for f in json.loads(gpuagent(box, "doctor", "--json", check=False).stdout)["findings"] if f["check"] == "template-unit"]
     assert found["level"] == "warning" and "systemctl edit gpuagent@.service" in found["message"]
-    assert (handler["level"], handler["message"]) == ("ok", f"{UNITS}/gpuagent-on-failure@.service is installed and current")
+    assert [(other["level"], other["message"]) for other in others] == [
+        ("ok", f"{UNITS}/gpuagent-on-failure@.service is installed and current"),
+        ("ok", f"{UNITS}/gpuagent-notebook@.service is installed and current"),
+    ]
 
     gpuagent(box, "add", "late", "--at", "07:00", "--image", busybox_image, "--", "true")
     result = sync(box)
