@@ -162,17 +162,18 @@ def parameter(name: str, annotation: Any, default: Any = None) -> inspect.Parame
     return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default)
 
 
-def _setting_parameter(setting, *, image_required: bool) -> inspect.Parameter:
-    """The option of one row of the settings table. For `add` a boolean defaults to the
-    row's default; elsewhere (a notebook, over a --like job) to None: not given."""
+def _setting_parameter(setting, *, for_add: bool, help: str | None = None) -> inspect.Parameter:
+    """The option of one row of the settings table. For `add` --image is required and a
+    boolean defaults to the row's default; for a notebook (over a --like job) neither is:
+    a boolean not given is None. `help` replaces the row's where a notebook differs."""
     from gpuagent.model.settings import BOOLEAN, STRING_TABLE, STRINGS
 
-    option = typer.Option(*setting.options, help=setting.help, metavar=setting.metavar)
+    option = typer.Option(*setting.options, help=help or setting.help, metavar=setting.metavar)
     if setting.kind is BOOLEAN:
-        return parameter(setting.field, Annotated[bool | None if not image_required else bool, option], setting.default if image_required else None)
+        return parameter(setting.field, Annotated[bool if for_add else bool | None, option], setting.default if for_add else None)
     if setting.kind in (STRINGS, STRING_TABLE):
         return parameter(setting.field, Annotated[list[str] | None, option])
-    required = image_required and setting.field == "image"
+    required = for_add and setting.field == "image"
     return parameter(setting.field, Annotated[setting.kind.cli_type | None, option], ... if required else None)
 
 
@@ -188,7 +189,7 @@ def _add_parameters() -> list[inspect.Parameter]:
         *(parameter(kind, Annotated[str | None, typer.Option(f"--{kind}", help=words, metavar="SPEC")]) for kind, words in KIND_HELP.items()),
         parameter(ZONE_KEY, Annotated[str | None, typer.Option(f"--{ZONE_KEY}", help=ZONE_HELP, metavar="ZONE")]),
     ]
-    parameters += [_setting_parameter(setting, image_required=True) for setting in SETTINGS if setting.options]
+    parameters += [_setting_parameter(setting, for_add=True) for setting in SETTINGS if setting.options]
     parameters += [
         parameter("disabled", Annotated[bool, typer.Option("--disabled", help="Write the job but leave its timer off.")], False),
         parameter("replace", Annotated[bool, typer.Option("--replace", help="Overwrite a job of the same name.")], False),
@@ -559,7 +560,7 @@ def notebook_start(name: str | None, like: str | None, idle_timeout: str, max_ti
 def _notebook_parameters() -> list[inspect.Parameter]:
     from gpuagent.model.notebook import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_TIME
     from gpuagent.model.schedule import format_duration
-    from gpuagent.model.session import SESSION_FIELDS
+    from gpuagent.model.session import SESSION_FIELDS, SESSION_HELP
     from gpuagent.model.settings import BY_FIELD
 
     return [
@@ -594,8 +595,14 @@ def _notebook_parameters() -> list[inspect.Parameter]:
             format_duration(DEFAULT_MAX_TIME),
         ),
         parameter("port", Annotated[int | None, typer.Option("--port", help="The port on 127.0.0.1 (default: the first free one from 8888).")]),
-        *(_setting_parameter(BY_FIELD[field], image_required=False) for field in SESSION_FIELDS),
+        *(_setting_parameter(BY_FIELD[field], for_add=False, help=SESSION_HELP.get(field)) for field in SESSION_FIELDS),
     ]
+
+
+def _session_help(field: str) -> str:
+    from gpuagent.model.session import SESSION_HELP
+
+    return SESSION_HELP[field]
 
 
 notebook_start.__signature__ = inspect.Signature(_notebook_parameters())
@@ -633,9 +640,7 @@ def notebook_serve(name: NotebookName) -> None:
 def shell(
     name: JobName,
     command: Annotated[list[str] | None, typer.Argument(help="Run this instead of a shell (after --).")] = None,
-    vram_wait: Annotated[
-        str | None, typer.Option("--vram-wait", help="Wait this long for the job's GPU memory (default: fail at once).", metavar="DURATION")
-    ] = None,
+    vram_wait: Annotated[str | None, typer.Option("--vram-wait", help=_session_help("vram_wait"), metavar="DURATION")] = None,
 ) -> None:
     """A shell (or one command) in a job's exact environment: its image, volumes, env, user, limits and GPU, admitted as a run's. Exit with its status."""
     from gpuagent.host.terminal import has_terminal, terminal_bridge

@@ -1,7 +1,6 @@
 """The notebooks started and not yet ended: one 0600 file of settings each, in a 0700
 directory of gpuagent's runtime directory (they hold tokens)."""
 
-import json
 import os
 from pathlib import Path
 
@@ -48,8 +47,8 @@ def ports_taken(paths: Paths) -> set[int]:
     taken = set()
     for name in notebook_names(paths):
         try:
-            taken.add(json.loads(paths.notebook_file(name).read_text())["port"])
-        except (OSError, ValueError, KeyError, TypeError):
+            taken.add(NotebookSpec.from_json(paths.notebook_file(name).read_text()).port)
+        except (OSError, ValueError, TypeError):
             continue  # unreadable or damaged: its port is checked by binding it
     return taken
 

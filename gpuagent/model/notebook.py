@@ -6,21 +6,18 @@ What JupyterLab is told, and how it is reached. Nothing here looks at the host.
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpuagent.errors import InvalidInput
-from gpuagent.model.job import Job
-from gpuagent.model.run import Status
 from gpuagent.model.schedule import format_duration
-from gpuagent.model.session import session_job
+
+if TYPE_CHECKING:  # the CLI reads this module's defaults at start-up: the Job only when run
+    from gpuagent.model.job import Job
 
 # Where JupyterLab listens inside its container; docker publishes it on 127.0.0.1 only.
 CONTAINER_PORT = 8888
 DEFAULT_IDLE_TIMEOUT = 2 * 3600
 DEFAULT_MAX_TIME = 12 * 3600
-# Jupyter looks for an idle server once a minute (jupyter_server's shutdown_no_activity):
-# a notebook stops up to a minute after its idle timeout.
-IDLE_CHECK_SECONDS = 60
 FIRST_PORT = 8888
 # Below it, a port needs privileges; above it, the kernel's ephemeral range begins.
 PORT_RANGE = range(1024, 32768)
@@ -34,7 +31,9 @@ def jupyter_command(idle_timeout: int) -> tuple[str, ...]:
     terminals idle that long are shut down (a kernel connected to a tab or not), then the
     server, once it has no kernel, no terminal and no request for that long. A kernel
     busy running a cell is never culled. A visible JupyterLab tab asks for the kernel list
-    every 10 s, which counts as use: the server waits for it to close (or --max-time)."""
+    every 10 s, which counts as use: the server waits for it to close (or --max-time).
+    Jupyter looks for an idle server once a minute, so it stops up to a minute late."""
+    cull_interval = min(idle_timeout, 300)
     return (
         "jupyter",
         "lab",
@@ -47,11 +46,11 @@ def jupyter_command(idle_timeout: int) -> tuple[str, ...]:
         "--ServerApp.allow_remote_access=False",
         f"--ServerApp.shutdown_no_activity_timeout={idle_timeout}",
         f"--MappingKernelManager.cull_idle_timeout={idle_timeout}",
-        f"--MappingKernelManager.cull_interval={min(idle_timeout, 300)}",
+        f"--MappingKernelManager.cull_interval={cull_interval}",
         "--MappingKernelManager.cull_connected=True",
         "--MappingKernelManager.cull_busy=False",
         f"--TerminalManager.cull_inactive_timeout={idle_timeout}",
-        f"--TerminalManager.cull_interval={min(idle_timeout, 300)}",
+        f"--TerminalManager.cull_interval={cull_interval}",
     )
 
 
@@ -104,9 +103,11 @@ class NotebookSpec:
     def address(self) -> Address:
         return Address(self.port, self.token)
 
-    def job(self) -> Job:
+    def job(self) -> "Job":
         """The Job the notebook runs: JupyterLab in the environment of its settings, for
         at most its max time, its token in the container's environment."""
+        from gpuagent.model.session import session_job
+
         job = session_job(self.name, self.settings, command=jupyter_command(self.idle_timeout), timeout=self.max_time)
         return dataclasses.replace(job, env=(*job.env, (TOKEN_VARIABLE, self.token)))
 
@@ -121,6 +122,8 @@ class NotebookSpec:
 def ending(status: str, reason: str, spec: NotebookSpec) -> str:
     """A notebook's end in its own words: JupyterLab stopping itself is its idle timeout
     at work, the max time is no failure, and a missing `jupyter` is the image's fault."""
+    from gpuagent.model.run import Status  # not at import: the CLI reads this module at start-up
+
     if status == Status.SUCCEEDED:
         return f"JupyterLab shut itself down: idle for its --idle-timeout {format_duration(spec.idle_timeout)} (or File > Shut Down)"
     if status == Status.TIMED_OUT:
@@ -132,6 +135,4 @@ def ending(status: str, reason: str, spec: NotebookSpec) -> str:
     return reason
 
 
-# How a notebook's agent exits: a notebook that ended as notebooks do is no failure.
-ENDED_AS_EXPECTED = frozenset({Status.SUCCEEDED, Status.TIMED_OUT, Status.STOPPED})
 COMMAND_NOT_FOUND = 127

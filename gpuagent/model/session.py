@@ -13,13 +13,14 @@ are a job's alone and stay at their defaults.
 
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpuagent.errors import InvalidInput
-from gpuagent.model import job as jobs
-from gpuagent.model.schedule import NO_TIMER
 from gpuagent.model.settings import BY_FIELD, Setting
 from gpuagent.model.values import parse_name
+
+if TYPE_CHECKING:  # the CLI reads SESSION_FIELDS at start-up: the Job only when one is made
+    from gpuagent.model.job import Job
 
 
 class Kind(StrEnum):
@@ -52,6 +53,8 @@ ENVIRONMENT_FIELDS = (
 # terminal, and a job's 30-minute wait is not for them.
 SESSION_WAIT_FIELD = "vram_wait"
 SESSION_FIELDS = (*ENVIRONMENT_FIELDS, SESSION_WAIT_FIELD)
+# Where a session's option means other than `add`'s.
+SESSION_HELP = {SESSION_WAIT_FIELD: "Wait this long for GPU memory that fits (default: fail at once)."}
 
 
 def subject(kind: Kind, name: str) -> str:
@@ -76,7 +79,7 @@ def parse_subject(text: str, label: str = "job name") -> str:
     return text
 
 
-def file_form(job: "jobs.Job") -> dict[str, Any]:
+def file_form(job: "Job") -> dict[str, Any]:
     """The job's environment settings as a job file holds them."""
     held = {field: BY_FIELD[field].to_toml(getattr(job, field)) for field in ENVIRONMENT_FIELDS}
     return {field: value for field, value in held.items() if value is not None}
@@ -119,9 +122,12 @@ def session_job(
     command: tuple[str, ...],
     timeout: int | None,
     label: Callable[[Setting], str] = lambda setting: setting.option,
-) -> "jobs.Job":
+) -> "Job":
     """The Job a session runs: `given` maps SESSION_FIELDS to values as a job file holds
     them (file_form, then the options over it); errors name each by `label`."""
+    from gpuagent.model import job as jobs
+    from gpuagent.model.schedule import NO_TIMER
+
     unknown = set(given) - set(SESSION_FIELDS)
     if unknown:
         raise InvalidInput(f"{', '.join(sorted(unknown))}: not a setting of a notebook or shell")

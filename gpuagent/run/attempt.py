@@ -88,10 +88,12 @@ def ended(run: RunRecord, status: Status, reason: str, **fields) -> RunRecord:
 STOPPED_REASON = "stopped by a signal to gpuagent (systemctl stop, Ctrl-C)"
 
 
-def attempted(attempt: "Attempt", job: Callable[[], tuple[Job, str | None]], recorder: RunRecorder) -> RunRecord:
+def attempted(
+    attempt: "Attempt", job: Callable[[], tuple[Job, str | None]], recorder: RunRecorder, reword: Callable[[RunRecord], str] | None = None
+) -> RunRecord:
     """Run the attempt on the job `job()` gives (with its file's hash), and record how it
     ended, whatever happens: a stop, an error gpuagent can explain, or one it cannot (then
-    recorded, and raised)."""
+    recorded, and raised). `reword` says the end in the words of what ran (a notebook's)."""
     try:
         run = attempt.execute(*job())
     except StopRequested:
@@ -101,6 +103,8 @@ def attempted(attempt: "Attempt", job: Callable[[], tuple[Job, str | None]], rec
     except BaseException as err:
         recorder.save_final(ended(attempt.run, Status.ERROR, f"gpuagent failed: {err!r} (see the journal)"))
         raise
+    if reword is not None:
+        run = dataclasses.replace(run, reason=reword(run))
     recorder.save_final(run)
     return run
 

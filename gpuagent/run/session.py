@@ -7,16 +7,16 @@ per name, under its lock; what an agent killed outright leaves, its unit's ExecS
 they open; its container is removed when it exits.
 """
 
-import dataclasses
 import functools
 from typing import TextIO
 
 from gpuagent.errors import GpuAgentError
 from gpuagent.host.dockerd import Docker
 from gpuagent.host.jobfiles import read_job_file
+from gpuagent.host.jupyter import LOOPBACK
 from gpuagent.host.locks import flocked
 from gpuagent.host.notebooks import read_notebook, remove_notebook
-from gpuagent.model.notebook import CONTAINER_PORT, ENDED_AS_EXPECTED, ending
+from gpuagent.model.notebook import CONTAINER_PORT, ending
 from gpuagent.model.run import RunRecord, Status
 from gpuagent.model.session import Kind, file_form, session_job, subject
 from gpuagent.paths import Paths
@@ -24,7 +24,8 @@ from gpuagent.run.attempt import Attempt, Log, SessionTerms, Terminal, attempted
 from gpuagent.run.recorder import RunRecorder
 from gpuagent.run.runner import reap_orphans
 
-LOOPBACK = "127.0.0.1"
+# How a notebook's agent exits: a notebook that ended as notebooks do is no failure.
+ENDED_AS_EXPECTED = frozenset({Status.SUCCEEDED, Status.TIMED_OUT, Status.STOPPED})
 # What `gpuagent shell JOB` runs when given no command: bash where the image has it.
 LOGIN_SHELL = ("/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi")
 
@@ -44,9 +45,7 @@ def serve_notebook(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[R
             terms = SessionTerms(ports={CONTAINER_PORT: (LOOPBACK, spec.port)})
             attempt = Attempt(paths, new_record(holder), recorder, output, log, connect, session=terms)
             log(f"notebook {name}: run {attempt.run.run_id}, on {LOOPBACK}:{spec.port}")
-            run = attempted(attempt, lambda: (spec.job(), None), recorder)
-            run = dataclasses.replace(run, reason=ending(run.status, run.reason or "", spec))
-            recorder.save_final(run)
+            run = attempted(attempt, lambda: (spec.job(), None), recorder, reword=lambda run: ending(run.status, run.reason or "", spec))
     finally:
         recorder.close()
         remove_notebook(paths, name)
@@ -55,7 +54,7 @@ def serve_notebook(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[R
 
 
 def open_shell(
-    paths: Paths, job_name: str, command: tuple[str, ...], vram_wait: int | None, terminal: Terminal | None, output: TextIO, log: Log
+    paths: Paths, job_name: str, command: tuple[str, ...], vram_wait: str | None, terminal: Terminal | None, output: TextIO, log: Log
 ) -> tuple[RunRecord, int]:
     """A shell (or `command`) in job `job_name`'s environment, its GPU admitted as the
     job's would be; `terminal` bridges it to the user's, else its output goes to `output`.
