@@ -110,7 +110,7 @@ if [ "$example" = 0 ] && [ -n "$base_image$example_dir" ]; then
     usage_error "--base-image and --example-dir go with --example"
 fi
 
-# --- where things go (the same places gpuagent/paths.py uses) ----------------------
+# --- where things go (the same places gpuagent/core/paths.py uses) ----------------------
 
 if [ "$mode" = system ]; then
     [ "$(id -u)" -eq 0 ] || die "installing for the whole host needs root" "sudo $0 ${args[*]}   (or --user to install for yourself)"
@@ -325,7 +325,7 @@ ensure_link() {
 shipped_units() { # DIR: write the units the installed gpuagent ships into DIR, one file each
     mkdir -p "$1"
     "$prefix/bin/python" -c 'import sys
-from gpuagent.model.units import SHIPPED_UNITS
+from gpuagent.jobs.units import SHIPPED_UNITS
 for unit in SHIPPED_UNITS:
     open(f"{sys.argv[1]}/{unit.name}", "w").write(unit.text())' "$1"
 }

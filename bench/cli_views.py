@@ -36,10 +36,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from gpuagent.host.files import write_atomic  # noqa: E402
-from gpuagent.host.history import HistoryStore  # noqa: E402
-from gpuagent.model.job import job_from_options  # noqa: E402
-from gpuagent.model.jobfile import job_to_toml  # noqa: E402
-from gpuagent.model.schedule import parse_schedule  # noqa: E402
+from gpuagent.host.historydb import HistoryStore  # noqa: E402
+from gpuagent.jobs.job import job_from_options  # noqa: E402
+from gpuagent.jobs.jobfile import job_to_toml  # noqa: E402
+from gpuagent.jobs.schedule import parse_schedule  # noqa: E402
 
 JOBS = 50
 STATUSES = ("succeeded",) * 8 + ("failed", "oom-killed", "skipped-vram", "error")

@@ -52,8 +52,8 @@ def home_for(directory: Path, image: str, config: str, notify: str | None = None
 
 _REFRESH = """
 import sys, time
-import gpuagent.run.runner  # what a run has loaded by its end
-from gpuagent.paths import resolve_paths
+import gpuagent.runs.runner  # what a run has loaded by its end
+from gpuagent.core.paths import resolve_paths
 started = time.perf_counter()
 import prometheus_client
 from gpuagent.observe.metrics import refresh

@@ -24,18 +24,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gpuagent.host.notify import write_notify_file  # noqa: E402
-from gpuagent.model.notify import NotifySettings, Target, notify_toml  # noqa: E402
-from gpuagent.observe.notify import announce_end  # noqa: E402
-from gpuagent.paths import resolve_paths  # noqa: E402
+from gpuagent.core.paths import resolve_paths  # noqa: E402
+from gpuagent.host.delivery import write_notify_file  # noqa: E402
+from gpuagent.observe.announce import announce_end  # noqa: E402
+from gpuagent.observe.notifications import NotifySettings, Target, notify_toml  # noqa: E402
 from tests.support.records import run_record  # noqa: E402
 
 # In the child: the moment before announce_end, and after; apprise's import is inside.
 CHILD = """
 import json, sys, time
 import docker  # loaded by every `gpuagent run` before its end: requests and urllib3 come with it
-from gpuagent.paths import resolve_paths
-from gpuagent.observe.notify import announce_end
+from gpuagent.core.paths import resolve_paths
+from gpuagent.observe.announce import announce_end
 from tests.support.records import run_record
 paths = resolve_paths(user_mode=False, env=json.loads(sys.argv[1]))
 run = run_record("r1", "bench", "failed", time.time() - 60, log_tail="\\n".join(f"line {n}" for n in range(50)))

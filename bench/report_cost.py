@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from gpuagent.commands.report import gather_report  # noqa: E402
-from gpuagent.paths import resolve_paths  # noqa: E402
+from gpuagent.core.paths import resolve_paths  # noqa: E402
 from gpuagent.views.htmlreport import report_page  # noqa: E402
 from tests.support.agent import AgentHome  # noqa: E402
 from tests.support.report_history import JOBS, write_history  # noqa: E402

@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.agent_runs import compare_runs  # noqa: E402
+from gpuagent.core.paths import resolve_paths  # noqa: E402
 from gpuagent.host.runfiles import RunFiles  # noqa: E402
-from gpuagent.paths import resolve_paths  # noqa: E402
 from tests.support.agent import AgentHome  # noqa: E402
 
 BASELINE = "5823eab"  # issue 9's end: no run files, no metrics column

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from gpuagent.host.nvml import read_gpus  # noqa: E402
-from gpuagent.run.admission import Needs, decide  # noqa: E402
+from gpuagent.runs.admission import Needs, decide  # noqa: E402
 from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB  # noqa: E402
 from tests.support.agent import AgentHome  # noqa: E402
 

@@ -1,3 +1,3 @@
-from gpuagent.cli import main
+from gpuagent.cli.app import main
 
 main()

@@ -5,16 +5,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpuagent.commands.common import check_chain_change, missing_units, timer_text
-from gpuagent.errors import InvalidInput
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.paths import Paths
+from gpuagent.host.delivery import usable_by_apprise, write_notify_file
 from gpuagent.host.files import write_atomic
-from gpuagent.host.jobfiles import verify_on_host
-from gpuagent.host.notify import usable_by_apprise, write_notify_file
 from gpuagent.host.systemd import Systemd, timer_unit_name
-from gpuagent.model.job import Job, job_from_options
-from gpuagent.model.jobfile import job_to_toml
-from gpuagent.model.notify import DEFAULT_EVENTS, NotifySettings, Target, notify_toml, parse_events, parse_notify_url, parse_ping_url, scheme
-from gpuagent.model.schedule import ZONE_KEY, Schedule
-from gpuagent.paths import Paths
+from gpuagent.jobs.catalog import verify_on_host
+from gpuagent.jobs.job import Job, job_from_options
+from gpuagent.jobs.jobfile import job_to_toml
+from gpuagent.jobs.schedule import ZONE_KEY, Schedule
+from gpuagent.observe.notifications import DEFAULT_EVENTS, NotifySettings, Target, notify_toml, parse_events, parse_notify_url, parse_ping_url, scheme
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpuagent.errors import InvalidInput, NotFound
-from gpuagent.host.history import existing_history
-from gpuagent.paths import Paths
+from gpuagent.core.errors import InvalidInput, NotFound
+from gpuagent.core.paths import Paths
+from gpuagent.host.historydb import existing_history
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from gpuagent.host.history import HistoryStore
-    from gpuagent.model.job import Job
-    from gpuagent.model.run import RunRecord
-    from gpuagent.model.runmetrics import MetricPoint
-    from gpuagent.model.units import ShippedUnit
+    from gpuagent.host.historydb import HistoryStore
+    from gpuagent.jobs.job import Job
+    from gpuagent.jobs.units import ShippedUnit
+    from gpuagent.runs.record import RunRecord
+    from gpuagent.runs.runmetrics import MetricPoint
 
 
 def require_known_job(paths: Paths, name: str) -> None:
@@ -34,14 +34,14 @@ def require_known_job(paths: Paths, name: str) -> None:
 
 def timer_text(paths: Paths, job: Job) -> str:
     """The timer `job`'s file calls for, as `add` and `sync` write it."""
-    from gpuagent.model.units import timer_unit
+    from gpuagent.jobs.units import timer_unit
 
     return timer_unit(job, paths.job_file(job.name)).render()
 
 
 def timer_names(paths: Paths) -> list[str]:
     """The jobs that have a timer file in the unit directory, whether or not a job file is left."""
-    from gpuagent.model.values import NAME_PATTERN
+    from gpuagent.core.values import NAME_PATTERN
 
     if not paths.unit_dir.is_dir():
         return []
@@ -64,7 +64,7 @@ def loaded_unit(paths: Paths, unit: ShippedUnit) -> Path | None:
 
 def shipped_unit_states(paths: Paths) -> list[UnitState]:
     """Each unit gpuagent ships, as systemd finds it."""
-    from gpuagent.model.units import SHIPPED_UNITS
+    from gpuagent.jobs.units import SHIPPED_UNITS
 
     states = []
     for unit in SHIPPED_UNITS:
@@ -76,7 +76,7 @@ def shipped_unit_states(paths: Paths) -> list[UnitState]:
 def missing_units(paths: Paths) -> dict[Path, str]:
     """The shipped units to write where systemd has none. One that is there, edited or
     older, is never replaced: local changes belong in drop-ins, and doctor reports it."""
-    from gpuagent.model.units import SHIPPED_UNITS
+    from gpuagent.jobs.units import SHIPPED_UNITS
 
     return {paths.unit_file(unit.name): unit.text() for unit in SHIPPED_UNITS if loaded_unit(paths, unit) is None}
 
@@ -91,10 +91,10 @@ def reap_job(paths: Paths, name: str, log: Callable[[str], None]) -> list[str]:
     leaves it running, and leaves its history row `running`: the service's ExecStopPost
     (`gpuagent reap`) and its failure handler (`gpuagent on-failure`) call this."""
     from gpuagent.host.locks import flocked
-    from gpuagent.host.notebooks import remove_notebook
-    from gpuagent.model.session import Kind, kind_of, parse_subject
-    from gpuagent.run.recorder import RunRecorder
-    from gpuagent.run.runner import reap_orphans
+    from gpuagent.runs.recorder import RunRecorder
+    from gpuagent.runs.runner import reap_orphans
+    from gpuagent.sessions.live_notebooks import remove_notebook
+    from gpuagent.sessions.spec import Kind, kind_of, parse_subject
 
     kind = kind_of(parse_subject(name))
     if kind == Kind.SHELL:
@@ -123,9 +123,9 @@ def get_run(paths: Paths, run_id: str) -> RunRecord:
 
 def check_chain_change(paths: Paths, changed: dict[str, Job]) -> None:
     """Refuse `changed` (jobs about to be written) if they would make a chain of --after
-    jobs that cannot work: to a missing job, in a circle, or too long (model/chain.py)."""
-    from gpuagent.host.inventory import job_afters
-    from gpuagent.model.chain import check_chains
+    jobs that cannot work: to a missing job, in a circle, or too long (jobs/chains.py)."""
+    from gpuagent.jobs.chains import check_chains
+    from gpuagent.jobs.inventory import job_afters
 
     check_chains({**job_afters(paths), **{name: job.after for name, job in changed.items()}}, changed)
 
@@ -133,7 +133,7 @@ def check_chain_change(paths: Paths, changed: dict[str, Job]) -> None:
 def metric_points_of(store: HistoryStore | None, job: str, runs: list[RunRecord], metric: str) -> list[MetricPoint]:
     """Metric `metric` of the job's `runs` (newest first), each with its change from the
     previous successful run that reported it, looked for in `store` before the oldest."""
-    from gpuagent.model.runmetrics import metric_points
+    from gpuagent.runs.runmetrics import metric_points
 
     earlier = store.last_metric(job, metric, before=runs[-1].started_at) if store and runs else None
     return metric_points(runs, metric, earlier)

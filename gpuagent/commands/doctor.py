@@ -10,17 +10,17 @@ import stat
 from dataclasses import dataclass
 
 from gpuagent.commands.common import shipped_unit_states, timer_names, timer_text
-from gpuagent.errors import (
+from gpuagent.core.errors import (
     DockerError,
     InvalidInput,
     NotFound,
     NvmlUnavailable,
     SystemdError,
 )
-from gpuagent.host.jobfiles import job_names, load_job
+from gpuagent.core.paths import Paths
 from gpuagent.host.systemd import Systemd
-from gpuagent.model.job import Job
-from gpuagent.paths import Paths
+from gpuagent.jobs.catalog import job_names, load_job
+from gpuagent.jobs.job import Job
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 NVIDIA_HOOK = "nvidia-container-runtime-hook"
@@ -170,9 +170,9 @@ DCGM_EXPORTERS = ("dcgm-exporter",)
 def _monitoring(paths: Paths) -> list[Finding]:
     """Whether node_exporter reads the directory gpuagent writes its metrics in, and whether
     dcgm-exporter reads its job mapping (README, "Monitoring and alerts")."""
+    from gpuagent.core.paths import DEBIAN_TEXTFILE_DIR
     from gpuagent.host.hostconfig import read_host_config
     from gpuagent.host.procs import command_lines, environment, flag_value
-    from gpuagent.paths import DEBIAN_TEXTFILE_DIR
 
     try:
         config = read_host_config(paths)
@@ -286,8 +286,8 @@ def _unreadable_spool(paths: Paths) -> list[Finding]:
 def _notify_files(paths: Paths) -> list[Finding]:
     """The files of notification URLs: only their owner may read them (the URLs hold
     tokens), and one that does not load sends nothing (its runs still go on)."""
-    from gpuagent.errors import GpuAgentError
-    from gpuagent.host.notify import read_notify_file
+    from gpuagent.core.errors import GpuAgentError
+    from gpuagent.host.delivery import read_notify_file
 
     places = [(paths.host_notify_file, False)]
     findings = []

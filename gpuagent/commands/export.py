@@ -1,5 +1,5 @@
 """gpuagent export: the jobs as Slurm batch scripts (and scrontab entries) or Kubernetes
-CronJobs (model/export.py), and the check of an exported file against its job.
+CronJobs (export/exporter.py), and the check of an exported file against its job.
 
 Every export is made before anything is written, so a job that cannot map leaves no file,
 not even the others' of an --all; each file is written whole or not at all.
@@ -11,16 +11,16 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpuagent.errors import InvalidInput
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.paths import Paths
+from gpuagent.export.engines import ENGINES
+from gpuagent.export.exporter import MANIFEST, SCRIPT, SCRONTAB, SUFFIXES, Exported, ExportOptions, export_job, kind_of, read_header
+from gpuagent.export.slurm import DEFAULT_RUNTIME
 from gpuagent.host.calendar import check_schedule
-from gpuagent.host.files import write_atomic
-from gpuagent.host.inventory import read_timers
-from gpuagent.host.jobfiles import job_names, load_job, read_env_file
-from gpuagent.model.engines import ENGINES
-from gpuagent.model.export import MANIFEST, SCRIPT, SCRONTAB, SUFFIXES, Exported, ExportOptions, export_job, kind_of, read_header
-from gpuagent.model.schedule import ZONE_KEY
-from gpuagent.model.slurm import DEFAULT_RUNTIME
-from gpuagent.paths import Paths
+from gpuagent.host.files import read_env_file, write_atomic
+from gpuagent.jobs.catalog import job_names, load_job
+from gpuagent.jobs.inventory import read_timers
+from gpuagent.jobs.schedule import ZONE_KEY
 
 
 @dataclass(frozen=True)

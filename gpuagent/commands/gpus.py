@@ -3,7 +3,8 @@ reserved on it and is not in use yet (a run loading its model, a notebook idle).
 
 from dataclasses import dataclass
 
-from gpuagent.errors import DockerError, NvmlUnavailable
+from gpuagent.core.errors import DockerError, NvmlUnavailable
+from gpuagent.core.paths import Paths
 from gpuagent.host.nvml import (
     GpuProcess,
     GpuSnapshot,
@@ -12,8 +13,7 @@ from gpuagent.host.nvml import (
     read_gpus,
 )
 from gpuagent.host.procs import container_id_of_pid
-from gpuagent.paths import Paths
-from gpuagent.run.reservations import Claim, Reservations
+from gpuagent.runs.reservations import Claim, Reservations
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gpuagent.commands.common import get_run, metric_points_of
-from gpuagent.errors import InvalidInput
-from gpuagent.host.history import existing_history
-from gpuagent.model.notify import Notification
-from gpuagent.model.run import RunRecord, Status
-from gpuagent.model.runmetrics import MetricPoint
-from gpuagent.paths import Paths
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.paths import Paths
+from gpuagent.host.historydb import existing_history
+from gpuagent.observe.notifications import Notification
+from gpuagent.runs.record import RunRecord, Status
+from gpuagent.runs.runmetrics import MetricPoint
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class RunInFull:
 
 def list_runs(paths: Paths, name: str | None, limit: int, status: str | None = None, since: datetime | None = None) -> RunHistory:
     if name is not None:
-        from gpuagent.model.session import parse_subject  # imported only when a name is given
+        from gpuagent.sessions.spec import parse_subject  # imported only when a name is given
 
         parse_subject(name)
     if status is not None and status not in set(Status):
@@ -52,7 +52,7 @@ def metric_history(
     paths: Paths, name: str | None, metric: str, limit: int, status: str | None = None, since: datetime | None = None
 ) -> MetricHistory:
     """One metric of one job's runs, each with its change from the previous successful run."""
-    from gpuagent.model.runmetrics import parse_metric_name
+    from gpuagent.runs.runmetrics import parse_metric_name
 
     if name is None:
         raise InvalidInput("--metric: give the job too", f"gpuagent history JOB --metric {metric}")

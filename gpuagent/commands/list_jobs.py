@@ -1,7 +1,7 @@
 """gpuagent list: every job with its schedule and timer state."""
 
-from gpuagent.host.inventory import JobList, job_summaries
-from gpuagent.paths import Paths
+from gpuagent.core.paths import Paths
+from gpuagent.jobs.inventory import JobList, job_summaries
 
 
 def list_jobs(paths: Paths) -> JobList:

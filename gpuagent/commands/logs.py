@@ -4,10 +4,10 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from gpuagent.commands.common import get_run
-from gpuagent.errors import InvalidInput, NotFound
+from gpuagent.core.errors import InvalidInput, NotFound
+from gpuagent.core.paths import Paths
 from gpuagent.host.systemd import Systemd, notebook_unit_name, service_unit_name
-from gpuagent.model.session import Kind, kind_of, parse_subject
-from gpuagent.paths import Paths
+from gpuagent.sessions.spec import Kind, kind_of, parse_subject
 
 
 def job_logs(

@@ -2,7 +2,7 @@
 
 `start` decides everything (environment, port, token), writes it where the unit's agent
 reads it, starts the unit and waits until the URL answers, or says why it never will.
-The agent admits its GPU as a run's and records it (run/session.py).
+The agent admits its GPU as a run's and records it (sessions/serving.py).
 """
 
 import dataclasses
@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpuagent.commands.common import missing_units
-from gpuagent.errors import GpuAgentError, InvalidInput
+from gpuagent.core.errors import GpuAgentError, InvalidInput
+from gpuagent.core.paths import Paths
+from gpuagent.core.values import parse_name
 from gpuagent.host.files import write_atomic
-from gpuagent.host.history import existing_history
-from gpuagent.host.jobfiles import load_job, verify_environment
+from gpuagent.host.historydb import existing_history
 from gpuagent.host.jupyter import answers, bindable, free_port, ssh_login
-from gpuagent.host.notebooks import notebook_names, ports_taken, read_notebook, remove_notebook, write_notebook
 from gpuagent.host.systemd import Systemd, notebook_unit_name
-from gpuagent.model.notebook import FIRST_PORT, Address, NotebookSpec, check_port, check_times
-from gpuagent.model.run import RunRecord
-from gpuagent.model.session import Kind, file_form, over_job, subject
-from gpuagent.model.values import parse_name
-from gpuagent.paths import Paths
+from gpuagent.jobs.catalog import load_job, verify_environment
+from gpuagent.runs.record import RunRecord
+from gpuagent.sessions.jupyterlab import FIRST_PORT, Address, NotebookSpec, check_port, check_times
+from gpuagent.sessions.live_notebooks import notebook_names, ports_taken, read_notebook, remove_notebook, write_notebook
+from gpuagent.sessions.spec import Kind, file_form, over_job, subject
 
 DEFAULT_NAME = "lab"
 READY_TIMEOUT_SECONDS = 180  # a first start of a big image on a busy disk
@@ -62,7 +62,7 @@ def start_notebook(
     max_time: int,
     port: int | None,
 ) -> StartedNotebook:
-    """`options` map session fields (model/session.py) to their values as a job file
+    """`options` map session fields (sessions/spec.py) to their values as a job file
     holds them; those given win over the --like job's."""
     name = parse_name(name or like or DEFAULT_NAME, "notebook name")
     check_times(idle_timeout, max_time)

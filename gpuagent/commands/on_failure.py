@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gpuagent.commands.common import reap_job
-from gpuagent.paths import Paths
+from gpuagent.core.paths import Paths
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ def handle_failure(paths: Paths, name: str, invocation_id: str | None, log: Call
     """`invocation_id`: the failed service's ($MONITOR_INVOCATION_ID); None where systemd
     did not say (started by hand, or by a unit other than the template). `reap`: False
     when systemd says the agent exited by itself, having removed its container."""
-    from gpuagent.observe.notify import announce_lost
+    from gpuagent.observe.announce import announce_lost
 
     reaped = reap_job(paths, name, log) if reap else []
     # Outside the lock: a live agent holding it runs another invocation, and the failed

@@ -2,12 +2,12 @@
 that others run --after is not removed while they do."""
 
 from gpuagent.commands.common import require_known_job
-from gpuagent.errors import InvalidInput
-from gpuagent.host.inventory import job_afters
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.paths import Paths
+from gpuagent.core.values import parse_name
 from gpuagent.host.systemd import Systemd, timer_unit_name
-from gpuagent.model.chain import followers
-from gpuagent.model.values import parse_name
-from gpuagent.paths import Paths
+from gpuagent.jobs.chains import followers
+from gpuagent.jobs.inventory import job_afters
 
 
 def remove_job(paths: Paths, name: str) -> list[str]:

@@ -7,13 +7,13 @@ from datetime import datetime
 from pathlib import Path
 
 from gpuagent.commands.common import require_known_job
-from gpuagent.errors import GpuAgentError, InvalidInput
+from gpuagent.core.errors import GpuAgentError, InvalidInput
+from gpuagent.core.paths import Paths
 from gpuagent.host.calendar import next_elapses
 from gpuagent.host.files import write_atomic
-from gpuagent.host.history import existing_history
-from gpuagent.host.inventory import JobSummary, job_summaries
-from gpuagent.model.run import RunRecord, Status
-from gpuagent.paths import Paths
+from gpuagent.host.historydb import existing_history
+from gpuagent.jobs.inventory import JobSummary, job_summaries
+from gpuagent.runs.record import RunRecord, Status
 
 NEXT_FIRES = 5
 
@@ -49,7 +49,7 @@ def gather_report(paths: Paths, name: str | None, since: datetime) -> Report:
     """Every job's runs since `since` (or one job's: NotFound when there is no such job),
     its timer and its next fires."""
     if name is not None:
-        from gpuagent.model.values import parse_name
+        from gpuagent.core.values import parse_name
 
         require_known_job(paths, parse_name(name))
     listing = job_summaries(paths, only=None if name is None else [name])

@@ -4,15 +4,15 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from gpuagent.errors import GpuAgentError
+from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.paths import Paths
 from gpuagent.host.calendar import next_elapses
-from gpuagent.host.inventory import job_afters, read_timers
-from gpuagent.host.jobfiles import read_job_file
-from gpuagent.host.notify import read_notify_file
+from gpuagent.host.delivery import read_notify_file
 from gpuagent.host.systemd import TimerState
-from gpuagent.model.chain import followers
-from gpuagent.model.job import Job
-from gpuagent.paths import Paths
+from gpuagent.jobs.catalog import read_job_file
+from gpuagent.jobs.chains import followers
+from gpuagent.jobs.inventory import job_afters, read_timers
+from gpuagent.jobs.job import Job
 
 NEXT_FIRES = 3
 

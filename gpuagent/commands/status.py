@@ -6,13 +6,13 @@ import time
 from dataclasses import dataclass
 
 from gpuagent.commands.common import metric_points_of
-from gpuagent.host.history import existing_history
-from gpuagent.host.inventory import JobSummary, job_summaries
-from gpuagent.model.health import failing, missed_last_fire
-from gpuagent.model.notify import Notification
-from gpuagent.model.run import RunRecord, Status
-from gpuagent.model.runmetrics import MetricPoint, parse_metric_name
-from gpuagent.paths import Paths
+from gpuagent.core.paths import Paths
+from gpuagent.host.historydb import existing_history
+from gpuagent.jobs.inventory import JobSummary, job_summaries
+from gpuagent.observe.health import failing, missed_last_fire
+from gpuagent.observe.notifications import Notification
+from gpuagent.runs.record import RunRecord, Status
+from gpuagent.runs.runmetrics import MetricPoint, parse_metric_name
 
 RECENT_RUNS = 10  # the success rate is over this many runs
 

@@ -1,12 +1,12 @@
 """gpuagent enable / disable: switch a job's timer on or off; the job file stays."""
 
 from gpuagent.commands.common import require_known_job
-from gpuagent.errors import InvalidInput
-from gpuagent.host.jobfiles import load_job
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.paths import Paths
+from gpuagent.core.values import parse_name
 from gpuagent.host.systemd import Systemd, timer_unit_name
-from gpuagent.model.job import Job
-from gpuagent.model.values import parse_name
-from gpuagent.paths import Paths
+from gpuagent.jobs.catalog import load_job
+from gpuagent.jobs.job import Job
 
 
 def set_enabled(paths: Paths, name: str, enabled: bool) -> None:

@@ -10,14 +10,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gpuagent.errors import SystemdError
-from gpuagent.host.history import HistoryStore, existing_history
-from gpuagent.host.inventory import job_afters
-from gpuagent.host.jobfiles import load_job
+from gpuagent.core.errors import SystemdError
+from gpuagent.core.paths import Paths
+from gpuagent.host.historydb import HistoryStore, existing_history
 from gpuagent.host.systemd import ServiceState, Systemd, service_unit_name
-from gpuagent.model.chain import followers
-from gpuagent.model.run import RunRecord, Status
-from gpuagent.paths import Paths
+from gpuagent.jobs.catalog import load_job
+from gpuagent.jobs.chains import followers
+from gpuagent.jobs.inventory import job_afters
+from gpuagent.runs.record import RunRecord, Status
 
 POLL_SECONDS = 0.5
 START_TIMEOUT_SECONDS = 30

@@ -1,1 +1,2 @@
-"""Every side effect: systemd, docker, NVML, /proc, files, locks and the history database. Only these modules reach outside the process."""
+"""Adapters, and every side effect: systemd, docker, NVML, /proc, files, locks, the history
+database, notification delivery. Only these modules reach outside the process."""

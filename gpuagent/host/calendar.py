@@ -9,8 +9,8 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from gpuagent.errors import InvalidInput, SystemdError
-from gpuagent.model.schedule import CALENDAR_HINT, ZONE_HINT, Schedule
+from gpuagent.core.errors import InvalidInput, SystemdError
+from gpuagent.jobs.schedule import CALENDAR_HINT, ZONE_HINT, Schedule
 
 # Checking a job file's schedule from the epoch rather than from now: a one-shot spec such
 # as '2026-01-01 02:00' that has already run must still load; one that names no real date

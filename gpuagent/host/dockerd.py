@@ -9,11 +9,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from gpuagent.errors import DockerError
-from gpuagent.host.jobfiles import read_env_file
+from gpuagent.core.errors import DockerError
+from gpuagent.core.values import NOBODY
+from gpuagent.host.files import read_env_file
 from gpuagent.host.output import split_lines
-from gpuagent.model.job import Job
-from gpuagent.model.values import NOBODY
+from gpuagent.jobs.job import Job
 
 LABEL_JOB = "gpuagent.job"
 LABEL_RUN = "gpuagent.run-id"
@@ -77,8 +77,8 @@ def container_spec(
 ) -> ContainerSpec:
     """Everything `docker create` gets for one run of `job`. Pure, apart from reading the
     job's env file (read at each run, so a rotated secret is picked up). `owner` is what
-    history names the run by: the job, or a session's `KIND/NAME` (model/session.py).
-    `run_env` and `run_volumes` are gpuagent's own for the run (model/runmetrics.py): they
+    history names the run by: the job, or a session's `KIND/NAME` (sessions/spec.py).
+    `run_env` and `run_volumes` are gpuagent's own for the run (runs/runmetrics.py): they
     win over the job's, so a job cannot make its run misreport itself."""
     owner = owner or job.name
     environment = dict(read_env_file(job.env_file)) if job.env_file else {}

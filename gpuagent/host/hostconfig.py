@@ -16,8 +16,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpuagent.errors import InvalidInput
-from gpuagent.paths import Paths
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.paths import Paths
 
 DEFAULT_NOTIFY_TIMEOUT = 10.0
 MAX_NOTIFY_TIMEOUT = 300.0

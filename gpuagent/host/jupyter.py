@@ -9,8 +9,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Collection
 
-from gpuagent.errors import GpuAgentError
-from gpuagent.model.notebook import PORT_RANGE
+from gpuagent.core.errors import GpuAgentError
+from gpuagent.sessions.jupyterlab import PORT_RANGE
 
 LOOPBACK = "127.0.0.1"
 

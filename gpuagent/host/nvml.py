@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from gpuagent.errors import NvmlUnavailable
+from gpuagent.core.errors import NvmlUnavailable
 
 _HINT = "install the NVIDIA driver (check with `nvidia-smi`), or run CPU-only jobs (no --gpus)"
 

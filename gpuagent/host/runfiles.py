@@ -16,8 +16,8 @@ import shutil
 import stat
 from pathlib import Path
 
-from gpuagent.model.runmetrics import IN_DIR, MAX_BYTES, METRICS_FILE, OUT_DIR, Reported, Upstream, parse_reported, upstream_files
-from gpuagent.paths import Paths
+from gpuagent.core.paths import Paths
+from gpuagent.runs.runmetrics import IN_DIR, MAX_BYTES, METRICS_FILE, OUT_DIR, Reported, Upstream, parse_reported, upstream_files
 
 
 class RunFiles:

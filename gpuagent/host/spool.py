@@ -1,5 +1,5 @@
 """The unrecorded-runs spool: runs an agent could not write to the history database
-(run/recorder.py appends them, one JSON record a line), waiting for the next store that
+(runs/recorder.py appends them, one JSON record a line), waiting for the next store that
 opens the database for writing to add them.
 
 A line that cannot be read back (a disk-full append leaves it truncated; a record written
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gpuagent.model.run import RunRecord
+from gpuagent.runs.record import RunRecord
 
 
 def spool_path(database: Path) -> Path:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gpuagent.errors import SystemdError
+from gpuagent.core.errors import SystemdError
 
 # What `systemctl show` is asked about a job's timer and its service.
 TIMER_PROPERTIES = ("LoadState", "UnitFileState", "NextElapseUSecRealtime", "NextElapseUSecMonotonic", "LastTriggerUSec")

@@ -4,10 +4,10 @@ failed run."""
 
 from collections.abc import Callable, Iterable
 
-from gpuagent.errors import GpuAgentError
+from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.paths import Paths
 from gpuagent.host import hpcjobs
 from gpuagent.host.hostconfig import read_host_config
-from gpuagent.paths import Paths
 
 Log = Callable[[str], None]
 

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpuagent import __version__
-from gpuagent.errors import GpuAgentError
+from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.paths import Paths
 from gpuagent.host.files import write_atomic
-from gpuagent.host.history import STORE_ERRORS, HistoryStore, existing_history
+from gpuagent.host.historydb import STORE_ERRORS, HistoryStore, existing_history
 from gpuagent.host.hostconfig import read_host_config
-from gpuagent.host.inventory import JobSummary, job_summaries
-from gpuagent.model.health import FAILURES, missed_last_fire
-from gpuagent.model.run import RunRecord, Status
-from gpuagent.model.schedule import Schedule
-from gpuagent.paths import Paths
+from gpuagent.jobs.inventory import JobSummary, job_summaries
+from gpuagent.jobs.schedule import Schedule
+from gpuagent.observe.health import FAILURES, missed_last_fire
+from gpuagent.runs.record import RunRecord, Status
 
 HOST_FILE = "gpuagent.prom"
 JOB_FILE_PREFIX = "gpuagent-job-"
@@ -112,7 +112,7 @@ def exposition(paths: Paths) -> str:
 
 
 def _write(paths: Paths, directory: Path, only: Sequence[str] | None) -> None:
-    from gpuagent.host.jobfiles import job_names
+    from gpuagent.jobs.catalog import job_names
 
     now = time.time()
     with existing_history(paths) as store:

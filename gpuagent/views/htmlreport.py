@@ -12,9 +12,9 @@ from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING
 
-from gpuagent.model.health import FAILURES
-from gpuagent.model.run import SKIPPED, RunRecord, Status, duration
-from gpuagent.model.sizes import format_size
+from gpuagent.core.quantities import format_size
+from gpuagent.observe.health import FAILURES
+from gpuagent.runs.record import SKIPPED, RunRecord, Status, duration
 from gpuagent.views.charts import Axis, Point, line_chart, share_bar
 from gpuagent.views.text import when
 

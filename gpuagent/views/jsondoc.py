@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from gpuagent.model.session import kind_of
+from gpuagent.sessions.spec import kind_of
 
 if TYPE_CHECKING:
     from gpuagent.commands.doctor import DoctorReport
@@ -21,11 +21,11 @@ if TYPE_CHECKING:
     from gpuagent.commands.notebook import NotebookState
     from gpuagent.commands.show import JobDetail
     from gpuagent.commands.status import StatusReport
-    from gpuagent.host.inventory import JobList
     from gpuagent.host.systemd import TimerState
-    from gpuagent.model.job import Job
-    from gpuagent.model.notify import Notification
-    from gpuagent.model.run import RunRecord
+    from gpuagent.jobs.inventory import JobList
+    from gpuagent.jobs.job import Job
+    from gpuagent.observe.notifications import Notification
+    from gpuagent.runs.record import RunRecord
 
 
 def dumps(document: dict) -> str:
@@ -41,8 +41,8 @@ def moment(value: datetime | float | None) -> str | None:
 
 
 def job_settings(job: Job) -> dict:
-    """The job's settings, each under its row's JSON key (model/settings.py)."""
-    from gpuagent.model.settings import SETTINGS
+    """The job's settings, each under its row's JSON key (jobs/settings.py)."""
+    from gpuagent.jobs.settings import SETTINGS
 
     return {
         "name": job.name,

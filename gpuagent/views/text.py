@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from gpuagent.model.run import duration
-from gpuagent.model.runmetrics import format_change, format_value
-from gpuagent.model.schedule import format_duration
-from gpuagent.model.sizes import format_size
-from gpuagent.views.terminal import (
+from gpuagent.core.quantities import format_duration, format_size
+from gpuagent.runs.record import duration
+from gpuagent.runs.runmetrics import format_change, format_value
+from gpuagent.views.screen import (
     Block,
     Cell,
     Code,
@@ -36,13 +35,13 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.commands.status import JobStatus, StatusReport
     from gpuagent.commands.sync import SyncResult
     from gpuagent.commands.trigger import RunEnded, RunEvent, RunWaiting
-    from gpuagent.errors import GpuAgentError
-    from gpuagent.host.inventory import JobList
+    from gpuagent.core.errors import GpuAgentError
     from gpuagent.host.systemd import TimerState
-    from gpuagent.model.job import Job
-    from gpuagent.model.notify import Notification
-    from gpuagent.model.run import RunRecord
-    from gpuagent.model.runmetrics import MetricPoint
+    from gpuagent.jobs.inventory import JobList
+    from gpuagent.jobs.job import Job
+    from gpuagent.observe.notifications import Notification
+    from gpuagent.runs.record import RunRecord
+    from gpuagent.runs.runmetrics import MetricPoint
 
 STATUS_STYLES = {
     "succeeded": "green",
@@ -267,7 +266,7 @@ def _notify_overview(notify: NotifyOverview) -> str:
 
 def _settings(job: Job) -> Fields:
     """Every setting as the run will apply it, defaults included, by its `add` option."""
-    from gpuagent.model.settings import SETTINGS
+    from gpuagent.jobs.settings import SETTINGS
 
     return Fields([(setting.option.removeprefix("--"), setting.human(getattr(job, setting.field))) for setting in SETTINGS])
 

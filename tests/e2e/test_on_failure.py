@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from gpuagent.host.history import HistoryStore
+from gpuagent.host.historydb import HistoryStore
 from tests.support.agent import wait_for
 from tests.support.boxed import SYSTEM_HISTORY, finished_runs, gpuagent, runs, unit_property
 from tests.support.receiver import Receiver

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from gpuagent.commands.common import timer_text
+from gpuagent.core.paths import resolve_paths
 from gpuagent.host.files import write_atomic
-from gpuagent.host.jobfiles import load_job
-from gpuagent.model.units import SERVICE_TEMPLATE, SHIPPED_UNITS
-from gpuagent.paths import resolve_paths
+from gpuagent.jobs.catalog import load_job
+from gpuagent.jobs.units import SERVICE_TEMPLATE, SHIPPED_UNITS
 from tests.gpu_sim import FakeGpu, FakeGpuHost
 from tests.support.agent import AgentHome
 from tests.support.json_schema import DOCTOR, check

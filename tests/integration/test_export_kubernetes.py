@@ -14,9 +14,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gpuagent.host.jobfiles import load_job
-from gpuagent.model import kubecheck
-from gpuagent.model.export import MANIFEST, ExportOptions, export_job
+from gpuagent.export import kubecheck
+from gpuagent.export.exporter import MANIFEST, ExportOptions, export_job
+from gpuagent.jobs.catalog import load_job
 from tests.support.agent import AgentHome
 from tests.support.kube import KubeCluster, KubeRefused, for_kubernetes_1_20
 

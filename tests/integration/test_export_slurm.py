@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from gpuagent.host.files import write_atomic
-from gpuagent.model.job import job_from_options
-from gpuagent.model.jobfile import job_to_toml
-from gpuagent.model.schedule import parse_schedule
+from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.jobfile import job_to_toml
+from gpuagent.jobs.schedule import parse_schedule
 from tests.gpu_sim import FakeGpu, GiB
 from tests.support.agent import AgentHome, wait_for
 from tests.support.slurm import DEFAULT_GPUS, SlurmCluster, running_cluster

@@ -19,7 +19,7 @@ from datetime import datetime
 
 import pytest
 
-from gpuagent.model.notebook import CONTAINER_PORT, TOKEN_VARIABLE, jupyter_command
+from gpuagent.sessions.jupyterlab import CONTAINER_PORT, TOKEN_VARIABLE, jupyter_command
 from tests.support.images import ensure_notebook_image, notebook_versions
 
 pytestmark = pytest.mark.docker

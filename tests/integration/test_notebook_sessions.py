@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from gpuagent.core.paths import resolve_paths
 from gpuagent.host.dockerd import LABEL_JOB
-from gpuagent.host.notebooks import write_notebook
-from gpuagent.model.notebook import NotebookSpec
-from gpuagent.paths import resolve_paths
+from gpuagent.sessions.jupyterlab import NotebookSpec
+from gpuagent.sessions.live_notebooks import write_notebook
 from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB
 from tests.support.agent import AgentHome, wait_for
 from tests.support.images import ensure_notebook_image

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from gpuagent.host.history import HistoryStore
-from gpuagent.host.notify import write_notify_file
-from gpuagent.model.notify import NotifySettings, Target, notify_toml
-from gpuagent.observe.notify import announce_lost
-from gpuagent.paths import resolve_paths
-from gpuagent.run.runner import LOST_REASON, run_job
+from gpuagent.core.paths import resolve_paths
+from gpuagent.host.delivery import write_notify_file
+from gpuagent.host.historydb import HistoryStore
+from gpuagent.observe.announce import announce_lost
+from gpuagent.observe.notifications import NotifySettings, Target, notify_toml
+from gpuagent.runs.runner import LOST_REASON, run_job
 from tests.gpu_sim import FakeGpu
 from tests.support.agent import AgentHome
 from tests.support.receiver import Receiver

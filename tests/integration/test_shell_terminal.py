@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from gpuagent.host.dockerd import LABEL_JOB
-from gpuagent.run.attempt import STOPPED_REASON
-from gpuagent.run.reservations import Reservations
+from gpuagent.runs.attempt import STOPPED_REASON
+from gpuagent.runs.reservations import Reservations
 from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB
 from tests.support.agent import AgentHome, wait_for
 

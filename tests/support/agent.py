@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 from gpuagent.host.files import write_atomic
-from gpuagent.host.history import HistoryStore
-from gpuagent.model.job import job_from_options
-from gpuagent.model.jobfile import job_to_toml
-from gpuagent.model.run import RunRecord
-from gpuagent.model.schedule import parse_schedule
+from gpuagent.host.historydb import HistoryStore
+from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.jobfile import job_to_toml
+from gpuagent.jobs.schedule import parse_schedule
+from gpuagent.runs.record import RunRecord
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from gpuagent.host.history import HistoryStore
+from gpuagent.host.historydb import HistoryStore
 from tests.support.agent import wait_for
 from tests.support.systemd_box import BoxError, SystemdBox, reap_stale_boxes
 

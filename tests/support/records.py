@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from gpuagent.host.history import HistoryStore
-from gpuagent.model.run import RunRecord
+from gpuagent.host.historydb import HistoryStore
+from gpuagent.runs.record import RunRecord
 
 # 2026-03-01 02:00:00 UTC: a fixed moment, so rendered times are the same on every run.
 T0 = 1772330400.0

@@ -6,8 +6,8 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from gpuagent.host.history import HistoryStore
-from gpuagent.model.run import RunRecord
+from gpuagent.host.historydb import HistoryStore
+from gpuagent.runs.record import RunRecord
 from tests.support.records import run_record
 
 GiB = 1024**3

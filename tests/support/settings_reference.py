@@ -1,17 +1,17 @@
-"""The README's job file reference, made from the settings table (model/settings.py).
+"""The README's job file reference, made from the settings table (jobs/settings.py).
 
 `python -m tests.support.settings_reference` prints it; tests/unit/test_settings_reference.py
 fails when README.md holds anything else between its markers.
 """
 
-from gpuagent.model.engines import ENGINES, Mapping
-from gpuagent.model.export import NAME_AND_SCHEDULE
-from gpuagent.model.schedule import KIND_HELP, ZONE_HELP, ZONE_KEY
-from gpuagent.model.settings import BOOLEAN, SETTINGS, Setting
+from gpuagent.export.engines import ENGINES, Mapping
+from gpuagent.export.exporter import NAME_AND_SCHEDULE
+from gpuagent.jobs.schedule import KIND_HELP, ZONE_HELP, ZONE_KEY
+from gpuagent.jobs.settings import BOOLEAN, SETTINGS, Setting
 
-BEGIN = "<!-- job settings: made from gpuagent/model/settings.py -->"
+BEGIN = "<!-- job settings: made from gpuagent/jobs/settings.py -->"
 END = "<!-- end of job settings -->"
-CLUSTER_BEGIN = "<!-- cluster mappings: made from gpuagent/model/settings.py -->"
+CLUSTER_BEGIN = "<!-- cluster mappings: made from gpuagent/jobs/settings.py -->"
 CLUSTER_END = "<!-- end of cluster mappings -->"
 
 

@@ -1,5 +1,5 @@
 from gpuagent.host.nvml import GpuProcess, GpuSnapshot
-from gpuagent.run.admission import Needs, decide
+from gpuagent.runs.admission import Needs, decide
 
 GiB = 1024**3
 

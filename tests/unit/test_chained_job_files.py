@@ -6,7 +6,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from gpuagent.cli import app
+from gpuagent.cli.app import app
 from tests.support.agent import AgentHome
 
 IMAGE = "gpuagent-test/busybox:latest"
@@ -70,9 +70,9 @@ def test_enable_of_an_after_only_job_says_it_has_no_timer(tmp_path):
     home = AgentHome(tmp_path / "agent")
     home.write_job("train", IMAGE, ["true"])
     from gpuagent.host.files import write_atomic
-    from gpuagent.model.job import job_from_options
-    from gpuagent.model.jobfile import job_to_toml
-    from gpuagent.model.schedule import NO_TIMER
+    from gpuagent.jobs.job import job_from_options
+    from gpuagent.jobs.jobfile import job_to_toml
+    from gpuagent.jobs.schedule import NO_TIMER
 
     job = job_from_options("evaluate", NO_TIMER, {"image": IMAGE, "command": ["true"], "after": "train"})
     write_atomic(home.root / "config" / "jobs" / "evaluate.toml", job_to_toml(job))

@@ -1,9 +1,9 @@
-"""Which chains of --after jobs are allowed (model/chain.py)."""
+"""Which chains of --after jobs are allowed (jobs/chains.py)."""
 
 import pytest
 
-from gpuagent.errors import InvalidInput
-from gpuagent.model.chain import MAX_CHAIN_JOBS, check_chains, followers, upstream_chain
+from gpuagent.core.errors import InvalidInput
+from gpuagent.jobs.chains import MAX_CHAIN_JOBS, check_chains, followers, upstream_chain
 
 
 def test_a_simple_pipeline_passes():

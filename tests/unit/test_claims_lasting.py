@@ -1,4 +1,4 @@
-"""Claims on GPU memory (run/reservations.py): a session's lasting claim, resized as it
+"""Claims on GPU memory (runs/reservations.py): a session's lasting claim, resized as it
 uses memory, and which claims are live."""
 
 import os
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from gpuagent.run import reservations
-from gpuagent.run.reservations import SETTLE_SECONDS, Claim, ClaimBook, Reservations
+from gpuagent.runs import reservations
+from gpuagent.runs.reservations import SETTLE_SECONDS, Claim, ClaimBook, Reservations
 
 GiB = 1 << 30
 GPU_A = "GPU-aaaaaaaa-0000-0000-0000-000000000000"

@@ -5,7 +5,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from gpuagent.cli import app
+from gpuagent.cli.app import app
 
 COMMANDS = sorted(command.name or command.callback.__name__ for command in app.registered_commands)
 
@@ -30,7 +30,7 @@ def test_help_of_each_command(command):
 def test_help_imports_neither_docker_nor_pynvml():
     probe = (
         "import sys\n"
-        "from gpuagent.cli import app\n"
+        "from gpuagent.cli.app import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'pynvml', 'requests'))\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"

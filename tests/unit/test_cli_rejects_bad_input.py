@@ -5,7 +5,7 @@ import os
 import pytest
 from typer.testing import CliRunner
 
-from gpuagent.cli import app
+from gpuagent.cli.app import app
 
 GOOD = ["--at", "02:00", "--image", "pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime"]
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from gpuagent.cli import app
+from gpuagent.cli.app import app
 from tests.gpu_sim import FakeGpu, GiB
 from tests.support.agent import AgentHome
 from tests.support.records import record, run_record
@@ -224,7 +224,7 @@ def test_help_json_and_piped_views_do_not_import_rich(home, args):
     a spinner) may load it."""
     probe = (
         "import sys\n"
-        "from gpuagent.cli import app\n"
+        "from gpuagent.cli.app import app\n"
         f"try:\n    app(['--system', *{args!r}], prog_name='gpuagent')\n"
         "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
         "print('RICH', sorted(m for m in sys.modules if m.split('.')[0] == 'rich'), file=sys.stderr)\n"

@@ -1,6 +1,6 @@
 from gpuagent.host.dockerd import LABEL_JOB, LABEL_RUN, NOBODY, container_spec, run_user
-from gpuagent.model.job import job_from_options
-from gpuagent.model.schedule import parse_schedule
+from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.schedule import parse_schedule
 
 
 def make_job(tmp_path, **options):

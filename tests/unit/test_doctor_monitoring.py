@@ -2,8 +2,8 @@
 for the test, and what doctor concludes from them for a scratch config directory."""
 
 from gpuagent.commands import doctor
+from gpuagent.core.paths import resolve_paths
 from gpuagent.host.procs import command_lines, environment, flag_value
-from gpuagent.paths import resolve_paths
 from tests.support.agent import AgentHome
 
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gpuagent.errors import InvalidInput
+from gpuagent.core.errors import InvalidInput
+from gpuagent.export.cronline import cron_line
+from gpuagent.export.engines import ENGINES, NOT_AT_ALL
+from gpuagent.export.exporter import MANIFEST, SCRIPT, SCRONTAB, ExportOptions, export_job, kind_of, read_header
+from gpuagent.export.gpucheck import NO_FIT
+from gpuagent.export.slurm import pyxis_image
 from gpuagent.host.calendar import check_schedule
-from gpuagent.model.cronline import cron_line
-from gpuagent.model.engines import ENGINES, NOT_AT_ALL
-from gpuagent.model.export import MANIFEST, SCRIPT, SCRONTAB, ExportOptions, export_job, kind_of, read_header
-from gpuagent.model.gpucheck import NO_FIT
-from gpuagent.model.job import job_from_options
-from gpuagent.model.schedule import parse_schedule
-from gpuagent.model.settings import SETTINGS
-from gpuagent.model.slurm import pyxis_image
+from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.schedule import parse_schedule
+from gpuagent.jobs.settings import SETTINGS
 
 IMAGE = "pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime"
 FULL = dict(
@@ -338,8 +338,8 @@ def test_a_file_export_did_not_write_is_not_read_as_one():
 
 
 def test_a_manifest_that_fails_the_projects_own_checks_is_never_given_out(monkeypatch):
-    from gpuagent.errors import GpuAgentError
-    from gpuagent.model import kubecheck
+    from gpuagent.core.errors import GpuAgentError
+    from gpuagent.export import kubecheck
 
     monkeypatch.setattr(kubecheck, "problems", lambda document: ["spec.schedule: a problem"] if document["kind"] == "CronJob" else [])
     with pytest.raises(GpuAgentError, match="gpuagent made a manifest that is not valid: spec.schedule: a problem"):

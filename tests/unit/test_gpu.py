@@ -10,7 +10,7 @@ from pathlib import Path
 import pynvml
 import pytest
 
-from gpuagent.errors import NvmlUnavailable
+from gpuagent.core.errors import NvmlUnavailable
 from gpuagent.host.nvml import GpuProcess, GpuSnapshot, driver_version, read_gpus
 from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB
 
@@ -225,7 +225,7 @@ def test_a_missing_library_raises_nvml_unavailable() -> None:
     env = {key: value for key, value in os.environ.items() if key != "LD_LIBRARY_PATH"}
     code = (
         "from gpuagent.host.nvml import read_gpus\n"
-        "from gpuagent.errors import NvmlUnavailable\n"
+        "from gpuagent.core.errors import NvmlUnavailable\n"
         "try:\n    read_gpus()\n"
         "except NvmlUnavailable as err:\n    print(err.message)\n"
     )

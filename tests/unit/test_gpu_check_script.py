@@ -1,4 +1,4 @@
-"""The GPU check an exported job runs before its command (model/gpucheck.py), run by real
+"""The GPU check an exported job runs before its command (export/gpucheck.py), run by real
 shells (dash, and busybox's sh and awk as in a small image) against a stand-in nvidia-smi
 that prints what the test says, as the real one prints it."""
 
@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from gpuagent.model.gpucheck import NO_FIT, QUERY, GpuCheck, check_script
+from gpuagent.export.gpucheck import NO_FIT, QUERY, GpuCheck, check_script
 
 SHELLS = [shell for shell in (["dash"], ["busybox", "sh"]) if shutil.which(shell[0])]
 

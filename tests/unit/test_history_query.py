@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from gpuagent.host.history import HistoryStore, runs_query
+from gpuagent.host.historydb import HistoryStore, runs_query
 from tests.support.records import T0, record, run_record
 
 FILTERS = list(itertools.product([None, "nightly"], [None, "failed"], [None, T0]))

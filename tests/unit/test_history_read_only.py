@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gpuagent.host.history import MIGRATIONS, HistoryStore
+from gpuagent.host.historydb import MIGRATIONS, HistoryStore
 from gpuagent.host.spool import spool_path
 from tests.support.agent import REPO
 from tests.unit.test_history_store import record
@@ -43,7 +43,7 @@ def as_nobody(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 
 
 def read_as_nobody(database: Path) -> subprocess.CompletedProcess:
-    code = f"from gpuagent.host.history import HistoryStore\nfrom pathlib import Path\nwith HistoryStore(Path({str(database)!r}), read_only=True) as s: print([r.run_id for r in s.runs()])"
+    code = f"from gpuagent.host.historydb import HistoryStore\nfrom pathlib import Path\nwith HistoryStore(Path({str(database)!r}), read_only=True) as s: print([r.run_id for r in s.runs()])"
     return as_nobody(sys.executable, "-c", code, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from gpuagent.host.history import HistoryStore
+from gpuagent.host.historydb import HistoryStore
 from gpuagent.host.spool import rejected_path, spool_path
 from tests.unit.test_history_store import record
 

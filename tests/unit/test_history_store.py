@@ -1,9 +1,9 @@
 import sqlite3
 import threading
 
-from gpuagent.host.history import MIGRATIONS, HistoryStore
+from gpuagent.host.historydb import MIGRATIONS, HistoryStore
 from gpuagent.host.spool import spool_path
-from gpuagent.model.run import RunRecord
+from gpuagent.runs.record import RunRecord
 
 
 def record(run_id: str, job: str = "nightly", **fields) -> RunRecord:

@@ -1,12 +1,12 @@
-"""A job file's values are held to their row's TOML type (model/settings.py): a value of
+"""A job file's values are held to their row's TOML type (jobs/settings.py): a value of
 another type is an error naming the key and the file, never coerced."""
 
 import pytest
 
-from gpuagent.errors import InvalidInput
+from gpuagent.core.errors import InvalidInput
 from gpuagent.host.dockerd import NOBODY, run_user
-from gpuagent.model.jobfile import job_from_toml, job_to_toml
-from gpuagent.model.settings import SETTINGS
+from gpuagent.jobs.jobfile import job_from_toml, job_to_toml
+from gpuagent.jobs.settings import SETTINGS
 
 BASE = """schema_version = 1
 name = "nightly"

@@ -2,11 +2,11 @@ import os
 
 import pytest
 
-from gpuagent.errors import InvalidInput, NotFound
-from gpuagent.host.jobfiles import load_job
-from gpuagent.model.job import job_from_options
-from gpuagent.model.jobfile import job_from_toml, job_to_toml
-from gpuagent.model.schedule import parse_schedule
+from gpuagent.core.errors import InvalidInput, NotFound
+from gpuagent.jobs.catalog import load_job
+from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.jobfile import job_from_toml, job_to_toml
+from gpuagent.jobs.schedule import parse_schedule
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gpuagent.cli import app
-from gpuagent.host.history import HistoryStore
-from gpuagent.model.job import Job
-from gpuagent.model.notify import Notification
-from gpuagent.model.settings import SETTINGS
-from gpuagent.run.reservations import Reservations
+from gpuagent.cli.app import app
+from gpuagent.host.historydb import HistoryStore
+from gpuagent.jobs.job import Job
+from gpuagent.jobs.settings import SETTINGS
+from gpuagent.observe.notifications import Notification
+from gpuagent.runs.reservations import Reservations
 from tests.gpu_sim import FakeGpu, GiB
 from tests.support import json_schema
 from tests.support.agent import AgentHome

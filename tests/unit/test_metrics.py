@@ -10,10 +10,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from gpuagent import __version__
-from gpuagent.cli import app
-from gpuagent.model.run import Status
+from gpuagent.cli.app import app
+from gpuagent.core.paths import resolve_paths
 from gpuagent.observe.metrics import HOST_FILE, METRIC_NAMES, exposition, refresh
-from gpuagent.paths import resolve_paths
+from gpuagent.runs.record import Status
 from tests.gpu_sim import GiB
 from tests.support.agent import AgentHome
 from tests.support.records import record, run_record

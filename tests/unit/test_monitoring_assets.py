@@ -10,9 +10,9 @@ import subprocess
 import pytest
 import yaml
 
-from gpuagent.model.health import FAILURES
-from gpuagent.model.run import SKIPPED, Status
+from gpuagent.observe.health import FAILURES
 from gpuagent.observe.metrics import METRIC_NAMES
+from gpuagent.runs.record import SKIPPED, Status
 from tests.support.cache import REPO
 from tests.support.prometheus import DASHBOARD, RULES, RULES_TEST, binary
 from tests.support.promql import (

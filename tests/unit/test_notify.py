@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gpuagent.cli import app
+from gpuagent.cli.app import app
 from gpuagent.commands import doctor
-from gpuagent.errors import InvalidInput
-from gpuagent.host.history import MIGRATIONS, HistoryStore
-from gpuagent.host.notify import _scrubbed, ping_url
-from gpuagent.model.notify import (
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.paths import resolve_paths
+from gpuagent.host.delivery import _scrubbed, ping_url
+from gpuagent.host.historydb import MIGRATIONS, HistoryStore
+from gpuagent.observe.notifications import (
     DEFAULT_EVENTS,
     FAILURE,
     LOST,
@@ -36,8 +37,7 @@ from gpuagent.model.notify import (
     run_event,
     wanted,
 )
-from gpuagent.model.run import Status
-from gpuagent.paths import resolve_paths
+from gpuagent.runs.record import Status
 from tests.support.agent import REPO
 from tests.support.records import T0, run_record
 
@@ -315,8 +315,8 @@ def test_lost_runs_of_one_invocation_or_the_newest(tmp_path):
 def test_a_run_end_with_nothing_configured_imports_no_apprise(tmp_path):
     code = f"""
 import sys, time
-from gpuagent.paths import resolve_paths
-from gpuagent.observe.notify import announce_end, announce_start
+from gpuagent.core.paths import resolve_paths
+from gpuagent.observe.announce import announce_end, announce_start
 from tests.support.records import run_record
 paths = resolve_paths(user_mode=False, env={{"GPUAGENT_CONFIG_DIR": {str(tmp_path / "config")!r}, "GPUAGENT_STATE_DIR": {str(tmp_path / "state")!r}}})
 announce_start(paths, "nightly", print)

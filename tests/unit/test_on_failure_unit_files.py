@@ -6,9 +6,9 @@ here; the handler in a booted systemd is tests/e2e/test_on_failure.py."""
 import pytest
 from typer.testing import CliRunner
 
-from gpuagent.cli import app
+from gpuagent.cli.app import app
 from gpuagent.commands import on_failure
-from gpuagent.observe import notify
+from gpuagent.observe import announce as notify
 
 MONITOR = ("MONITOR_SERVICE_RESULT", "MONITOR_EXIT_CODE", "MONITOR_EXIT_STATUS", "MONITOR_INVOCATION_ID", "MONITOR_UNIT")
 

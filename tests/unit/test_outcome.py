@@ -1,4 +1,4 @@
-from gpuagent.run.outcome import classify, says_cuda_oom
+from gpuagent.runs.outcome import classify, says_cuda_oom
 
 
 def test_cuda_oom_is_recognised_in_pytorch_and_cuda_wordings():

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from gpuagent.paths import resolve_paths
+from gpuagent.core.paths import resolve_paths
 
 
 def test_system_mode_uses_the_fhs_directories():

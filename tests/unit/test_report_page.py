@@ -12,13 +12,13 @@ from html.parser import HTMLParser
 import pytest
 from typer.testing import CliRunner
 
-from gpuagent.cli import app
+from gpuagent.cli.app import app
 from gpuagent.commands.report import JobReport, Report
-from gpuagent.host.history import HistoryStore, period_query
-from gpuagent.host.inventory import JobSummary
+from gpuagent.host.historydb import HistoryStore, period_query
 from gpuagent.host.systemd import TimerState
-from gpuagent.model.job import job_from_options
-from gpuagent.model.schedule import parse_schedule
+from gpuagent.jobs.inventory import JobSummary
+from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.schedule import parse_schedule
 from gpuagent.views.charts import MAX_MARKERS
 from gpuagent.views.htmlreport import MAX_FAILURES_LISTED, report_page
 from tests.support.agent import AgentHome

@@ -1,9 +1,9 @@
-"""What a run reports (model/runmetrics.py): the rules its metrics file is held to, and
+"""What a run reports (runs/runmetrics.py): the rules its metrics file is held to, and
 what a run started by another run's success is told."""
 
 import json
 
-from gpuagent.model.runmetrics import MAX_BYTES, MAX_METRICS, Upstream, parse_reported, run_environment, upstream_files
+from gpuagent.runs.runmetrics import MAX_BYTES, MAX_METRICS, Upstream, parse_reported, run_environment, upstream_files
 
 
 def test_numbers_are_kept_as_floats():

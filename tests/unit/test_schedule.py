@@ -1,4 +1,4 @@
-"""gpuagent.model.schedule: the four schedule options, durations, job-file round trip, and, for
+"""gpuagent.jobs.schedule: the four schedule options, durations, job-file round trip, and, for
 --cron, equivalence checked for real: fire times from an independent reference cron matcher
 written here against what systemd computes for the translated OnCalendar= lines."""
 
@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gpuagent.errors import InvalidInput, SystemdError
+from gpuagent.core.errors import InvalidInput, SystemdError
+from gpuagent.core.quantities import format_duration, parse_duration
 from gpuagent.host.calendar import EPOCH, check_schedule, next_elapses
-from gpuagent.model.schedule import (
+from gpuagent.jobs.schedule import (
     Schedule,
-    format_duration,
-    parse_duration,
     parse_schedule,
     schedule_from_toml,
     to_toml,
@@ -371,8 +370,8 @@ def test_every_rejected(every, says):
 
 
 def test_no_option_is_no_timer_and_a_job_needs_after_then():
-    from gpuagent.model.job import job_from_options
-    from gpuagent.model.schedule import NO_TIMER
+    from gpuagent.jobs.job import job_from_options
+    from gpuagent.jobs.schedule import NO_TIMER
 
     assert parse_schedule() is NO_TIMER
     options = {"image": "img", "command": ["true"]}

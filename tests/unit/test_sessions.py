@@ -1,13 +1,15 @@
-"""Sessions (model/session.py) and notebooks (model/notebook.py): the names a session's
+"""Sessions (sessions/spec.py) and notebooks (sessions/jupyterlab.py): the names a session's
 runs have in history, the Job a session runs, and what JupyterLab is told. Pure code."""
 
 import json
 
 import pytest
 
-from gpuagent.errors import InvalidInput
-from gpuagent.model.job import job_from_options
-from gpuagent.model.notebook import (
+from gpuagent.core.errors import InvalidInput
+from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.schedule import NO_TIMER, parse_schedule
+from gpuagent.runs.record import Status
+from gpuagent.sessions.jupyterlab import (
     COMMAND_NOT_FOUND,
     TOKEN_VARIABLE,
     Address,
@@ -17,9 +19,7 @@ from gpuagent.model.notebook import (
     ending,
     jupyter_command,
 )
-from gpuagent.model.run import Status
-from gpuagent.model.schedule import NO_TIMER, parse_schedule
-from gpuagent.model.session import Kind, file_form, kind_of, over_job, parse_subject, session_job, session_options, subject
+from gpuagent.sessions.spec import Kind, file_form, kind_of, over_job, parse_subject, session_job, session_options, subject
 
 MiB = 1 << 20
 GiB = 1 << 30

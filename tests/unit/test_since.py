@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gpuagent.errors import InvalidInput
-from gpuagent.since import parse_since
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.quantities import parse_since
 
 NOW = datetime(2026, 3, 1, 14, 30, tzinfo=UTC)
 

@@ -1,8 +1,8 @@
 import pytest
 
-from gpuagent.errors import InvalidInput
-from gpuagent.model.sizes import format_size, parse_size
-from gpuagent.model.unitfile import UnitFile, UnsafeValue, escape_value
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.quantities import format_size, parse_size
+from gpuagent.core.unitfile import UnitFile, UnsafeValue, escape_value
 
 
 @pytest.mark.parametrize(

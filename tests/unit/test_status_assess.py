@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from gpuagent.commands.status import assess
-from gpuagent.host.inventory import JobSummary
 from gpuagent.host.systemd import TimerState
-from gpuagent.model.health import MISSED_GRACE_SECONDS
+from gpuagent.jobs.inventory import JobSummary
+from gpuagent.observe.health import MISSED_GRACE_SECONDS
 from tests.support.records import T0, run_record
 
 HOUR = 3600.0

@@ -9,12 +9,12 @@ import pytest
 
 from gpuagent.commands.common import UnitState, missing_units, shipped_unit_states, timer_text
 from gpuagent.commands.sync import SyncResult, plan_timers, sync_timers
+from gpuagent.core.paths import resolve_paths
 from gpuagent.host.files import write_atomic
-from gpuagent.host.jobfiles import load_job
-from gpuagent.model.units import FAILURE_HANDLER, SERVICE_TEMPLATE, SHIPPED_UNITS
-from gpuagent.paths import resolve_paths
+from gpuagent.jobs.catalog import load_job
+from gpuagent.jobs.units import FAILURE_HANDLER, SERVICE_TEMPLATE, SHIPPED_UNITS
 from gpuagent.views import text
-from gpuagent.views.terminal import Screen
+from gpuagent.views.screen import Screen
 
 
 @pytest.fixture

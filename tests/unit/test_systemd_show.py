@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gpuagent.errors import SystemdError
+from gpuagent.core.errors import SystemdError
 from gpuagent.host.systemd import TimerState, parse_show, timer_state
 
 # systemctl show -p LoadState,UnitFileState,NextElapseUSecRealtime,NextElapseUSecMonotonic,LastTriggerUSec

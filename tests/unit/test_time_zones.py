@@ -13,19 +13,19 @@ import pytest
 from gpuagent.commands.show import JobDetail
 from gpuagent.commands.status import StatusReport, assess
 from gpuagent.commands.sync import sync_timers
-from gpuagent.errors import InvalidInput
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.paths import resolve_paths
 from gpuagent.host.calendar import check_schedule, next_elapses
 from gpuagent.host.files import write_atomic
-from gpuagent.host.inventory import JobList, JobSummary
 from gpuagent.host.systemd import TimerState
-from gpuagent.model.job import job_from_options
-from gpuagent.model.jobfile import job_from_toml, job_to_toml
-from gpuagent.model.schedule import Schedule, parse_schedule, schedule_from_toml, to_toml
-from gpuagent.model.units import timer_unit
-from gpuagent.paths import resolve_paths
+from gpuagent.jobs.inventory import JobList, JobSummary
+from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.jobfile import job_from_toml, job_to_toml
+from gpuagent.jobs.schedule import Schedule, parse_schedule, schedule_from_toml, to_toml
+from gpuagent.jobs.units import timer_unit
 from gpuagent.views import jsondoc
 from gpuagent.views import text as render
-from gpuagent.views.terminal import Screen
+from gpuagent.views.screen import Screen
 
 needs_systemd_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze (systemd's calendar parser)")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gpuagent.model.job import job_from_options
-from gpuagent.model.schedule import parse_schedule
-from gpuagent.model.units import FAILURE_HANDLER, SERVICE_TEMPLATE, SHIPPED_UNITS, timer_unit
+from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.schedule import parse_schedule
+from gpuagent.jobs.units import FAILURE_HANDLER, SERVICE_TEMPLATE, SHIPPED_UNITS, timer_unit
 
 GOLDEN = Path(__file__).parent / "golden"
 JOB_FILE = Path("/etc/gpuagent/jobs/nightly.toml")

@@ -13,15 +13,15 @@ import pytest
 from gpuagent.commands.gpus import read_gpu_report
 from gpuagent.commands.history import RunHistory
 from gpuagent.commands.status import StatusReport, assess
-from gpuagent.host.inventory import JobSummary
+from gpuagent.core.paths import resolve_paths
 from gpuagent.host.systemd import TimerState
-from gpuagent.model.job import job_from_options
-from gpuagent.model.run import RunRecord
-from gpuagent.model.schedule import parse_schedule
-from gpuagent.paths import resolve_paths
-from gpuagent.run.reservations import Reservations
+from gpuagent.jobs.inventory import JobSummary
+from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.schedule import parse_schedule
+from gpuagent.runs.record import RunRecord
+from gpuagent.runs.reservations import Reservations
 from gpuagent.views import text as render
-from gpuagent.views.terminal import Screen
+from gpuagent.views.screen import Screen
 from tests.gpu_sim import FakeGpu, GiB
 from tests.support.records import T0, run_record
 

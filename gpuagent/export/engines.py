@@ -1,0 +1,110 @@
+"""How a job setting maps to a cluster's scheduler: what a row of jobs/settings.py says
+for Slurm and for Kubernetes, and what the two engines' builders share.
+
+Each row carries one Mapping per engine: how well the setting fits there (the README's
+table of what maps exactly, approximately or not at all is made from them), what it
+becomes, in words, and the builder's method, by name, that puts a job's value in
+(export/slurm.py, export/kubernetes.py). A row that does not map at all has no method: a
+job that sets it (to other than its default) is refused, naming it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.quantities import format_duration, mebibytes
+from gpuagent.export.gpucheck import NO_FIT, GpuCheck
+
+EXACT = "exact"
+APPROXIMATE = "approximate"
+NOT_AT_ALL = "not at all"
+ENGINES = {"slurm": "Slurm", "kubernetes": "Kubernetes"}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    fit: str  # EXACT, APPROXIMATE or NOT_AT_ALL: how well the setting can map, for the README
+    becomes: str  # what it becomes there, in the README's words
+    apply: Callable[[Any, Any], None] | None = None  # (the builder, the job's value); None: NOT_AT_ALL
+    instead: str = ""  # NOT_AT_ALL: what to do instead, the refusal's hint
+
+
+def builder_method(name: str) -> Callable[[Any, Any], None]:
+    """A Mapping's `apply`: the engine builder's method `name`, looked up when it runs. The
+    settings table names each row's method without importing the engines, which every
+    command that reads a job would pay for (about 20 ms)."""
+
+    def apply(builder: Any, value: Any) -> None:
+        getattr(builder, name)(value)
+
+    apply.__name__ = name
+    return apply
+
+
+@dataclass
+class Notes:
+    """What an export says on stderr: each setting that maps only approximately, and how.
+    `setting` is the job file key of the row being applied, e.g. resources.min_free_vram."""
+
+    setting: str = ""
+    lines: list[str] = field(default_factory=list)
+
+    def approximately(self, words: str) -> None:
+        line = f"{self.setting}: {words}"
+        if line not in self.lines:
+            self.lines.append(line)
+
+    def refuse(self, problem: str, hint: str) -> None:
+        raise InvalidInput(f"{self.setting}: {problem}", hint)
+
+
+@dataclass
+class Builder:
+    """What both engines do alike: the GPU check in place of admission (export/gpucheck.py),
+    and the settings no scheduler has, said as notes. `holds_gpus` names, in the engine's
+    words, what waits while the job sleeps."""
+
+    name: str
+    notes: Notes = field(default_factory=Notes)
+    check: GpuCheck = field(default_factory=GpuCheck)
+    random_delay: int | None = None
+    holds_gpus = "the job"
+    free_vram_words = "checked with nvidia-smi before the command"
+
+    @property
+    def most_before_command(self) -> int:
+        """The longest the job can spend before its command (the GPU check, the random
+        sleep): what its time limit must leave room for."""
+        return self.check.most_seconds + (self.random_delay or 0)
+
+    def set_random_delay(self, seconds: int | None) -> None:
+        if seconds:
+            self.random_delay = seconds
+            self.notes.approximately(f"a random sleep of up to {format_duration(seconds)} before the command, while {self.holds_gpus} holds its GPUs")
+
+    def set_gpu_ids(self, ids: tuple[str, ...]) -> None:
+        if ids:
+            self.notes.approximately(f"the scheduler picks the GPUs: the list {', '.join(ids)} is not kept")
+
+    def set_min_free_vram(self, size: int | None) -> None:
+        if size is not None:
+            self.check.min_free_mib = mebibytes(size)
+            self.notes.approximately(
+                f"no scheduler places a job on free GPU memory: {self.free_vram_words}; when they lack it, the job exits {NO_FIT} (--vram-policy)"
+            )
+
+    def set_max_gpu_util(self, percent: int | None) -> None:
+        if percent is not None:
+            self.check.max_util = percent
+            self.notes.approximately(f"checked with nvidia-smi before the command; a busier GPU makes the job exit {NO_FIT} (--vram-policy)")
+
+    def set_vram_policy(self, policy: str) -> None:
+        self.check.policy = policy
+
+    def set_vram_wait(self, seconds: int) -> None:
+        self.check.wait_seconds = seconds
+
+    def set_exclusive(self, flag: bool) -> None:
+        if flag:
+            self.notes.approximately("a GPU the scheduler gives is the job's alone among its jobs; processes started outside it are not seen")

@@ -1,0 +1,309 @@
+"""A job as a Slurm batch script (and a scrontab entry), from what its settings' rows put
+into a SlurmScript (the `slurm` mapping of each row of jobs/settings.py).
+
+The script asks Slurm for what the job needs (#SBATCH lines), checks the GPUs it was
+given (export/gpucheck.py), then runs the container: with Pyxis (`srun --container-image`,
+what GPU clusters use: the container runs in the job's cgroup, under its limits) or with
+`docker run` (--runtime docker: the container runs outside Slurm's cgroup, so the script
+repeats the limits to docker and stops and removes the container itself, on every way
+out). Retries are a loop in the script: Slurm requeues only after a node failure.
+"""
+
+import math
+import posixpath
+import shlex
+from dataclasses import dataclass, field
+
+from gpuagent.core.quantities import format_duration, mebibytes
+from gpuagent.core.values import NOBODY
+from gpuagent.export.engines import Builder
+from gpuagent.export.gpucheck import check_script
+
+RUNTIMES = ("pyxis", "docker")
+DEFAULT_RUNTIME = "pyxis"
+KILL_WAIT = 30  # slurm.conf's KillWait by default: between SIGTERM and SIGKILL when Slurm ends a job
+TIMED_OUT = 124  # what an attempt that ran past its timeout returns (as `timeout` does)
+# options a scrontab entry has no use for: it never overlaps a job's fires itself, and its
+# jobs start in the user's login environment (SLURM_GET_USER_ENV), whatever --export says
+_NOT_IN_SCRONTAB = ("--dependency", "--export")
+
+
+@dataclass
+class SlurmScript(Builder):
+    runtime: str = DEFAULT_RUNTIME
+    on_schedule: bool = False  # a scrontab entry runs it
+    options: list[tuple[str, str]] = field(default_factory=list)  # #SBATCH --OPTION=VALUE
+    docker_options: list[str] = field(default_factory=list)  # words for `docker run`, --runtime docker
+    pyxis_options: list[str] = field(default_factory=list)  # words for `srun`, --runtime pyxis
+    environment: list[tuple[str, str]] = field(default_factory=list)
+    env_file: str | None = None
+    image: str = ""
+    command: tuple[str, ...] = ()
+    gpus: int = 0
+    user: str | None = None
+    timeout: int | None = None
+    stop_grace: int = 10
+    retries: int = 0
+    retry_delay: int = 60
+    holds_gpus = "the job's allocation"
+    free_vram_words = "checked with nvidia-smi on the GPUs Slurm gave, before the container starts"
+
+    def _container_option(self, *, pyxis: list[str] | None = None, docker: list[str] | None = None) -> None:
+        self.pyxis_options += pyxis or []
+        self.docker_options += docker or []
+
+    # ------------------------------------------------- one method per row of the settings
+
+    def set_image(self, image: str) -> None:
+        self.image = image
+
+    def set_command(self, command: tuple[str, ...]) -> None:
+        self.command = command
+
+    def set_persistent(self, flag: bool) -> None:
+        if self.on_schedule and not flag:
+            self.notes.approximately("scrontab runs a fire missed while slurmctld was down once it is back: it cannot skip it")
+
+    def set_gpus(self, count: int) -> None:
+        self.gpus = count
+        if count:
+            self.options.append(("--gres", f"gpu:{count}"))
+
+    def set_memory(self, size: int | None) -> None:
+        if size is not None:
+            self.options.append(("--mem", f"{mebibytes(size)}M"))
+            self._container_option(docker=[f"--memory {size}", f"--memory-swap {size}"])
+
+    def set_cpus(self, cores: float | None) -> None:
+        if cores is None:
+            return
+        self.options.append(("--cpus-per-task", str(math.ceil(cores))))
+        self._container_option(docker=[f"--cpus {cores:g}"])
+        if not float(cores).is_integer():
+            self.notes.approximately(
+                f"Slurm allocates whole CPUs: {math.ceil(cores)} for {cores:g}"
+                + (f" (docker limits it to {cores:g})" if self.runtime == "docker" else "")
+            )
+
+    def set_shm_size(self, size: int | None) -> None:
+        if size is None:
+            return
+        self._container_option(docker=[f"--shm-size {size}"])
+        if self.runtime == "pyxis":
+            self.notes.approximately("Pyxis containers share the node's /dev/shm: its size is not set")
+
+    def set_volumes(self, volumes) -> None:
+        if volumes:
+            self._container_option(
+                pyxis=[f"--container-mounts={shlex.quote(','.join(volume.spec() for volume in volumes))}"],
+                docker=[f"-v {shlex.quote(volume.spec())}" for volume in volumes],
+            )
+
+    def set_env(self, pairs: tuple[tuple[str, str], ...]) -> None:
+        self.environment = list(pairs)
+
+    def set_env_file(self, path: str | None) -> None:
+        self.env_file = path
+
+    def set_workdir(self, directory: str | None) -> None:
+        if directory:
+            self._container_option(pyxis=[f"--container-workdir={shlex.quote(directory)}"], docker=[f"-w {shlex.quote(directory)}"])
+
+    def set_user(self, user: str | None) -> None:
+        if self.runtime == "docker":
+            self.user = user
+        elif user is not None:
+            self.notes.approximately(f"Pyxis runs the container as the user who submits the job: --user {user} is not kept")
+
+    def set_timeout(self, seconds: int | None) -> None:
+        self.timeout = seconds
+        if seconds is not None:
+            self.notes.approximately("Slurm keeps --time in whole minutes and ends a job over it within about a minute more")
+
+    def set_stop_grace(self, seconds: int) -> None:
+        self.stop_grace = seconds
+        if seconds > KILL_WAIT:
+            self.notes.approximately(
+                f"when Slurm ends a job it waits KillWait (the cluster's; {KILL_WAIT}s by default) between SIGTERM and SIGKILL, not {seconds}s"
+            )
+
+    def set_retries(self, count: int) -> None:
+        self.retries = count
+
+    def set_retry_delay(self, seconds: int) -> None:
+        self.retry_delay = seconds
+
+    # ------------------------------------------------------------------------ rendering
+
+    def script(self, header: list[str]) -> str:
+        """The batch script; `header` is its comment lines (what made it)."""
+        lines = ["#!/bin/bash", *(f"# {line}" for line in header)]
+        lines += [f"#SBATCH {name}={value}" for name, value in self.sbatch_options()]
+        lines += ["set -u", ""]
+        if self.environment:
+            lines += [f"export {key}={shlex.quote(value)}" for key, value in self.environment] + [""]
+        if self.env_file and self.runtime == "pyxis":
+            lines += _export_env_file(self.env_file)
+        if self.check.needed:
+            lines.append(check_script(self.check, '"${SLURM_JOB_GPUS:-}"'))
+        if self.random_delay:
+            lines += [f"sleep $(( RANDOM % {self.random_delay + 1} ))  # the job's random_delay", ""]
+        lines += self._docker_lines() if self.runtime == "docker" else self._pyxis_lines()
+        lines += self._attempts()
+        return "\n".join(lines) + "\n"
+
+    def sbatch_options(self) -> list[tuple[str, str]]:
+        options = [("--job-name", self.name), *self.options]
+        limit = self.time_limit()
+        if limit is not None:
+            options.append(("--time", _slurm_time(limit)))
+        # the name written out: scrontab's jobs (22.05) spell %x "(null)"
+        options += [("--dependency", "singleton"), ("--output", f"{self.name}-%j.out"), ("--open-mode", "append"), ("--export", "ALL")]
+        return options
+
+    def scrontab(self, header: list[str], line: str, script_path: str) -> str:
+        """A scrontab entry that runs the script at `script_path` on the cron `line`."""
+        # its jobs start in the user's home: the output goes beside the script, as sbatch's does where it is run
+        options = [
+            ("--chdir", posixpath.dirname(script_path)),
+            *((name, value) for name, value in self.sbatch_options() if name not in _NOT_IN_SCRONTAB),
+        ]
+        return (
+            "\n".join(
+                [
+                    *(f"# {text}" for text in header),
+                    *(f"#SCRON {name}={value}" for name, value in options),
+                    f"{line} /bin/bash {shlex.quote(script_path)}",
+                ]
+            )
+            + "\n"
+        )
+
+    def time_limit(self) -> int | None:
+        """Seconds for --time: every attempt with its grace, the pauses between them, the
+        longest GPU check and random delay. None (the partition's limit) without a timeout."""
+        if self.timeout is None:
+            return None
+        attempt = self.timeout + (self.stop_grace if self._in_script_timeout() else 0)
+        return (self.retries + 1) * attempt + self.retries * self.retry_delay + self.most_before_command
+
+    def _in_script_timeout(self) -> bool:
+        """Each attempt has a watchdog of its own when --time spans more than one: else
+        Slurm's own limit ends the job, and its record says TIMEOUT."""
+        return self.timeout is not None and (self.retries > 0 or self.most_before_command > 0)
+
+    def _attempt(self, run: str, stop: str) -> list[str]:
+        """gpuagent_attempt, which runs `run` once; with a timeout of its own, a watchdog
+        runs `stop` when it is spent and leaves a note, so a timed-out attempt returns
+        TIMED_OUT whatever the stopped command exited with (SIGKILL's 137 is an OOM kill's too)."""
+        if not self._in_script_timeout():
+            return ["gpuagent_attempt() {", f"    {run} &", "    wait $!", "}", ""]
+        return [
+            "# the job's timeout, per attempt: a watchdog stops the attempt, and its note tells a timeout from a failure",
+            "gpuagent_attempt() {",
+            f"    {run} &",
+            "    gpuagent_run=$!",
+            f'    {{ sleep {self.timeout}; echo timed-out >"$gpuagent_timed_out"; {stop}; }} &',
+            "    gpuagent_watchdog=$!",
+            '    wait "$gpuagent_run"',
+            "    gpuagent_code=$?",
+            '    pkill -P "$gpuagent_watchdog" 2>/dev/null; kill "$gpuagent_watchdog" 2>/dev/null',
+            '    if [ -s "$gpuagent_timed_out" ]; then',
+            '        : >"$gpuagent_timed_out"',
+            f'        echo "gpuagent: the attempt ran past its timeout ({format_duration(self.timeout)}): stopped" >&2',
+            f"        return {TIMED_OUT}",
+            "    fi",
+            '    return "$gpuagent_code"',
+            "}",
+            "",
+        ]
+
+    def _exit_trap(self, *commands: str) -> list[str]:
+        """The EXIT trap that runs `commands`, and removes the watchdog's note (made here, first)."""
+        note = ["gpuagent_timed_out=$(mktemp)"] if self._in_script_timeout() else []
+        commands += ('rm -f "$gpuagent_timed_out"',) if note else ()
+        return [*note, f"trap '{'; '.join(commands)}' EXIT"] if commands else []
+
+    def _pyxis_lines(self) -> list[str]:
+        srun = ["srun", f"--container-image={shlex.quote(pyxis_image(self.image))}", *self.pyxis_options, *map(shlex.quote, self.command)]
+        stop = f'kill -TERM "$gpuagent_run"; sleep {self.stop_grace}; kill -KILL "$gpuagent_run" 2>/dev/null'
+        return [*self._exit_trap(), *self._attempt(" ".join(srun), stop)]
+
+    def _docker_lines(self) -> list[str]:
+        image = shlex.quote(self.image)
+        # as gpuagent runs its containers: an init process (which passes SIGTERM on), no new privileges
+        run = ["docker", "run", "--rm", '--name "$gpuagent_container"', "--init", "--security-opt no-new-privileges"]
+        if self.gpus:
+            run.append('--gpus "device=$SLURM_JOB_GPUS"')
+        if self.env_file:
+            run.append(f"--env-file {shlex.quote(self.env_file)}")
+        run += [f"-e {key}" for key, _ in self.environment]
+        run += [
+            *self.docker_options,
+            f"--user {shlex.quote(self.user)}" if self.user else '--user "$gpuagent_user"',
+            image,
+            *map(shlex.quote, self.command),
+        ]
+        stop = f'docker stop --time {self.stop_grace} "$gpuagent_container" >/dev/null 2>&1'
+        lines = [
+            "# docker runs the container outside the job's cgroup: the script stops and removes it itself.",
+            'gpuagent_container="gpuagent-$SLURM_JOB_ID"',
+            f"trap '{stop}; exit 143' TERM INT",
+            *self._exit_trap('docker rm --force "$gpuagent_container" >/dev/null 2>&1'),
+        ]
+        if not self.user:
+            lines += [
+                "# the image's own user, unless it is root: then nobody, as gpuagent does",
+                f"gpuagent_user=$(docker image inspect --format '{{{{.Config.User}}}}' {image} 2>/dev/null)",
+                f'case "${{gpuagent_user%%:*}}" in "" | root | 0) gpuagent_user={NOBODY} ;; esac',
+            ]
+        return [*lines, *self._attempt(" ".join(run), stop)]
+
+    def _attempts(self) -> list[str]:
+        cleanup = ['    docker rm --force "$gpuagent_container" >/dev/null 2>&1'] if self.runtime == "docker" else []
+        if not self.retries:
+            return ["gpuagent_attempt"]
+        return [
+            f"# the job's retries: again after a failure, not after a timeout ({TIMED_OUT}) or a stop",
+            f"for gpuagent_try in $(seq 1 {self.retries + 1}); do",
+            '    if [ "$gpuagent_try" -gt 1 ]; then',
+            f'        echo "gpuagent: attempt $(( gpuagent_try - 1 )) failed (exit $gpuagent_status): again in {format_duration(self.retry_delay)}" >&2',
+            f"        sleep {self.retry_delay}",
+            "    fi",
+            "    gpuagent_attempt",
+            "    gpuagent_status=$?",
+            *cleanup,
+            f"    case $gpuagent_status in 0 | {TIMED_OUT} | 143) break ;; esac",
+            "done",
+            'exit "$gpuagent_status"',
+        ]
+
+
+def pyxis_image(image: str) -> str:
+    """A docker reference as Pyxis (enroot) writes it: the registry, if any, ends with '#'."""
+    first, slash, rest = image.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return f"{first}#{rest}"
+    return image
+
+
+def _slurm_time(seconds: int) -> str:
+    """--time in whole minutes (Slurm keeps no seconds), as [D-]HH:MM:00."""
+    minutes = math.ceil(seconds / 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    return (f"{days}-" if days else "") + f"{hours:02d}:{minutes:02d}:00"
+
+
+def _export_env_file(path: str) -> list[str]:
+    """Lines that export the env file's KEY=VALUE lines at each run, as docker's --env-file
+    reads them (no shell quoting; '#' comments and blank lines skipped): Pyxis passes the
+    job's environment into the container."""
+    return [
+        'while IFS= read -r gpuagent_line || [ -n "$gpuagent_line" ]; do',
+        '    case "${gpuagent_line#"${gpuagent_line%%[! ]*}"}" in "" | "#"*) continue ;; esac',
+        "    # shellcheck disable=SC2163 # the line is KEY=VALUE: exported as it is",
+        '    export "$gpuagent_line"',
+        f"done < {shlex.quote(path)}",
+        "",
+    ]

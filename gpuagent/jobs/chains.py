@@ -1,0 +1,52 @@
+"""Chained jobs: a job that runs `--after` another job, each time a run of it succeeds.
+
+Chains are checked across all jobs whenever one changes (`add`, `sync`): each job named
+upstream must exist, no chain may come back to where it started, and a chain holds at
+most MAX_CHAIN_JOBS jobs. Only chains through a changed job are judged, so one broken
+job file elsewhere does not block an unrelated change.
+"""
+
+from collections.abc import Collection, Mapping
+
+from gpuagent.core.errors import InvalidInput
+
+MAX_CHAIN_JOBS = 5  # train -> evaluate -> promote fits with room to spare
+
+
+def check_chains(afters: Mapping[str, str | None], changed: Collection[str]) -> None:
+    """`afters`: every job's upstream (None: it follows none), as it will be once the
+    change is made; `changed`: the jobs the change writes."""
+    for job in afters:
+        chain = upstream_chain(afters, job)
+        if not set(chain) & set(changed):
+            continue
+        last = chain[-1]
+        if afters.get(last) is not None and afters[last] not in afters:
+            raise InvalidInput(
+                f"job {last} runs --after {afters[last]}, and there is no job {afters[last]}",
+                f"add job {afters[last]} first, or give {last} another --after",
+            )
+        if afters.get(last) in chain:
+            loop = chain[chain.index(afters[last]) :] + [afters[last]]
+            raise InvalidInput(
+                f"jobs would follow each other in a circle: {' -> '.join(reversed(loop))}", "break the circle: one of them must not run --after"
+            )
+        if len(chain) > MAX_CHAIN_JOBS:
+            raise InvalidInput(
+                f"chain {' -> '.join(reversed(chain))} has {len(chain)} jobs; at most {MAX_CHAIN_JOBS} may follow one another",
+                "start a later part of it on its own schedule",
+            )
+
+
+def upstream_chain(afters: Mapping[str, str | None], job: str) -> list[str]:
+    """`job`, the job it runs after, that job's upstream, and so on: up to a job that
+    follows none, a job that does not exist, or the first repeat (not included)."""
+    chain = [job]
+    while (upstream := afters.get(chain[-1])) is not None and upstream in afters and upstream not in chain:
+        chain.append(upstream)
+    return chain
+
+
+def followers(afters: Mapping[str, str | None], job: str) -> list[str]:
+    """The jobs that run after `job`, by name."""
+    return sorted(name for name, upstream in afters.items() if upstream == job)

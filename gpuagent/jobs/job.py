@@ -1,0 +1,93 @@
+"""A job: what to run, on which schedule, with which limits; built from the settings table.
+
+The Job's fields are the rows of jobs/settings.py, plus its name and schedule. A job is
+built from what the command line gave (`job_from_options`) or from what a job file holds
+(jobs/jobfile.py); both read each value with its row's reader, then check the settings
+against each other here. Nothing here looks at the host.
+"""
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gpuagent.core import values
+from gpuagent.core.errors import InvalidInput
+from gpuagent.jobs.schedule import Schedule
+from gpuagent.jobs.settings import BY_FIELD, SETTINGS, Setting
+
+Job = dataclasses.make_dataclass(
+    "Job",
+    [("name", str), ("schedule", Schedule), *((s.field, Any, dataclasses.field(default=s.default)) for s in SETTINGS)],
+    frozen=True,
+    namespace={
+        "__doc__": "A validated job: its name, schedule and one field per row of jobs/settings.py.",
+        "__module__": __name__,
+        "uses_gpu": property(lambda self: self.gpus > 0),
+        "when": property(lambda self: _when(self)),
+    },
+)
+
+
+def _when(job) -> str:
+    """When the job runs, in words: its schedule, and the job whose successes start it:
+    'daily at 02:00', 'after train', 'Sun at 03:00, and after train'."""
+    if job.after is None:
+        return job.schedule.describe()
+    if not job.schedule.has_timer:
+        return f"after {job.after}"
+    return f"{job.schedule.describe()}, and after {job.after}"
+
+
+def job_from_options(name: str, schedule: Schedule, options: Mapping[str, Any]) -> Job:
+    """The job `gpuagent add` describes: `options` maps Job fields to the options' values
+    (None: not given); errors name the option."""
+    given = {}
+    for field, value in options.items():
+        setting = BY_FIELD[field]
+        if value is None:
+            continue
+        given[field] = setting.from_cli(value, setting.option) if setting.from_cli else value
+    return build_job(name, schedule, given, lambda setting: setting.option)
+
+
+def build_job(name: str, schedule: Schedule, given: Mapping[str, Any], label: Callable[[Setting], str]) -> Job:
+    """Read each setting in `given` (Job field -> its value as the job file holds it) with
+    its row's reader, default the others, and check them together. `label` names a
+    setting in errors: its option, or its key."""
+    values.parse_name(name)
+    settings = {}
+    for setting in SETTINGS:
+        if setting.field in given:
+            settings[setting.field] = setting.read(given[setting.field], label(setting))
+        elif setting.required:
+            raise InvalidInput(f"{label(setting)} is required", f"e.g. {setting.example()}")
+        else:
+            settings[setting.field] = setting.default
+    gpu_ids = settings["gpu_ids"]
+    if settings["gpus"] is None:
+        settings["gpus"] = len(gpu_ids)
+    check_together(settings, label)
+    if not schedule.has_timer and settings["after"] is None:
+        on_cli = label(BY_FIELD["after"]).startswith("--")
+        raise InvalidInput(
+            "the job has no schedule: give one of --at, --on, --every, --cron, or --after JOB"
+            if on_cli
+            else "schedule: give one of at, on, every, cron, or after",
+            "for example --at 02:00 (daily), --on 'Sun 03:00', --every 6h, --cron '0 2 * * 1-5', or --after nightly (each time nightly succeeds)"
+            if on_cli
+            else 'e.g. at = "02:00", or after = "nightly"',
+        )
+    return Job(name=name, schedule=schedule, **settings)
+
+
+def check_together(settings: dict[str, Any], label: Callable[[Setting], str]) -> None:
+    def named(field: str) -> str:
+        return label(BY_FIELD[field])
+
+    gpus, gpu_ids = settings["gpus"], settings["gpu_ids"]
+    if gpu_ids and gpus == 0:
+        raise InvalidInput(f"{named('gpu_ids')} names GPUs for a CPU job ({named('gpus')} 0)", f"drop {named('gpus')} 0, or {named('gpu_ids')}")
+    if gpu_ids and gpus > len(gpu_ids):
+        raise InvalidInput(f"{named('gpus')} {gpus} asks for more GPUs than the {len(gpu_ids)} named with {named('gpu_ids')}")
+    if not gpus and settings["min_free_vram"] is not None:
+        raise InvalidInput(f"{named('min_free_vram')} needs a GPU job", f"add {named('gpus')} N or {named('gpu_ids')} ID")

@@ -1,0 +1,90 @@
+"""A job file: the TOML text of a job, and the job read back from it.
+
+Each key is a row of jobs/settings.py and holds what the `add` option of the same name
+takes, with the row's TOML type: a value of another type is an error naming the key and
+the file, never coerced (`command = "python train.py"` is not split into characters). An
+unknown key is an error too, and so is a `name` that is not the file's.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from gpuagent.core.errors import InvalidInput
+from gpuagent.jobs import schedule as schedules
+from gpuagent.jobs.job import Job, build_job
+from gpuagent.jobs.settings import SECTIONS, SETTINGS
+
+SCHEMA_VERSION = 1
+HEADER = "# gpuagent job. Change it with `gpuagent add {name} --replace ...` or edit it and run `gpuagent sync`.\n"
+_TOP_KEYS = {"schema_version", "name", *SECTIONS, *(s.key for s in SETTINGS if not s.section)}
+_SECTION_KEYS = {section: {s.key for s in SETTINGS if s.section == section} for section in SECTIONS}
+_SECTION_KEYS["schedule"] |= set(schedules.TABLE_KEYS)
+
+
+def job_to_toml(job: Job) -> str:
+    import tomli_w
+
+    document: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "name": job.name}
+    tables: dict[str, dict[str, Any]] = {"schedule": schedules.to_toml(job.schedule)}
+    for setting in SETTINGS:
+        value = setting.to_toml(getattr(job, setting.field))
+        if value is None:
+            continue
+        if setting.section:
+            tables.setdefault(setting.section, {})[setting.key] = value
+        else:
+            document[setting.key] = value
+    document.update((section, tables[section]) for section in SECTIONS if tables.get(section))
+    return HEADER.format(name=job.name) + tomli_w.dumps(document)
+
+
+def job_from_toml(text: str, source: Path) -> Job:
+    """Parse and validate a job file's text; every problem is an InvalidInput naming the
+    file. Nothing here looks at the host: jobs/catalog.py does that."""
+    import tomllib
+
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InvalidInput(f"job file {source}: not valid TOML: {err}", "fix the file, or re-create the job") from None
+    try:
+        return _job(document, source)
+    except InvalidInput as err:
+        message = err.message if err.message.startswith("job file ") else f"job file {source}: {err.message}"
+        raise InvalidInput(message, err.hint) from None
+
+
+def _job(document: dict[str, Any], source: Path) -> Job:
+    _check_keys(document, source)
+    version = document.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise InvalidInput(
+            f"schema_version {version!r} is not supported (this gpuagent reads {SCHEMA_VERSION})",
+            "upgrade gpuagent, or re-create the job with `gpuagent add --replace`",
+        )
+    name = document.get("name", source.stem)
+    if name != source.stem:
+        raise InvalidInput(f"name {name!r} is not the file's name {source.stem!r}", f"rename the file to {name}.toml, or fix name")
+    given = {}
+    for setting in SETTINGS:
+        table = document.get(setting.section, {}) if setting.section else document
+        if setting.required and setting.key not in table:
+            raise InvalidInput(f"missing key {setting.path!r}", f"add it, e.g. {setting.example()}")
+        if setting.key in table:
+            setting.check_type(table[setting.key], str(source))
+            given[setting.field] = table[setting.key]
+    timing = {key: value for key, value in document.get("schedule", {}).items() if key in schedules.TABLE_KEYS}
+    return build_job(name, schedules.schedule_from_toml(timing), given, lambda setting: setting.path)
+
+
+def _check_keys(document: dict[str, Any], source: Path) -> None:
+    unknown = [key for key in document if key not in _TOP_KEYS]
+    for section, allowed in _SECTION_KEYS.items():
+        table = document.get(section, {})
+        if not isinstance(table, dict):
+            raise InvalidInput(f"{section} must be a table ([{section}]), got {table!r}")
+        unknown += [f"{section}.{key}" for key in table if key not in allowed]
+    if unknown:
+        raise InvalidInput(f"unknown key {unknown[0]!r}", "remove it; the README's job file reference lists every key")
+    if "name" in document and not isinstance(document["name"], str):
+        raise InvalidInput(f"name must be a string, got {document['name']!r}")

@@ -1,0 +1,554 @@
+"""Every job setting, defined once: a row of SETTINGS.
+
+A row says where the setting lives in the job file (section and key) and with which TOML
+type, which `gpuagent add` option sets it and its help, how its value is read (the same
+reader for the option and the key, so a hand-edited file is held to the CLI's rules), how
+it is written back to TOML, to JSON (`show --json`) and for people, and its default. The
+`add` command's options, the Job dataclass, the job file, `show --json`, `gpuagent export`
+(each row says how it maps to Slurm and to Kubernetes: export/engines.py), the README's job
+file reference and its table of what maps to a cluster are all made from this table;
+tests/unit/test_settings_reference.py fails when the README and the table disagree.
+Adding a setting is one row plus its words.
+
+The name and the schedule are not rows: the name is the job's identity (its file name and
+unit name), and the schedule is one of four keys (jobs/schedule.py).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpuagent.core import values as v
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.quantities import format_duration, format_size
+from gpuagent.export.engines import APPROXIMATE, EXACT, NOT_AT_ALL, Mapping, builder_method
+from gpuagent.export.gpucheck import NO_FIT
+
+VRAM_POLICIES = ("wait", "skip", "fail")
+DEFAULT_VRAM_WAIT = 30 * 60
+DEFAULT_STOP_GRACE = 10
+DEFAULT_RETRY_DELAY = 60
+# The template service gives the agent TimeoutStopSec=300 to stop its container and
+# record the run; the grace must fit inside it with room to spare.
+MAX_STOP_GRACE = 240
+MAX_RETRIES = 10
+WEEK = 7 * 86400
+YEAR = 365 * 86400
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A TOML type: what a key's value must be, and how the README names it."""
+
+    words: str
+    check: Callable[[Any], bool]
+    cli_type: Any  # the Python type Typer parses the option as
+    example: str  # a value of this type, for hints
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+STRING = Kind("string", lambda value: isinstance(value, str), str, '"..."')
+INTEGER = Kind("integer", lambda value: isinstance(value, int) and not isinstance(value, bool), int, "2")
+NUMBER = Kind("number", lambda value: isinstance(value, int | float) and not isinstance(value, bool), float, "8.0")
+BOOLEAN = Kind("boolean", lambda value: isinstance(value, bool), bool, "true")
+STRINGS = Kind("list of strings", _strings, list[str], '["...", "..."]')
+STRING_TABLE = Kind(
+    "table of strings",
+    lambda value: isinstance(value, dict) and all(isinstance(item, str) for item in value.values()),
+    list[str],
+    '{ KEY = "value" }',
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    field: str  # the Job attribute
+    section: str  # the job file's table: "" (top level), "schedule", "resources" or "container"
+    key: str
+    kind: Kind
+    options: tuple[str, ...]  # `add`'s spelling, e.g. ("-v", "--volume"); a boolean's "--x/--no-x"
+    help: str  # for `gpuagent add --help` and the README
+    read: Callable[[Any, str], Any]  # the TOML-typed value and a label for errors -> the Job's value
+    default: Any  # the Job's value when neither option nor key is given
+    to_toml: Callable[[Any], Any] = lambda value: value  # the Job's value -> the key's value
+    json_key: str = ""  # defaults to `field`
+    to_json: Callable[[Any], Any] = lambda value: value
+    human: Callable[[Any], str] = str  # for `show`
+    from_cli: Callable[[Any, str], Any] | None = None  # the option's value -> the key's, when they differ
+    metavar: str | None = None
+    required: bool = False  # a job has no default for it
+    # How it maps to each cluster scheduler `gpuagent export` writes for (export/engines.py)
+    slurm: Mapping = field(kw_only=True)
+    kubernetes: Mapping = field(kw_only=True)
+
+    @property
+    def path(self) -> str:
+        """The key as people name it: `resources.memory`."""
+        return f"{self.section}.{self.key}" if self.section else self.key
+
+    @property
+    def option(self) -> str:
+        """The long option, as errors name it: `--memory`, `--persistent` (the key for a
+        setting that has no option: the command is `add`'s arguments)."""
+        return self.options[-1].split("/")[0] if self.options else self.key
+
+    @property
+    def json_name(self) -> str:
+        return self.json_key or self.field
+
+    def check_type(self, value: Any, source: str) -> None:
+        if not self.kind.check(value):
+            raise InvalidInput(
+                f"job file {source}: {self.path} must be a {self.kind.words}, got {_toml_words(value)}",
+                f"write it as {self.example()}",
+            )
+
+    def example(self) -> str:
+        return f"{self.key} = {self.kind.example}"
+
+
+def _toml_words(value: Any) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    return f"{kind.get(type(value), type(value).__name__)} ({value!r})"
+
+
+def _with(read: Callable[..., Any], *args: Any) -> Callable[[Any, str], Any]:
+    """`read` with its bounds: the reader of a row takes only the value and a label."""
+    return lambda value, label: read(value, label, *args)
+
+
+def _as_is(value: Any, label: str) -> Any:
+    """A value whose TOML type says all there is to check (a boolean)."""
+    return value
+
+
+def _size_or_none(size: int | None) -> str | None:
+    return None if size is None else format_size(size)
+
+
+def _duration_or_none(seconds: int | None) -> str | None:
+    return None if seconds is None else format_duration(seconds)
+
+
+def _env_from_cli(pairs: list[str], label: str) -> dict[str, str]:
+    return dict(v.parse_env_pair(pair, label) for pair in pairs)
+
+
+def _read_env(table: dict[str, str], label: str) -> tuple[tuple[str, str], ...]:
+    return tuple((v.parse_env_key(key, label), v.parse_env_value(key, value, label)) for key, value in table.items())
+
+
+def _dash(value: Any) -> str:
+    return "-" if value in (None, (), "") else str(value)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "image",
+        "",
+        "image",
+        STRING,
+        ("--image",),
+        "Container image, e.g. pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime; it must be on the host.",
+        v.parse_image,
+        None,
+        metavar="IMAGE",
+        required=True,
+        slurm=Mapping(EXACT, "`srun --container-image` (Pyxis: a registry is followed by `#`), or `docker run IMAGE`", builder_method("set_image")),
+        kubernetes=Mapping(EXACT, "the container's `image`", builder_method("set_image")),
+    ),
+    Setting(
+        "command",
+        "",
+        "command",
+        STRINGS,
+        (),
+        "The command to run in the container: `add`'s arguments after `--`.",
+        v.parse_command,
+        None,
+        to_toml=list,
+        to_json=list,
+        human=" ".join,
+        required=True,
+        slurm=Mapping(EXACT, "the container's command", builder_method("set_command")),
+        kubernetes=Mapping(EXACT, "the container's `args` (after the image's ENTRYPOINT)", builder_method("set_command")),
+    ),
+    Setting(
+        "persistent",
+        "schedule",
+        "persistent",
+        BOOLEAN,
+        ("--persistent/--no-persistent",),
+        "Catch up a fire missed while the host was off (calendar schedules).",
+        _as_is,
+        True,
+        slurm=Mapping(
+            APPROXIMATE, "scrontab runs a fire missed while slurmctld was down once it is back; it cannot skip one", builder_method("set_persistent")
+        ),
+        kubernetes=Mapping(
+            EXACT,
+            "`startingDeadlineSeconds` unset: the latest missed fire runs (none after over 100 were missed); `--no-persistent`: 120",
+            builder_method("set_persistent"),
+        ),
+    ),
+    Setting(
+        "random_delay",
+        "schedule",
+        "random_delay",
+        STRING,
+        ("--random-delay",),
+        "Spread the start by up to this long, e.g. 10m (at most 7d).",
+        _with(v.parse_bounded_duration, WEEK, "a longer spread belongs in the schedule itself"),
+        None,
+        to_toml=_duration_or_none,
+        json_key="random_delay_seconds",
+        human=lambda s: _dash(_duration_or_none(s)),
+        metavar="DURATION",
+        slurm=Mapping(APPROXIMATE, "a random `sleep` before the container starts, holding the allocation", builder_method("set_random_delay")),
+        kubernetes=Mapping(APPROXIMATE, "a random `sleep` in the pod before the command, holding its GPUs", builder_method("set_random_delay")),
+    ),
+    Setting(
+        "after",
+        "schedule",
+        "after",
+        STRING,
+        ("--after",),
+        "Also run each time a run of this other job succeeds (not after a failure, a skip or a stop); with no --at/--on/--every/--cron, only then.",
+        lambda value, label: v.parse_name(value, f"{label} job name"),
+        None,
+        human=_dash,
+        metavar="JOB",
+        slurm=Mapping(
+            NOT_AT_ALL,
+            "nothing: a script cannot wait for another job's success",
+            instead="drop --after, and submit this job's script with `sbatch --dependency=afterok:JOBID` after the other's",
+        ),
+        kubernetes=Mapping(
+            NOT_AT_ALL,
+            "nothing: a CronJob cannot follow another",
+            instead="drop --after, and chain the two in a workflow engine (Argo Workflows, Kubeflow Pipelines)",
+        ),
+    ),
+    Setting(
+        "gpus",
+        "resources",
+        "gpus",
+        INTEGER,
+        ("--gpus",),
+        "How many GPUs the run needs (0: a CPU job; default: as many as --gpu names).",
+        _with(v.parse_count, 0, v.MAX_GPUS),
+        None,
+        to_toml=lambda n: n or None,
+        metavar="N",
+        slurm=Mapping(EXACT, "`--gres=gpu:N`; with docker, `--gpus device=$SLURM_JOB_GPUS`", builder_method("set_gpus")),
+        kubernetes=Mapping(EXACT, '`resources.limits["nvidia.com/gpu"]`', builder_method("set_gpus")),
+    ),
+    Setting(
+        "gpu_ids",
+        "resources",
+        "gpu",
+        STRINGS,
+        ("--gpu",),
+        "Allowed GPU, by index or UUID (repeatable); the run takes --gpus of them.",
+        v.parse_gpu_ids,
+        (),
+        to_toml=lambda ids: list(ids) or None,
+        to_json=list,
+        human=lambda ids: ", ".join(ids) or "any",
+        metavar="ID",
+        slurm=Mapping(APPROXIMATE, "Slurm picks the GPUs", builder_method("set_gpu_ids")),
+        kubernetes=Mapping(APPROXIMATE, "the device plugin picks the GPUs", builder_method("set_gpu_ids")),
+    ),
+    Setting(
+        "min_free_vram",
+        "resources",
+        "min_free_vram",
+        STRING,
+        ("--min-free-vram",),
+        "Free GPU memory each chosen GPU must have, e.g. 20GiB.",
+        v.parse_sized,
+        None,
+        to_toml=_size_or_none,
+        json_key="min_free_vram_bytes",
+        human=lambda s: _dash(_size_or_none(s)),
+        metavar="SIZE",
+        slurm=Mapping(
+            APPROXIMATE,
+            f"a check with nvidia-smi of the GPUs Slurm gave, before the container starts: exit {NO_FIT}",
+            builder_method("set_min_free_vram"),
+        ),
+        kubernetes=Mapping(
+            APPROXIMATE,
+            f"node affinity on the TOTAL memory label `nvidia.com/gpu.memory` (GPU Feature Discovery), and a check with nvidia-smi in the pod: exit {NO_FIT} ends the Job",
+            builder_method("set_min_free_vram"),
+        ),
+    ),
+    Setting(
+        "memory",
+        "resources",
+        "memory",
+        STRING,
+        ("--memory",),
+        "Host memory limit, e.g. 32g, no swap on top (at least 6MiB); over it the run ends oom-killed.",
+        _with(v.parse_sized, v.MIN_MEMORY),
+        None,
+        to_toml=_size_or_none,
+        json_key="memory_bytes",
+        human=lambda s: _dash(_size_or_none(s)),
+        metavar="SIZE",
+        slurm=Mapping(EXACT, "`--mem` (in MiB); with docker, `--memory` too", builder_method("set_memory")),
+        kubernetes=Mapping(EXACT, "memory requests = limits", builder_method("set_memory")),
+    ),
+    Setting(
+        "cpus",
+        "resources",
+        "cpus",
+        NUMBER,
+        ("--cpus",),
+        "CPU limit in cores, e.g. 8 or 0.5 (at least 0.01, at most the host's).",
+        lambda value, label: v.parse_cpus(float(value), label),
+        None,
+        to_toml=lambda c: None if c is None else float(c),
+        human=_dash,
+        metavar="CORES",
+        slurm=Mapping(APPROXIMATE, "`--cpus-per-task`, whole CPUs; with docker, `--cpus` too", builder_method("set_cpus")),
+        kubernetes=Mapping(EXACT, "cpu requests = limits (in thousandths)", builder_method("set_cpus")),
+    ),
+    Setting(
+        "shm_size",
+        "resources",
+        "shm_size",
+        STRING,
+        ("--shm-size",),
+        "Size of /dev/shm, e.g. 8g (PyTorch DataLoader workers need more than docker's 64m).",
+        v.parse_sized,
+        None,
+        to_toml=_size_or_none,
+        json_key="shm_size_bytes",
+        human=lambda s: _dash(_size_or_none(s)),
+        metavar="SIZE",
+        slurm=Mapping(APPROXIMATE, "with docker, `--shm-size`; Pyxis shares the node's /dev/shm", builder_method("set_shm_size")),
+        kubernetes=Mapping(APPROXIMATE, "a memory `emptyDir` of that size at /dev/shm, counted in the memory limit", builder_method("set_shm_size")),
+    ),
+    Setting(
+        "vram_policy",
+        "resources",
+        "vram_policy",
+        STRING,
+        ("--vram-policy",),
+        "When no GPU fits: wait (until --vram-wait), skip (record skipped-vram, exit 0) or fail (exit 1).",
+        _with(v.parse_choice, VRAM_POLICIES),
+        "wait",
+        to_toml=lambda p: None if p == "wait" else p,
+        metavar="POLICY",
+        slurm=Mapping(APPROXIMATE, "in the check: wait polls, skip exits 0, fail exits at once", builder_method("set_vram_policy")),
+        kubernetes=Mapping(APPROXIMATE, "in the check: wait polls, skip exits 0, fail exits at once", builder_method("set_vram_policy")),
+    ),
+    Setting(
+        "vram_wait",
+        "resources",
+        "vram_wait",
+        STRING,
+        ("--vram-wait",),
+        "How long --vram-policy wait polls NVML for a GPU that fits (default 30m, at most 7d).",
+        _with(v.parse_bounded_duration, WEEK, "a run that cannot start within a week should be skipped"),
+        DEFAULT_VRAM_WAIT,
+        to_toml=lambda s: None if s == DEFAULT_VRAM_WAIT else format_duration(s),
+        json_key="vram_wait_seconds",
+        human=format_duration,
+        metavar="DURATION",
+        slurm=Mapping(APPROXIMATE, "how long the check polls (inside `--time`)", builder_method("set_vram_wait")),
+        kubernetes=Mapping(APPROXIMATE, "how long the check polls (inside the deadline)", builder_method("set_vram_wait")),
+    ),
+    Setting(
+        "max_gpu_util",
+        "resources",
+        "max_gpu_util",
+        INTEGER,
+        ("--max-gpu-util",),
+        "Refuse GPUs busier than this percentage (a GPU whose utilisation NVML cannot read is refused).",
+        _with(v.parse_count, 0, 100),
+        None,
+        json_key="max_gpu_util_pct",
+        human=lambda p: "-" if p is None else f"{p}%",
+        metavar="PCT",
+        slurm=Mapping(APPROXIMATE, "in the same check", builder_method("set_max_gpu_util")),
+        kubernetes=Mapping(APPROXIMATE, "in the same check", builder_method("set_max_gpu_util")),
+    ),
+    Setting(
+        "exclusive",
+        "resources",
+        "exclusive",
+        BOOLEAN,
+        ("--exclusive",),
+        "Refuse GPUs running processes that gpuagent did not start.",
+        _as_is,
+        False,
+        to_toml=lambda flag: flag or None,
+        slurm=Mapping(APPROXIMATE, "a GPU Slurm gives is the job's alone among Slurm's jobs", builder_method("set_exclusive")),
+        kubernetes=Mapping(
+            APPROXIMATE, "a GPU the device plugin gives is the pod's alone (unless the cluster time-slices GPUs)", builder_method("set_exclusive")
+        ),
+    ),
+    Setting(
+        "volumes",
+        "container",
+        "volumes",
+        STRINGS,
+        ("-v", "--volume"),
+        "Bind mount HOST:CONTAINER[:ro] (repeatable); the host path must exist and must not hold the docker socket.",
+        lambda specs, label: tuple(v.parse_volume(spec, label) for spec in specs),
+        (),
+        to_toml=lambda volumes: [volume.spec() for volume in volumes] or None,
+        to_json=lambda volumes: [{"host": x.host, "container": x.container, "read_only": x.read_only} for x in volumes],
+        human=lambda volumes: ", ".join(volume.spec() for volume in volumes) or "-",
+        metavar="HOST:CONTAINER[:ro]",
+        slurm=Mapping(EXACT, "`--container-mounts` (Pyxis), or `docker run -v`", builder_method("set_volumes")),
+        kubernetes=Mapping(
+            APPROXIMATE, "`hostPath` volumes (type Directory), `readOnly` mounts: the data must be on every node", builder_method("set_volumes")
+        ),
+    ),
+    Setting(
+        "env",
+        "container",
+        "env",
+        STRING_TABLE,
+        ("-e", "--env"),
+        "Environment variable KEY=VALUE (repeatable); in the job file a table.",
+        _read_env,
+        (),
+        to_toml=lambda pairs: dict(pairs) or None,
+        to_json=dict,
+        human=lambda pairs: ", ".join(k for k, _ in pairs) or "-",
+        from_cli=_env_from_cli,
+        metavar="KEY=VALUE",
+        slurm=Mapping(EXACT, "`export` lines in the script, which the container gets", builder_method("set_env")),
+        kubernetes=Mapping(EXACT, "the container's `env`", builder_method("set_env")),
+    ),
+    Setting(
+        "env_file",
+        "container",
+        "env_file",
+        STRING,
+        ("--env-file",),
+        "File of KEY=VALUE lines, read at each run: keep secrets there, mode 0600 (`show` prints its path, never its content).",
+        v.parse_abs_path,
+        None,
+        human=_dash,
+        metavar="PATH",
+        slurm=Mapping(
+            EXACT, "read at each run on the node: `docker run --env-file`, or exported by the script for Pyxis", builder_method("set_env_file")
+        ),
+        kubernetes=Mapping(
+            APPROXIMATE, "`envFrom` a Secret JOB-env, made from the file once (`export --with-secret`)", builder_method("set_env_file")
+        ),
+    ),
+    Setting(
+        "workdir",
+        "container",
+        "workdir",
+        STRING,
+        ("--workdir",),
+        "Working directory in the container.",
+        v.parse_abs_path,
+        None,
+        human=_dash,
+        metavar="DIR",
+        slurm=Mapping(EXACT, "`--container-workdir` (Pyxis), or `docker run -w`", builder_method("set_workdir")),
+        kubernetes=Mapping(EXACT, "`workingDir`", builder_method("set_workdir")),
+    ),
+    Setting(
+        "user",
+        "container",
+        "user",
+        STRING,
+        ("--user",),
+        "UID[:GID] or name to run as (default: the image's user, or nobody (65534) if that is root; --user 0 for root).",
+        v.parse_user,
+        None,
+        human=_dash,
+        metavar="UID[:GID]",
+        slurm=Mapping(
+            APPROXIMATE,
+            "with docker, `--user` (by default the image's user, nobody for root); Pyxis runs as the submitting user",
+            builder_method("set_user"),
+        ),
+        kubernetes=Mapping(
+            APPROXIMATE, "`securityContext.runAsUser`/`runAsGroup`: numeric ids only; by default nobody (65534)", builder_method("set_user")
+        ),
+    ),
+    Setting(
+        "timeout",
+        "container",
+        "timeout",
+        STRING,
+        ("--timeout",),
+        "Stop the run after this long and record timed-out, e.g. 6h (at most 365d).",
+        _with(v.parse_bounded_duration, YEAR, "a run longer than a year is not a scheduled job"),
+        None,
+        to_toml=_duration_or_none,
+        json_key="timeout_seconds",
+        human=lambda s: _dash(_duration_or_none(s)),
+        metavar="DURATION",
+        slurm=Mapping(
+            APPROXIMATE,
+            "`--time` (whole minutes, enforced within about a minute), for all attempts; `timeout` per attempt",
+            builder_method("set_timeout"),
+        ),
+        kubernetes=Mapping(EXACT, "the pod's `activeDeadlineSeconds`, per attempt", builder_method("set_timeout")),
+    ),
+    Setting(
+        "stop_grace",
+        "container",
+        "stop_grace",
+        STRING,
+        ("--stop-grace",),
+        "Between SIGTERM and SIGKILL when a run is stopped or times out (default 10s, at most 240s).",
+        _with(v.parse_bounded_duration, MAX_STOP_GRACE, "systemd gives a stopping run 300s (TimeoutStopSec) before it kills everything"),
+        DEFAULT_STOP_GRACE,
+        to_toml=format_duration,
+        json_key="stop_grace_seconds",
+        human=format_duration,
+        metavar="DURATION",
+        slurm=Mapping(APPROXIMATE, "with docker, `docker stop --time`; Slurm's KillWait bounds it", builder_method("set_stop_grace")),
+        kubernetes=Mapping(EXACT, "`terminationGracePeriodSeconds`", builder_method("set_stop_grace")),
+    ),
+    Setting(
+        "retries",
+        "container",
+        "retries",
+        INTEGER,
+        ("--retries",),
+        "Run again after failed, oom-killed or cuda-oom, up to N times (not after a skip, a stop or a timeout), each attempt its own history row.",
+        _with(v.parse_count, 0, MAX_RETRIES),
+        0,
+        to_toml=lambda n: n or None,
+        metavar="N",
+        slurm=Mapping(EXACT, "a loop in the script: again after a failure, not after a timeout", builder_method("set_retries")),
+        kubernetes=Mapping(
+            APPROXIMATE, "`backoffLimit`, `restartPolicy: Never`; a pod over its deadline is retried too", builder_method("set_retries")
+        ),
+    ),
+    Setting(
+        "retry_delay",
+        "container",
+        "retry_delay",
+        STRING,
+        ("--retry-delay",),
+        "Pause before a retry (default 1m, at most 1d).",
+        _with(v.parse_bounded_duration, 86400, "a longer pause belongs to the next scheduled run"),
+        DEFAULT_RETRY_DELAY,
+        to_toml=lambda s: None if s == DEFAULT_RETRY_DELAY else format_duration(s),
+        json_key="retry_delay_seconds",
+        human=format_duration,
+        metavar="DURATION",
+        slurm=Mapping(EXACT, "`sleep` between attempts", builder_method("set_retry_delay")),
+        kubernetes=Mapping(APPROXIMATE, "Kubernetes' back-off: 10s, doubling up to 6m", builder_method("set_retry_delay")),
+    ),
+)
+
+BY_FIELD = {setting.field: setting for setting in SETTINGS}
+SECTIONS = ("schedule", "resources", "container")

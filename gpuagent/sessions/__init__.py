@@ -1,0 +1,1 @@
+"""Notebooks and the shell: sessions in a job's environment, admitted, contained and recorded like runs."""

@@ -1,0 +1,142 @@
+"""Notebooks and shells: sessions in a job's environment, admitted and recorded like runs.
+
+History names a session's runs `KIND/NAME` (`notebook/lab`, `shell/nightly`): no job name
+holds a `/`, so a job's history, metrics and notifications never count a session's, and
+`gpuagent history notebook/lab` finds one notebook's. The same name labels its container,
+so `gpus` shows it as the holder of its GPU.
+
+A session's Job carries the environment settings of the settings table (image, GPUs,
+limits, volumes, env, user, workdir), from a job (`--like`, or the shell's job) and the
+options given, read with each row's reader; the rest (schedule, retries, notifications)
+are a job's alone and stay at their defaults.
+"""
+
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.values import parse_name
+from gpuagent.jobs.settings import BY_FIELD, Setting
+
+if TYPE_CHECKING:  # the CLI reads SESSION_FIELDS at start-up: the Job only when one is made
+    from gpuagent.jobs.job import Job
+
+
+class Kind(StrEnum):
+    NOTEBOOK = "notebook"
+    SHELL = "shell"
+
+
+JOB_KIND = "job"  # what a plain job's runs are, next to the kinds of sessions
+SEPARATOR = "/"
+
+# The settings a session takes from a job, and its options: where and with what it runs.
+ENVIRONMENT_FIELDS = (
+    "image",
+    "gpus",
+    "gpu_ids",
+    "min_free_vram",
+    "max_gpu_util",
+    "exclusive",
+    "memory",
+    "cpus",
+    "shm_size",
+    "volumes",
+    "env",
+    "env_file",
+    "user",
+    "workdir",
+    "stop_grace",
+)
+# A session waits for GPU memory only when asked to (--vram-wait): someone is waiting at the
+# terminal, and a job's 30-minute wait is not for them.
+SESSION_WAIT_FIELD = "vram_wait"
+SESSION_FIELDS = (*ENVIRONMENT_FIELDS, SESSION_WAIT_FIELD)
+# Where a session's option means other than `add`'s.
+SESSION_HELP = {SESSION_WAIT_FIELD: "Wait this long for GPU memory that fits (default: fail at once)."}
+
+
+def subject(kind: Kind, name: str) -> str:
+    """The name a session's runs have in history and on its container: `notebook/lab`."""
+    return f"{kind}{SEPARATOR}{name}"
+
+
+def kind_of(subject_name: str) -> str:
+    """`job`, `notebook` or `shell`: what a history row's name says it is."""
+    kind, separator, _ = subject_name.partition(SEPARATOR)
+    return kind if separator else JOB_KIND
+
+
+def parse_subject(text: str, label: str = "job name") -> str:
+    """A job's name, or a session's `KIND/NAME`, as history and reap take them."""
+    kind, separator, name = text.partition(SEPARATOR)
+    if not separator:
+        return parse_name(text, label)
+    if kind not in set(Kind):
+        raise InvalidInput(f"invalid {label}: {text!r} is neither a job nor a session", f"a session is {' or '.join(k + '/NAME' for k in Kind)}")
+    parse_name(name, label)
+    return text
+
+
+def file_form(job: "Job") -> dict[str, Any]:
+    """The job's environment settings as a job file holds them."""
+    held = {field: BY_FIELD[field].to_toml(getattr(job, field)) for field in ENVIRONMENT_FIELDS}
+    return {field: value for field, value in held.items() if value is not None}
+
+
+def over_job(job_settings: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's settings (file_form) with the options given over them: a value given
+    replaces the job's; `-e` adds to the job's env (a key given wins), and `-v` to its
+    volumes (one at a container path the job mounts replaces the job's)."""
+    merged = {**job_settings, **options}
+    if "env" in options:
+        merged["env"] = {**job_settings.get("env", {}), **options["env"]}
+    if "volumes" in options:
+        given = {_mount_point(volume) for volume in options["volumes"]}
+        merged["volumes"] = [volume for volume in job_settings.get("volumes", []) if _mount_point(volume) not in given] + list(options["volumes"])
+    return merged
+
+
+def _mount_point(volume: str) -> str:
+    """HOST:CONTAINER[:ro] -> CONTAINER (checked later, by the volume's reader)."""
+    return volume.split(":")[1] if volume.count(":") >= 1 else volume
+
+
+def session_options(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The session options given on the command line (None: not given), as a job file
+    holds them."""
+    given = {}
+    for field, value in values.items():
+        setting = BY_FIELD[field]
+        if value is None or value == []:
+            continue
+        given[field] = setting.from_cli(value, setting.option) if setting.from_cli else value
+    return given
+
+
+def session_job(
+    name: str,
+    given: Mapping[str, Any],
+    *,
+    command: tuple[str, ...],
+    timeout: int | None,
+    label: Callable[[Setting], str] = lambda setting: setting.option,
+) -> "Job":
+    """The Job a session runs: `given` maps SESSION_FIELDS to values as a job file holds
+    them (file_form, then the options over it); errors name each by `label`."""
+    from gpuagent.jobs import job as jobs
+    from gpuagent.jobs.schedule import NO_TIMER
+
+    unknown = set(given) - set(SESSION_FIELDS)
+    if unknown:
+        raise InvalidInput(f"{', '.join(sorted(unknown))}: not a setting of a notebook or shell")
+    settings = {field: BY_FIELD[field].read(value, label(BY_FIELD[field])) for field, value in given.items()}
+    if "image" not in settings:
+        raise InvalidInput("--image is required", "give --image IMG, or --like JOB to take a job's")
+    if settings.get("gpus") is None:
+        settings["gpus"] = len(settings.get("gpu_ids", ()))
+    settings.update(command=command, timeout=timeout, vram_policy="wait", vram_wait=settings.get(SESSION_WAIT_FIELD, 0))
+    full = {setting.field: settings.get(setting.field, setting.default) for setting in BY_FIELD.values()}
+    jobs.check_together(full, label)
+    return jobs.Job(name=parse_name(name), schedule=NO_TIMER, **full)
