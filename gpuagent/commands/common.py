@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gpuagent.core.errors import InvalidInput, NotFound
+from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import existing_history
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from gpuagent.host.historydb import HistoryStore
     from gpuagent.jobs.job import Job
     from gpuagent.jobs.units import ShippedUnit
@@ -81,7 +80,7 @@ def missing_units(paths: Paths) -> dict[Path, str]:
     return {paths.unit_file(unit.name): unit.text() for unit in SHIPPED_UNITS if loaded_unit(paths, unit) is None}
 
 
-def reap_job(paths: Paths, name: str, log: Callable[[str], None]) -> list[str]:
+def reap_job(paths: Paths, name: str, log: Log) -> list[str]:
     """Clean up after a run whose agent died: remove the job's (or notebook's, named
     `notebook/NAME`) containers and mark its `running` rows lost, unless a live agent
     holds its lock (then its run is going, and nothing is touched). Returns the names of

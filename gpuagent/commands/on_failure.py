@@ -7,10 +7,10 @@ this reaps what it left, as `gpuagent reap` does, then notifies `lost` for a run
 failed invocation that did not record its own end, and nothing for one that notified.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from gpuagent.commands.common import reap_job
+from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
 
 
@@ -20,7 +20,7 @@ class FailureHandled:
     announced: int  # what announce_lost returned: the lost runs notified
 
 
-def handle_failure(paths: Paths, name: str, invocation_id: str | None, log: Callable[[str], None], *, reap: bool = True) -> FailureHandled:
+def handle_failure(paths: Paths, name: str, invocation_id: str | None, log: Log, *, reap: bool = True) -> FailureHandled:
     """`invocation_id`: the failed service's ($MONITOR_INVOCATION_ID); None where systemd
     did not say (started by hand, or by a unit other than the template). `reap`: False
     when systemd says the agent exited by itself, having removed its container."""

@@ -9,10 +9,10 @@ limit (gpuagent.toml's [notify] timeout).
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
 from gpuagent.host.delivery import Delivery, deliver, ping_url, read_notify_file
 from gpuagent.host.historydb import STORE_ERRORS, HistoryStore
@@ -20,8 +20,6 @@ from gpuagent.host.hostconfig import DEFAULT_NOTIFY_TIMEOUT, read_host_config
 from gpuagent.observe import notifications as model
 from gpuagent.observe.notifications import LOST, NOTIFY, PING, START, SUCCESS, Notification, Target
 from gpuagent.runs.record import RunRecord, Status
-
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)

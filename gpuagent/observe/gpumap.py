@@ -2,14 +2,13 @@
 them. Best effort: a mapping that cannot be written is a line in the journal, never a
 failed run."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
 from gpuagent.host import hpcjobs
 from gpuagent.host.hostconfig import read_host_config
-
-Log = Callable[[str], None]
 
 
 def hold(paths: Paths, gpu_indexes: Iterable[int], job: str, log: Log) -> None:

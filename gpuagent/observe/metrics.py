@@ -11,12 +11,13 @@ The job is the label `job_name`: Prometheus renames a target's own `job` label.
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gpuagent import __version__
 from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
 from gpuagent.host.files import write_atomic
 from gpuagent.host.historydb import STORE_ERRORS, HistoryStore, existing_history
@@ -30,8 +31,6 @@ HOST_FILE = "gpuagent.prom"
 JOB_FILE_PREFIX = "gpuagent-job-"
 # Enough fires to see a schedule's longest gap (Fri -> Mon of a weekday job).
 PERIOD_SAMPLE_FIRES = 8
-
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)

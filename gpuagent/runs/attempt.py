@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
 from gpuagent.core.quantities import format_size
 from gpuagent.host.dockerd import Docker, container_spec
@@ -36,7 +37,6 @@ LOG_TAIL_LINES = 50
 VRAM_POLL_SECONDS = 2.0
 WAIT_REPORT_SECONDS = 60.0
 
-Log = Callable[[str], None]
 # A shell's way of following its container through the user's terminal: given the docker
 # connection and the container, before its start (as `docker run -it` attaches first), it
 # returns what to call once it started; that returns when the container's terminal closes.

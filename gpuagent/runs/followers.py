@@ -6,9 +6,8 @@ admission: it may wait for GPU memory), with a note saying which run started it
 previous success, from history.
 """
 
-from collections.abc import Callable
-
 from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import STORE_ERRORS, existing_history
 from gpuagent.host.systemd import Systemd, service_unit_name, timer_unit_name
@@ -17,8 +16,6 @@ from gpuagent.jobs.inventory import job_afters
 from gpuagent.runs import chaintrigger
 from gpuagent.runs.record import RunRecord
 from gpuagent.runs.runmetrics import Upstream
-
-Log = Callable[[str], None]
 
 
 def upstream_of(paths: Paths, name: str, log: Log) -> Upstream | None:

@@ -12,8 +12,8 @@ import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Callable
 
+from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import STORE_ERRORS, HistoryStore
 from gpuagent.host.spool import spool_path
@@ -23,7 +23,7 @@ FINAL_PATIENCE_SECONDS = 10
 
 
 class RunRecorder:
-    def __init__(self, paths: Paths, log: Callable[[str], None]) -> None:
+    def __init__(self, paths: Paths, log: Log) -> None:
         self._db_path = paths.history_db
         self._log = log
         self._store: HistoryStore | None = None
