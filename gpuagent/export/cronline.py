@@ -14,12 +14,9 @@ import re
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.quantities import format_duration
-from gpuagent.jobs.schedule import Schedule, join_runs
+from gpuagent.jobs.schedule import SYSTEMD_WEEKDAYS, Schedule, join_runs
 
-# cron's fields: name, lowest and highest value
-_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 6))
 _NORMAL_FORM = re.compile(r"(?:(?P<weekdays>[A-Za-z.,]+) )?(?P<year>\S+)-(?P<month>[^-\s~]+)(?P<sep>[-~])(?P<day>\S+) (?P<time>\S+)")
-_SYSTEMD_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 class CronLine:
@@ -110,7 +107,7 @@ def _weekdays(text: str) -> str:
     days: set[int] = set()
     for item in text.split(","):
         first, _, last = item.partition("..")
-        start, end = _SYSTEMD_WEEKDAYS.index(first), _SYSTEMD_WEEKDAYS.index(last or first)
+        start, end = SYSTEMD_WEEKDAYS.index(first), SYSTEMD_WEEKDAYS.index(last or first)
         days.update((index + 1) % 7 for index in range(start, end + 1))
     return "*" if len(days) == 7 else join_runs(sorted(days), through="-")
 

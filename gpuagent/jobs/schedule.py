@@ -175,10 +175,11 @@ CALENDAR_HINT = (
 
 # -------------------------------------------------------------------------- time zones
 
-# An IANA name (Asia/Shanghai, Etc/GMT+5, UTC): letters first, so that no date, time or
-# weekday range ending an --on expression reads as one.
-_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*", re.ASCII)
-_CRON_TZ = "CRON_TZ="
+# The shape of an IANA name (Asia/Shanghai, Etc/GMT+5, UTC): letters first, so that no
+# date, time or weekday range ending an --on expression reads as one.
+ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*", re.ASCII)
+# cronie's prefix that puts a cron line in a zone: 'CRON_TZ=Asia/Shanghai 0 2 * * *'.
+CRON_TZ_PREFIX = "CRON_TZ="
 ZONE_HINT = "write an IANA time zone name, e.g. Asia/Shanghai, Europe/Berlin or UTC (`timedatectl list-timezones` lists them)"
 
 
@@ -191,7 +192,7 @@ def parse_zone(text: str, label: str) -> str:
 
 def is_zone(text: str) -> bool:
     # 'localtime' is in the database as a link to the host's own zone: not a zone to name
-    if not _ZONE_NAME.fullmatch(text) or text == "localtime":
+    if not ZONE_NAME.fullmatch(text) or text == "localtime":
         return False
     try:
         ZoneInfo(text)
@@ -216,24 +217,25 @@ def _one_zone(kind: str, value: str, label: str, tz: str | None, zone_label: str
 
 def _zone_in_value(kind: str, value: str) -> tuple[str, str | None]:
     """(`value` less its zone, that zone or None)."""
-    if kind == "cron" and value.lstrip().startswith(_CRON_TZ):
+    if kind == "cron" and value.lstrip().startswith(CRON_TZ_PREFIX):
         prefix, _, rest = value.lstrip().partition(" ")
-        return rest.strip(), prefix.removeprefix(_CRON_TZ)
+        return rest.strip(), prefix.removeprefix(CRON_TZ_PREFIX)
     if kind == "on":
         spec, _, last = value.strip().rpartition(" ")
         # a name with a '/' is meant as a zone, known or not; a plain word must be one
-        if spec and _ZONE_NAME.fullmatch(last) and ("/" in last or is_zone(last)):
+        if spec and ZONE_NAME.fullmatch(last) and ("/" in last or is_zone(last)):
             return spec.rstrip(), last
     return value, None
 
 
 # ------------------------------------------------------------------------ calendar text
 
-# systemd's weekday order: weeks start on Monday, and ranges may not wrap past Sunday.
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# systemd's weekday names in its order: weeks start on Monday, and ranges may not wrap
+# past Sunday.
+SYSTEMD_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _WEEKDAY_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY_NAMES = {
-    **{name.lower(): index for index, name in enumerate(_WEEKDAYS)},
+    **{name.lower(): index for index, name in enumerate(SYSTEMD_WEEKDAYS)},
     **{name: index for index, name in enumerate(_WEEKDAY_FULL_NAMES)},
 }
 
@@ -264,7 +266,7 @@ def _expression(weekdays: str, date: str, clock: str) -> str:
 
 def _weekdays_text(days: set[int]) -> str:
     """OnCalendar= weekday prefix for systemd weekday indexes (0 = Monday); '' for every day."""
-    return "" if len(days) == 7 else join_runs(sorted(days), _WEEKDAYS.__getitem__)
+    return "" if len(days) == 7 else join_runs(sorted(days), SYSTEMD_WEEKDAYS.__getitem__)
 
 
 def _number_text(values: set[int], low: int, high: int) -> str:
@@ -333,28 +335,33 @@ def _weekday_index(name: str, label: str) -> int:
 
 # --------------------------------------------------------------------------------- --cron
 
+# The cron grammar, stated once: what --cron reads here, and what the export's checks hold
+# a written cron line to.
+
 
 @dataclass(frozen=True)
-class _CronField:
+class CronField:
     name: str
     low: int
     high: int
     spelling: str  # how a single value is written, for hints
-    names: dict[str, int] = field(default_factory=dict)
+    names: dict[str, int] = field(default_factory=dict)  # the names it takes, lower case, by value
 
 
-_MONTH_ABBREVIATIONS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH_NAMES = {name: number for number, name in enumerate(_MONTH_ABBREVIATIONS, start=1)}
-_DAY_NAMES = {name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
-_CRON_FIELDS = (
-    _CronField("minute", 0, 59, "a number 0-59"),
-    _CronField("hour", 0, 23, "a number 0-23"),
-    _CronField("day-of-month", 1, 31, "a number 1-31"),
-    _CronField("month", 1, 12, "a number 1-12 or a name jan-dec", _MONTH_NAMES),
+CRON_MONTH_NAMES = {
+    name: number for number, name in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)
+}
+CRON_DAY_NAMES = {name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+CRON_FIELDS = (
+    CronField("minute", 0, 59, "a number 0-59"),
+    CronField("hour", 0, 23, "a number 0-23"),
+    CronField("day-of-month", 1, 31, "a number 1-31"),
+    CronField("month", 1, 12, "a number 1-12 or a name jan-dec", CRON_MONTH_NAMES),
     # cron accepts both 0 and 7 for Sunday
-    _CronField("day-of-week", 0, 7, "a number 0-7 (0 and 7 are Sunday) or a name sun-sat", _DAY_NAMES),
+    CronField("day-of-week", 0, 7, "a number 0-7 (0 and 7 are Sunday) or a name sun-sat", CRON_DAY_NAMES),
 )
-_CRON_MACROS = {
+# The @ macros every cron reads, each as the 5 fields it stands for.
+CRON_MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
     "@monthly": "0 0 1 * *",
@@ -368,7 +375,7 @@ _CRON_HINT = "write 5 fields: minute hour day-of-month month day-of-week, e.g. '
 
 
 def _cron_calendar(value: str, label: str) -> tuple[str, ...]:
-    text = _CRON_MACROS.get(value.strip().lower(), value)
+    text = CRON_MACROS.get(value.strip().lower(), value)
     if text.strip().startswith("@"):
         raise InvalidInput(f"{label}: {value.strip()!r} has no timer equivalent", _CRON_HINT)
     fields = text.split()
@@ -378,7 +385,7 @@ def _cron_calendar(value: str, label: str) -> tuple[str, ...]:
             _CRON_HINT + "; for seconds or years use --on with a calendar expression",
         )
     minutes, hours, days, months, weekdays = (
-        _cron_values(field_text, cron_field, label) for field_text, cron_field in zip(fields, _CRON_FIELDS, strict=True)
+        _cron_values(field_text, cron_field, label) for field_text, cron_field in zip(fields, CRON_FIELDS, strict=True)
     )
     clock = f"{_number_text(hours, 0, 23)}:{_number_text(minutes, 0, 59)}:00"
     month_text = _number_text(months, 1, 12)
@@ -395,14 +402,14 @@ def _cron_calendar(value: str, label: str) -> tuple[str, ...]:
     )
 
 
-def _cron_values(text: str, cron_field: _CronField, label: str) -> set[int]:
+def _cron_values(text: str, cron_field: CronField, label: str) -> set[int]:
     values: set[int] = set()
     for item in text.split(","):
         values.update(_cron_item(item, cron_field, label))
     return values
 
 
-def _cron_item(item: str, cron_field: _CronField, label: str) -> range:
+def _cron_item(item: str, cron_field: CronField, label: str) -> range:
     """The values of one list item: '*', 'n', 'a-b', each optionally '/step'; 'a/step' runs
     to the field's end, as in cronie."""
     match = _CRON_ITEM.fullmatch(item)
@@ -423,7 +430,7 @@ def _cron_item(item: str, cron_field: _CronField, label: str) -> range:
     return range(low, high + 1, int(step or 1))
 
 
-def _cron_number(token: str, cron_field: _CronField, label: str) -> int:
+def _cron_number(token: str, cron_field: CronField, label: str) -> int:
     number = int(token) if token.isdigit() else cron_field.names.get(token.lower())
     if number is None:
         raise _cron_error(label, cron_field, token, f"is not {cron_field.spelling}")
@@ -432,7 +439,7 @@ def _cron_number(token: str, cron_field: _CronField, label: str) -> int:
     return number
 
 
-def _cron_error(label: str, cron_field: _CronField, text: str, problem: str) -> InvalidInput:
+def _cron_error(label: str, cron_field: CronField, text: str, problem: str) -> InvalidInput:
     return InvalidInput(
         f"{label}: {cron_field.name} field: {text!r} {problem}",
         f"the {cron_field.name} field takes *, {cron_field.spelling}, a range a-b, a list a,b, or a step "
