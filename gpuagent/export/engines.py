@@ -1,16 +1,19 @@
-"""How a job setting maps to a cluster's scheduler: what a row of jobs/settings.py says
-for Slurm and for Kubernetes, and what the two engines' builders share.
+"""How a job maps to a cluster's scheduler: what each engine's table says, and what the
+two engines' builders share.
 
-Each row carries one Mapping per engine: how well the setting fits there (the README's
-table of what maps exactly, approximately or not at all is made from them), what it
-becomes, in words, and the builder's method, by name, that puts a job's value in
-(export/slurm.py, export/kubernetes.py). A row that does not map at all has no method: a
-job that sets it (to other than its default) is refused, naming it.
+Each engine holds its own table (export/slurm.py, export/kubernetes.py): for the job's
+name, its schedule and each row of jobs/settings.py (by field), a Mapping that says how
+well it fits there (the README's table of what maps exactly, approximately or not at
+all is made from them), what it becomes, in words, and the builder's method that puts a
+job's value in. A setting that does not map at all has no method: a job that sets it (to
+other than its default) is refused, naming it. The name and the schedule have no method
+either: the exporter maps them itself (export/exporter.py). tests/unit/test_export.py
+fails when an engine's table misses a setting, or maps one that is not.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.quantities import format_duration, mebibytes
@@ -20,26 +23,21 @@ EXACT = "exact"
 APPROXIMATE = "approximate"
 NOT_AT_ALL = "not at all"
 ENGINES = {"slurm": "Slurm", "kubernetes": "Kubernetes"}
+# What every engine's table maps besides the settings' rows, first: the job's identity,
+# which the exporter maps itself.
+NAME_AND_SCHEDULE = ("name", "schedule")
+
+EngineBuilder = TypeVar("EngineBuilder", bound="Builder")
 
 
 @dataclass(frozen=True)
-class Mapping:
-    fit: str  # EXACT, APPROXIMATE or NOT_AT_ALL: how well the setting can map, for the README
+class Mapping(Generic[EngineBuilder]):
+    fit: str  # EXACT, APPROXIMATE or NOT_AT_ALL: how well it can map, for the README
     becomes: str  # what it becomes there, in the README's words
-    apply: Callable[[Any, Any], None] | None = None  # (the builder, the job's value); None: NOT_AT_ALL
+    # the engine builder's method that takes the job's value; None: NOT_AT_ALL, or the name
+    # and the schedule, which the exporter maps
+    apply: Callable[[EngineBuilder, Any], None] | None = None
     instead: str = ""  # NOT_AT_ALL: what to do instead, the refusal's hint
-
-
-def builder_method(name: str) -> Callable[[Any, Any], None]:
-    """A Mapping's `apply`: the engine builder's method `name`, looked up when it runs. The
-    settings table names each row's method without importing the engines, which every
-    command that reads a job would pay for (about 20 ms)."""
-
-    def apply(builder: Any, value: Any) -> None:
-        getattr(builder, name)(value)
-
-    apply.__name__ = name
-    return apply
 
 
 @dataclass

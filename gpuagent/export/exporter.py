@@ -1,5 +1,6 @@
 """`gpuagent export`: a job as the files a cluster's scheduler runs, made by the rows of
-the settings table (each says how it maps to each engine: export/engines.py).
+the settings table, each through the engine's own table (SLURM in export/slurm.py,
+KUBERNETES in export/kubernetes.py; export/engines.py says what they share).
 
 The same job gives the same bytes (nothing of the moment or the host is written), so an
 export can be committed and diffed; each file's first comment line is the command that
@@ -10,14 +11,14 @@ schedule with no cron line, refuses the whole export, naming the setting.
 
 import shlex
 from dataclasses import dataclass, field
+from typing import Any
 
 from gpuagent.core.errors import GpuAgentError, InvalidInput
 from gpuagent.export import kubecheck
 from gpuagent.export.cronline import cron_line
-from gpuagent.export.engines import APPROXIMATE, ENGINES, EXACT, Builder, Mapping
-from gpuagent.export.kubecheck import MAX_CRONJOB_NAME
-from gpuagent.export.kubernetes import CronJobManifest, env_secret, kubernetes_name
-from gpuagent.export.slurm import DEFAULT_RUNTIME, RUNTIMES, SlurmScript
+from gpuagent.export.engines import ENGINES, Builder, Mapping
+from gpuagent.export.kubernetes import KUBERNETES, CronJobManifest, env_secret, kubernetes_name
+from gpuagent.export.slurm import DEFAULT_RUNTIME, RUNTIMES, SLURM, SlurmScript
 from gpuagent.jobs.job import Job
 from gpuagent.jobs.settings import SETTINGS
 
@@ -25,18 +26,8 @@ SCRIPT, SCRONTAB, MANIFEST = "script", "scrontab", "manifest"
 SUFFIXES = {SCRIPT: ".sbatch", SCRONTAB: ".scrontab", MANIFEST: ".yaml"}
 _MADE_BY = "Made from the job file of {name}: change the job, not this file, then export it again (`gpuagent export --check FILE` tells whether this still matches)."
 
-# The job's name and schedule are not rows of the settings table: how they map, in words
-# (the README's table); the export does it below.
-NAME_AND_SCHEDULE = {
-    "name": {
-        "slurm": Mapping(EXACT, "`--job-name`"),
-        "kubernetes": Mapping(APPROXIMATE, f"`metadata.name`, at most {MAX_CRONJOB_NAME} characters, `_` as `-`"),
-    },
-    "schedule": {
-        "slurm": Mapping(APPROXIMATE, "`--scrontab`: a scrontab entry, `#SCRON` lines and a 5-field cron line, in slurmctld's time zone"),
-        "kubernetes": Mapping(EXACT, "`schedule` (5 fields), `timeZone`; `suspend: true` when the timer is disabled"),
-    },
-}
+# Each engine's table, by the engine's key in ENGINES.
+MAPPINGS: dict[str, dict[str, Mapping[Any]]] = {"slurm": SLURM, "kubernetes": KUBERNETES}
 
 
 @dataclass(frozen=True)
@@ -78,7 +69,7 @@ def export_job(job: Job, options: ExportOptions, *, suspended: bool = False, env
 
 def _apply_rows(job: Job, builder: Builder, engine: str) -> None:
     for setting in SETTINGS:
-        mapping = getattr(setting, engine)
+        mapping = MAPPINGS[engine][setting.field]
         value = getattr(job, setting.field)
         builder.notes.setting = setting.path
         if mapping.apply is not None:

@@ -1,6 +1,6 @@
-"""A job as a Kubernetes batch/v1 CronJob (and the Secret of its env file), from what its
-settings' rows put into a CronJobManifest (the `kubernetes` mapping of each row of
-jobs/settings.py).
+"""A job as a Kubernetes batch/v1 CronJob (and the Secret of its env file), from what the
+rows of jobs/settings.py put into a CronJobManifest, each through its method in the table
+KUBERNETES below.
 
 One CronJob per job: `concurrencyPolicy: Forbid`, because a systemd timer never starts a
 run while one is going; each fire a Job whose pods never restart in place (`restartPolicy:
@@ -17,7 +17,7 @@ from typing import Any
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.quantities import format_duration
 from gpuagent.core.values import NOBODY_ID
-from gpuagent.export.engines import Builder
+from gpuagent.export.engines import APPROXIMATE, EXACT, NOT_AT_ALL, Builder, Mapping
 from gpuagent.export.gpucheck import NO_FIT, check_script
 from gpuagent.export.kubecheck import DNS_LABEL, GPU_RESOURCE, MAX_CRONJOB_NAME
 
@@ -170,6 +170,53 @@ class CronJobManifest(Builder):
         if self.random_delay:
             text += f"sleep $(( $(od -An -N2 -tu2 /dev/urandom) % {self.random_delay + 1} ))\n"
         return text
+
+
+# How the job maps to Kubernetes: its name, its schedule, and each row of jobs/settings.py by field.
+KUBERNETES: dict[str, Mapping[CronJobManifest]] = {
+    "name": Mapping(APPROXIMATE, f"`metadata.name`, at most {MAX_CRONJOB_NAME} characters, `_` as `-`"),
+    "schedule": Mapping(EXACT, "`schedule` (5 fields), `timeZone`; `suspend: true` when the timer is disabled"),
+    "image": Mapping(EXACT, "the container's `image`", CronJobManifest.set_image),
+    "command": Mapping(EXACT, "the container's `args` (after the image's ENTRYPOINT)", CronJobManifest.set_command),
+    "persistent": Mapping(
+        EXACT,
+        "`startingDeadlineSeconds` unset: the latest missed fire runs (none after over 100 were missed); `--no-persistent`: 120",
+        CronJobManifest.set_persistent,
+    ),
+    "random_delay": Mapping(APPROXIMATE, "a random `sleep` in the pod before the command, holding its GPUs", CronJobManifest.set_random_delay),
+    "after": Mapping(
+        NOT_AT_ALL,
+        "nothing: a CronJob cannot follow another",
+        instead="drop --after, and chain the two in a workflow engine (Argo Workflows, Kubeflow Pipelines)",
+    ),
+    "gpus": Mapping(EXACT, '`resources.limits["nvidia.com/gpu"]`', CronJobManifest.set_gpus),
+    "gpu_ids": Mapping(APPROXIMATE, "the device plugin picks the GPUs", CronJobManifest.set_gpu_ids),
+    "min_free_vram": Mapping(
+        APPROXIMATE,
+        f"node affinity on the TOTAL memory label `nvidia.com/gpu.memory` (GPU Feature Discovery), and a check with nvidia-smi in the pod: exit {NO_FIT} ends the Job",
+        CronJobManifest.set_min_free_vram,
+    ),
+    "memory": Mapping(EXACT, "memory requests = limits", CronJobManifest.set_memory),
+    "cpus": Mapping(EXACT, "cpu requests = limits (in thousandths)", CronJobManifest.set_cpus),
+    "shm_size": Mapping(APPROXIMATE, "a memory `emptyDir` of that size at /dev/shm, counted in the memory limit", CronJobManifest.set_shm_size),
+    "vram_policy": Mapping(APPROXIMATE, "in the check: wait polls, skip exits 0, fail exits at once", CronJobManifest.set_vram_policy),
+    "vram_wait": Mapping(APPROXIMATE, "how long the check polls (inside the deadline)", CronJobManifest.set_vram_wait),
+    "max_gpu_util": Mapping(APPROXIMATE, "in the same check", CronJobManifest.set_max_gpu_util),
+    "exclusive": Mapping(
+        APPROXIMATE, "a GPU the device plugin gives is the pod's alone (unless the cluster time-slices GPUs)", CronJobManifest.set_exclusive
+    ),
+    "volumes": Mapping(
+        APPROXIMATE, "`hostPath` volumes (type Directory), `readOnly` mounts: the data must be on every node", CronJobManifest.set_volumes
+    ),
+    "env": Mapping(EXACT, "the container's `env`", CronJobManifest.set_env),
+    "env_file": Mapping(APPROXIMATE, "`envFrom` a Secret JOB-env, made from the file once (`export --with-secret`)", CronJobManifest.set_env_file),
+    "workdir": Mapping(EXACT, "`workingDir`", CronJobManifest.set_workdir),
+    "user": Mapping(APPROXIMATE, "`securityContext.runAsUser`/`runAsGroup`: numeric ids only; by default nobody (65534)", CronJobManifest.set_user),
+    "timeout": Mapping(EXACT, "the pod's `activeDeadlineSeconds`, per attempt", CronJobManifest.set_timeout),
+    "stop_grace": Mapping(EXACT, "`terminationGracePeriodSeconds`", CronJobManifest.set_stop_grace),
+    "retries": Mapping(APPROXIMATE, "`backoffLimit`, `restartPolicy: Never`; a pod over its deadline is retried too", CronJobManifest.set_retries),
+    "retry_delay": Mapping(APPROXIMATE, "Kubernetes' back-off: 10s, doubling up to 6m", CronJobManifest.set_retry_delay),
+}
 
 
 def kubernetes_name(name: str) -> str:

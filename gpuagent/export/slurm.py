@@ -1,5 +1,5 @@
-"""A job as a Slurm batch script (and a scrontab entry), from what its settings' rows put
-into a SlurmScript (the `slurm` mapping of each row of jobs/settings.py).
+"""A job as a Slurm batch script (and a scrontab entry), from what the rows of
+jobs/settings.py put into a SlurmScript, each through its method in the table SLURM below.
 
 The script asks Slurm for what the job needs (#SBATCH lines), checks the GPUs it was
 given (export/gpucheck.py), then runs the container: with Pyxis (`srun --container-image`,
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from gpuagent.core.quantities import format_duration, mebibytes
 from gpuagent.core.values import NOBODY
-from gpuagent.export.engines import Builder
-from gpuagent.export.gpucheck import check_script
+from gpuagent.export.engines import APPROXIMATE, EXACT, NOT_AT_ALL, Builder, Mapping
+from gpuagent.export.gpucheck import NO_FIT, check_script
 
 RUNTIMES = ("pyxis", "docker")
 DEFAULT_RUNTIME = "pyxis"
@@ -277,6 +277,51 @@ class SlurmScript(Builder):
             "done",
             'exit "$gpuagent_status"',
         ]
+
+
+# How the job maps to Slurm: its name, its schedule, and each row of jobs/settings.py by field.
+SLURM: dict[str, Mapping[SlurmScript]] = {
+    "name": Mapping(EXACT, "`--job-name`"),
+    "schedule": Mapping(APPROXIMATE, "`--scrontab`: a scrontab entry, `#SCRON` lines and a 5-field cron line, in slurmctld's time zone"),
+    "image": Mapping(EXACT, "`srun --container-image` (Pyxis: a registry is followed by `#`), or `docker run IMAGE`", SlurmScript.set_image),
+    "command": Mapping(EXACT, "the container's command", SlurmScript.set_command),
+    "persistent": Mapping(
+        APPROXIMATE, "scrontab runs a fire missed while slurmctld was down once it is back; it cannot skip one", SlurmScript.set_persistent
+    ),
+    "random_delay": Mapping(APPROXIMATE, "a random `sleep` before the container starts, holding the allocation", SlurmScript.set_random_delay),
+    "after": Mapping(
+        NOT_AT_ALL,
+        "nothing: a script cannot wait for another job's success",
+        instead="drop --after, and submit this job's script with `sbatch --dependency=afterok:JOBID` after the other's",
+    ),
+    "gpus": Mapping(EXACT, "`--gres=gpu:N`; with docker, `--gpus device=$SLURM_JOB_GPUS`", SlurmScript.set_gpus),
+    "gpu_ids": Mapping(APPROXIMATE, "Slurm picks the GPUs", SlurmScript.set_gpu_ids),
+    "min_free_vram": Mapping(
+        APPROXIMATE, f"a check with nvidia-smi of the GPUs Slurm gave, before the container starts: exit {NO_FIT}", SlurmScript.set_min_free_vram
+    ),
+    "memory": Mapping(EXACT, "`--mem` (in MiB); with docker, `--memory` too", SlurmScript.set_memory),
+    "cpus": Mapping(APPROXIMATE, "`--cpus-per-task`, whole CPUs; with docker, `--cpus` too", SlurmScript.set_cpus),
+    "shm_size": Mapping(APPROXIMATE, "with docker, `--shm-size`; Pyxis shares the node's /dev/shm", SlurmScript.set_shm_size),
+    "vram_policy": Mapping(APPROXIMATE, "in the check: wait polls, skip exits 0, fail exits at once", SlurmScript.set_vram_policy),
+    "vram_wait": Mapping(APPROXIMATE, "how long the check polls (inside `--time`)", SlurmScript.set_vram_wait),
+    "max_gpu_util": Mapping(APPROXIMATE, "in the same check", SlurmScript.set_max_gpu_util),
+    "exclusive": Mapping(APPROXIMATE, "a GPU Slurm gives is the job's alone among Slurm's jobs", SlurmScript.set_exclusive),
+    "volumes": Mapping(EXACT, "`--container-mounts` (Pyxis), or `docker run -v`", SlurmScript.set_volumes),
+    "env": Mapping(EXACT, "`export` lines in the script, which the container gets", SlurmScript.set_env),
+    "env_file": Mapping(
+        EXACT, "read at each run on the node: `docker run --env-file`, or exported by the script for Pyxis", SlurmScript.set_env_file
+    ),
+    "workdir": Mapping(EXACT, "`--container-workdir` (Pyxis), or `docker run -w`", SlurmScript.set_workdir),
+    "user": Mapping(
+        APPROXIMATE, "with docker, `--user` (by default the image's user, nobody for root); Pyxis runs as the submitting user", SlurmScript.set_user
+    ),
+    "timeout": Mapping(
+        APPROXIMATE, "`--time` (whole minutes, enforced within about a minute), for all attempts; `timeout` per attempt", SlurmScript.set_timeout
+    ),
+    "stop_grace": Mapping(APPROXIMATE, "with docker, `docker stop --time`; Slurm's KillWait bounds it", SlurmScript.set_stop_grace),
+    "retries": Mapping(EXACT, "a loop in the script: again after a failure, not after a timeout", SlurmScript.set_retries),
+    "retry_delay": Mapping(EXACT, "`sleep` between attempts", SlurmScript.set_retry_delay),
+}
 
 
 def pyxis_image(image: str) -> str:

@@ -4,11 +4,11 @@ A row says where the setting lives in the job file (section and key) and with wh
 type, which `gpuagent add` option sets it and its help, how its value is read (the same
 reader for the option and the key, so a hand-edited file is held to the CLI's rules), how
 it is written back to TOML, to JSON (`show --json`) and for people, and its default. The
-`add` command's options, the Job dataclass, the job file, `show --json`, `gpuagent export`
-(each row says how it maps to Slurm and to Kubernetes: export/engines.py), the README's job
-file reference and its table of what maps to a cluster are all made from this table;
-tests/unit/test_settings_reference.py fails when the README and the table disagree.
-Adding a setting is one row plus its words.
+`add` command's options, the job file, `show --json` and the README's job file reference
+are made from this table; tests/unit/test_settings_reference.py fails when the README and
+the table disagree. The Job dataclass (jobs/job.py) has a field per row. Each cluster engine maps the rows in a table of its own
+(export/slurm.py, export/kubernetes.py), and a test fails when one misses a row: adding a
+setting is one row plus its words, and a line in each engine's table.
 
 The name and the schedule are not rows: the name is the job's identity (its file name and
 unit name), and the schedule is one of four keys (jobs/schedule.py).
@@ -21,8 +21,6 @@ from typing import Any
 from gpuagent.core import values as v
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.quantities import format_duration, format_size
-from gpuagent.export.engines import APPROXIMATE, EXACT, NOT_AT_ALL, Mapping, builder_method
-from gpuagent.export.gpucheck import NO_FIT
 
 VRAM_POLICIES = ("wait", "skip", "fail")
 DEFAULT_VRAM_WAIT = 30 * 60
@@ -82,9 +80,6 @@ class Setting:
     from_cli: Callable[[Any, str], Any] | None = None  # the option's value -> the key's, when they differ
     metavar: str | None = None
     required: bool = False  # a job has no default for it
-    # How it maps to each cluster scheduler `gpuagent export` writes for (export/engines.py)
-    slurm: Mapping
-    kubernetes: Mapping
 
     @property
     def path(self) -> str:
@@ -159,8 +154,6 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         metavar="IMAGE",
         required=True,
-        slurm=Mapping(EXACT, "`srun --container-image` (Pyxis: a registry is followed by `#`), or `docker run IMAGE`", builder_method("set_image")),
-        kubernetes=Mapping(EXACT, "the container's `image`", builder_method("set_image")),
     ),
     Setting(
         field="command",
@@ -175,8 +168,6 @@ SETTINGS: tuple[Setting, ...] = (
         to_json=list,
         human=" ".join,
         required=True,
-        slurm=Mapping(EXACT, "the container's command", builder_method("set_command")),
-        kubernetes=Mapping(EXACT, "the container's `args` (after the image's ENTRYPOINT)", builder_method("set_command")),
     ),
     Setting(
         field="persistent",
@@ -187,14 +178,6 @@ SETTINGS: tuple[Setting, ...] = (
         help="Catch up a fire missed while the host was off (calendar schedules).",
         read=_as_is,
         default=True,
-        slurm=Mapping(
-            APPROXIMATE, "scrontab runs a fire missed while slurmctld was down once it is back; it cannot skip one", builder_method("set_persistent")
-        ),
-        kubernetes=Mapping(
-            EXACT,
-            "`startingDeadlineSeconds` unset: the latest missed fire runs (none after over 100 were missed); `--no-persistent`: 120",
-            builder_method("set_persistent"),
-        ),
     ),
     Setting(
         field="random_delay",
@@ -209,8 +192,6 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="random_delay_seconds",
         human=lambda s: _dash(_duration_or_none(s)),
         metavar="DURATION",
-        slurm=Mapping(APPROXIMATE, "a random `sleep` before the container starts, holding the allocation", builder_method("set_random_delay")),
-        kubernetes=Mapping(APPROXIMATE, "a random `sleep` in the pod before the command, holding its GPUs", builder_method("set_random_delay")),
     ),
     Setting(
         field="after",
@@ -223,16 +204,6 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         human=_dash,
         metavar="JOB",
-        slurm=Mapping(
-            NOT_AT_ALL,
-            "nothing: a script cannot wait for another job's success",
-            instead="drop --after, and submit this job's script with `sbatch --dependency=afterok:JOBID` after the other's",
-        ),
-        kubernetes=Mapping(
-            NOT_AT_ALL,
-            "nothing: a CronJob cannot follow another",
-            instead="drop --after, and chain the two in a workflow engine (Argo Workflows, Kubeflow Pipelines)",
-        ),
     ),
     Setting(
         field="gpus",
@@ -245,8 +216,6 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         to_toml=lambda n: n or None,
         metavar="N",
-        slurm=Mapping(EXACT, "`--gres=gpu:N`; with docker, `--gpus device=$SLURM_JOB_GPUS`", builder_method("set_gpus")),
-        kubernetes=Mapping(EXACT, '`resources.limits["nvidia.com/gpu"]`', builder_method("set_gpus")),
     ),
     Setting(
         field="gpu_ids",
@@ -261,8 +230,6 @@ SETTINGS: tuple[Setting, ...] = (
         to_json=list,
         human=lambda ids: ", ".join(ids) or "any",
         metavar="ID",
-        slurm=Mapping(APPROXIMATE, "Slurm picks the GPUs", builder_method("set_gpu_ids")),
-        kubernetes=Mapping(APPROXIMATE, "the device plugin picks the GPUs", builder_method("set_gpu_ids")),
     ),
     Setting(
         field="min_free_vram",
@@ -277,16 +244,6 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="min_free_vram_bytes",
         human=lambda s: _dash(_size_or_none(s)),
         metavar="SIZE",
-        slurm=Mapping(
-            APPROXIMATE,
-            f"a check with nvidia-smi of the GPUs Slurm gave, before the container starts: exit {NO_FIT}",
-            builder_method("set_min_free_vram"),
-        ),
-        kubernetes=Mapping(
-            APPROXIMATE,
-            f"node affinity on the TOTAL memory label `nvidia.com/gpu.memory` (GPU Feature Discovery), and a check with nvidia-smi in the pod: exit {NO_FIT} ends the Job",
-            builder_method("set_min_free_vram"),
-        ),
     ),
     Setting(
         field="memory",
@@ -301,8 +258,6 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="memory_bytes",
         human=lambda s: _dash(_size_or_none(s)),
         metavar="SIZE",
-        slurm=Mapping(EXACT, "`--mem` (in MiB); with docker, `--memory` too", builder_method("set_memory")),
-        kubernetes=Mapping(EXACT, "memory requests = limits", builder_method("set_memory")),
     ),
     Setting(
         field="cpus",
@@ -316,8 +271,6 @@ SETTINGS: tuple[Setting, ...] = (
         to_toml=lambda c: None if c is None else float(c),
         human=_dash,
         metavar="CORES",
-        slurm=Mapping(APPROXIMATE, "`--cpus-per-task`, whole CPUs; with docker, `--cpus` too", builder_method("set_cpus")),
-        kubernetes=Mapping(EXACT, "cpu requests = limits (in thousandths)", builder_method("set_cpus")),
     ),
     Setting(
         field="shm_size",
@@ -332,8 +285,6 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="shm_size_bytes",
         human=lambda s: _dash(_size_or_none(s)),
         metavar="SIZE",
-        slurm=Mapping(APPROXIMATE, "with docker, `--shm-size`; Pyxis shares the node's /dev/shm", builder_method("set_shm_size")),
-        kubernetes=Mapping(APPROXIMATE, "a memory `emptyDir` of that size at /dev/shm, counted in the memory limit", builder_method("set_shm_size")),
     ),
     Setting(
         field="vram_policy",
@@ -346,8 +297,6 @@ SETTINGS: tuple[Setting, ...] = (
         default="wait",
         to_toml=lambda p: None if p == "wait" else p,
         metavar="POLICY",
-        slurm=Mapping(APPROXIMATE, "in the check: wait polls, skip exits 0, fail exits at once", builder_method("set_vram_policy")),
-        kubernetes=Mapping(APPROXIMATE, "in the check: wait polls, skip exits 0, fail exits at once", builder_method("set_vram_policy")),
     ),
     Setting(
         field="vram_wait",
@@ -362,8 +311,6 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="vram_wait_seconds",
         human=format_duration,
         metavar="DURATION",
-        slurm=Mapping(APPROXIMATE, "how long the check polls (inside `--time`)", builder_method("set_vram_wait")),
-        kubernetes=Mapping(APPROXIMATE, "how long the check polls (inside the deadline)", builder_method("set_vram_wait")),
     ),
     Setting(
         field="max_gpu_util",
@@ -377,8 +324,6 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="max_gpu_util_pct",
         human=lambda p: "-" if p is None else f"{p}%",
         metavar="PCT",
-        slurm=Mapping(APPROXIMATE, "in the same check", builder_method("set_max_gpu_util")),
-        kubernetes=Mapping(APPROXIMATE, "in the same check", builder_method("set_max_gpu_util")),
     ),
     Setting(
         field="exclusive",
@@ -390,10 +335,6 @@ SETTINGS: tuple[Setting, ...] = (
         read=_as_is,
         default=False,
         to_toml=lambda flag: flag or None,
-        slurm=Mapping(APPROXIMATE, "a GPU Slurm gives is the job's alone among Slurm's jobs", builder_method("set_exclusive")),
-        kubernetes=Mapping(
-            APPROXIMATE, "a GPU the device plugin gives is the pod's alone (unless the cluster time-slices GPUs)", builder_method("set_exclusive")
-        ),
     ),
     Setting(
         field="volumes",
@@ -408,10 +349,6 @@ SETTINGS: tuple[Setting, ...] = (
         to_json=lambda volumes: [{"host": x.host, "container": x.container, "read_only": x.read_only} for x in volumes],
         human=lambda volumes: ", ".join(volume.spec() for volume in volumes) or "-",
         metavar="HOST:CONTAINER[:ro]",
-        slurm=Mapping(EXACT, "`--container-mounts` (Pyxis), or `docker run -v`", builder_method("set_volumes")),
-        kubernetes=Mapping(
-            APPROXIMATE, "`hostPath` volumes (type Directory), `readOnly` mounts: the data must be on every node", builder_method("set_volumes")
-        ),
     ),
     Setting(
         field="env",
@@ -427,8 +364,6 @@ SETTINGS: tuple[Setting, ...] = (
         human=lambda pairs: ", ".join(k for k, _ in pairs) or "-",
         from_cli=_env_from_cli,
         metavar="KEY=VALUE",
-        slurm=Mapping(EXACT, "`export` lines in the script, which the container gets", builder_method("set_env")),
-        kubernetes=Mapping(EXACT, "the container's `env`", builder_method("set_env")),
     ),
     Setting(
         field="env_file",
@@ -441,12 +376,6 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         human=_dash,
         metavar="PATH",
-        slurm=Mapping(
-            EXACT, "read at each run on the node: `docker run --env-file`, or exported by the script for Pyxis", builder_method("set_env_file")
-        ),
-        kubernetes=Mapping(
-            APPROXIMATE, "`envFrom` a Secret JOB-env, made from the file once (`export --with-secret`)", builder_method("set_env_file")
-        ),
     ),
     Setting(
         field="workdir",
@@ -459,8 +388,6 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         human=_dash,
         metavar="DIR",
-        slurm=Mapping(EXACT, "`--container-workdir` (Pyxis), or `docker run -w`", builder_method("set_workdir")),
-        kubernetes=Mapping(EXACT, "`workingDir`", builder_method("set_workdir")),
     ),
     Setting(
         field="user",
@@ -473,14 +400,6 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         human=_dash,
         metavar="UID[:GID]",
-        slurm=Mapping(
-            APPROXIMATE,
-            "with docker, `--user` (by default the image's user, nobody for root); Pyxis runs as the submitting user",
-            builder_method("set_user"),
-        ),
-        kubernetes=Mapping(
-            APPROXIMATE, "`securityContext.runAsUser`/`runAsGroup`: numeric ids only; by default nobody (65534)", builder_method("set_user")
-        ),
     ),
     Setting(
         field="timeout",
@@ -495,12 +414,6 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="timeout_seconds",
         human=lambda s: _dash(_duration_or_none(s)),
         metavar="DURATION",
-        slurm=Mapping(
-            APPROXIMATE,
-            "`--time` (whole minutes, enforced within about a minute), for all attempts; `timeout` per attempt",
-            builder_method("set_timeout"),
-        ),
-        kubernetes=Mapping(EXACT, "the pod's `activeDeadlineSeconds`, per attempt", builder_method("set_timeout")),
     ),
     Setting(
         field="stop_grace",
@@ -515,8 +428,6 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="stop_grace_seconds",
         human=format_duration,
         metavar="DURATION",
-        slurm=Mapping(APPROXIMATE, "with docker, `docker stop --time`; Slurm's KillWait bounds it", builder_method("set_stop_grace")),
-        kubernetes=Mapping(EXACT, "`terminationGracePeriodSeconds`", builder_method("set_stop_grace")),
     ),
     Setting(
         field="retries",
@@ -529,10 +440,6 @@ SETTINGS: tuple[Setting, ...] = (
         default=0,
         to_toml=lambda n: n or None,
         metavar="N",
-        slurm=Mapping(EXACT, "a loop in the script: again after a failure, not after a timeout", builder_method("set_retries")),
-        kubernetes=Mapping(
-            APPROXIMATE, "`backoffLimit`, `restartPolicy: Never`; a pod over its deadline is retried too", builder_method("set_retries")
-        ),
     ),
     Setting(
         field="retry_delay",
@@ -547,8 +454,6 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="retry_delay_seconds",
         human=format_duration,
         metavar="DURATION",
-        slurm=Mapping(EXACT, "`sleep` between attempts", builder_method("set_retry_delay")),
-        kubernetes=Mapping(APPROXIMATE, "Kubernetes' back-off: 10s, doubling up to 6m", builder_method("set_retry_delay")),
     ),
 )
 

@@ -1,11 +1,12 @@
-"""The README's job file reference, made from the settings table (jobs/settings.py).
+"""The README's job file reference, made from the settings table (jobs/settings.py), and
+its table of what maps to a cluster, made from each export engine's table.
 
 `python -m tests.support.settings_reference` prints it; tests/unit/test_settings_reference.py
 fails when README.md holds anything else between its markers.
 """
 
-from gpuagent.export.engines import ENGINES, Mapping
-from gpuagent.export.exporter import NAME_AND_SCHEDULE
+from gpuagent.export.engines import ENGINES, NAME_AND_SCHEDULE, Mapping
+from gpuagent.export.exporter import MAPPINGS
 from gpuagent.jobs.schedule import KIND_HELP, ZONE_HELP, ZONE_KEY
 from gpuagent.jobs.settings import BOOLEAN, SETTINGS, Setting
 
@@ -49,11 +50,16 @@ def _mapping(mapping: Mapping) -> str:
     return f"**{mapping.fit}**: {_cell(mapping.becomes)}"
 
 
+def _mappings(field: str) -> str:
+    return " | ".join(_mapping(MAPPINGS[engine][field]) for engine in ENGINES)
+
+
 def cluster_reference() -> str:
-    """What each setting becomes in each engine `gpuagent export` writes for."""
+    """What the job's name, its schedule and each setting become in each engine `gpuagent
+    export` writes for: the engines' own tables (export/slurm.py, export/kubernetes.py)."""
     rows = [f"| key | {' | '.join(ENGINES.values())} |", "| --- |" + " --- |" * len(ENGINES)]
-    rows += [f"| {key} | {' | '.join(_mapping(mappings[engine]) for engine in ENGINES)} |" for key, mappings in NAME_AND_SCHEDULE.items()]
-    rows += [f"| `{setting.path}` | {' | '.join(_mapping(getattr(setting, engine)) for engine in ENGINES)} |" for setting in SETTINGS]
+    rows += [f"| {key} | {_mappings(key)} |" for key in NAME_AND_SCHEDULE]
+    rows += [f"| `{setting.path}` | {_mappings(setting.field)} |" for setting in SETTINGS]
     return "\n".join([CLUSTER_BEGIN, *rows, CLUSTER_END])
 
 

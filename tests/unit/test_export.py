@@ -11,8 +11,8 @@ import yaml
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.export.cronline import cron_line
-from gpuagent.export.engines import ENGINES, NOT_AT_ALL
-from gpuagent.export.exporter import MANIFEST, SCRIPT, SCRONTAB, ExportOptions, export_job, kind_of, read_header
+from gpuagent.export.engines import ENGINES, NAME_AND_SCHEDULE, NOT_AT_ALL
+from gpuagent.export.exporter import MANIFEST, MAPPINGS, SCRIPT, SCRONTAB, ExportOptions, export_job, kind_of, read_header
 from gpuagent.export.gpucheck import NO_FIT
 from gpuagent.export.slurm import pyxis_image
 from gpuagent.host.calendar import check_schedule
@@ -64,15 +64,34 @@ def pod_of(document):
 # ------------------------------------------------------------------------- the table
 
 
-def test_every_row_says_how_it_maps_to_each_engine():
-    for setting in SETTINGS:
-        for engine in ENGINES:
-            mapping = getattr(setting, engine)
-            assert mapping.becomes, f"{setting.path}: no words for {engine}"
-            if mapping.fit == NOT_AT_ALL:
-                assert mapping.apply is None and mapping.instead, f"{setting.path}: a setting that cannot map says what to do instead"
-            else:
-                assert callable(mapping.apply), f"{setting.path}: {engine} has no method for it"
+@pytest.mark.parametrize("engine", ENGINES)
+def test_each_engine_maps_every_setting_and_nothing_else(engine):
+    table = MAPPINGS[engine]
+    fields = [setting.field for setting in SETTINGS]
+    missing = sorted(set(fields) - set(table))
+    assert not missing, f"{engine} has no mapping for {missing}: add a line to its table"
+    strangers = sorted(set(table) - set(fields) - set(NAME_AND_SCHEDULE))
+    assert not strangers, f"{engine} maps {strangers}, which are not settings"
+    assert list(table) == [*NAME_AND_SCHEDULE, *fields], f"{engine}'s table is not in the settings' order (the README's table follows it)"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_row_says_how_it_maps_to_each_engine(engine):
+    for field, mapping in MAPPINGS[engine].items():
+        assert mapping.becomes, f"{field}: no words for {engine}"
+        if field in NAME_AND_SCHEDULE:
+            assert mapping.apply is None and mapping.fit != NOT_AT_ALL, f"{field}: the exporter maps it itself"
+        elif mapping.fit == NOT_AT_ALL:
+            assert mapping.apply is None and mapping.instead, f"{field}: a setting that cannot map says what to do instead"
+        else:
+            assert callable(mapping.apply), f"{field}: {engine} has no method for it"
+
+
+def test_a_made_up_setting_without_a_mapping_fails_the_check(monkeypatch):
+    made_up = dataclasses.replace(SETTINGS[0], field="made_up")
+    monkeypatch.setattr(sys.modules[__name__], "SETTINGS", (*SETTINGS, made_up))
+    with pytest.raises(AssertionError, match=r"has no mapping for \['made_up'\]"):
+        test_each_engine_maps_every_setting_and_nothing_else("slurm")
 
 
 # ------------------------------------------------------------------------- cron lines
