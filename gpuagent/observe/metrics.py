@@ -34,7 +34,7 @@ PERIOD_SAMPLE_FIRES = 8
 
 
 @dataclass(frozen=True)
-class _Metric:
+class MetricFamily:
     name: str
     kind: str  # "gauge" | "counter" | "info"
     help: str
@@ -43,36 +43,34 @@ class _Metric:
 
 # Every family gpuagent writes, with its HELP text: node_exporter refuses the same name
 # with two HELP texts in two files, so there is exactly one of each.
-_METRICS = {
+FAMILIES = {
     metric.name: metric
     for metric in (
-        _Metric("gpuagent", "info", "This host's gpuagent (the metrics writer).", ("version",)),
-        _Metric("gpuagent_jobs", "gauge", "Jobs defined on this host (job files).", ()),
-        _Metric("gpuagent_job", "info", "A job: its image and schedule.", ("job_name", "image", "schedule")),
-        _Metric("gpuagent_job_enabled", "gauge", "1 when the job's timer is enabled."),
-        _Metric("gpuagent_job_next_fire_timestamp_seconds", "gauge", "When the job's timer fires next (absent: not scheduled)."),
-        _Metric("gpuagent_job_period_seconds", "gauge", "The longest time between two fires of the job's schedule."),
-        _Metric("gpuagent_job_missed_fire", "gauge", "1 when the timer's last fire left no run in history."),
-        _Metric("gpuagent_job_last_run_status", "gauge", "1 for the status of the job's last run, 0 for the others.", ("job_name", "status")),
-        _Metric("gpuagent_job_last_run_start_timestamp_seconds", "gauge", "When the job's last run started."),
-        _Metric("gpuagent_job_last_run_end_timestamp_seconds", "gauge", "When the job's last run ended."),
-        _Metric("gpuagent_job_last_run_duration_seconds", "gauge", "How long the job's last run took."),
-        _Metric("gpuagent_job_last_run_exit_code", "gauge", "The exit code of the last run's container."),
-        _Metric("gpuagent_job_last_run_peak_vram_bytes", "gauge", "The most GPU memory the last run's container held."),
-        _Metric("gpuagent_job_last_success_timestamp_seconds", "gauge", "When the job's last successful run ended."),
-        _Metric(
+        MetricFamily("gpuagent", "info", "This host's gpuagent (the metrics writer).", ("version",)),
+        MetricFamily("gpuagent_jobs", "gauge", "Jobs defined on this host (job files).", ()),
+        MetricFamily("gpuagent_job", "info", "A job: its image and schedule.", ("job_name", "image", "schedule")),
+        MetricFamily("gpuagent_job_enabled", "gauge", "1 when the job's timer is enabled."),
+        MetricFamily("gpuagent_job_next_fire_timestamp_seconds", "gauge", "When the job's timer fires next (absent: not scheduled)."),
+        MetricFamily("gpuagent_job_period_seconds", "gauge", "The longest time between two fires of the job's schedule."),
+        MetricFamily("gpuagent_job_missed_fire", "gauge", "1 when the timer's last fire left no run in history."),
+        MetricFamily("gpuagent_job_last_run_status", "gauge", "1 for the status of the job's last run, 0 for the others.", ("job_name", "status")),
+        MetricFamily("gpuagent_job_last_run_start_timestamp_seconds", "gauge", "When the job's last run started."),
+        MetricFamily("gpuagent_job_last_run_end_timestamp_seconds", "gauge", "When the job's last run ended."),
+        MetricFamily("gpuagent_job_last_run_duration_seconds", "gauge", "How long the job's last run took."),
+        MetricFamily("gpuagent_job_last_run_exit_code", "gauge", "The exit code of the last run's container."),
+        MetricFamily("gpuagent_job_last_run_peak_vram_bytes", "gauge", "The most GPU memory the last run's container held."),
+        MetricFamily("gpuagent_job_last_success_timestamp_seconds", "gauge", "When the job's last successful run ended."),
+        MetricFamily(
             "gpuagent_job_last_success_metric",
             "gauge",
             "A number the job's last successful run reported (its metrics file), by name.",
             ("job_name", "metric"),
         ),
-        _Metric("gpuagent_job_runs", "counter", "The job's runs in history, by how they ended.", ("job_name", "status")),
-        _Metric("gpuagent_job_consecutive_failures", "gauge", "Failed runs since the job's last success (skips do not count)."),
-        _Metric("gpuagent_job_last_notification_delivered", "gauge", "1 when the job's last notification or ping was delivered."),
+        MetricFamily("gpuagent_job_runs", "counter", "The job's runs in history, by how they ended.", ("job_name", "status")),
+        MetricFamily("gpuagent_job_consecutive_failures", "gauge", "Failed runs since the job's last success (skips do not count)."),
+        MetricFamily("gpuagent_job_last_notification_delivered", "gauge", "1 when the job's last notification or ping was delivered."),
     )
 }
-# As Prometheus sees them: an info family gets `_info`, a counter `_total`.
-METRIC_NAMES = tuple(m.name + {"info": "_info", "counter": "_total"}.get(m.kind, "") for m in _METRICS.values())
 
 
 @dataclass(frozen=True)
@@ -200,7 +198,7 @@ def _job_samples(facts: JobFacts) -> list[Sample]:
 
 
 def _families(*groups: list[Sample]) -> list:
-    """Metric families in _METRICS' order, each holding its samples of `groups`; a family
+    """Metric families in FAMILIES' order, each holding its samples of `groups`; a family
     with no samples is left out."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
@@ -209,7 +207,7 @@ def _families(*groups: list[Sample]) -> list:
         for sample in group:
             by_name.setdefault(sample[0], []).append(sample)
     families = []
-    for name, metric in _METRICS.items():
+    for name, metric in FAMILIES.items():
         if name not in by_name:
             continue
         if metric.kind == "info":

@@ -11,6 +11,12 @@ from pathlib import Path
 
 import yaml  # PyYAML, which apprise (a dependency) requires
 
+from gpuagent.observe.metrics import FAMILIES
+
+# The names gpuagent's families have as Prometheus reads them: the text format names an
+# info family's sample `_info` and a counter's `_total`.
+GPUAGENT_NAMES = frozenset(family.name + {"info": "_info", "counter": "_total"}.get(family.kind, "") for family in FAMILIES.values())
+
 # Names that can stand where a metric name stands but are the language's own: binary
 # operators and modifiers written as words, and the number literals Inf/NaN. Functions
 # and aggregations are recognised by the "(" that follows them.

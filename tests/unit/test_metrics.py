@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 from gpuagent import __version__
 from gpuagent.cli.app import app
 from gpuagent.core.paths import resolve_paths
-from gpuagent.observe.metrics import HOST_FILE, METRIC_NAMES, exposition, refresh
+from gpuagent.observe.metrics import HOST_FILE, exposition, refresh
 from gpuagent.runs.record import Status
 from tests.gpu_sim import GiB
 from tests.support.agent import AgentHome
+from tests.support.promql import GPUAGENT_NAMES
 from tests.support.records import record, run_record
 
 NOW = time.time()
@@ -99,7 +100,7 @@ def test_every_family_is_named_by_the_rules_and_none_carries_job_or_instance(hom
     for family in families:
         assert family.name.startswith("gpuagent")
         names = {sample.name for sample in family.samples}
-        assert names <= set(METRIC_NAMES), f"{names - set(METRIC_NAMES)} not in METRIC_NAMES"
+        assert names <= GPUAGENT_NAMES, f"{names - GPUAGENT_NAMES} not among the names of gpuagent's families"
         assert not any({"job", "instance"} & set(sample.labels) for sample in family.samples)
     assert not any(name.endswith("_created") for family in families for name in (s.name for s in family.samples))
 

@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from gpuagent.observe.health import FAILURES
-from gpuagent.observe.metrics import METRIC_NAMES
 from gpuagent.runs.record import SKIPPED, Status
 from tests.support.cache import REPO
 from tests.support.prometheus import DASHBOARD, RULES, RULES_TEST, binary
 from tests.support.promql import (
+    GPUAGENT_NAMES,
     alerting_rules,
     dashboard_queries,
     grafana_to_promql,
@@ -30,7 +30,7 @@ from tests.support.promql import (
 # series of a GPU a run holds carries hpc_job) and the textfile collector's own two.
 DCGM_NAMES = {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"}
 TEXTFILE_NAMES = {"node_textfile_mtime_seconds", "node_textfile_scrape_error"}
-KNOWN_NAMES = set(METRIC_NAMES) | DCGM_NAMES | TEXTFILE_NAMES
+KNOWN_NAMES = GPUAGENT_NAMES | DCGM_NAMES | TEXTFILE_NAMES
 DATASOURCE = "${datasource}"
 PROVISIONING = REPO / "monitoring/grafana/provisioning.yaml"
 
