@@ -13,8 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpuagent.core.errors import GpuAgentError, InvalidInput
-from gpuagent.export import kubecheck
+from gpuagent.core.errors import InvalidInput
 from gpuagent.export.cronline import cron_line
 from gpuagent.export.engines import ENGINES, Builder, Mapping
 from gpuagent.export.kubernetes import KUBERNETES, CronJobManifest, env_secret, kubernetes_name
@@ -126,9 +125,6 @@ def _kubernetes(job: Job, options: ExportOptions, suspended: bool, env_pairs: li
         if manifest.env_secret is None:
             raise InvalidInput("--with-secret: the job has no env file", "drop --with-secret, or give the job --env-file")
         documents.insert(0, env_secret(manifest.env_secret, env_pairs))
-    problems = [problem for document in documents for problem in kubecheck.problems(document)]
-    if problems:  # what the API server would refuse, or wrongly take: a bug here, never the job's
-        raise GpuAgentError(f"gpuagent made a manifest that is not valid: {'; '.join(problems)}", "please report it, with the job file")
     text = "".join(f"# {line}\n" for line in _header(job, options)) + _yaml(documents)
     return Exported(job.name, {MANIFEST: text}, notes.lines)
 

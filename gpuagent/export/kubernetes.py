@@ -10,6 +10,7 @@ pod's command is then `sh -c`, and a give-up ends the Job at once (podFailurePol
 """
 
 import base64
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,9 +20,11 @@ from gpuagent.core.quantities import format_duration
 from gpuagent.core.values import NOBODY_ID
 from gpuagent.export.engines import APPROXIMATE, EXACT, NOT_AT_ALL, Builder, Mapping
 from gpuagent.export.gpucheck import NO_FIT, check_script
-from gpuagent.export.kubecheck import DNS_LABEL, GPU_RESOURCE, MAX_CRONJOB_NAME
 
 API_VERSION = "batch/v1"
+DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")  # what a Kubernetes name is made of
+MAX_CRONJOB_NAME = 52  # the CronJob controller appends 11 characters to name each Job
+GPU_RESOURCE = "nvidia.com/gpu"  # the NVIDIA device plugin's extended resource
 GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"  # GPU Feature Discovery: each GPU's total MiB
 SHM_VOLUME = "dshm"
 MISSED_FIRE_SECONDS = 120  # --no-persistent: a fire the controller could not start within this is skipped

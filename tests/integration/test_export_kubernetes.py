@@ -14,9 +14,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gpuagent.export import kubecheck
 from gpuagent.export.exporter import MANIFEST, ExportOptions, export_job
 from gpuagent.jobs.catalog import load_job
+from tests.support import kubecheck
 from tests.support.agent import AgentHome
 from tests.support.kube import KubeCluster, KubeRefused, for_kubernetes_1_20
 

@@ -1,11 +1,11 @@
-"""gpuagent/export/kubecheck.py: a manifest like the exporter's has no problems, and each
+"""tests/support/kubecheck.py: a manifest like the exporter's has no problems, and each
 check, on a manifest broken in just that way, names the field and what is wrong."""
 
 import copy
 
 import pytest
 
-from gpuagent.export.kubecheck import problems, quantity_value, schedule_problem
+from tests.support.kubecheck import problems, quantity_value, schedule_problem
 
 POD = "spec.jobTemplate.spec.template.spec"
 CONTAINER = f"{POD}.containers[0]"

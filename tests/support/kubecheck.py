@@ -1,5 +1,5 @@
-"""gpuagent's own checks of the Kubernetes manifests it writes: a batch/v1 CronJob, or the
-v1 Secret of a job's env file.
+"""The tests' own checks of the Kubernetes manifests gpuagent writes: a batch/v1 CronJob,
+or the v1 Secret of a job's env file.
 
 A schema check (unknown fields, JSON types) does not see a value that is wrong for what it
 means, and the API server lets some of those through: 1.20 stores a schedule of `@every
@@ -7,7 +7,9 @@ means, and the API server lets some of those through: 1.20 stores a schedule of 
 two mounts at one path, and it cannot know that a CronJob's name must leave room for the
 11 characters its controller appends. These checks hold the manifest to what Kubernetes
 means, so a manifest that passes them works on a cluster rather than only being stored.
-The exporter runs them on every manifest before writing it: a problem is a bug there.
+Their only verdict is "a bug of the exporter's", so they live with the tests, which run
+them on every manifest the export tests make (tests/unit/test_export.py), and not in the
+product.
 
 Each problem is one sentence that starts with the field's path, e.g.
 `spec.jobTemplate.spec.template.spec.containers[0].volumeMounts[1]: no volume named "data"`.
@@ -15,41 +17,32 @@ Each problem is one sentence that starts with the field's path, e.g.
 
 import base64
 import binascii
+import dataclasses
 import json
 import re
 from decimal import Decimal, InvalidOperation
 
-MAX_CRONJOB_NAME = 52  # the CronJob controller appends 11 characters to name each Job
+from gpuagent.export.kubernetes import DNS_LABEL, GPU_RESOURCE, MAX_CRONJOB_NAME
+from gpuagent.jobs.schedule import CRON_FIELDS, CRON_MACROS, CRON_TZ_PREFIX, ZONE_NAME
+
 MIN_STARTING_DEADLINE = 10  # the controller checks for missed fires every 10 s: less may never start one
-GPU_RESOURCE = "nvidia.com/gpu"
 QUANTITY_RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
-_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
-DNS_LABEL = re.compile(_LABEL)
-_DNS_SUBDOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_DNS_SUBDOMAIN = re.compile(rf"{DNS_LABEL.pattern}(?:\.{DNS_LABEL.pattern})*")
 _LABEL_NAME = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 _QUANTITY = re.compile(r"(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?P<suffix>[KMGTPE]i|[eE][+-]?\d+|[mkMGTPE]?)")
-_ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*")
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"m": Decimal("0.001"), "": Decimal(1), "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9}
 _DECIMAL |= {"T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18}
 
-# Kubernetes reads a schedule as robfig/cron's standard parser does: 5 fields, these
-# ranges (day of week 0-6: 7 is refused), these names, and the descriptors below but
-# @every, which is robfig's own interval syntax and no cron's.
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_CRON_FIELDS = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day of month", 1, 31, {}),
-    ("month", 1, 12, {name: number for number, name in enumerate(_MONTHS, start=1)}),
-    ("day of week", 0, 6, {name: number for number, name in enumerate(_DAYS)}),
-)
-_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
+# Kubernetes reads a schedule as robfig/cron's standard parser does: cron's 5 fields, names
+# and macros (jobs/schedule.py), but day of week 0-6 (7 is refused) and no @every, which is
+# robfig's own interval syntax and no cron's.
+_CRON_FIELDS = tuple(dataclasses.replace(field, high=6) if field.name == "day-of-week" else field for field in CRON_FIELDS)
+_MACROS = frozenset(CRON_MACROS)
 
 CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
 RESTART_POLICIES = ("Never", "OnFailure")
@@ -77,7 +70,7 @@ def schedule_problem(schedule: object) -> str | None:
     if not isinstance(schedule, str) or not schedule.strip():
         return "must be a cron line of 5 fields"
     text = schedule.strip()
-    if text.startswith(("CRON_TZ=", "TZ=")):
+    if text.startswith((CRON_TZ_PREFIX, "TZ=")):
         return f"{_q(schedule)} names its time zone inside the schedule, which Kubernetes refuses: use spec.timeZone"
     if text.startswith("@"):
         if text in _MACROS:
@@ -86,8 +79,9 @@ def schedule_problem(schedule: object) -> str | None:
     fields = text.split()
     if len(fields) != len(_CRON_FIELDS):
         return f"{_q(schedule)} has {len(fields)} fields: a cron line has 5 (minute hour day-of-month month day-of-week)"
-    for value, (what, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
-        problem = _cron_field_problem(value, low, high, names, what in ("day of month", "day of week"))
+    for value, cron_field in zip(fields, _CRON_FIELDS, strict=True):
+        what = cron_field.name.replace("-", " ")
+        problem = _cron_field_problem(value, cron_field.low, cron_field.high, cron_field.names, what in ("day of month", "day of week"))
         if problem:
             return f"{_q(schedule)}: the {what} field {_q(value)} {problem}"
     return None
@@ -165,7 +159,7 @@ def _cron_job(found: _Problems, document: dict) -> None:
         found.add("spec.schedule", problem)
     if "timeZone" in spec:
         zone = spec["timeZone"]
-        if not isinstance(zone, str) or not _ZONE.fullmatch(zone) or zone.lower() == "local":
+        if not isinstance(zone, str) or not ZONE_NAME.fullmatch(zone) or zone.lower() == "local":
             found.add("spec.timeZone", f'{_q(zone)} is not a time zone name of the IANA database (e.g. "Europe/Berlin", "UTC")')
     _one_of(found, spec, "concurrencyPolicy", CONCURRENCY_POLICIES, "spec")
     if "startingDeadlineSeconds" in spec and not _at_least(spec["startingDeadlineSeconds"], MIN_STARTING_DEADLINE):
