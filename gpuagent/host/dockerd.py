@@ -8,12 +8,14 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from gpuagent.core.errors import DockerError
 from gpuagent.core.values import NOBODY
 from gpuagent.host.files import read_env_file
 from gpuagent.host.output import split_lines
 from gpuagent.jobs.job import Job
+from gpuagent.jobs.settings import SETTINGS
 
 LABEL_JOB = "gpuagent.job"
 LABEL_RUN = "gpuagent.run-id"
@@ -21,20 +23,34 @@ LABEL_RUN = "gpuagent.run-id"
 
 @dataclass(frozen=True)
 class ContainerSpec:
+    """One run's container: what the job's settings give docker's create call (each row's
+    `docker` column in jobs/settings.py, with the run's own environment and volumes over
+    them), and the run's own parts."""
+
     name: str
-    image: str
-    command: tuple[str, ...]
     labels: dict[str, str]
     gpu_uuids: tuple[str, ...]
-    memory: int | None
-    nano_cpus: int | None
-    shm_size: int | None
-    volumes: dict[str, dict[str, str]]
-    environment: list[str]
-    user: str | None
-    workdir: str | None
+    settings: dict[str, Any]  # docker SDK create's keyword arguments, from the job's settings
     ports: dict[int, tuple[str, int]] = field(default_factory=dict)  # container port -> (host address, host port)
     tty: bool = False  # a terminal, with stdin open: a shell
+
+    def create_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of docker SDK's containers.create, but for the GPUs
+        (device requests, which need the SDK's types): the settings, and what every
+        container gpuagent makes has."""
+        return {
+            **self.settings,
+            "name": self.name,
+            "labels": self.labels,
+            "ports": {f"{port}/tcp": host for port, host in self.ports.items()} or None,
+            "tty": self.tty,
+            "stdin_open": self.tty,
+            # an init process that passes signals on and reaps, and no way to gain privileges;
+            # the docker socket is never mounted (a volume's reader refuses it)
+            "init": True,
+            "security_opt": ["no-new-privileges"],
+            "detach": True,
+        }
 
 
 @dataclass(frozen=True)
@@ -75,32 +91,33 @@ def container_spec(
     ports: Mapping[int, tuple[str, int]] | None = None,
     tty: bool = False,
 ) -> ContainerSpec:
-    """Everything `docker create` gets for one run of `job`. Pure, apart from reading the
-    job's env file (read at each run, so a rotated secret is picked up). `owner` is what
-    history names the run by: the job, or a session's `KIND/NAME` (sessions/spec.py).
+    """Everything `docker create` gets for one run of `job`: what each setting's `docker`
+    column makes of it, and the run's own. Pure, apart from reading the job's env file
+    (read at each run, so a rotated secret is picked up). `owner` is what history names
+    the run by: the job, or a session's `KIND/NAME` (sessions/spec.py).
     `run_env` and `run_volumes` are gpuagent's own for the run (runs/runmetrics.py): they
     win over the job's, so a job cannot make its run misreport itself."""
     owner = owner or job.name
+    settings: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.docker is not None:
+            settings.update(setting.docker(getattr(job, setting.field)))
+    # the env file is read here, at each run: a row of the table cannot read a file
     environment = dict(read_env_file(job.env_file)) if job.env_file else {}
-    environment.update(job.env)
+    environment.update(settings.get("environment", {}))
     environment.update(run_env or {})
     if not gpu_uuids:
         # Images built on pytorch/pytorch say NVIDIA_VISIBLE_DEVICES=all: on a host whose
         # default docker runtime is NVIDIA's, a CPU job would see (and could fill) every GPU.
         environment.setdefault("NVIDIA_VISIBLE_DEVICES", "void")
+    settings["environment"] = [f"{key}={value}" for key, value in environment.items()]
+    settings["volumes"] = settings.get("volumes", {}) | dict(run_volumes or {})
+    settings["user"] = run_user(settings.get("user"), image_user)
     return ContainerSpec(
         name=f"gpuagent-{owner.replace('/', '-')}-{run_id}",
-        image=job.image,
-        command=job.command,
         labels={LABEL_JOB: owner, LABEL_RUN: run_id},
         gpu_uuids=gpu_uuids,
-        memory=job.memory,
-        nano_cpus=None if job.cpus is None else int(job.cpus * 1e9),
-        shm_size=job.shm_size,
-        volumes={v.host: {"bind": v.container, "mode": "ro" if v.read_only else "rw"} for v in job.volumes} | dict(run_volumes or {}),
-        environment=[f"{key}={value}" for key, value in environment.items()],
-        user=run_user(job.user, image_user),
-        workdir=job.workdir,
+        settings=settings,
         ports=dict(ports or {}),
         tty=tty,
     )
@@ -149,28 +166,7 @@ class Docker:
 
         device_requests = [DeviceRequest(device_ids=list(spec.gpu_uuids), capabilities=[["gpu"]])] if spec.gpu_uuids else None
         with self._asking("create the container"):
-            return self._client.containers.create(
-                spec.image,
-                list(spec.command),
-                name=spec.name,
-                labels=spec.labels,
-                device_requests=device_requests,
-                mem_limit=spec.memory,
-                # equal to the memory limit: no swap on top of it
-                memswap_limit=spec.memory,
-                nano_cpus=spec.nano_cpus,
-                shm_size=spec.shm_size,
-                volumes=spec.volumes,
-                environment=spec.environment,
-                user=spec.user,
-                working_dir=spec.workdir,
-                ports={f"{port}/tcp": host for port, host in spec.ports.items()} or None,
-                tty=spec.tty,
-                stdin_open=spec.tty,
-                init=True,
-                security_opt=["no-new-privileges"],
-                detach=True,
-            )
+            return self._client.containers.create(**spec.create_arguments(), device_requests=device_requests)
 
     def start(self, container) -> None:
         with self._asking("start the container"):

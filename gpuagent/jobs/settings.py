@@ -80,6 +80,10 @@ class Setting:
     from_cli: Callable[[Any, str], Any] | None = None  # the option's value -> the key's, when they differ
     metavar: str | None = None
     required: bool = False  # a job has no default for it
+    # How the Job's value reaches docker's create call: the keyword arguments of the docker
+    # SDK's containers.create it becomes (host/dockerd.py adds the run's own). None: not a
+    # container setting; admission, the timer or the runner use it.
+    docker: Callable[[Any], dict[str, Any]] | None = None
 
     @property
     def path(self) -> str:
@@ -138,6 +142,10 @@ def _read_env(table: dict[str, str], label: str) -> tuple[tuple[str, str], ...]:
     return tuple((v.parse_env_key(key, label), v.parse_env_value(key, value, label)) for key, value in table.items())
 
 
+def _docker_volumes(volumes: tuple[v.Volume, ...]) -> dict[str, Any]:
+    return {"volumes": {volume.host: {"bind": volume.container, "mode": "ro" if volume.read_only else "rw"} for volume in volumes}}
+
+
 def _dash(value: Any) -> str:
     return "-" if value in (None, (), "") else str(value)
 
@@ -154,6 +162,7 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         metavar="IMAGE",
         required=True,
+        docker=lambda image: {"image": image},
     ),
     Setting(
         field="command",
@@ -168,6 +177,7 @@ SETTINGS: tuple[Setting, ...] = (
         to_json=list,
         human=" ".join,
         required=True,
+        docker=lambda command: {"command": list(command)},
     ),
     Setting(
         field="persistent",
@@ -258,6 +268,8 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="memory_bytes",
         human=lambda s: _dash(_size_or_none(s)),
         metavar="SIZE",
+        # the swap limit equal to the memory limit: no swap on top of it
+        docker=lambda size: {"mem_limit": size, "memswap_limit": size},
     ),
     Setting(
         field="cpus",
@@ -271,6 +283,7 @@ SETTINGS: tuple[Setting, ...] = (
         to_toml=lambda c: None if c is None else float(c),
         human=_dash,
         metavar="CORES",
+        docker=lambda cores: {"nano_cpus": None if cores is None else int(cores * 1e9)},
     ),
     Setting(
         field="shm_size",
@@ -285,6 +298,7 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="shm_size_bytes",
         human=lambda s: _dash(_size_or_none(s)),
         metavar="SIZE",
+        docker=lambda size: {"shm_size": size},
     ),
     Setting(
         field="vram_policy",
@@ -349,6 +363,7 @@ SETTINGS: tuple[Setting, ...] = (
         to_json=lambda volumes: [{"host": x.host, "container": x.container, "read_only": x.read_only} for x in volumes],
         human=lambda volumes: ", ".join(volume.spec() for volume in volumes) or "-",
         metavar="HOST:CONTAINER[:ro]",
+        docker=_docker_volumes,
     ),
     Setting(
         field="env",
@@ -364,6 +379,8 @@ SETTINGS: tuple[Setting, ...] = (
         human=lambda pairs: ", ".join(k for k, _ in pairs) or "-",
         from_cli=_env_from_cli,
         metavar="KEY=VALUE",
+        # host/dockerd.py puts it over the env file's, read at each run
+        docker=lambda pairs: {"environment": dict(pairs)},
     ),
     Setting(
         field="env_file",
@@ -388,6 +405,7 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         human=_dash,
         metavar="DIR",
+        docker=lambda directory: {"working_dir": directory},
     ),
     Setting(
         field="user",
@@ -400,6 +418,8 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         human=_dash,
         metavar="UID[:GID]",
+        # None: host/dockerd.py runs the image's user, or nobody for root
+        docker=lambda user: {"user": user},
     ),
     Setting(
         field="timeout",
