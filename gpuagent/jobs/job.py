@@ -50,14 +50,28 @@ def job_from_options(name: str, schedule: Schedule, options: Mapping[str, Any]) 
     return build_job(name, schedule, given, lambda setting: setting.option)
 
 
-def build_job(name: str, schedule: Schedule, given: Mapping[str, Any], label: Callable[[Setting], str]) -> Job:
+def build_job(
+    name: str,
+    schedule: Schedule,
+    given: Mapping[str, Any],
+    label: Callable[[Setting], str],
+    *,
+    settled: Mapping[str, Any] | None = None,
+    started_by_hand: bool = False,
+) -> Job:
     """Read each setting in `given` (Job field -> its value as the job file holds it) with
-    its row's reader, default the others, and check them together. `label` names a
-    setting in errors: its option, or its key."""
+    its row's reader, take those in `settled` as they are (values gpuagent sets itself, not
+    a person: a session's command and time limit), default the others, and check them
+    together. `label` names a setting in errors: its option, or its key. A job is started
+    by its schedule or by another's success (--after); one `started_by_hand` (a notebook or
+    a shell) needs neither."""
     values.parse_name(name)
+    settled = settled or {}
     settings = {}
     for setting in SETTINGS:
-        if setting.field in given:
+        if setting.field in settled:
+            settings[setting.field] = settled[setting.field]
+        elif setting.field in given:
             settings[setting.field] = setting.read(given[setting.field], label(setting))
         elif setting.required:
             raise InvalidInput(f"{label(setting)} is required", f"e.g. {setting.example()}")
@@ -67,7 +81,7 @@ def build_job(name: str, schedule: Schedule, given: Mapping[str, Any], label: Ca
     if settings["gpus"] is None:
         settings["gpus"] = len(gpu_ids)
     check_together(settings, label)
-    if not schedule.has_timer and settings["after"] is None:
+    if not started_by_hand and not schedule.has_timer and settings["after"] is None:
         on_cli = label(BY_FIELD["after"]).startswith("--")
         raise InvalidInput(
             "the job has no schedule: give one of --at, --on, --every, --cron, or --after JOB"

@@ -34,6 +34,11 @@ WEEK = 7 * 86400
 YEAR = 365 * 86400
 
 
+# How a notebook or shell (sessions/spec.py) takes a setting, the `session` of its row:
+FROM_JOB = "from the job"  # its job's value (--like, or the shell's job), or the option's over it
+OWN = "its own"  # the option's only: the job's value is for its scheduled runs
+
+
 @dataclass(frozen=True)
 class Kind:
     """A TOML type: what a key's value must be, and how the README names it."""
@@ -84,6 +89,10 @@ class Setting:
     # SDK's containers.create it becomes (host/dockerd.py adds the run's own). None: not a
     # container setting; admission, the timer or the runner use it.
     docker: Callable[[Any], dict[str, Any]] | None = None
+    # How a notebook or shell takes it (sessions/spec.py): FROM_JOB, OWN, or None (a
+    # scheduled job's alone: its schedule, command, retries...).
+    session: str | None = None
+    session_help: str = ""  # the session option's help, where it means other than `add`'s
 
     @property
     def path(self) -> str:
@@ -163,6 +172,7 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="IMAGE",
         required=True,
         docker=lambda image: {"image": image},
+        session=FROM_JOB,
     ),
     Setting(
         field="command",
@@ -226,6 +236,7 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         to_toml=lambda n: n or None,
         metavar="N",
+        session=FROM_JOB,
     ),
     Setting(
         field="gpu_ids",
@@ -240,6 +251,7 @@ SETTINGS: tuple[Setting, ...] = (
         to_json=list,
         human=lambda ids: ", ".join(ids) or "any",
         metavar="ID",
+        session=FROM_JOB,
     ),
     Setting(
         field="min_free_vram",
@@ -254,6 +266,7 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="min_free_vram_bytes",
         human=lambda s: _dash(_size_or_none(s)),
         metavar="SIZE",
+        session=FROM_JOB,
     ),
     Setting(
         field="memory",
@@ -270,6 +283,7 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="SIZE",
         # the swap limit equal to the memory limit: no swap on top of it
         docker=lambda size: {"mem_limit": size, "memswap_limit": size},
+        session=FROM_JOB,
     ),
     Setting(
         field="cpus",
@@ -284,6 +298,7 @@ SETTINGS: tuple[Setting, ...] = (
         human=_dash,
         metavar="CORES",
         docker=lambda cores: {"nano_cpus": None if cores is None else int(cores * 1e9)},
+        session=FROM_JOB,
     ),
     Setting(
         field="shm_size",
@@ -299,6 +314,7 @@ SETTINGS: tuple[Setting, ...] = (
         human=lambda s: _dash(_size_or_none(s)),
         metavar="SIZE",
         docker=lambda size: {"shm_size": size},
+        session=FROM_JOB,
     ),
     Setting(
         field="vram_policy",
@@ -325,6 +341,9 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="vram_wait_seconds",
         human=format_duration,
         metavar="DURATION",
+        # someone is waiting at the terminal: a job's 30-minute wait is not for them
+        session=OWN,
+        session_help="Wait this long for GPU memory that fits (default: fail at once).",
     ),
     Setting(
         field="max_gpu_util",
@@ -338,6 +357,7 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="max_gpu_util_pct",
         human=lambda p: "-" if p is None else f"{p}%",
         metavar="PCT",
+        session=FROM_JOB,
     ),
     Setting(
         field="exclusive",
@@ -349,6 +369,7 @@ SETTINGS: tuple[Setting, ...] = (
         read=_as_is,
         default=False,
         to_toml=lambda flag: flag or None,
+        session=FROM_JOB,
     ),
     Setting(
         field="volumes",
@@ -364,6 +385,7 @@ SETTINGS: tuple[Setting, ...] = (
         human=lambda volumes: ", ".join(volume.spec() for volume in volumes) or "-",
         metavar="HOST:CONTAINER[:ro]",
         docker=_docker_volumes,
+        session=FROM_JOB,
     ),
     Setting(
         field="env",
@@ -381,6 +403,7 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="KEY=VALUE",
         # host/dockerd.py puts it over the env file's, read at each run
         docker=lambda pairs: {"environment": dict(pairs)},
+        session=FROM_JOB,
     ),
     Setting(
         field="env_file",
@@ -393,6 +416,7 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         human=_dash,
         metavar="PATH",
+        session=FROM_JOB,
     ),
     Setting(
         field="workdir",
@@ -406,6 +430,7 @@ SETTINGS: tuple[Setting, ...] = (
         human=_dash,
         metavar="DIR",
         docker=lambda directory: {"working_dir": directory},
+        session=FROM_JOB,
     ),
     Setting(
         field="user",
@@ -420,6 +445,7 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="UID[:GID]",
         # None: host/dockerd.py runs the image's user, or nobody for root
         docker=lambda user: {"user": user},
+        session=FROM_JOB,
     ),
     Setting(
         field="timeout",
@@ -448,6 +474,7 @@ SETTINGS: tuple[Setting, ...] = (
         json_key="stop_grace_seconds",
         human=format_duration,
         metavar="DURATION",
+        session=FROM_JOB,
     ),
     Setting(
         field="retries",

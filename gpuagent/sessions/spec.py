@@ -5,10 +5,12 @@ holds a `/`, so a job's history, metrics and notifications never count a session
 `gpuagent history notebook/lab` finds one notebook's. The same name labels its container,
 so `gpus` shows it as the holder of its GPU.
 
-A session's Job carries the environment settings of the settings table (image, GPUs,
-limits, volumes, env, user, workdir), from a job (`--like`, or the shell's job) and the
-options given, read with each row's reader; the rest (schedule, retries, notifications)
-are a job's alone and stay at their defaults.
+A session's Job carries the settings whose row in the settings table says `session`: those
+FROM_JOB (image, GPUs, limits, volumes, env, user, workdir) from a job (`--like`, or the
+shell's job) with the options given over them, and those a session has of its OWN (how
+long to wait for GPU memory) from the options alone. It is built as any job is
+(jobs/job.py's build_job), each value read with its row's reader; the rest (schedule,
+retries, notifications) are a job's alone and stay at their defaults.
 """
 
 from collections.abc import Callable, Mapping
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.values import parse_name
-from gpuagent.jobs.settings import BY_FIELD, Setting
+from gpuagent.jobs.settings import BY_FIELD, FROM_JOB, SETTINGS, Setting
 
 if TYPE_CHECKING:  # the CLI reads SESSION_FIELDS at start-up: the Job only when one is made
     from gpuagent.jobs.job import Job
@@ -31,30 +33,14 @@ class Kind(StrEnum):
 JOB_KIND = "job"  # what a plain job's runs are, next to the kinds of sessions
 SEPARATOR = "/"
 
-# The settings a session takes from a job, and its options: where and with what it runs.
-ENVIRONMENT_FIELDS = (
-    "image",
-    "gpus",
-    "gpu_ids",
-    "min_free_vram",
-    "max_gpu_util",
-    "exclusive",
-    "memory",
-    "cpus",
-    "shm_size",
-    "volumes",
-    "env",
-    "env_file",
-    "user",
-    "workdir",
-    "stop_grace",
-)
-# A session waits for GPU memory only when asked to (--vram-wait): someone is waiting at the
-# terminal, and a job's 30-minute wait is not for them.
-SESSION_WAIT_FIELD = "vram_wait"
-SESSION_FIELDS = (*ENVIRONMENT_FIELDS, SESSION_WAIT_FIELD)
+# The settings a session takes, in the table's order: the CLI makes an option of each.
+SESSION_FIELDS = tuple(setting.field for setting in SETTINGS if setting.session)
+# Those it takes from a job: where and with what it runs.
+ENVIRONMENT_FIELDS = tuple(setting.field for setting in SETTINGS if setting.session == FROM_JOB)
 # Where a session's option means other than `add`'s.
-SESSION_HELP = {SESSION_WAIT_FIELD: "Wait this long for GPU memory that fits (default: fail at once)."}
+SESSION_HELP = {setting.field: setting.session_help for setting in SETTINGS if setting.session_help}
+# A session waits for GPU memory only when asked to (--vram-wait): by default it fails at once.
+_WAIT_FIELD = "vram_wait"
 
 
 def subject(kind: Kind, name: str) -> str:
@@ -125,18 +111,15 @@ def session_job(
 ) -> "Job":
     """The Job a session runs: `given` maps SESSION_FIELDS to values as a job file holds
     them (file_form, then the options over it); errors name each by `label`."""
-    from gpuagent.jobs import job as jobs
+    from gpuagent.jobs.job import build_job
     from gpuagent.jobs.schedule import NO_TIMER
 
     unknown = set(given) - set(SESSION_FIELDS)
     if unknown:
         raise InvalidInput(f"{', '.join(sorted(unknown))}: not a setting of a notebook or shell")
-    settings = {field: BY_FIELD[field].read(value, label(BY_FIELD[field])) for field, value in given.items()}
-    if "image" not in settings:
+    if "image" not in given:
         raise InvalidInput("--image is required", "give --image IMG, or --like JOB to take a job's")
-    if settings.get("gpus") is None:
-        settings["gpus"] = len(settings.get("gpu_ids", ()))
-    settings.update(command=command, timeout=timeout, vram_policy="wait", vram_wait=settings.get(SESSION_WAIT_FIELD, 0))
-    full = {setting.field: settings.get(setting.field, setting.default) for setting in BY_FIELD.values()}
-    jobs.check_together(full, label)
-    return jobs.Job(name=parse_name(name), schedule=NO_TIMER, **full)
+    settled = {"command": command, "timeout": timeout, "vram_policy": "wait"}
+    if _WAIT_FIELD not in given:
+        settled[_WAIT_FIELD] = 0
+    return build_job(name, NO_TIMER, given, label, settled=settled, started_by_hand=True)

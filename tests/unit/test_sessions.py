@@ -8,6 +8,7 @@ import pytest
 from gpuagent.core.errors import InvalidInput
 from gpuagent.jobs.job import job_from_options
 from gpuagent.jobs.schedule import NO_TIMER, parse_schedule
+from gpuagent.jobs.settings import BY_FIELD, FROM_JOB, SETTINGS
 from gpuagent.runs.record import Status
 from gpuagent.sessions.jupyterlab import (
     COMMAND_NOT_FOUND,
@@ -19,7 +20,19 @@ from gpuagent.sessions.jupyterlab import (
     ending,
     jupyter_command,
 )
-from gpuagent.sessions.spec import Kind, file_form, kind_of, over_job, parse_subject, session_job, session_options, subject
+from gpuagent.sessions.spec import (
+    ENVIRONMENT_FIELDS,
+    SESSION_FIELDS,
+    SESSION_HELP,
+    Kind,
+    file_form,
+    kind_of,
+    over_job,
+    parse_subject,
+    session_job,
+    session_options,
+    subject,
+)
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -105,6 +118,32 @@ def test_a_session_takes_the_environment_of_a_job_and_nothing_else():
     assert [volume.spec() for volume in session.volumes] == ["/data:/data:ro"]
     assert (session.user, session.workdir, session.stop_grace) == ("1000:1000", "/work", 10)
     assert session.retries == 0, "a session is one attempt"
+
+
+def test_a_session_carries_every_setting_its_row_says_it_takes_from_a_job():
+    job = a_job(
+        gpus=1,
+        gpu_ids=["0", "1"],
+        min_free_vram="20GiB",
+        max_gpu_util=50,
+        exclusive=True,
+        memory="64m",
+        cpus=2.0,
+        shm_size="1g",
+        volumes=["/data:/data:ro"],
+        env=["FOO=bar"],
+        env_file="/etc/gpuagent/nightly.env",
+        user="1000:1000",
+        workdir="/work",
+        stop_grace="30s",
+    )
+    session = session_job("nightly", file_form(job), command=("bash",), timeout=None)
+    taken = [setting.field for setting in SETTINGS if setting.session == FROM_JOB]
+    assert taken == list(ENVIRONMENT_FIELDS)
+    for field in taken:
+        assert getattr(session, field) == getattr(job, field), field
+        assert getattr(job, field) != BY_FIELD[field].default, f"{field}: the job above sets it, so the test sees it carried"
+    assert set(SESSION_FIELDS) == {*taken, "vram_wait"} and SESSION_HELP.keys() == {"vram_wait"}
 
 
 def test_options_given_win_over_the_jobs_settings():
