@@ -1,41 +1,71 @@
 """A job: what to run, on which schedule, with which limits; built from the settings table.
 
 The Job's fields are the rows of jobs/settings.py, plus its name and schedule. A job is
-built from what the command line gave (`job_from_options`) or from what a job file holds
-(jobs/jobfile.py); both read each value with its row's reader, then check the settings
-against each other here. Nothing here looks at the host.
+built from what the command line gave (`job_from_options`), from what a job file holds
+(jobs/jobfile.py) or for a notebook or shell (sessions/spec.py); each reads every value
+with its row's reader, then checks the settings against each other here. Nothing here
+looks at the host.
 """
 
-import dataclasses
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gpuagent.core import values
 from gpuagent.core.errors import InvalidInput
+from gpuagent.core.values import Volume
 from gpuagent.jobs.schedule import Schedule
 from gpuagent.jobs.settings import BY_FIELD, SETTINGS, Setting
 
-Job = dataclasses.make_dataclass(
-    "Job",
-    [("name", str), ("schedule", Schedule), *((s.field, Any, dataclasses.field(default=s.default)) for s in SETTINGS)],
-    frozen=True,
-    namespace={
-        "__doc__": "A validated job: its name, schedule and one field per row of jobs/settings.py.",
-        "__module__": __name__,
-        "uses_gpu": property(lambda self: self.gpus > 0),
-        "when": property(lambda self: _when(self)),
-    },
-)
 
+@dataclass(frozen=True)
+class Job:
+    """A validated job: its name, its schedule and one field per row of jobs/settings.py,
+    in the table's order, each typed as its row's reader returns it. Written out so that a
+    reader and a type checker can follow `job.shm_size`; tests/unit/test_jobs.py fails when
+    it and the table part. No field has a default: the table holds them, and build_job,
+    the one way to make a Job, fills in every field."""
 
-def _when(job) -> str:
-    """When the job runs, in words: its schedule, and the job whose successes start it:
-    'daily at 02:00', 'after train', 'Sun at 03:00, and after train'."""
-    if job.after is None:
-        return job.schedule.describe()
-    if not job.schedule.has_timer:
-        return f"after {job.after}"
-    return f"{job.schedule.describe()}, and after {job.after}"
+    name: str
+    schedule: Schedule
+    image: str
+    command: tuple[str, ...]
+    persistent: bool
+    random_delay: int | None  # seconds
+    after: str | None  # the job whose successes start this one
+    gpus: int  # 0: a CPU job
+    gpu_ids: tuple[str, ...]  # indexes or UUIDs; empty: any
+    min_free_vram: int | None  # bytes
+    memory: int | None  # bytes
+    cpus: float | None  # cores
+    shm_size: int | None  # bytes
+    vram_policy: str  # settings.VRAM_POLICIES
+    vram_wait: int  # seconds
+    max_gpu_util: int | None  # percent
+    exclusive: bool
+    volumes: tuple[Volume, ...]
+    env: tuple[tuple[str, str], ...]  # (KEY, value), in the order given
+    env_file: str | None
+    workdir: str | None
+    user: str | None  # None: the image's user, or nobody for root (host/dockerd.py)
+    timeout: int | None  # seconds
+    stop_grace: int  # seconds
+    retries: int
+    retry_delay: int  # seconds
+
+    @property
+    def uses_gpu(self) -> bool:
+        return self.gpus > 0
+
+    @property
+    def when(self) -> str:
+        """When the job runs, in words: its schedule, and the job whose successes start it:
+        'daily at 02:00', 'after train', 'Sun at 03:00, and after train'."""
+        if self.after is None:
+            return self.schedule.describe()
+        if not self.schedule.has_timer:
+            return f"after {self.after}"
+        return f"{self.schedule.describe()}, and after {self.after}"
 
 
 def job_from_options(name: str, schedule: Schedule, options: Mapping[str, Any]) -> Job:

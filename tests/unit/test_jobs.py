@@ -1,12 +1,16 @@
+import dataclasses
 import os
+import types
+import typing
 
 import pytest
 
 from gpuagent.core.errors import InvalidInput, NotFound
 from gpuagent.jobs.catalog import load_job
-from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.job import Job, job_from_options
 from gpuagent.jobs.jobfile import job_from_toml, job_to_toml
 from gpuagent.jobs.schedule import parse_schedule
+from gpuagent.jobs.settings import SETTINGS
 
 
 @pytest.fixture
@@ -33,6 +37,43 @@ def full_job(tmp_path):
         random_delay="10m",
     )
     return job_from_options("nightly", parse_schedule(cron="0 2 * * 1-5"), options)
+
+
+def test_the_job_class_has_a_field_per_row_of_the_settings_table():
+    fields = dataclasses.fields(Job)
+    assert [field.name for field in fields] == ["name", "schedule", *(setting.field for setting in SETTINGS)], (
+        "Job's fields are the table's, in its order"
+    )
+    with_default = [field.name for field in fields if field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING]
+    assert with_default == [], "the table holds the defaults; build_job fills every field"
+
+
+def _fits(value, hint) -> bool:
+    """Whether `value` is of the type `hint` (a class, X | None, tuple[X, ...] or tuple[X, Y])."""
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_fits(value, argument) for argument in arguments)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(arguments) == 2 and arguments[1] is Ellipsis:
+            return all(_fits(item, arguments[0]) for item in value)
+        return len(value) == len(arguments) and all(_fits(item, argument) for item, argument in zip(value, arguments, strict=True))
+    if hint is float:
+        return isinstance(value, float)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def test_each_field_holds_what_its_type_says(full_job):
+    bare = job_from_options("bare", parse_schedule(at="02:00"), dict(image="img:1", command=["true"]))
+    hints = typing.get_type_hints(Job)
+    for job in (full_job, bare):
+        for field in dataclasses.fields(Job):
+            value = getattr(job, field.name)
+            assert _fits(value, hints[field.name]), f"{job.name}.{field.name} = {value!r} is not {hints[field.name]}"
+    assert not _fits((("A", 1),), hints["env"]) and not _fits(True, hints["gpus"]), "the check itself tells a wrong value"
 
 
 def write(tmp_path, text: str, name: str = "nightly"):
