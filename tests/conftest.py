@@ -1,4 +1,7 @@
-"""Fixtures shared by every test directory."""
+"""Fixtures shared by every test directory, and the tier rule: each folder under tests/ is
+a tier, and every test in it gets the marker of that name (registered in pyproject.toml),
+so `pytest -m "not systemd"` and friends select by what a test needs. tests/run.sh names
+the lanes."""
 
 import time
 from pathlib import Path
@@ -6,6 +9,19 @@ from pathlib import Path
 import pytest
 
 from tests.gpu_sim import FakeGpuHost
+from tests.support.images import ensure_busybox_image, ensure_python_image
+
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # a tier is a registered marker that names a folder here
+    tiers = {name for line in config.getini("markers") if (TESTS / (name := line.split(":")[0].strip())).is_dir()}
+    for item in items:
+        tier = item.path.relative_to(TESTS).parts[0]
+        if tier not in tiers:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in a tier folder, one of {', '.join(sorted(tiers))} (pyproject.toml's markers)")
+        item.add_marker(tier)
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +54,29 @@ def local_time_zone(monkeypatch: pytest.MonkeyPatch):
     yield use
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """The host's real dockerd (tests/setup-host.sh starts it), for the docker and engines tiers."""
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as e:
+        pytest.fail(f"dockerd is not reachable ({e}): run `sudo tests/setup-host.sh`", pytrace=False)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_client) -> str:
+    """Tag of the local busybox test image (built on first use)."""
+    return ensure_busybox_image()
+
+
+@pytest.fixture(scope="session")
+def python_image(docker_client) -> str:
+    """Tag of the local Debian python3.11 test image (built on first use)."""
+    return ensure_python_image()

@@ -1,8 +1,6 @@
 """Chains of --after jobs as `add`, `remove`, `sync` and the views see them: a chain that
 cannot work is refused with nothing written; a job others follow is not removed."""
 
-import json
-
 import pytest
 from typer.testing import CliRunner
 
@@ -48,22 +46,6 @@ def test_an_after_only_job_has_no_timer_file(home):
     assert result.exit_code == 0, result.output
     assert "gpuagent@promote.timer" not in result.stdout
     assert 'after = "evaluate"' in result.stdout
-
-
-def test_sync_holds_a_hand_edited_circle_as_broken(home):
-    (home.root / "config" / "jobs" / "train.toml").write_text(
-        (home.root / "config" / "jobs" / "train.toml").read_text().replace("[schedule]\n", '[schedule]\nafter = "evaluate"\n')
-    )
-    result = cli(home, "sync", "--dry-run")
-    assert "circle" in result.output
-
-
-def test_show_and_json_name_the_chain_both_ways(home):
-    shown = json.loads(cli(home, "show", "train", "--json").stdout)
-    assert shown["followers"] == ["evaluate"]
-    evaluate = json.loads(cli(home, "show", "evaluate", "--json").stdout)["job"]
-    assert (evaluate["after"], evaluate["schedule"]["kind"]) == ("train", "at")  # its own schedule as well
-    assert "daily at 02:00, and after train" in cli(home, "show", "evaluate").stdout
 
 
 def test_enable_of_an_after_only_job_says_it_has_no_timer(tmp_path):

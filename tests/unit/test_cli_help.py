@@ -1,6 +1,3 @@
-import subprocess
-import sys
-
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -25,16 +22,3 @@ def test_help_of_each_command(command):
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
-
-
-def test_help_imports_neither_docker_nor_pynvml():
-    probe = (
-        "import sys\n"
-        "from gpuagent.cli.app import app\n"
-        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'pynvml', 'requests'))\n"
-        "print('HEAVY', heavy, file=sys.stderr)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert "HEAVY []" in result.stderr, result.stderr
-    assert "Commands" in result.stdout

@@ -118,11 +118,19 @@ def scratch(tmp_path, monkeypatch):
     return tmp_path
 
 
-CASE_NAMES = list(cases("/d", "/e"))
+# The cases only systemd's calendar parser can judge, or that it judges first: tests/tools
+# runs them (systemd-analyze), this fast tier the rest.
+CALENDAR_CASES = ["never elapsing calendar", "after itself"]
+CASE_NAMES = [case for case in cases("/d", "/e") if case not in CALENDAR_CASES]
 
 
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_bad_input_is_rejected_with_one_line_and_writes_nothing(case, scratch):
+    check_rejected(case, scratch)
+
+
+def check_rejected(case: str, scratch) -> None:
+    """Exit 2 with one line (and its hints) on stderr, and nothing written."""
     args = cases(str(scratch / "data"), str(scratch / "data"))[case]
     result = CliRunner().invoke(app, ["--system", *args])
 
@@ -132,36 +140,3 @@ def test_bad_input_is_rejected_with_one_line_and_writes_nothing(case, scratch):
     assert len([line for line in error_lines if not line.startswith("hint:")]) == 1, result.stderr
     for var in ("config", "unit", "state", "runtime"):
         assert list((scratch / var).iterdir()) == [], f"{case}: something was written under {var}"
-
-
-def test_existing_job_is_not_replaced_without_replace(scratch):
-    job_file = scratch / "config" / "jobs" / "nightly.toml"
-    job_file.parent.mkdir()
-    job_file.write_text("untouched")
-
-    result = CliRunner().invoke(app, ["--system", *add("nightly", *GOOD, "--", "true")])
-
-    assert result.exit_code == 2
-    assert "already exists" in result.stderr and "--replace" in result.stderr
-    assert job_file.read_text() == "untouched"
-
-
-def test_dry_run_prints_the_files_and_writes_nothing(scratch):
-    result = CliRunner().invoke(app, ["--system", *add("nightly", *GOOD, "--gpus", "1", "--dry-run", "--", "python", "train.py")])
-
-    assert result.exit_code == 0, result.output
-    assert "OnCalendar=*-*-* 02:00:00" in result.stdout
-    assert 'image = "pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime"' in result.stdout
-    assert "nothing written" in result.stdout
-    for var in ("config", "unit", "state", "runtime"):
-        assert list((scratch / var).iterdir()) == []
-
-
-def test_add_without_running_systemd_writes_nothing(scratch):
-    if os.path.isdir("/run/systemd/system"):
-        pytest.skip("this host runs systemd; the e2e tests cover add there")
-    result = CliRunner().invoke(app, ["--system", *add("nightly", *GOOD, "--", "true")])
-
-    assert result.exit_code == 1
-    assert "systemd is not running" in result.stderr
-    assert list((scratch / "config").iterdir()) == []

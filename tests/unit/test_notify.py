@@ -1,16 +1,11 @@
 """Notifications, the pure part and its store: the notify file's format, the event of a
 run and which URL is told it, the message, and the notifications table."""
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from gpuagent.cli.app import app
 from gpuagent.commands import doctor
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import resolve_paths
@@ -38,7 +33,6 @@ from gpuagent.observe.notifications import (
     wanted,
 )
 from gpuagent.runs.record import Status
-from tests.support.agent import REPO
 from tests.support.records import T0, run_record
 
 SOURCE = Path("/etc/gpuagent/notify/nightly.toml")
@@ -312,23 +306,6 @@ def test_lost_runs_of_one_invocation_or_the_newest(tmp_path):
 # --- what it costs when nothing is configured -----------------------------------------
 
 
-def test_a_run_end_with_nothing_configured_imports_no_apprise(tmp_path):
-    code = f"""
-import sys, time
-from gpuagent.core.paths import resolve_paths
-from gpuagent.observe.announce import announce_end, announce_start
-from tests.support.records import run_record
-paths = resolve_paths(user_mode=False, env={{"GPUAGENT_CONFIG_DIR": {str(tmp_path / "config")!r}, "GPUAGENT_STATE_DIR": {str(tmp_path / "state")!r}}})
-announce_start(paths, "nightly", print)
-announce_end(paths, "nightly", run_record("r1", "nightly", "failed", 0.0), 1, print)
-print(sorted(name for name in sys.modules if name.split(".")[0] in ("apprise", "requests", "urllib3")) or "nothing")
-"""
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "nothing"
-    assert not (tmp_path / "state").exists(), "nothing sent, nothing recorded: no database made"
-
-
 # --- add --------------------------------------------------------------------------------
 
 
@@ -338,41 +315,6 @@ def scratch(tmp_path, monkeypatch):
         (tmp_path / var.lower()).mkdir()
         monkeypatch.setenv(f"GPUAGENT_{var}_DIR", str(tmp_path / var.lower()))
     return tmp_path
-
-
-def add(*args: str):
-    return CliRunner().invoke(app, ["--system", "add", "nightly", "--at", "02:00", "--image", "img", *args, "--", "true"])
-
-
-URL = "json://127.0.0.1:9/hook-SECRET-TOKEN"
-
-
-def test_a_dry_run_names_the_notify_file_never_its_urls(scratch):
-    result = add("--notify", URL, "--ping", "https://hc-ping.com/PING-SECRET", "--dry-run")
-    assert result.exit_code == 0, result.output
-    assert f"would write {scratch / 'config' / 'notify' / 'nightly.toml'} (mode 0600" in result.stdout
-    assert "SECRET" not in result.output
-    assert not any((scratch / "config").iterdir())
-
-
-@pytest.mark.parametrize(
-    ("args", "says"),
-    [
-        (["--notify", "nosuchservice://x/y"], "Apprise cannot send to this nosuchservice:// URL"),
-        (["--notify", "json://h/p", "--notify", "tgram://only-one-part"], "--notify URL 2: Apprise cannot send to this tgram:// URL"),
-        (["--notify", "a plain string"], "--notify: not a notification URL"),
-        (["--notify-on", "failure"], "--notify-on: it says which events the --notify URLs get"),
-        (["--notify", URL, "--notify-on", "failure,explode"], "--notify-on: unknown event 'explode'"),
-        (["--ping", "ftp://hc-ping.com/x"], "--ping: a ping URL must be http:// or https://"),
-    ],
-)
-def test_a_bad_notification_option_is_refused_before_anything_is_written(scratch, args, says):
-    result = add(*args)
-    assert result.exit_code == 2, result.output
-    assert says in result.stderr
-    assert "only-one-part" not in result.stderr and "plain string" not in result.stderr
-    for var in ("config", "unit", "state", "runtime"):
-        assert list((scratch / var).iterdir()) == [], f"something was written under {var}"
 
 
 def test_doctor_reports_notify_files_that_others_can_read_or_that_do_not_load(scratch):

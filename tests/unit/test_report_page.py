@@ -2,10 +2,7 @@
 history, a lone run, thousands of runs), the runs it reads, and the command: where the
 page goes (a file, written whole; stdout; never a terminal) and what it refuses."""
 
-import os
-import pty
 import sqlite3
-import subprocess
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
@@ -190,31 +187,6 @@ def invoke(home: AgentHome, *args: str, status: int = 0):
     return result
 
 
-def test_o_writes_the_page_whole_and_says_so(home, tmp_path):
-    target = tmp_path / "out" / "report.html"
-    target.parent.mkdir()
-    result = invoke(home, "nightly", "--since", "60h", "-o", str(target))
-
-    assert result.stdout == f"wrote {target}: 1 job(s), 2 run(s) since 60h\n"
-    assert target.read_text().startswith("<!DOCTYPE html>")
-    assert os.listdir(target.parent) == ["report.html"]  # no temporary file left
-
-
-def test_piped_the_page_goes_to_stdout(home):
-    assert invoke(home).stdout.startswith("<!DOCTYPE html>")
-
-
-def test_a_terminal_gets_no_html_but_a_hint(home, tmp_path):
-    controller, terminal = pty.openpty()
-    try:
-        result = subprocess.run(home.command("report"), env=home.env, stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60)
-    finally:
-        os.close(terminal)
-        os.close(controller)
-    assert result.returncode == 2
-    assert "HTML is not for a terminal" in result.stderr and "-o report.html" in result.stderr
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -231,9 +203,3 @@ def test_o_refuses_a_directory_or_a_missing_one_and_writes_nothing(home, tmp_pat
     assert "is a directory" in invoke(home, "-o", str(tmp_path), status=2).stderr
     assert "no directory" in invoke(home, "-o", str(tmp_path / "missing" / "r.html"), status=2).stderr
     assert not (tmp_path / "missing").exists()
-
-
-def test_no_history_yet_still_writes_a_page(tmp_path):
-    home = AgentHome(tmp_path / "agent")
-    home.write_job("nightly", "gpuagent-test/busybox:latest", ["true"])
-    assert "No runs since" in invoke(home).stdout

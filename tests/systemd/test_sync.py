@@ -6,12 +6,8 @@ drop-in is what systemd applies. The tests of this module run in order, on one b
 
 import json
 
-import pytest
-
 from tests.support.boxed import gpuagent, unit_property
 from tests.support.installed import unit_state
-
-pytestmark = pytest.mark.systemd
 
 UNITS = "/etc/systemd/system"
 JOBS = "/etc/gpuagent/jobs"

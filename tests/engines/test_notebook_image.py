@@ -22,8 +22,6 @@ import pytest
 from gpuagent.sessions.jupyterlab import CONTAINER_PORT, TOKEN_VARIABLE, jupyter_command
 from tests.support.images import ensure_notebook_image, notebook_versions
 
-pytestmark = pytest.mark.docker
-
 LABEL = "gpuagent-test.notebook"
 TRAINER_UID = 1000  # images/runtime's user
 IDLE_TIMEOUT = 5

@@ -18,8 +18,6 @@ from tests.gpu_sim import FakeGpu, GiB
 from tests.support.agent import AgentHome, wait_for
 from tests.support.slurm import DEFAULT_GPUS, SlurmCluster, running_cluster
 
-pytestmark = pytest.mark.docker
-
 SMI_QUERY = "nvidia-smi --query-gpu=index,memory.free,utilization.gpu --format=csv,noheader,nounits"
 NO_FIT = "75:0"  # the exported check's exit code when the GPUs do not fit, as Slurm records it
 

@@ -9,11 +9,7 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from tests.support.boxed import finished_run, gpuagent, runs, seconds_ahead
-
-pytestmark = pytest.mark.systemd
 
 
 def as_json(box, *args: str) -> dict:

@@ -16,8 +16,6 @@ from tests.support.agent import wait_for
 from tests.support.boxed import SYSTEM_HISTORY, finished_runs, gpuagent, runs, unit_property
 from tests.support.receiver import Receiver
 
-pytestmark = pytest.mark.systemd
-
 
 @pytest.fixture(scope="module")
 def receiver():

@@ -14,8 +14,6 @@ from tests.support.installed import UPGRADE_VERSION, VERSION, mode_and_owner, un
 from tests.support.systemd_box import SystemdBox
 from tests.support.wheels import build_gpuagent_wheel, ensure_wheelhouse
 
-pytestmark = pytest.mark.systemd
-
 DEBS_IN_BOX = "/opt/debs"
 PACKAGE_TEMPLATE = "/usr/lib/systemd/system/gpuagent@.service"
 PACKAGE_HANDLER = "/usr/lib/systemd/system/gpuagent-on-failure@.service"

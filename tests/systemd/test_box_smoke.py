@@ -3,11 +3,7 @@ journal, and from which the docker SDK reaches the host's dockerd."""
 
 import time
 
-import pytest
-
 from tests.support.systemd_box import SITE_IN_BOX, SRC_IN_BOX
-
-pytestmark = pytest.mark.systemd
 
 SERVICE = """\
 [Unit]

@@ -19,8 +19,6 @@ from tests.support.boxed import booted, finished_runs, gpuagent
 from tests.support.images import TORCH_IMAGE, ensure_torch_image
 from tests.support.installed import WHEELHOUSE_IN_BOX, bare_host_box, install_sh
 
-pytestmark = pytest.mark.systemd
-
 TRAINER = (1000, 1000)  # images/runtime/Dockerfile's user
 
 

@@ -23,8 +23,6 @@ from tests.support.installed import (
 )
 from tests.support.wheels import build_gpuagent_wheel
 
-pytestmark = pytest.mark.systemd
-
 OFFLINE = ("--wheelhouse", WHEELHOUSE_IN_BOX)
 TEMPLATE = "/etc/systemd/system/gpuagent@.service"
 HANDLER = "/etc/systemd/system/gpuagent-on-failure@.service"
