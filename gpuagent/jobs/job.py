@@ -15,7 +15,7 @@ from gpuagent.core import values
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.values import Volume
 from gpuagent.jobs.schedule import Schedule
-from gpuagent.jobs.settings import BY_FIELD, SETTINGS, Setting
+from gpuagent.jobs.settings import BY_FIELD, SETTINGS, Setting, VramPolicy
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Job:
     memory: int | None  # bytes
     cpus: float | None  # cores
     shm_size: int | None  # bytes
-    vram_policy: str  # settings.VRAM_POLICIES
+    vram_policy: VramPolicy
     vram_wait: int  # seconds
     max_gpu_util: int | None  # percent
     exclusive: bool

@@ -6,7 +6,8 @@ reader for the option and the key, so a hand-edited file is held to the CLI's ru
 it is written back to TOML, to JSON (`show --json`) and for people, and its default. The
 `add` command's options, the job file, `show --json` and the README's job file reference
 are made from this table; tests/unit/test_settings_reference.py fails when the README and
-the table disagree. The Job dataclass (jobs/job.py) has a field per row. Each cluster engine maps the rows in a table of its own
+the table disagree. The Job dataclass (jobs/job.py) is written out, a typed field per row,
+and tests/unit/test_jobs.py holds it to the table. Each cluster engine maps the rows in a table of its own
 (export/slurm.py, export/kubernetes.py), and a test fails when one misses a row: adding a
 setting is one row plus its words, and a line in each engine's table.
 
@@ -16,13 +17,14 @@ unit name), and the schedule is one of four keys (jobs/schedule.py).
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from gpuagent.core import values as v
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.quantities import format_duration, format_size
 
-VRAM_POLICIES = ("wait", "skip", "fail")
+VramPolicy = Literal["wait", "skip", "fail"]  # what a run does when no GPU fits
+VRAM_POLICIES: tuple[str, ...] = get_args(VramPolicy)
 DEFAULT_VRAM_WAIT = 30 * 60
 DEFAULT_STOP_GRACE = 10
 DEFAULT_RETRY_DELAY = 60

@@ -4,11 +4,20 @@ A type is a Python type (int excludes bool; float takes int), MOMENT (an ISO 860
 in UTC), Maybe(schema) (that or null), [schema] (a list of it), MapOf(type) (an object
 with any keys), OneOf(values) or a dict (an object with exactly these keys).
 README.md's "JSON output" section documents each field name.
+
+A job's settings are not listed here: each is its row's JSON name (jobs/settings.py)
+with the schema of its Job field's type (jobs/job.py), so a new row is checked as it comes.
 """
 
+import dataclasses
+import types
+import typing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from gpuagent.jobs.job import Job
+from gpuagent.jobs.settings import SETTINGS
 
 MOMENT = "moment"
 
@@ -36,35 +45,33 @@ SCHEDULE = {
     "interval_seconds": Maybe(int),
     "tz": Maybe(str),
 }
-VOLUME = {"host": str, "container": str, "read_only": bool}
-JOB = {
-    "name": str,
-    "image": str,
-    "command": [str],
-    "schedule": SCHEDULE,
-    "persistent": bool,
-    "random_delay_seconds": Maybe(int),
-    "after": Maybe(str),
-    "gpus": int,
-    "gpu_ids": [str],
-    "min_free_vram_bytes": Maybe(int),
-    "vram_policy": OneOf(("wait", "skip", "fail")),
-    "vram_wait_seconds": int,
-    "max_gpu_util_pct": Maybe(int),
-    "exclusive": bool,
-    "memory_bytes": Maybe(int),
-    "cpus": Maybe(float),
-    "shm_size_bytes": Maybe(int),
-    "timeout_seconds": Maybe(int),
-    "stop_grace_seconds": int,
-    "retries": int,
-    "retry_delay_seconds": int,
-    "volumes": [VOLUME],
-    "env": MapOf(str),
-    "env_file": Maybe(str),
-    "workdir": Maybe(str),
-    "user": Maybe(str),
-}
+
+
+def schema_of(hint: Any) -> Any:
+    """The schema of a Job field's value once it is JSON (its row's to_json): X | None is
+    Maybe, a Literal OneOf, a tuple of (key, value) pairs an object of any keys, a tuple a
+    list, a dataclass an object of its fields."""
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        [inner] = [argument for argument in arguments if argument is not type(None)]
+        return Maybe(schema_of(inner))
+    if origin is typing.Literal:
+        return OneOf(arguments)
+    if origin is tuple:
+        item = arguments[0]
+        if typing.get_origin(item) is tuple and typing.get_args(item)[0] is str:
+            return MapOf(typing.get_args(item)[1])
+        return [schema_of(item)]
+    if dataclasses.is_dataclass(hint):
+        return {
+            field.name: schema_of(field_hint)
+            for field, field_hint in zip(dataclasses.fields(hint), typing.get_type_hints(hint).values(), strict=True)
+        }
+    return hint
+
+
+_JOB_TYPES = typing.get_type_hints(Job)
+JOB = {"name": str, "schedule": SCHEDULE, **{setting.json_name: schema_of(_JOB_TYPES[setting.field]) for setting in SETTINGS}}
 TIMER = {"enabled": Maybe(bool), "next_fire": Maybe(MOMENT), "last_fire": Maybe(MOMENT)}
 LIST = {"jobs": [{"name": str, "problem": Maybe(str), "job": Maybe(JOB), **TIMER}], "systemd_error": Maybe(str)}
 NOTIFY = {"file": str, "urls": [{"scope": OneOf(("host", "job")), "events": [str]}], "ping": bool, "problems": [str]}

@@ -49,8 +49,10 @@ def test_the_job_class_has_a_field_per_row_of_the_settings_table():
 
 
 def _fits(value, hint) -> bool:
-    """Whether `value` is of the type `hint` (a class, X | None, tuple[X, ...] or tuple[X, Y])."""
+    """Whether `value` is of the type `hint` (a class, X | None, a Literal, tuple[X, ...] or tuple[X, Y])."""
     origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return value in arguments
     if origin in (types.UnionType, typing.Union):
         return any(_fits(value, argument) for argument in arguments)
     if origin is tuple:
@@ -73,7 +75,9 @@ def test_each_field_holds_what_its_type_says(full_job):
         for field in dataclasses.fields(Job):
             value = getattr(job, field.name)
             assert _fits(value, hints[field.name]), f"{job.name}.{field.name} = {value!r} is not {hints[field.name]}"
-    assert not _fits((("A", 1),), hints["env"]) and not _fits(True, hints["gpus"]), "the check itself tells a wrong value"
+    assert not _fits((("A", 1),), hints["env"]) and not _fits(True, hints["gpus"]) and not _fits("never", hints["vram_policy"]), (
+        "the check itself tells a wrong value"
+    )
 
 
 def write(tmp_path, text: str, name: str = "nightly"):
