@@ -4,7 +4,7 @@ from pathlib import Path
 
 from tests.support.settings_reference import BEGIN, CLUSTER_BEGIN, CLUSTER_END, END, cluster_reference, reference
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "reference" / "job-file.md"
 
 
 def _between(begin: str, end: str) -> str:
