@@ -3,13 +3,16 @@
 A row says where the setting lives in the job file (section and key) and with which TOML
 type, which `gpuagent add` option sets it and its help, how its value is read (the same
 reader for the option and the key, so a hand-edited file is held to the CLI's rules), how
-it is written back to TOML, to JSON (`show --json`) and for people, and its default. The
-`add` command's options, the job file, `show --json` and the README's job file reference
-are made from this table; tests/unit/test_settings_reference.py fails when the README and
-the table disagree. The Job dataclass (jobs/job.py) is written out, a typed field per row,
-and tests/unit/test_jobs.py holds it to the table. Each cluster engine maps the rows in a table of its own
-(export/slurm.py, export/kubernetes.py), and a test fails when one misses a row: adding a
-setting is one row plus its words, and a line in each engine's table.
+it is written back to TOML, to JSON (`show --json`) and for people, its default, what it
+gives docker's create call (`docker`: host/dockerd.py) and whether a notebook or shell
+takes it (`session`: sessions/spec.py). The `add` command's options, the job file, `show
+--json`, the container of each run, a session's options and the README's job file
+reference are made from this table; tests/unit/test_settings_reference.py fails when the
+README and the table disagree. The Job dataclass (jobs/job.py) is written out, a typed
+field per row, and tests/unit/test_jobs.py holds it to the table. Each cluster engine maps
+the rows in a table of its own (export/slurm.py, export/kubernetes.py), and a test fails
+when one misses a row: adding a setting is one row plus its words, its Job field, and a
+line in each engine's table.
 
 The name and the schedule are not rows: the name is the job's identity (its file name and
 unit name), and the schedule is one of four keys (jobs/schedule.py).
