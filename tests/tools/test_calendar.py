@@ -14,12 +14,11 @@ from gpuagent.jobs.schedule import (
     parse_schedule,
     schedule_from_toml,
 )
-from tests.unit.test_schedule import (
-    DURATION_SECONDS,
-    checked,
-    invalid,
-    reference_fire_times,
-)
+from tests.unit import test_schedule
+from tests.unit.test_schedule import DURATION_SECONDS, checked, invalid, reference_fire_times
+
+# fixtures the in-process half of these tests takes too
+utc_host = test_schedule.utc_host
 
 needs_systemd_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze (systemd's calendar parser)")
 

@@ -2,7 +2,11 @@
 
 import json
 
+from tests.unit import test_chained_job_files
 from tests.unit.test_chained_job_files import cli
+
+# fixtures the in-process half of these tests takes too
+home = test_chained_job_files.home
 
 
 def test_sync_holds_a_hand_edited_circle_as_broken(home):

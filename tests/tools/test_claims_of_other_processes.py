@@ -8,7 +8,12 @@ import time
 import pytest
 
 from gpuagent.runs.reservations import Claim, Reservations
+from tests.unit import test_claims_lasting
 from tests.unit.test_claims_lasting import GPU_A, GiB
+
+# fixtures the in-process half of these tests takes too
+book = test_claims_lasting.book
+clock = test_claims_lasting.clock
 
 
 def dead_pid() -> int:

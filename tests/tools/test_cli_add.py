@@ -6,7 +6,11 @@ import pytest
 from typer.testing import CliRunner
 
 from gpuagent.cli.app import app
+from tests.unit import test_cli_rejects_bad_input
 from tests.unit.test_cli_rejects_bad_input import CALENDAR_CASES, GOOD, add, check_rejected
+
+# fixtures the in-process half of these tests takes too
+scratch = test_cli_rejects_bad_input.scratch
 
 
 @pytest.mark.parametrize("case", CALENDAR_CASES)

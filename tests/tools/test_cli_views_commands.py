@@ -8,7 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from gpuagent.cli.app import app
+from tests.unit import test_cli_views
 from tests.unit.test_cli_views import NO_SYSTEMD, as_json, invoke
+
+# fixtures the in-process half of these tests takes too
+home = test_cli_views.home
 
 
 def test_show(home):

@@ -11,7 +11,11 @@ from gpuagent.runs.record import Status
 from tests.gpu_sim import GiB
 from tests.support.promql import GPUAGENT_NAMES
 from tests.support.records import record, run_record
+from tests.unit import test_metrics
 from tests.unit.test_metrics import HOUR, NOW, paths_of
+
+# fixtures the in-process half of these tests takes too
+home = test_metrics.home
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:

@@ -9,6 +9,10 @@ from typer.testing import CliRunner
 
 from gpuagent.cli.app import app
 from tests.support.agent import REPO
+from tests.unit import test_notify
+
+# fixtures the in-process half of these tests takes too
+scratch = test_notify.scratch
 
 
 def test_a_run_end_with_nothing_configured_imports_no_apprise(tmp_path):

@@ -5,7 +5,12 @@ import pty
 import subprocess
 
 from tests.support.agent import AgentHome
+from tests.unit import test_report_page
 from tests.unit.test_report_page import invoke
+
+# fixtures the in-process half of these tests takes too
+home = test_report_page.home
+utc = test_report_page.utc
 
 
 def test_o_writes_the_page_whole_and_says_so(home, tmp_path):

@@ -9,6 +9,10 @@ from gpuagent.commands.sync import sync_timers
 from gpuagent.host.files import write_atomic
 from gpuagent.jobs.catalog import load_job
 from gpuagent.jobs.units import SHIPPED_UNITS
+from tests.unit import test_sync_plan
+
+# fixtures the in-process half of these tests takes too
+paths = test_sync_plan.paths
 
 
 def job_text(name: str, at: str) -> str:

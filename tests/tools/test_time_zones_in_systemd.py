@@ -11,7 +11,11 @@ from gpuagent.core.paths import resolve_paths
 from gpuagent.host.calendar import check_schedule, next_elapses
 from gpuagent.host.files import write_atomic
 from gpuagent.jobs.schedule import Schedule, parse_schedule
+from tests.unit import test_time_zones
 from tests.unit.test_time_zones import JOB_FILE, checked
+
+# fixtures the in-process half of these tests takes too
+utc_host = test_time_zones.utc_host
 
 needs_systemd_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze (systemd's calendar parser)")
 
