@@ -145,7 +145,7 @@ def _commands(command: Any, ctx: Any) -> Iterator[tuple[Any, Any]]:
 
 
 def cli_reference() -> str:
-    """Every command's `--help`, hidden ones too (systemd runs those), as a terminal
+    """Every command's `--help`, hidden ones too (the units run them), as a terminal
     HELP_WIDTH columns wide prints it."""
     import typer
 
@@ -155,7 +155,7 @@ def cli_reference() -> str:
     ctx = root.context_class(root, info_name="gpuagent", terminal_width=HELP_WIDTH, max_content_width=HELP_WIDTH)
     lines = [CLI_BEGIN]
     for command, command_ctx in _commands(root, ctx):
-        note = " (hidden from `--help`: systemd runs it)" if command.hidden else ""
+        note = " (hidden from `--help`)" if command.hidden else ""
         lines += ["", f"## `{command_ctx.command_path}`{note}", "", "```text", command.get_help(command_ctx).rstrip(), "```"]
     return "\n".join([*lines, "", CLI_END])
 
