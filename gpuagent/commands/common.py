@@ -1,5 +1,5 @@
 """What several commands need: the timer a job file calls for, the units gpuagent ships as
-systemd loads them, the reap of a job whose agent died, and a run from history.
+systemd loads them, and a run from history.
 
 What only some of them use is imported where it is used: `history` needs the store alone,
 and job files with their parsers cost it about 15 ms to import (bench/cli_views.py).
@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpuagent.core.errors import InvalidInput, NotFound
-from gpuagent.core.journal import Log
+from gpuagent.core.errors import NotFound
 from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import existing_history
 
@@ -78,38 +77,6 @@ def missing_units(paths: Paths) -> dict[Path, str]:
     from gpuagent.jobs.units import SHIPPED_UNITS
 
     return {paths.unit_file(unit.name): unit.text() for unit in SHIPPED_UNITS if loaded_unit(paths, unit) is None}
-
-
-def reap_job(paths: Paths, name: str, log: Log) -> list[str]:
-    """Clean up after a run whose agent died: remove the job's (or notebook's, named
-    `notebook/NAME`) containers and mark its `running` rows lost, unless a live agent
-    holds its lock (then its run is going, and nothing is touched). Returns the names of
-    the containers removed.
-
-    A container lives in dockerd's cgroup, not the service's, so an agent killed outright
-    leaves it running, and leaves its history row `running`: the service's ExecStopPost
-    (`gpuagent reap`) and its failure handler (`gpuagent on-failure`) call this."""
-    from gpuagent.host.locks import flocked
-    from gpuagent.runs.recorder import RunRecorder
-    from gpuagent.runs.runner import reap_orphans
-    from gpuagent.sessions.live_notebooks import remove_notebook
-    from gpuagent.sessions.spec import Kind, kind_of, parse_subject
-
-    kind = kind_of(parse_subject(name))
-    if kind == Kind.SHELL:
-        raise InvalidInput(f"{name}: a shell's container is removed when it exits; only jobs and notebooks are reaped")
-    notebook = name.partition("/")[2] if kind == Kind.NOTEBOOK else None
-    lock = paths.notebook_lock(notebook) if notebook else paths.job_lock(name)
-    with flocked(lock, wait=False) as free:
-        if not free:
-            return []
-        recorder = RunRecorder(paths, log)
-        try:
-            return reap_orphans(paths, name, recorder, log)
-        finally:
-            recorder.close()
-            if notebook:
-                remove_notebook(paths, notebook)
 
 
 def get_run(paths: Paths, run_id: str) -> RunRecord:

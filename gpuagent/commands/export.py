@@ -45,22 +45,25 @@ class CheckResult:
     diff: list[str]  # unified diff from the file to a new export; empty: it matches
 
 
-def export_jobs(paths: Paths, name: str | None, all_jobs: bool, request: ExportRequest, output: Path | None) -> ExportResult:
-    _check_request(name, all_jobs, request, output)
-    names = job_names(paths.jobs_dir) if all_jobs else [name]
+def export_jobs(paths: Paths, names: list[str], all_jobs: bool, request: ExportRequest, output: Path | None) -> ExportResult:
+    """The export of the jobs `names` (or every job), to `output`: a file for one job (None:
+    stdout), a directory of one file per job for several."""
+    _check_request(names, all_jobs, request, output)
+    names = job_names(paths.jobs_dir) if all_jobs else names
     if not names:
         raise InvalidInput(f"--all: there are no jobs in {paths.jobs_dir}", "add one first: gpuagent add NAME ...")
+    several = all_jobs or len(names) > 1
     planned: list[tuple[Exported, dict[str, Path]]] = []
     for job_name in names:
-        script = _file_of(SCRIPT, job_name, output, all_jobs)
+        script = _file_of(SCRIPT, job_name, output, several)
         options = ExportOptions(
             request.engine,
             runtime=request.runtime or DEFAULT_RUNTIME,
             scrontab_script=str(script.resolve()) if request.scrontab and script else None,
             with_secret=request.with_secret,
         )
-        exported = export_of(paths, job_name, options, every_secret=all_jobs)
-        planned.append((exported, {kind: _file_of(kind, job_name, output, all_jobs) for kind in exported.files} if output else {}))
+        exported = export_of(paths, job_name, options, every_secret=several)
+        planned.append((exported, {kind: _file_of(kind, job_name, output, several) for kind in exported.files} if output else {}))
     written = []
     for exported, targets in planned:
         for kind, path in targets.items():
@@ -74,7 +77,7 @@ def export_jobs(paths: Paths, name: str | None, all_jobs: bool, request: ExportR
 def export_of(paths: Paths, name: str, options: ExportOptions, every_secret: bool = False) -> Exported:
     """The export of job `name` as it is now: its file, its calendar in systemd's normal
     form, whether its timer is disabled, its env file's entries when they go in a Secret.
-    `every_secret`: --with-secret of --all, for the jobs that have an env file."""
+    `every_secret`: --with-secret of several jobs, for those that have an env file."""
     job = load_job(paths.job_file(name), on_host=False)
     if every_secret and options.with_secret and job.env_file is None:
         options = dataclasses.replace(options, with_secret=False)
@@ -92,7 +95,7 @@ def check_export(paths: Paths, file: Path) -> CheckResult:
     try:
         text = file.read_text()
     except OSError as err:
-        raise InvalidInput(f"--check: cannot read {file}: {err.strerror}") from None
+        raise InvalidInput(f"cannot read {file}: {err.strerror}") from None
     name, options = read_header(text)
     exported = export_of(paths, name, options)
     kind = kind_of(text)
@@ -102,28 +105,25 @@ def check_export(paths: Paths, file: Path) -> CheckResult:
     return CheckResult(file, name, again, diff)
 
 
-def _check_request(name: str | None, all_jobs: bool, request: ExportRequest, output: Path | None) -> None:
+def _check_request(names: list[str], all_jobs: bool, request: ExportRequest, output: Path | None) -> None:
     if request.engine not in ENGINES:
-        raise InvalidInput(f"--to: {request.engine!r} is not one of {', '.join(ENGINES)}", "e.g. --to slurm or --to kubernetes")
-    if (name is None) == (not all_jobs):
-        raise InvalidInput("give one job, or --all" if name is None else "give a job or --all, not both")
-    for given, flag, engine in (
-        (request.runtime, "--runtime", "slurm"),
-        (request.scrontab, "--scrontab", "slurm"),
-        (request.with_secret, "--with-secret", "kubernetes"),
-    ):
-        if given and request.engine != engine:
-            raise InvalidInput(f"{flag} goes with --to {engine}")
-    if all_jobs and output is None:
-        raise InvalidInput("--all writes one file per job: give the directory", "e.g. -o exported/")
-    if all_jobs and output.exists() and not output.is_dir():
-        raise InvalidInput(f"-o {output}: not a directory", "--all writes one file per job into a directory")
-    if not all_jobs and output is not None and output.is_dir():
+        raise InvalidInput(f"{request.engine!r} is not one of {', '.join(ENGINES)}", "e.g. gpuagent export slurm JOB")
+    if not names and not all_jobs:
+        raise InvalidInput("give one job, or several, or --all")
+    if names and all_jobs:
+        raise InvalidInput("give a job or --all, not both")
+    several = all_jobs or len(names) > 1
+    how = "--all writes" if all_jobs else "several jobs are written"
+    if several and output is None:
+        raise InvalidInput(f"{how} one file per job: give the directory", "e.g. -o exported/")
+    if several and output.exists() and not output.is_dir():
+        raise InvalidInput(f"-o {output}: not a directory", f"{how} one file per job into a directory")
+    if not several and output is not None and output.is_dir():
         raise InvalidInput(
             f"-o {output} is a directory",
-            f"give a file, e.g. -o {output / ((name or 'JOB') + SUFFIXES[MANIFEST if request.engine == 'kubernetes' else SCRIPT])}",
+            f"give a file, e.g. -o {output / (names[0] + SUFFIXES[MANIFEST if request.engine == 'kubernetes' else SCRIPT])}",
         )
-    if request.scrontab and output is not None and output.suffix == SUFFIXES[SCRONTAB] and not all_jobs:
+    if request.scrontab and output is not None and output.suffix == SUFFIXES[SCRONTAB] and not several:
         raise InvalidInput(
             f"-o {output}: that is where the scrontab entry goes", f"give the script's path, e.g. -o {output.with_suffix(SUFFIXES[SCRIPT])}"
         )
@@ -133,12 +133,12 @@ def _check_request(name: str | None, all_jobs: bool, request: ExportRequest, out
         )
 
 
-def _file_of(kind: str, name: str, output: Path | None, all_jobs: bool) -> Path | None:
-    """Where an export's file goes: DIR/JOB.sbatch (.scrontab, .yaml) for --all; else -o
-    FILE, with a scrontab entry beside it (FILE.scrontab, less FILE's own suffix)."""
+def _file_of(kind: str, name: str, output: Path | None, several: bool) -> Path | None:
+    """Where an export's file goes: DIR/JOB.sbatch (.scrontab, .yaml) for several jobs;
+    else -o FILE, with a scrontab entry beside it (FILE.scrontab, less FILE's own suffix)."""
     if output is None:
         return None
-    if all_jobs:
+    if several:
         return output / f"{name}{SUFFIXES[kind]}"
     if kind == SCRONTAB:
         return output.with_suffix(SUFFIXES[kind]) if output.suffix else output.with_name(output.name + SUFFIXES[kind])

@@ -7,7 +7,7 @@ the service's, not ours, so a follower that goes away (Ctrl-C) leaves it running
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from gpuagent.core.errors import SystemdError
@@ -102,6 +102,27 @@ def started_followers(paths: Paths, run: RunRecord | None) -> list[RunRecord]:
         if not expected - set(first) or time.monotonic() > deadline:
             return list(first.values())
         time.sleep(POLL_SECONDS)
+
+
+def follow_chain(paths: Paths, ended: RunEnded, follow: Callable[[RunRecord, Iterator[RunEvent]], RunEnded]) -> int:
+    """Follow the runs the ended run's success started (--after), and theirs, one after
+    another, each through `follow` (which shows its events and returns its end). The
+    exit status of the whole: the ended run's if not 0, else the first non-zero among
+    the runs that followed it, else 0."""
+    status = exit_status(ended)
+    pending = [] if status else started_followers(paths, ended.run)
+    while pending:
+        run = pending.pop(0)
+        uses_gpu = load_job(paths.job_file(run.job), on_host=False).uses_gpu
+        ended = follow(run, follow_invocation(paths, run.job, run.invocation_id, uses_gpu))
+        status = status or exit_status(ended)
+        pending += started_followers(paths, ended.run)
+    return status
+
+
+def exit_status(ended: RunEnded) -> int:
+    """The agent's exit status; 1 where systemd did not say."""
+    return 1 if ended.exit_status is None else ended.exit_status
 
 
 def _follow(systemd: Systemd, unit: str, uses_gpu: bool, invocation: str, runs: "_Attempts") -> Iterator[RunEvent]:

@@ -1,5 +1,6 @@
 """`gpuagent export` as people run it: where the files go, what is said on stderr, what
-is refused with nothing written, and `--check` after the job changed."""
+is refused with nothing written, and `check` after the job changed. Both spellings: the
+engines and check as subcommands, and the one before them (`--to ENGINE`, `--check FILE`)."""
 
 import stat
 
@@ -19,10 +20,18 @@ def home(tmp_path):
 
 
 def test_one_job_goes_to_stdout_and_the_approximations_to_stderr(home):
-    result = home.run("export", "nightly", "--to", "kubernetes")
+    result = home.run("export", "kubernetes", "nightly")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("# gpuagent export nightly --to kubernetes\n") and "kind: CronJob" in result.stdout
     assert "approximately: container.user: gpuagent runs the image's own user" in result.stderr
+    assert "note:" not in result.stderr
+
+
+def test_the_old_spelling_works_with_a_note_of_the_new(home):
+    result = home.run("export", "nightly", "--to", "kubernetes")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == home.run("export", "kubernetes", "nightly").stdout
+    assert result.stderr.splitlines()[0] == "note: this is now spelled `gpuagent export kubernetes nightly`"
 
 
 def test_all_writes_one_file_per_job_into_the_directory(home, tmp_path):
@@ -67,7 +76,7 @@ def test_the_secret_file_is_as_private_as_the_env_file(home, tmp_path):
 def test_check_says_whether_the_file_still_matches_its_job(home, tmp_path):
     manifest = tmp_path / "nightly.yaml"
     assert home.run("export", "nightly", "--to", "kubernetes", "-o", str(manifest)).returncode == 0
-    matches = home.run("export", "--check", str(manifest))
+    matches = home.run("export", "check", str(manifest))
     assert (matches.returncode, matches.stdout) == (0, f"{manifest} matches job nightly\n")
 
     home.write_job("nightly", IMAGE, ["sh", "-c", "echo hi"], gpus=1, memory="2g", timeout="1h")
@@ -89,17 +98,20 @@ def test_check_of_a_scrontab_entry_follows_the_script_it_runs(home, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["nightly"], "--to is required"),
-        (["--to", "slurm"], "give one job, or --all"),
+        (["nightly"], "export nightly: name the engine first"),
+        (["--to", "slurm"], "give one job, or several, or --all"),
         (["nightly", "--all", "--to", "slurm", "-o", "x"], "give a job or --all, not both"),
         (["nightly", "--to", "nomad"], "--to: 'nomad' is not one of slurm, kubernetes"),
-        (["nightly", "--to", "kubernetes", "--runtime", "docker"], "--runtime goes with --to slurm"),
-        (["nightly", "--to", "slurm", "--with-secret"], "--with-secret goes with --to kubernetes"),
+        # each engine is a subcommand with only its own options: the others' are unknown there
+        (["nightly", "--to", "kubernetes", "--runtime", "docker"], "No such option: --runtime"),
+        (["nightly", "--to", "slurm", "--with-secret"], "No such option: --with-secret"),
         (["nightly", "--to", "slurm", "--runtime", "podman"], "--runtime: 'podman' is not one of pyxis, docker"),
         (["nightly", "--to", "slurm", "--scrontab"], "--scrontab: the entry runs the script by its path: give it"),
         (["--all", "--to", "slurm"], "--all writes one file per job: give the directory"),
         (["nobody", "--to", "slurm"], "no job named 'nobody'"),
-        (["nightly", "--to", "slurm", "--check", "x.sbatch"], "--check reads all it needs from the file"),
+        (["nightly", "--to", "slurm", "--check", "x.sbatch"], "No such option: --to"),
+        (["kubernetes", "nightly", "--runtime", "docker"], "No such option: --runtime"),
+        (["check"], "Missing argument"),
     ],
 )
 def test_bad_usage_is_refused_with_what_to_fix(home, tmp_path, args, message):

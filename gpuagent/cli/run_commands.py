@@ -1,0 +1,79 @@
+"""The commands that run a job: trigger, run, and what systemd runs around a run's
+service (reap, on-failure)."""
+
+import sys
+from collections.abc import Iterator
+from typing import Annotated
+
+import click
+import typer
+
+from gpuagent.cli.app import agent_log, click_commands, command_set, err, out, paths
+from gpuagent.cli.options import JobName
+from gpuagent.commands.on_failure import handle_failure
+from gpuagent.commands.reap import reap_after_stop
+from gpuagent.commands.trigger import RunEnded, RunEvent, follow_chain, follow_run, trigger_job
+from gpuagent.runs.record import RunRecord
+from gpuagent.runs.runner import run_job
+from gpuagent.views import text
+from gpuagent.views.screen import Line, emit
+
+runs = command_set()
+
+
+@runs.command()
+def trigger(
+    name: JobName,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the run: its output, then how it ended (Ctrl-C leaves it running).")] = False,
+) -> None:
+    """Run a job now, through systemd, so its output is in the journal like a timer run's."""
+    where = paths()
+    triggered = trigger_job(where, name)
+    if not wait:
+        emit(out, Line(f"started {triggered.unit}: follow it with `gpuagent logs {name} -f`, see it in `gpuagent history {name}`"))
+        return
+    try:
+        ended = text.follow(out, follow_run(where, name, triggered), name)
+        status = follow_chain(where, ended, _follow_follower)
+    except KeyboardInterrupt:
+        emit(err, Line(f"detached: the run goes on (`gpuagent logs {name} -f` to follow it again)"))
+        raise typer.Exit(130) from None
+    raise typer.Exit(status)
+
+
+def _follow_follower(run: RunRecord, events: Iterator[RunEvent]) -> RunEnded:
+    emit(out, Line(f"run {run.run_id} of {run.job}, started by the success of run {run.upstream_run_id}:"))
+    return text.follow(out, events, run.job)
+
+
+@runs.command()
+def run(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+    """Run a job once in the foreground (what its timer does). Exit 0 if it succeeded or was skipped."""
+    _, status = run_job(paths(), name, output=sys.stdout, log=agent_log)
+    raise typer.Exit(status)
+
+
+@runs.command()
+def reap(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+    """Stop and remove containers of a job that outlived their agent (the service's ExecStopPost)."""
+    for container in reap_after_stop(paths(), name, log=agent_log):
+        emit(out, Line(f"reaped {container}"))
+
+
+@runs.command("on-failure", hidden=True)
+def on_failure(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+    """Reap a failed run's leftovers and notify `lost` for a run that did not record its end (the service's OnFailure= handler)."""
+    handled = handle_failure(paths(), name, log=agent_log)
+    for container in handled.reaped:
+        emit(out, Line(f"reaped {container}"))
+    emit(
+        out,
+        Line(
+            f"gpuagent@{name}.service failed ({handled.result or 'result unknown'}, invocation {handled.invocation_id or 'unknown'}): "
+            f"{handled.announced} lost run(s) notified"
+        ),
+    )
+
+
+def commands() -> dict[str, click.Command]:
+    return click_commands(runs)
