@@ -4,16 +4,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpuagent.commands.common import check_chain_change, missing_units, timer_text
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.host.delivery import usable_by_apprise, write_notify_file
 from gpuagent.host.files import write_atomic
 from gpuagent.host.systemd import Systemd, timer_unit_name
 from gpuagent.jobs.catalog import verify_on_host
+from gpuagent.jobs.chains import check_chain_change
 from gpuagent.jobs.job import Job, job_from_options
 from gpuagent.jobs.jobfile import job_to_toml
 from gpuagent.jobs.schedule import ZONE_KEY, Schedule
+from gpuagent.jobs.units import missing_units, timer_text
 from gpuagent.observe.notifications import DEFAULT_EVENTS, NotifySettings, Target, notify_toml, parse_events, parse_notify_url, parse_ping_url, scheme
 
 

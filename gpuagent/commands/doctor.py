@@ -9,7 +9,6 @@ import shutil
 import stat
 from dataclasses import dataclass
 
-from gpuagent.commands.common import shipped_unit_states, timer_names, timer_text
 from gpuagent.core.errors import (
     DockerError,
     InvalidInput,
@@ -20,7 +19,9 @@ from gpuagent.core.errors import (
 from gpuagent.core.paths import Paths
 from gpuagent.host.systemd import Systemd
 from gpuagent.jobs.catalog import job_names, load_job
+from gpuagent.jobs.inventory import timer_names
 from gpuagent.jobs.job import Job
+from gpuagent.jobs.units import shipped_unit_states, timer_text
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 NVIDIA_HOOK = "nvidia-container-runtime-hook"

@@ -5,10 +5,9 @@ runs reported, run by run."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from gpuagent.commands.common import get_run, metric_points_of
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
-from gpuagent.host.historydb import existing_history
+from gpuagent.host.historydb import existing_history, get_run, metric_points_of
 from gpuagent.observe.notifications import Notification
 from gpuagent.runs.record import RunRecord, Status
 from gpuagent.runs.runmetrics import MetricPoint

@@ -3,9 +3,9 @@
 from collections.abc import Iterator
 from datetime import datetime
 
-from gpuagent.commands.common import get_run
 from gpuagent.core.errors import InvalidInput, NotFound
 from gpuagent.core.paths import Paths
+from gpuagent.host.historydb import get_run
 from gpuagent.host.systemd import Systemd, notebook_unit_name, service_unit_name
 from gpuagent.sessions.spec import Kind, kind_of, parse_subject
 

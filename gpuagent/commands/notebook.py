@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gpuagent.commands.common import missing_units
 from gpuagent.core.errors import GpuAgentError, InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.core.values import parse_name
@@ -21,6 +20,7 @@ from gpuagent.host.historydb import existing_history
 from gpuagent.host.jupyter import answers, bindable, free_port, ssh_login
 from gpuagent.host.systemd import Systemd, notebook_unit_name
 from gpuagent.jobs.catalog import load_job, verify_environment
+from gpuagent.jobs.units import missing_units
 from gpuagent.runs.record import RunRecord
 from gpuagent.sessions.jupyterlab import FIRST_PORT, Address, NotebookSpec, check_port, check_times
 from gpuagent.sessions.live_notebooks import notebook_names, ports_taken, read_notebook, remove_notebook, write_notebook

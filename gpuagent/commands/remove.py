@@ -1,13 +1,12 @@
 """gpuagent remove: the job's timer, file and notify file go; its history stays. A job
 that others run --after is not removed while they do."""
 
-from gpuagent.commands.common import require_known_job
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.core.values import parse_name
 from gpuagent.host.systemd import Systemd, timer_unit_name
 from gpuagent.jobs.chains import followers
-from gpuagent.jobs.inventory import job_afters
+from gpuagent.jobs.inventory import job_afters, require_known_job
 
 
 def remove_job(paths: Paths, name: str) -> list[str]:

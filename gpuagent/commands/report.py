@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from gpuagent.commands.common import require_known_job
 from gpuagent.core.errors import GpuAgentError, InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.host.calendar import next_elapses
 from gpuagent.host.files import write_atomic
 from gpuagent.host.historydb import existing_history
-from gpuagent.jobs.inventory import JobSummary, job_summaries
+from gpuagent.jobs.inventory import JobSummary, job_summaries, require_known_job
 from gpuagent.runs.record import RunRecord, Status
 
 NEXT_FIRES = 5

@@ -5,9 +5,8 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from gpuagent.commands.common import metric_points_of
 from gpuagent.core.paths import Paths
-from gpuagent.host.historydb import existing_history
+from gpuagent.host.historydb import existing_history, metric_points_of
 from gpuagent.jobs.inventory import JobSummary, job_summaries
 from gpuagent.observe.health import failing, missed_last_fire
 from gpuagent.observe.notifications import Notification

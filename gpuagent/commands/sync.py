@@ -8,13 +8,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpuagent.commands.common import UnitState, missing_units, shipped_unit_states, timer_names, timer_text
 from gpuagent.core.errors import InvalidInput, NotFound
 from gpuagent.core.paths import Paths
 from gpuagent.host.files import write_atomic
 from gpuagent.host.systemd import Systemd, timer_unit_name
 from gpuagent.jobs.catalog import job_names, load_job
 from gpuagent.jobs.chains import check_chains
+from gpuagent.jobs.inventory import timer_names
+from gpuagent.jobs.units import UnitState, missing_units, shipped_unit_states, timer_text
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """gpuagent enable / disable: switch a job's timer on or off; the job file stays."""
 
-from gpuagent.commands.common import require_known_job
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.core.values import parse_name
 from gpuagent.host.systemd import Systemd, timer_unit_name
 from gpuagent.jobs.catalog import load_job
+from gpuagent.jobs.inventory import require_known_job
 from gpuagent.jobs.job import Job
 
 

@@ -13,11 +13,12 @@ import time
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
-from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.errors import GpuAgentError, NotFound
 from gpuagent.core.paths import Paths
 from gpuagent.host.spool import taken_runs
 from gpuagent.observe.notifications import Notification
 from gpuagent.runs.record import SKIPPED, RunRecord, Status
+from gpuagent.runs.runmetrics import MetricPoint, metric_points
 
 MIGRATIONS = [
     """
@@ -298,6 +299,22 @@ def existing_history(paths: Paths) -> Iterator[HistoryStore | None]:
         return
     with HistoryStore(paths.history_db, read_only=True) as store:
         yield store
+
+
+def get_run(paths: Paths, run_id: str) -> RunRecord:
+    """Run `run_id` from history; NotFound where history has none of that id."""
+    with existing_history(paths) as store:
+        run = None if store is None else store.get(run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r} in history", "see `gpuagent history` for run ids")
+    return run
+
+
+def metric_points_of(store: HistoryStore | None, job: str, runs: list[RunRecord], metric: str) -> list[MetricPoint]:
+    """Metric `metric` of the job's `runs` (newest first), each with its change from the
+    previous successful run that reported it, looked for in `store` before the oldest."""
+    earlier = store.last_metric(job, metric, before=runs[-1].started_at) if store and runs else None
+    return metric_points(runs, metric, earlier)
 
 
 def runs_query(job: str | None, limit: int, *, status: str | None = None, since: float | None = None) -> tuple[str, tuple]:

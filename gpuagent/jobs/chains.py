@@ -7,8 +7,14 @@ job file elsewhere does not block an unrelated change.
 """
 
 from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING
 
 from gpuagent.core.errors import InvalidInput
+from gpuagent.core.paths import Paths
+from gpuagent.jobs.inventory import job_afters
+
+if TYPE_CHECKING:
+    from gpuagent.jobs.job import Job
 
 MAX_CHAIN_JOBS = 5  # train -> evaluate -> promote fits with room to spare
 
@@ -50,3 +56,9 @@ def upstream_chain(afters: Mapping[str, str | None], job: str) -> list[str]:
 def followers(afters: Mapping[str, str | None], job: str) -> list[str]:
     """The jobs that run after `job`, by name."""
     return sorted(name for name, upstream in afters.items() if upstream == job)
+
+
+def check_chain_change(paths: Paths, changed: dict[str, "Job"]) -> None:
+    """Refuse `changed` (jobs about to be written) if they would make a chain of --after
+    jobs that cannot work: to a missing job, in a circle, or too long."""
+    check_chains({**job_afters(paths), **{name: job.after for name, job in changed.items()}}, changed)

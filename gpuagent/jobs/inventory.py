@@ -9,10 +9,25 @@ from typing import TYPE_CHECKING
 
 from gpuagent.core.errors import InvalidInput, NotFound, SystemdError
 from gpuagent.core.paths import Paths
+from gpuagent.core.values import NAME_PATTERN
 
 if TYPE_CHECKING:
     from gpuagent.host.systemd import TimerState
     from gpuagent.jobs.job import Job
+
+
+def require_known_job(paths: Paths, name: str) -> None:
+    """NotFound unless the job has a job file or a timer (either may be all that is left)."""
+    if not paths.job_file(name).exists() and not paths.timer_file(name).exists():
+        raise NotFound(f"no job named {name!r}", "see `gpuagent list` for the jobs there are")
+
+
+def timer_names(paths: Paths) -> list[str]:
+    """The jobs that have a timer file in the unit directory, whether or not a job file is left."""
+    if not paths.unit_dir.is_dir():
+        return []
+    names = (timer.name.removeprefix("gpuagent@").removesuffix(".timer") for timer in paths.unit_dir.glob("gpuagent@*.timer"))
+    return sorted(name for name in names if NAME_PATTERN.fullmatch(name))
 
 
 @dataclass(frozen=True)

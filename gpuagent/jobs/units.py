@@ -6,9 +6,11 @@ each run, so the only user text that reaches a unit file is the job name (valida
 the schedule (validated by systemd-analyze, then escaped).
 """
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gpuagent.core.paths import Paths
 from gpuagent.core.quantities import format_duration
 from gpuagent.core.unitfile import UnitFile
 from gpuagent.jobs.job import Job
@@ -68,3 +70,36 @@ FAILURE_HANDLER = ShippedUnit(
 )
 NOTEBOOK_SERVICE = ShippedUnit("gpuagent-notebook@.service", "`gpuagent notebook start` cannot start a notebook", needed_to_run=False)
 SHIPPED_UNITS = (SERVICE_TEMPLATE, FAILURE_HANDLER, NOTEBOOK_SERVICE)
+
+
+def timer_text(paths: Paths, job: Job) -> str:
+    """The timer `job`'s file calls for, as `add` and `sync` write it."""
+    return timer_unit(job, paths.job_file(job.name)).render()
+
+
+@dataclass(frozen=True)
+class UnitState:
+    unit: ShippedUnit
+    path: Path | None  # the file systemd loads (the first of Paths.unit_places there); None: none
+    current: bool  # it is the one this gpuagent ships
+
+
+def loaded_unit(paths: Paths, unit: ShippedUnit) -> Path | None:
+    """The file systemd loads for a shipped unit: the first of Paths.unit_places that is
+    there (a link to /dev/null, masked, is there too); None where there is none."""
+    return next((place for place in paths.unit_places(unit.name) if os.path.lexists(place)), None)
+
+
+def shipped_unit_states(paths: Paths) -> list[UnitState]:
+    """Each unit gpuagent ships, as systemd finds it."""
+    states = []
+    for unit in SHIPPED_UNITS:
+        place = loaded_unit(paths, unit)
+        states.append(UnitState(unit, place, place is not None and place.is_file() and place.read_text() == unit.text()))
+    return states
+
+
+def missing_units(paths: Paths) -> dict[Path, str]:
+    """The shipped units to write where systemd has none. One that is there, edited or
+    older, is never replaced: local changes belong in drop-ins, and doctor reports it."""
+    return {paths.unit_file(unit.name): unit.text() for unit in SHIPPED_UNITS if loaded_unit(paths, unit) is None}

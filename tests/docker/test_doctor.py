@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from gpuagent.commands.common import timer_text
 from gpuagent.core.paths import resolve_paths
 from gpuagent.host.files import write_atomic
 from gpuagent.jobs.catalog import load_job
-from gpuagent.jobs.units import SERVICE_TEMPLATE, SHIPPED_UNITS
+from gpuagent.jobs.units import SERVICE_TEMPLATE, SHIPPED_UNITS, timer_text
 from tests.gpu_sim import FakeGpu, FakeGpuHost
 from tests.support.agent import AgentHome
 from tests.support.json_schema import DOCTOR, check

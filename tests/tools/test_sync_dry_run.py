@@ -4,11 +4,10 @@ import shutil
 
 import pytest
 
-from gpuagent.commands.common import timer_text
 from gpuagent.commands.sync import sync_timers
 from gpuagent.host.files import write_atomic
 from gpuagent.jobs.catalog import load_job
-from gpuagent.jobs.units import SHIPPED_UNITS
+from gpuagent.jobs.units import SHIPPED_UNITS, timer_text
 from tests.unit import test_sync_plan
 
 # fixtures the in-process half of these tests takes too

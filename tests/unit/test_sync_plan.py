@@ -6,11 +6,10 @@ import io
 
 import pytest
 
-from gpuagent.commands.common import UnitState, missing_units, shipped_unit_states
 from gpuagent.commands.sync import SyncResult, plan_timers
 from gpuagent.core.paths import resolve_paths
 from gpuagent.host.files import write_atomic
-from gpuagent.jobs.units import FAILURE_HANDLER, SERVICE_TEMPLATE, SHIPPED_UNITS
+from gpuagent.jobs.units import FAILURE_HANDLER, SERVICE_TEMPLATE, SHIPPED_UNITS, UnitState, missing_units, shipped_unit_states
 from gpuagent.views import text
 from gpuagent.views.screen import Screen
 
