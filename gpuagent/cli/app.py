@@ -19,7 +19,9 @@ from typing import Annotated, Any
 import click
 import typer
 
+from gpuagent import __version__
 from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.paths import Paths, resolve_paths
 from gpuagent.views.screen import Screen
 
 
@@ -147,16 +149,12 @@ class Settings:
 settings = Settings()
 
 
-def paths():
-    from gpuagent.core.paths import resolve_paths
-
+def paths() -> Paths:
     return resolve_paths(settings.user_mode)
 
 
 def _print_version(value: bool) -> None:
     if value:
-        from gpuagent import __version__
-
         typer.echo(f"gpuagent {__version__}")
         raise typer.Exit()
 
@@ -177,7 +175,7 @@ def main_options(
 def show(result: Any, text_view: Callable[[Screen, Any], None], json_view: Callable[[Any], dict], as_json: bool) -> None:
     """Print `result` through its text view, or with --json through its JSON view."""
     if as_json:
-        from gpuagent.views.jsondoc import dumps
+        from gpuagent.views.jsondoc import dumps  # here, not for --help: the command has it loaded
 
         out.stream.write(dumps(json_view(result)))
     else:
@@ -185,7 +183,7 @@ def show(result: Any, text_view: Callable[[Screen, Any], None], json_view: Calla
 
 
 def show_error(error: GpuAgentError) -> None:
-    from gpuagent.views.text import error as as_text
+    from gpuagent.views.text import error as as_text  # here, not for --help: views cost ~25 ms
 
     as_text(err, error)
 
