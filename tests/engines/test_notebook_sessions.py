@@ -2,7 +2,7 @@
 dockerd, a real JupyterLab (the locally built notebook image) and a simulated GPU: where
 it listens, who may use it, what it reserves, and what is left when its agent dies.
 
-Its systemd unit, `notebook start`, `stop` and the idle timeout are tests/e2e's."""
+Its systemd unit, `notebook start`, `stop` and the idle timeout are tests/systemd's."""
 
 import json
 import os

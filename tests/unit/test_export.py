@@ -1,5 +1,6 @@
 """gpuagent export: each setting's mapping to Slurm and Kubernetes, the cron line of each
-kind of schedule, what is refused, and that the same job gives the same bytes."""
+kind of schedule, what is refused. The files of jobs whose schedules systemd-analyze reads
+are tests/tools/test_export_files.py."""
 
 import dataclasses
 import sys

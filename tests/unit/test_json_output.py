@@ -1,5 +1,6 @@
 """--json on every read command: each document against its schema (tests/support/json_schema.py),
-every record of it, and every field name documented in README.md."""
+and every field name documented in README.md. (Every record of each:
+tests/tools/test_json_output_records.py.)"""
 
 import dataclasses
 import re

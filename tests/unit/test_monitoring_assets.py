@@ -1,8 +1,8 @@
-"""The monitoring assets gpuagent ships (monitoring/): the Prometheus rules pass promtool's
-check and their own unit tests, the Grafana dashboard is a provisionable JSON model, and
+"""The monitoring assets gpuagent ships (monitoring/): the Grafana dashboard is a
+provisionable JSON model, and
 every metric either of them uses is one gpuagent writes (or dcgm-exporter's or
 node_exporter's textfile collector's). That each query parses is checked against a
-real Prometheus in tests/integration/test_prometheus_queries.py."""
+real Prometheus in tests/engines/test_prometheus_queries.py."""
 
 import re
 

@@ -1,7 +1,7 @@
 """`gpuagent on-failure`, the handler the template's OnFailure= starts, as the command line
 hands it what systemd says: the failed invocation's id, and whether the agent ended by
 itself (then there is nothing to reap). The reap and the notification are stood in for
-here; the handler in a booted systemd is tests/e2e/test_on_failure.py."""
+here; the handler in a booted systemd is tests/systemd/test_on_failure.py."""
 
 import pytest
 from typer.testing import CliRunner

@@ -1,6 +1,7 @@
 """gpuagent report: the HTML page it builds (escaping, a chart per metric, an empty
-history, a lone run, thousands of runs), the runs it reads, and the command: where the
-page goes (a file, written whole; stdout; never a terminal) and what it refuses."""
+history, a lone run, thousands of runs), the runs it reads, and what the command refuses.
+(Where the page goes, a file written whole, stdout, never a terminal, is
+tests/tools/test_report_command.py.)"""
 
 import sqlite3
 from datetime import UTC, datetime

@@ -1,6 +1,7 @@
 """gpuagent.jobs.schedule: the four schedule options, durations, job-file round trip, and, for
---cron, equivalence checked for real: fire times from an independent reference cron matcher
-written here against what systemd computes for the translated OnCalendar= lines."""
+--cron, the independent reference cron matcher written here, which
+tests/tools/test_calendar.py holds against what systemd computes for the translated
+OnCalendar= lines."""
 
 from datetime import UTC, datetime, timedelta
 

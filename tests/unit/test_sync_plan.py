@@ -1,6 +1,7 @@
 """What `gpuagent sync` changes: the plan of timers (pure), the units gpuagent ships, each
-written only where there is none, and a dry run over real job files that writes nothing. (Applying it
-to a real systemd is tests/e2e/test_sync.py.)"""
+written only where there is none. (A dry run over real job files, which systemd-analyze
+checks, is tests/tools/test_sync_dry_run.py; applying it to a real systemd is
+tests/systemd/test_sync.py.)"""
 
 import io
 

@@ -1,7 +1,7 @@
 """Schedules in a time zone of their own (--tz, cron's CRON_TZ=, a zone ending --on): how
-they are read and refused, what the timer and the job file get, when systemd says they
-fire, and how show, status and list name the zone. (That a booted systemd fires one at
-the right instant is tests/e2e/test_timer_time_zone.py.)"""
+they are read and refused, what the timer and the job file get, and how show, status and
+list name the zone. (When systemd says they fire is tests/tools/test_time_zones_in_systemd.py.) (That a booted systemd fires one at
+the right instant is tests/systemd/test_timer_time_zone.py.)"""
 
 import io
 from datetime import UTC, datetime
