@@ -52,7 +52,7 @@ COMMANDS = {
     "on-failure": Entry("run_commands", None),
     "history": Entry("view_commands", "Show past runs, newest first; or one run in full (--run); or one metric (--metric)."),
     "report": Entry(
-        "view_commands",
+        "report_commands",
         "Write an HTML report of the jobs' runs: success rate, runs by status, charts of duration, peak VRAM and each run metric, the failures and their reasons, the next fires.",
     ),
     "export": Entry(
@@ -61,14 +61,14 @@ COMMANDS = {
     ),
     "logs": Entry("view_commands", "Show the journal of a job's runs (journalctl -u gpuagent@NAME)."),
     "gpus": Entry(
-        "view_commands",
+        "host_commands",
         "Every GPU: memory, utilisation, temperature, power, which job's (or notebook's) processes are on it, and what is reserved.",
     ),
     "doctor": Entry(
-        "view_commands",
+        "host_commands",
         "Check this host can run jobs: systemd, docker and its GPU support, the NVIDIA driver, the units gpuagent ships, directories, job files.",
     ),
-    "metrics": Entry("view_commands", "Print the Prometheus metrics gpuagent writes for node_exporter's textfile collector."),
+    "metrics": Entry("host_commands", "Print the Prometheus metrics gpuagent writes for node_exporter's textfile collector."),
     "shell": Entry(
         "session_commands",
         "A shell (or one command) in a job's exact environment: its image, volumes, env, user, limits and GPU, admitted as a run's.",

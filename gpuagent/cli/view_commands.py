@@ -1,6 +1,5 @@
-"""The commands that only read: status, history, logs, gpus, report, metrics, doctor."""
+"""The views of jobs and their runs: status, history, logs."""
 
-from pathlib import Path
 from typing import Annotated
 
 import click
@@ -8,17 +7,10 @@ import typer
 
 from gpuagent.cli.app import click_commands, command_set, out, paths, show
 from gpuagent.cli.options import AsJson, JobName, complete_job, since_moment
-from gpuagent.commands.doctor import diagnose
-from gpuagent.commands.gpus import read_gpu_report
 from gpuagent.commands.history import list_runs, metric_history, run_in_full
 from gpuagent.commands.logs import job_logs
-from gpuagent.commands.report import check_output, gather_report, save_page
 from gpuagent.commands.status import job_status
-from gpuagent.core.errors import InvalidInput
-from gpuagent.observe.metrics import exposition
 from gpuagent.views import jsondoc, text
-from gpuagent.views.htmlreport import report_page
-from gpuagent.views.screen import Line, emit
 
 views = command_set()
 
@@ -54,31 +46,6 @@ def history(
 
 
 @views.command()
-def report(
-    name: Annotated[str | None, typer.Argument(help="Only this job (default: every job).", autocompletion=complete_job)] = None,
-    since: Annotated[str, typer.Option("--since", help="Runs started since WHEN: 30d (the default), 6h, today, 2026-01-31 02:00.")] = "30d",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the page to this file, whole or not at all (default: stdout, unless a terminal).")
-    ] = None,
-) -> None:
-    """Write an HTML report of the jobs' runs: success rate, runs by status, charts of
-    duration, peak VRAM and each run metric, the failures and their reasons, the next fires.
-    One self-contained file: it opens offline."""
-    if output is None and out.is_terminal:
-        raise InvalidInput("report: HTML is not for a terminal", "write it to a file: -o report.html (or redirect: > report.html)")
-    if output is not None:
-        check_output(output)  # before the work, not after it
-    gathered = gather_report(paths(), name, since_moment(since))
-    page = report_page(gathered)
-    if output is None:
-        out.stream.write(page)
-        return
-    save_page(output, page)
-    runs = sum(len(job.runs) for job in gathered.jobs)
-    emit(out, Line(f"wrote {output}: {len(gathered.jobs)} job(s), {runs} run(s) since {since}"))
-
-
-@views.command()
 def logs(
     name: JobName,
     run_id: Annotated[str | None, typer.Option("--run", help="Only this run (an id from `gpuagent history`).")] = None,
@@ -90,28 +57,6 @@ def logs(
     for line in job_logs(paths(), name, run_id, lines, since_moment(since), follow):
         out.stream.write(line)
         out.stream.flush()
-
-
-@views.command()
-def gpus(as_json: AsJson = False) -> None:
-    """Every GPU: memory, utilisation, temperature, power, which job's (or notebook's) processes are on it, and what is reserved."""
-    show(read_gpu_report(paths()), text.gpus, jsondoc.gpus, as_json)
-
-
-@views.command()
-def doctor(as_json: AsJson = False) -> None:
-    """Check this host can run jobs: systemd, docker and its GPU support, the NVIDIA driver,
-    the units gpuagent ships, directories, job files. Exit 1 when something stops runs."""
-    found = diagnose(paths())
-    show(found, text.doctor, jsondoc.doctor, as_json)
-    if found.blocking:
-        raise typer.Exit(1)
-
-
-@views.command()
-def metrics() -> None:
-    """Print the Prometheus metrics gpuagent writes for node_exporter's textfile collector."""
-    out.stream.write(exposition(paths()))
 
 
 def commands() -> dict[str, click.Command]:
