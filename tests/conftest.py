@@ -24,6 +24,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(tier)
 
 
+# Seconds spent in each tier (set-up, call and tear-down: a module's booted box counts
+# too), printed at the end of the run, for the time each tier adds.
+_tier_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tier = Path(report.fspath).parts[1] if Path(report.fspath).parts[0] == "tests" else "?"
+    _tier_seconds[tier] = _tier_seconds.get(tier, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _tier_seconds:
+        spent = ", ".join(f"{tier} {seconds:.1f} s" for tier, seconds in sorted(_tier_seconds.items(), key=lambda kv: -kv[1]))
+        terminalreporter.write_line(f"time per tier: {spent}")
+
+
 @pytest.fixture(autouse=True)
 def no_metrics_on_this_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A test's gpuagent never writes metrics into this host's node_exporter directory (it
