@@ -50,7 +50,7 @@ COMMANDS = {
     "run": Entry("run_commands", "Run a job once in the foreground (what its timer does)."),
     "reap": Entry("run_commands", "Stop and remove containers of a job that outlived their agent (the service's ExecStopPost)."),
     "on-failure": Entry("run_commands", None),
-    "history": Entry("view_commands", "Show past runs, newest first; or one run in full (--run); or one metric (--metric)."),
+    "history": Entry("history_commands", "Show past runs, newest first; or one run in full (--run); or one metric (--metric)."),
     "report": Entry(
         "report_commands",
         "Write an HTML report of the jobs' runs: success rate, runs by status, charts of duration, peak VRAM and each run metric, the failures and their reasons, the next fires.",

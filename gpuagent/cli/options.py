@@ -12,11 +12,12 @@ from typer.core import TyperArgument, TyperOption
 
 from gpuagent.core.paths import resolve_paths
 from gpuagent.core.quantities import parse_since
-from gpuagent.jobs.catalog import job_names
 
 
 def complete_job(ctx: typer.Context, incomplete: str) -> list[str]:
     """Job names for shell completion, in the mode (--user/--system) on the line so far."""
+    from gpuagent.jobs.catalog import job_names  # here: `history` reads no job file, and need not load their parsers
+
     paths = resolve_paths(ctx.find_root().params.get("user"))
     return [name for name in job_names(paths.jobs_dir) if name.startswith(incomplete)]
 
