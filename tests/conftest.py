@@ -15,13 +15,16 @@ TESTS = Path(__file__).parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # a tier is a registered marker that names a folder here
-    tiers = {name for line in config.getini("markers") if (TESTS / (name := line.split(":")[0].strip())).is_dir()}
+    # a tier is a registered marker that names a folder here, in the order registered:
+    # the cheapest first, so a whole run fails fast
+    names = [line.split(":")[0].strip() for line in config.getini("markers")]
+    tiers = [name for name in names if (TESTS / name).is_dir()]
     for item in items:
         tier = item.path.relative_to(TESTS).parts[0]
         if tier not in tiers:
-            raise pytest.UsageError(f"{item.nodeid}: tests live in a tier folder, one of {', '.join(sorted(tiers))} (pyproject.toml's markers)")
+            raise pytest.UsageError(f"{item.nodeid}: tests live in a tier folder, one of {', '.join(tiers)} (pyproject.toml's markers)")
         item.add_marker(tier)
+    items.sort(key=lambda item: tiers.index(item.path.relative_to(TESTS).parts[0]))
 
 
 # Seconds spent in each tier (set-up, call and tear-down: a module's booted box counts
