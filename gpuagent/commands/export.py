@@ -2,7 +2,7 @@
 CronJobs (export/exporter.py), and the check of an exported file against its job.
 
 Every export is made before anything is written, so a job that cannot map leaves no file,
-not even the others' of an --all; each file is written whole or not at all.
+not even the others' of several jobs (or --all); each file is written whole or not at all.
 """
 
 import dataclasses
