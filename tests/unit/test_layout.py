@@ -38,6 +38,7 @@ RECORDS = {
     "gpuagent.runs.runmetrics",
     "gpuagent.observe.notifications",
     "gpuagent.sessions.jupyterlab",
+    "gpuagent.sessions.spec",
 }
 TOP_LEVEL = {"__init__", "__main__"}
 
