@@ -1,6 +1,6 @@
 """Text output: where it goes (a Screen) and the few shapes views are made of.
 
-A view (render.py) describes what to show as blocks: tables, key/value fields, code,
+A view (views/text.py) describes what to show as blocks: tables, key/value fields, code,
 lines. `emit` writes them for the medium: on a terminal aligned and in colour (none with
 NO_COLOR), a table too wide for it wrapped by Rich; anywhere else as plain text (no
 colours, no rules, one line per table row, however long) for grep and awk.

@@ -1,5 +1,5 @@
 """How results look as text. Commands return data; each function here turns one kind of
-result into blocks (render_text.py) and prints them. JSON is render_json.py's."""
+result into blocks (views/screen.py) and prints them. JSON is views/jsondoc.py's."""
 
 from __future__ import annotations
 
