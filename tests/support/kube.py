@@ -15,7 +15,7 @@ Kubernetes instead.
         cluster.create(manifest)
         job = cluster.wait_for_job_of("nightly")   # made by the real CronJob controller
 
-The binaries come from tests/kube/build.sh (built once per machine, about 5 minutes); etcd
+The binaries come from tests/kube/build.sh (built once per machine, about 6 minutes); etcd
 from Debian's etcd-server. There is no scheduler and no kubelet: the CronJob controller
 makes Jobs and the Job controller makes Pods, which stay Pending, which is all a test of a
 manifest needs. The API server authenticates one static bearer token and allows it
