@@ -220,14 +220,16 @@ class Docker:
         with self._asking("remove the container", missing_ok=True):
             container.remove(force=True)
 
+    # The SDK lists ids, then inspects each: a container removed in between (another run
+    # ending, a reap) must drop out of the list, not fail it (ignore_removed).
     def job_containers(self, job: str) -> list:
         with self._asking("list containers"):
-            return self._client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"})
+            return self._client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"}, ignore_removed=True)
 
     def job_of_containers(self) -> dict[str, str]:
         """The job of each running container gpuagent started, by container id."""
         with self._asking("list containers"):
-            containers = self._client.containers.list(filters={"label": LABEL_JOB})
+            containers = self._client.containers.list(filters={"label": LABEL_JOB}, ignore_removed=True)
         return {container.id: container.labels[LABEL_JOB] for container in containers}
 
     def info(self) -> dict:

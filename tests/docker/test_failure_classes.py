@@ -20,7 +20,7 @@ def home(tmp_path):
 
 
 def containers(docker_client, job: str):
-    return docker_client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"})
+    return docker_client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"}, ignore_removed=True)
 
 
 def test_cuda_out_of_memory_in_the_log_is_cuda_oom_with_its_log_tail(home, busybox_image):

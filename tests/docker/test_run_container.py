@@ -17,7 +17,7 @@ def home(tmp_path):
 
 
 def job_containers(docker_client, job: str):
-    return docker_client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"})
+    return docker_client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"}, ignore_removed=True)
 
 
 def test_limits_are_applied_and_seen_inside_the_container(home, docker_client, busybox_image):

@@ -22,7 +22,7 @@ def home(tmp_path, gpu_host):
 
 
 def containers(docker_client, job: str):
-    return docker_client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"})
+    return docker_client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"}, ignore_removed=True)
 
 
 def test_two_jobs_firing_together_take_turns_on_one_gpu(home, busybox_image, docker_client):

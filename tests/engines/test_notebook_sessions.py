@@ -78,7 +78,7 @@ def answering(spec: NotebookSpec, agent) -> None:
 
 
 def containers(docker_client, holder: str):
-    return docker_client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={holder}"})
+    return docker_client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={holder}"}, ignore_removed=True)
 
 
 def host_addresses() -> list[str]:
