@@ -23,7 +23,7 @@ def complete_job(ctx: typer.Context, incomplete: str) -> list[str]:
 
 
 JobName = Annotated[str, typer.Argument(help="The job.", autocompletion=complete_job)]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (README.md, 'JSON output', lists its fields).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (docs/reference/json-output.md lists its fields).")]
 
 
 def since_moment(text: str | None) -> datetime | None:

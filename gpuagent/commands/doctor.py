@@ -170,7 +170,7 @@ DCGM_EXPORTERS = ("dcgm-exporter",)
 
 def _monitoring(paths: Paths) -> list[Finding]:
     """Whether node_exporter reads the directory gpuagent writes its metrics in, and whether
-    dcgm-exporter reads its job mapping (README, "Monitoring and alerts")."""
+    dcgm-exporter reads its job mapping (docs/monitoring.md)."""
     from gpuagent.core.paths import DEBIAN_TEXTFILE_DIR
     from gpuagent.host.hostconfig import read_host_config
     from gpuagent.host.procs import command_lines, environment, flag_value

@@ -3,8 +3,8 @@ two engines' builders share.
 
 Each engine holds its own table (export/slurm.py, export/kubernetes.py): for the job's
 name, its schedule and each row of jobs/settings.py (by field), a Mapping that says how
-well it fits there (the README's table of what maps exactly, approximately or not at
-all is made from them), what it becomes, in words, and the builder's method that puts a
+well it fits there (the job file reference's table of what maps exactly, approximately
+or not at all is made from them), what it becomes, in words, and the builder's method that puts a
 job's value in. A setting that does not map at all has no method: a job that sets it (to
 other than its default) is refused, naming it. The name and the schedule have no method
 either: the exporter maps them itself (export/exporter.py). tests/unit/test_export.py
@@ -32,8 +32,8 @@ EngineBuilder = TypeVar("EngineBuilder", bound="Builder")
 
 @dataclass(frozen=True)
 class Mapping(Generic[EngineBuilder]):
-    fit: str  # EXACT, APPROXIMATE or NOT_AT_ALL: how well it can map, for the README
-    becomes: str  # what it becomes there, in the README's words
+    fit: str  # EXACT, APPROXIMATE or NOT_AT_ALL: how well it can map, for the reference
+    becomes: str  # what it becomes there, in the reference's words
     # the engine builder's method that takes the job's value; None: NOT_AT_ALL, or the name
     # and the schedule, which the exporter maps
     apply: Callable[[EngineBuilder, Any], None] | None = None

@@ -54,7 +54,7 @@ def read_host_config(paths: Paths) -> HostConfig:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise InvalidInput(f"{path}: not valid TOML: {err}", "fix the file (README.md, 'Monitoring and alerts')") from None
+        raise InvalidInput(f"{path}: not valid TOML: {err}", "fix the file (docs/monitoring.md)") from None
     _check_keys(document, path)
     textfile = document.get("metrics", {}).get("textfile_dir")
     hpc = document.get("dcgm", {}).get("hpc_job_mapping_dir")

@@ -85,6 +85,6 @@ def _check_keys(document: dict[str, Any], source: Path) -> None:
             raise InvalidInput(f"{section} must be a table ([{section}]), got {table!r}")
         unknown += [f"{section}.{key}" for key in table if key not in allowed]
     if unknown:
-        raise InvalidInput(f"unknown key {unknown[0]!r}", "remove it; the README's job file reference lists every key")
+        raise InvalidInput(f"unknown key {unknown[0]!r}", "remove it; docs/reference/job-file.md lists every key")
     if "name" in document and not isinstance(document["name"], str):
         raise InvalidInput(f"name must be a string, got {document['name']!r}")

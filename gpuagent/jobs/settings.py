@@ -6,9 +6,9 @@ reader for the option and the key, so a hand-edited file is held to the CLI's ru
 it is written back to TOML, to JSON (`show --json`) and for people, its default, what it
 gives docker's create call (`docker`: host/dockerd.py) and whether a notebook or shell
 takes it (`session`: sessions/spec.py). The `add` command's options, the job file, `show
---json`, the container of each run, a session's options and the README's job file
-reference are made from this table; tests/unit/test_settings_reference.py fails when the
-README and the table disagree. The Job dataclass (jobs/job.py) is written out, a typed
+--json`, the container of each run, a session's options and the job file reference
+(docs/reference/job-file.md) are made from this table; tests/unit/test_docs_reference.py
+fails when that page and the table disagree. The Job dataclass (jobs/job.py) is written out, a typed
 field per row, and tests/unit/test_jobs.py holds it to the table. Each cluster engine maps
 the rows in a table of its own (export/slurm.py, export/kubernetes.py), and a test fails
 when one misses a row: adding a setting is one row plus its words, its Job field, and a
@@ -46,7 +46,7 @@ OWN = "its own"  # the option's only: the job's value is for its scheduled runs
 
 @dataclass(frozen=True)
 class Kind:
-    """A TOML type: what a key's value must be, and how the README names it."""
+    """A TOML type: what a key's value must be, and how the reference names it."""
 
     words: str
     check: Callable[[Any], bool]
@@ -80,7 +80,7 @@ class Setting:
     key: str
     kind: Kind
     options: tuple[str, ...]  # `add`'s spelling, e.g. ("-v", "--volume"); a boolean's "--x/--no-x"
-    help: str  # for `gpuagent add --help` and the README
+    help: str  # for `gpuagent add --help` and the job file reference
     read: Callable[[Any, str], Any]  # the TOML-typed value and a label for errors -> the Job's value
     default: Any  # the Job's value when neither option nor key is given
     to_toml: Callable[[Any], Any] = lambda value: value  # the Job's value -> the key's value

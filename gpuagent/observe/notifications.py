@@ -33,7 +33,7 @@ TAIL_LINES = 20  # of the run's log tail, in a message
 TAIL_LINE_CHARS = 500  # a longer line is cut: a 48 KiB progress line is no use in a chat
 PING_BODY_BYTES = 100_000  # healthchecks.io keeps the first 100 kB of a ping's body
 
-_READ_MORE = "README.md, 'Notifications'"
+_READ_MORE = "docs/notifications.md"
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 _PING_URL = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?", re.IGNORECASE)
 

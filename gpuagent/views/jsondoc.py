@@ -1,6 +1,6 @@
 """--json: each read command's result as one JSON document, for scripts.
 
-The field names are an interface: README.md ("JSON output") documents them and
+The field names are an interface: docs/reference/json-output.md documents them and
 tests/unit/test_json_output.py holds their schema. Add fields; never rename or drop one.
 Moments are ISO 8601 in UTC, sizes are bytes, durations are seconds, and an unknown or
 missing value is null. No Rich here: --json output imports none of it.

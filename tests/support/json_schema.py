@@ -3,7 +3,7 @@
 A type is a Python type (int excludes bool; float takes int), MOMENT (an ISO 8601 time
 in UTC), Maybe(schema) (that or null), [schema] (a list of it), MapOf(type) (an object
 with any keys), OneOf(values) or a dict (an object with exactly these keys).
-README.md's "JSON output" section documents each field name.
+docs/reference/json-output.md documents each field name (tests/support/json_fields.py).
 
 A job's settings are not listed here: each is its row's JSON name (jobs/settings.py)
 with the schema of its Job field's type (jobs/job.py), so a new row is checked as it comes.

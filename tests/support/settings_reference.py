@@ -1,8 +1,7 @@
-"""The README's job file reference, made from the settings table (jobs/settings.py), and
-its table of what maps to a cluster, made from each export engine's table.
-
-`python -m tests.support.settings_reference` prints it; tests/unit/test_settings_reference.py
-fails when README.md holds anything else between its markers.
+"""The job file reference (docs/reference/job-file.md), made from the settings table
+(jobs/settings.py), and its table of what maps to a cluster, made from each export
+engine's table. tests/support/docs_reference.py writes both into the page between their
+markers, and tests/unit/test_docs_reference.py fails when the page holds anything else.
 """
 
 from gpuagent.export.engines import ENGINES, NAME_AND_SCHEDULE, Mapping

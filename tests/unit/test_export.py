@@ -87,7 +87,7 @@ def test_each_engine_maps_every_setting_and_nothing_else(engine):
     assert not missing, f"{engine} has no mapping for {missing}: add a line to its table"
     strangers = sorted(set(table) - set(fields) - set(NAME_AND_SCHEDULE))
     assert not strangers, f"{engine} maps {strangers}, which are not settings"
-    assert list(table) == [*NAME_AND_SCHEDULE, *fields], f"{engine}'s table is not in the settings' order (the README's table follows it)"
+    assert list(table) == [*NAME_AND_SCHEDULE, *fields], f"{engine}'s table is not in the settings' order (the job file reference's table follows it)"
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -1,5 +1,5 @@
 """--json on every read command: each document against its schema (tests/support/json_schema.py),
-and every field name documented in README.md. (Every record of each:
+and every field name documented in docs/reference/json-output.md. (Every record of each:
 tests/tools/test_json_output_records.py.)"""
 
 import dataclasses
@@ -13,7 +13,7 @@ from gpuagent.jobs.settings import SETTINGS
 from tests.support import json_schema
 from tests.support.json_schema import DOCUMENTS, Maybe, check, field_names
 
-README = Path(__file__).resolve().parents[2] / "docs" / "reference" / "json-output.md"
+JSON_PAGE = Path(__file__).resolve().parents[2] / "docs" / "reference" / "json-output.md"
 
 
 def test_show_names_every_job_setting():
@@ -23,7 +23,7 @@ def test_show_names_every_job_setting():
 
 
 def test_readme_documents_every_field():
-    section = README.read_text()
+    section = JSON_PAGE.read_text()
     documented = set(re.findall(r"`([a-z_]+)`", section))
     missing = sorted(set().union(*(field_names(schema) for schema in DOCUMENTS.values())) - documented)
     assert missing == []
