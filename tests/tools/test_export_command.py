@@ -6,17 +6,11 @@ import stat
 
 import pytest
 
-from tests.support.agent import AgentHome
+from tests.unit import test_export_spellings
+from tests.unit.test_export_spellings import IMAGE
 
-IMAGE = "gpuagent-test/busybox:latest"
-
-
-@pytest.fixture
-def home(tmp_path):
-    home = AgentHome(tmp_path / "home")
-    home.write_job("nightly", IMAGE, ["sh", "-c", "echo hi"], gpus=1, memory="1g", timeout="1h")
-    home.write_job("hourly", IMAGE, ["true"], schedule={"cron": "0 * * * *"})
-    return home
+# the two jobs the in-process half exports, there as here
+home = test_export_spellings.home
 
 
 def test_one_job_goes_to_stdout_and_the_approximations_to_stderr(home):
