@@ -23,9 +23,6 @@ EXACT = "exact"
 APPROXIMATE = "approximate"
 NOT_AT_ALL = "not at all"
 ENGINES = {"slurm": "Slurm", "kubernetes": "Kubernetes"}
-# What every engine's table maps besides the settings' rows, first: the job's identity,
-# which the exporter maps itself.
-NAME_AND_SCHEDULE = ("name", "schedule")
 
 EngineBuilder = TypeVar("EngineBuilder", bound="Builder")
 

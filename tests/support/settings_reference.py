@@ -4,7 +4,7 @@ engine's table. tests/support/docs_reference.py writes both into the page betwee
 markers, and tests/unit/test_docs_reference.py fails when the page holds anything else.
 """
 
-from gpuagent.export.engines import ENGINES, NAME_AND_SCHEDULE, Mapping
+from gpuagent.export.engines import ENGINES, Mapping
 from gpuagent.export.exporter import MAPPINGS
 from gpuagent.jobs.schedule import KIND_HELP, ZONE_HELP, ZONE_KEY
 from gpuagent.jobs.settings import BOOLEAN, SETTINGS, Setting
@@ -13,6 +13,9 @@ BEGIN = "<!-- job settings: made from gpuagent/jobs/settings.py -->"
 END = "<!-- end of job settings -->"
 CLUSTER_BEGIN = "<!-- cluster mappings: made from gpuagent/jobs/settings.py -->"
 CLUSTER_END = "<!-- end of cluster mappings -->"
+# What every engine's table holds before the settings' rows, for the reference: the job's
+# identity, which the exporter maps itself (export/exporter.py).
+NAME_AND_SCHEDULE = ("name", "schedule")
 
 
 def _default(setting: Setting) -> str:

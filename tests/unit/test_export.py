@@ -11,7 +11,7 @@ import yaml
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.export.cronline import cron_line
-from gpuagent.export.engines import ENGINES, NAME_AND_SCHEDULE, NOT_AT_ALL
+from gpuagent.export.engines import ENGINES, NOT_AT_ALL
 from gpuagent.export.exporter import MANIFEST, MAPPINGS, SCRIPT, SCRONTAB, ExportOptions, export_job, kind_of, read_header
 from gpuagent.export.gpucheck import NO_FIT
 from gpuagent.export.slurm import pyxis_image
@@ -19,6 +19,7 @@ from gpuagent.jobs.job import job_from_options
 from gpuagent.jobs.schedule import parse_schedule
 from gpuagent.jobs.settings import SETTINGS
 from tests.support import kubecheck
+from tests.support.settings_reference import NAME_AND_SCHEDULE
 
 IMAGE = "pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime"
 
