@@ -9,7 +9,7 @@ from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import existing_history, get_run, metric_points_of
 from gpuagent.observe.notifications import Notification
-from gpuagent.runs.record import RunRecord, Status
+from gpuagent.runs.record import RunRecord, Status, parse_subject
 from gpuagent.runs.runmetrics import MetricPoint
 
 
@@ -28,8 +28,6 @@ class RunInFull:
 
 def list_runs(paths: Paths, name: str | None, limit: int, status: str | None = None, since: datetime | None = None) -> RunHistory:
     if name is not None:
-        from gpuagent.sessions.spec import parse_subject  # imported only when a name is given
-
         parse_subject(name)
     if status is not None and status not in set(Status):
         raise InvalidInput(f"--status: unknown status {status!r}", f"use one of: {', '.join(Status)}")

@@ -7,7 +7,7 @@ from gpuagent.core.errors import InvalidInput, NotFound
 from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import get_run
 from gpuagent.host.systemd import Systemd, notebook_unit_name, service_unit_name
-from gpuagent.sessions.spec import Kind, kind_of, parse_subject
+from gpuagent.runs.record import RunKind, kind_of, parse_subject
 
 
 def job_logs(
@@ -22,9 +22,9 @@ def job_logs(
     `follow` the stream goes on until it is closed. `name` is a job's, or a notebook's
     `notebook/NAME`."""
     kind = kind_of(parse_subject(name))
-    if kind == Kind.SHELL:
+    if kind == RunKind.SHELL:
         raise InvalidInput(f"{name}: a shell's output goes to its terminal, not the journal", f"see `gpuagent history {name}` for its sessions")
-    unit = notebook_unit_name(name.partition("/")[2]) if kind == Kind.NOTEBOOK else service_unit_name(name)
+    unit = notebook_unit_name(name.partition("/")[2]) if kind == RunKind.NOTEBOOK else service_unit_name(name)
     invocation_id = None
     if run_id is not None:
         run = get_run(paths, run_id)

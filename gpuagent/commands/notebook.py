@@ -21,10 +21,10 @@ from gpuagent.host.jupyter import answers, bindable, free_port, ssh_login
 from gpuagent.host.systemd import Systemd, notebook_unit_name
 from gpuagent.jobs.catalog import load_job, verify_environment
 from gpuagent.jobs.units import missing_units
-from gpuagent.runs.record import RunRecord
+from gpuagent.runs.record import RunKind, RunRecord, subject
 from gpuagent.sessions.jupyterlab import FIRST_PORT, Address, NotebookSpec, check_port, check_times
 from gpuagent.sessions.live_notebooks import notebook_names, ports_taken, read_notebook, remove_notebook, write_notebook
-from gpuagent.sessions.spec import Kind, file_form, over_job, subject
+from gpuagent.sessions.spec import file_form, over_job
 
 DEFAULT_NAME = "lab"
 READY_TIMEOUT_SECONDS = 180  # a first start of a big image on a busy disk
@@ -107,7 +107,7 @@ def _port(paths: Paths, port: int | None) -> int:
 
 def _wait_until_it_answers(paths: Paths, systemd: Systemd, spec: NotebookSpec, unit: str) -> RunRecord | None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    holder = subject(Kind.NOTEBOOK, spec.name)
+    holder = subject(RunKind.NOTEBOOK, spec.name)
     while True:
         if answers(spec.port, spec.token):
             return _newest_run(paths, holder)
@@ -138,7 +138,7 @@ def stop_notebook(paths: Paths, name: str) -> RunRecord | None:
     if not systemd.service_state(unit).running and not paths.notebook_file(name).exists():
         raise InvalidInput(f"no notebook named {name!r} is running", "see `gpuagent notebook list`")
     systemd.stop(unit)
-    return _newest_run(paths, subject(Kind.NOTEBOOK, name))
+    return _newest_run(paths, subject(RunKind.NOTEBOOK, name))
 
 
 def list_notebooks(paths: Paths) -> list[NotebookState]:
@@ -151,5 +151,5 @@ def list_notebooks(paths: Paths) -> list[NotebookState]:
         except InvalidInput:
             spec = None
         running = systemd.service_state(notebook_unit_name(name)).running
-        listed.append(NotebookState(spec, name, running, _newest_run(paths, subject(Kind.NOTEBOOK, name))))
+        listed.append(NotebookState(spec, name, running, _newest_run(paths, subject(RunKind.NOTEBOOK, name))))
     return listed

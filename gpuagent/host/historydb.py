@@ -83,6 +83,16 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN upstream_run_id TEXT;
     CREATE INDEX runs_by_upstream ON runs (upstream_run_id);
     """,
+    # Runs submitted to the queue: who submitted them, their sweep and its values, and
+    # the GPU memory admission asked for and where that number came from (queue/).
+    """
+    ALTER TABLE runs ADD COLUMN submitter TEXT;
+    ALTER TABLE runs ADD COLUMN group_id TEXT;
+    ALTER TABLE runs ADD COLUMN params TEXT;
+    ALTER TABLE runs ADD COLUMN vram_need INTEGER;
+    ALTER TABLE runs ADD COLUMN vram_need_source TEXT;
+    CREATE INDEX runs_by_group ON runs (group_id, started_at);
+    """,
 ]
 
 # What a store that cannot be opened or written raises: the database locked or corrupt,
@@ -154,6 +164,7 @@ class HistoryStore:
         values = dataclasses.asdict(run)
         values["gpu_uuids"] = ",".join(run.gpu_uuids)
         values["metrics"] = None if run.metrics is None else json.dumps(run.metrics)
+        values["params"] = None if run.params is None else json.dumps(run.params)
         columns = ", ".join(values)
         updates = ", ".join(f"{column} = excluded.{column}" for column in values if column != "run_id")
         self._db.execute(
@@ -390,6 +401,7 @@ def _notification(row: sqlite3.Row) -> Notification:
 def _record(row: sqlite3.Row) -> RunRecord:
     values = dict(row)
     values["gpu_uuids"] = tuple(filter(None, values["gpu_uuids"].split(",")))
-    if values.get("metrics") is not None:
-        values["metrics"] = json.loads(values["metrics"])
+    for column in ("metrics", "params"):
+        if values.get(column) is not None:
+            values[column] = json.loads(values[column])
     return RunRecord(**values)

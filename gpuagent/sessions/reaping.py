@@ -11,10 +11,10 @@ from gpuagent.core.errors import InvalidInput
 from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
 from gpuagent.host.locks import flocked
+from gpuagent.runs.record import RunKind, kind_of, parse_subject
 from gpuagent.runs.recorder import RunRecorder
 from gpuagent.runs.runner import reap_orphans
 from gpuagent.sessions.live_notebooks import remove_notebook
-from gpuagent.sessions.spec import Kind, kind_of, parse_subject
 
 # How systemd says the service ended, to its ExecStopPost ($SERVICE_RESULT) and to its
 # failure handler ($MONITOR_SERVICE_RESULT): these two mean `gpuagent run` exited by
@@ -35,9 +35,9 @@ def reap_job(paths: Paths, name: str, log: Log) -> list[str]:
     holds its lock (then its run is going, and nothing is touched). Returns the names of
     the containers removed."""
     kind = kind_of(parse_subject(name))
-    if kind == Kind.SHELL:
+    if kind == RunKind.SHELL:
         raise InvalidInput(f"{name}: a shell's container is removed when it exits; only jobs and notebooks are reaped")
-    notebook = name.partition("/")[2] if kind == Kind.NOTEBOOK else None
+    notebook = name.partition("/")[2] if kind == RunKind.NOTEBOOK else None
     lock = paths.notebook_lock(notebook) if notebook else paths.job_lock(name)
     with flocked(lock, wait=False) as free:
         if not free:

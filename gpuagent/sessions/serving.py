@@ -17,12 +17,12 @@ from gpuagent.host.jupyter import LOOPBACK
 from gpuagent.host.locks import flocked
 from gpuagent.jobs.catalog import read_job_file
 from gpuagent.runs.attempt import Attempt, Log, SessionTerms, Terminal, attempted, new_record, signals_stop_the_run
-from gpuagent.runs.record import RunRecord, Status
+from gpuagent.runs.record import RunKind, RunRecord, Status, subject
 from gpuagent.runs.recorder import RunRecorder
 from gpuagent.runs.runner import reap_orphans
 from gpuagent.sessions.jupyterlab import CONTAINER_PORT, ending
 from gpuagent.sessions.live_notebooks import read_notebook, remove_notebook
-from gpuagent.sessions.spec import Kind, file_form, session_job, subject
+from gpuagent.sessions.spec import file_form, session_job
 
 # How a notebook's agent exits: a notebook that ended as notebooks do is no failure.
 ENDED_AS_EXPECTED = frozenset({Status.SUCCEEDED, Status.TIMED_OUT, Status.STOPPED})
@@ -33,7 +33,7 @@ LOGIN_SHELL = ("/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec b
 def serve_notebook(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[RunRecord, int]:
     """Serve notebook `name` until it ends; its record, and the exit status for systemd
     (0 when it ended as notebooks do: idle, at its max time, or stopped)."""
-    holder = subject(Kind.NOTEBOOK, name)
+    holder = subject(RunKind.NOTEBOOK, name)
     recorder = RunRecorder(paths, log)
     try:
         with flocked(paths.notebook_lock(name), wait=False) as holding, signals_stop_the_run():
@@ -67,7 +67,7 @@ def open_shell(
         with signals_stop_the_run(hang_up=True):
             attempt = Attempt(
                 paths,
-                new_record(subject(Kind.SHELL, job_name)),
+                new_record(subject(RunKind.SHELL, job_name)),
                 recorder,
                 output,
                 log,

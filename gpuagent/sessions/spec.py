@@ -1,9 +1,6 @@
 """Notebooks and shells: sessions in a job's environment, admitted and recorded like runs.
 
-History names a session's runs `KIND/NAME` (`notebook/lab`, `shell/nightly`): no job name
-holds a `/`, so a job's history, metrics and notifications never count a session's, and
-`gpuagent history notebook/lab` finds one notebook's. The same name labels its container,
-so `gpus` shows it as the holder of its GPU.
+History names a session's runs `notebook/NAME` and `shell/JOB` (runs/record.py).
 
 A session's Job carries the settings whose row in the settings table says `session`: those
 FROM_JOB (image, GPUs, limits, volumes, env, user, workdir) from a job (`--like`, or the
@@ -14,24 +11,14 @@ retries, notifications) are a job's alone and stay at their defaults.
 """
 
 from collections.abc import Callable, Mapping
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from gpuagent.core.errors import InvalidInput
-from gpuagent.core.values import parse_name
 from gpuagent.jobs.settings import BY_FIELD, FROM_JOB, SETTINGS, Setting
 
 if TYPE_CHECKING:  # the CLI reads SESSION_FIELDS at start-up: the Job only when one is made
     from gpuagent.jobs.job import Job
 
-
-class Kind(StrEnum):
-    NOTEBOOK = "notebook"
-    SHELL = "shell"
-
-
-JOB_KIND = "job"  # what a plain job's runs are, next to the kinds of sessions
-SEPARATOR = "/"
 
 # The settings a session takes, in the table's order: the CLI makes an option of each.
 SESSION_FIELDS = tuple(setting.field for setting in SETTINGS if setting.session)
@@ -41,28 +28,6 @@ ENVIRONMENT_FIELDS = tuple(setting.field for setting in SETTINGS if setting.sess
 SESSION_HELP = {setting.field: setting.session_help for setting in SETTINGS if setting.session_help}
 # A session waits for GPU memory only when asked to (--vram-wait): by default it fails at once.
 _WAIT_FIELD = "vram_wait"
-
-
-def subject(kind: Kind, name: str) -> str:
-    """The name a session's runs have in history and on its container: `notebook/lab`."""
-    return f"{kind}{SEPARATOR}{name}"
-
-
-def kind_of(subject_name: str) -> str:
-    """`job`, `notebook` or `shell`: what a history row's name says it is."""
-    kind, separator, _ = subject_name.partition(SEPARATOR)
-    return kind if separator else JOB_KIND
-
-
-def parse_subject(text: str, label: str = "job name") -> str:
-    """A job's name, or a session's `KIND/NAME`, as history and reap take them."""
-    kind, separator, name = text.partition(SEPARATOR)
-    if not separator:
-        return parse_name(text, label)
-    if kind not in set(Kind):
-        raise InvalidInput(f"invalid {label}: {text!r} is neither a job nor a session", f"a session is {' or '.join(k + '/NAME' for k in Kind)}")
-    parse_name(name, label)
-    return text
 
 
 def file_form(job: "Job") -> dict[str, Any]:

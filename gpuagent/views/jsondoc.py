@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from gpuagent.sessions.spec import kind_of
+from gpuagent.runs.record import kind_of
 
 if TYPE_CHECKING:
     from gpuagent.commands.doctor import DoctorReport

@@ -9,7 +9,7 @@ from gpuagent.core.errors import InvalidInput
 from gpuagent.jobs.job import job_from_options
 from gpuagent.jobs.schedule import NO_TIMER, parse_schedule
 from gpuagent.jobs.settings import BY_FIELD, FROM_JOB, SETTINGS
-from gpuagent.runs.record import Status
+from gpuagent.runs.record import RunKind, Status, kind_of, parse_subject, subject
 from gpuagent.sessions.jupyterlab import (
     COMMAND_NOT_FOUND,
     TOKEN_VARIABLE,
@@ -20,19 +20,7 @@ from gpuagent.sessions.jupyterlab import (
     ending,
     jupyter_command,
 )
-from gpuagent.sessions.spec import (
-    ENVIRONMENT_FIELDS,
-    SESSION_FIELDS,
-    SESSION_HELP,
-    Kind,
-    file_form,
-    kind_of,
-    over_job,
-    parse_subject,
-    session_job,
-    session_options,
-    subject,
-)
+from gpuagent.sessions.spec import ENVIRONMENT_FIELDS, SESSION_FIELDS, SESSION_HELP, file_form, over_job, session_job, session_options
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -47,19 +35,19 @@ def a_job(**options):
 
 
 def test_a_session_is_named_kind_slash_name():
-    assert subject(Kind.NOTEBOOK, "lab") == "notebook/lab"
-    assert subject(Kind.SHELL, "nightly") == "shell/nightly"
+    assert subject(RunKind.NOTEBOOK, "lab") == "notebook/lab"
+    assert subject(RunKind.SHELL, "nightly") == "shell/nightly"
 
 
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [("nightly", "job"), ("notebook/lab", "notebook"), ("shell/nightly", "shell")],
+    [("nightly", "job"), ("notebook/lab", "notebook"), ("shell/nightly", "shell"), ("queue/sweep", "queue")],
 )
 def test_kind_of_says_what_a_history_row_is(name, kind):
     assert kind_of(name) == kind
 
 
-@pytest.mark.parametrize("text", ["notebook/lab", "shell/x", "nightly", "train-2_b"])
+@pytest.mark.parametrize("text", ["notebook/lab", "shell/x", "queue/lr", "nightly", "train-2_b"])
 def test_parse_subject_takes_jobs_and_sessions(text):
     assert parse_subject(text) == text
 
@@ -69,7 +57,7 @@ def test_parse_subject_refuses_an_unknown_kind_saying_what_a_session_is():
         parse_subject("foo/bar")
     said = f"{caught.value.message} {caught.value.hint or ''}"
     assert "'foo/bar'" in caught.value.message, "the message names what was given"
-    assert "notebook/NAME" in said and "shell/NAME" in said, f"it says what a session's name is: {said}"
+    assert "notebook/NAME" in said and "shell/NAME" in said and "queue/NAME" in said, f"it says what a session's name is: {said}"
 
 
 @pytest.mark.parametrize("text", ["shell/Bad Name", "notebook/", "shell/-x", "Nightly", "a" * 64])
