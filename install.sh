@@ -549,8 +549,10 @@ do_uninstall() {
     local up=0 timer unit
     systemd_up && up=1
     if [ "$up" = 1 ]; then
+        # The queue's timer first, so that nothing starts a queued run meanwhile.
+        "${systemctl[@]}" disable --now gpuagent-dispatch.timer >/dev/null 2>&1 || true
         # Stop runs and notebooks first: their ExecStopPost= needs the agent still installed.
-        for unit in $("${systemctl[@]}" list-units --plain --no-legend --state=active,activating 'gpuagent@*.service' 'gpuagent-notebook@*.service' | awk '{print $1}'); do
+        for unit in $("${systemctl[@]}" list-units --plain --no-legend --state=active,activating 'gpuagent@*.service' 'gpuagent-notebook@*.service' 'gpuagent-queued@*.service' | awk '{print $1}'); do
             "${systemctl[@]}" stop "$unit" && changed "stopped $unit"
         done
         # A run stopped so fails, and starts its failure handler: stop those too (a
@@ -586,7 +588,7 @@ do_uninstall() {
     fi
     if [ "$up" = 1 ]; then
         "${systemctl[@]}" daemon-reload
-        "${systemctl[@]}" reset-failed 'gpuagent@*' 'gpuagent-on-failure@*' 2>/dev/null || true
+        "${systemctl[@]}" reset-failed 'gpuagent@*' 'gpuagent-on-failure@*' 'gpuagent-queued@*' 2>/dev/null || true
     fi
     if [ "$purge" = 1 ]; then
         local dir

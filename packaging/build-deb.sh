@@ -5,8 +5,9 @@
 #
 # The package holds a virtual environment at /opt/gpuagent (gpuagent and its
 # dependencies, compiled), the command /usr/bin/gpuagent, the units gpuagent ships (the
-# template gpuagent@.service, its failure handler gpuagent-on-failure@.service and the
-# notebook template gpuagent-notebook@.service) in
+# template gpuagent@.service, its failure handler gpuagent-on-failure@.service, the
+# notebook template gpuagent-notebook@.service, and the queue's gpuagent-queued@.service,
+# gpuagent-dispatch.service and gpuagent-dispatch.timer) in
 # /usr/lib/systemd/system (where Debian policy puts a package's units; local changes go
 # in a drop-in, `systemctl edit gpuagent@.service`), and maintainer
 # scripts (packaging/debian/) that create /etc/gpuagent and /var/lib/gpuagent, reload
@@ -92,7 +93,7 @@ mkdir -p "$root/usr/bin" "$root/usr/lib/systemd/system" "$root/DEBIAN"
 ln -s "$PREFIX/bin/gpuagent" "$root/usr/bin/gpuagent"
 # Every unit as the package being built ships it (`gpuagent add` and doctor compare
 # against the same files): gpuagent/data/ holds them and nothing else.
-install -m 0644 "$venv/lib/python$pyver/site-packages/gpuagent/data/"*.service "$root/usr/lib/systemd/system/"
+install -m 0644 "$venv/lib/python$pyver/site-packages/gpuagent/data/"*.{service,timer} "$root/usr/lib/systemd/system/"
 install -m 0755 "$HERE"/debian/{postinst,prerm,postrm} "$root/DEBIAN/"
 # The Grafana dashboard and the Prometheus alert rules, for the monitoring host to copy.
 share=$root/usr/share/gpuagent/monitoring

@@ -50,6 +50,16 @@ COMMANDS = {
     "run": Entry("run_commands", "Run a job once in the foreground (what its timer does)."),
     "reap": Entry("run_commands", "Stop and remove containers of a job that outlived their agent (the service's ExecStopPost)."),
     "on-failure": Entry("run_commands", None),
+    "submit": Entry(
+        "queue_commands", "Queue a run: it starts when its turn comes and a GPU fits it (gpuagent submit --image IMG [OPTIONS] -- COMMAND [ARGS...])."
+    ),
+    "queue": Entry(
+        "queue_commands",
+        "The queue: each run waiting (in the order they start) or running, what it needs, how long it has waited and why it waits.",
+    ),
+    "cancel": Entry("queue_commands", "Take runs out of the queue; a running one is stopped (its stop grace) and recorded stopped."),
+    "dispatch": Entry("queue_commands", None),
+    "run-queued": Entry("queue_commands", None),
     "history": Entry("history_commands", "Show past runs, newest first; or one run in full (--run); or one metric (--metric)."),
     "report": Entry(
         "report_commands",

@@ -12,7 +12,8 @@ from gpuagent.cli.app import agent_log, click_commands, command_set, err, out, p
 from gpuagent.cli.options import JobName
 from gpuagent.commands.on_failure import handle_failure
 from gpuagent.commands.reap import reap_after_stop
-from gpuagent.commands.trigger import RunEnded, RunEvent, follow_chain, follow_run, trigger_job
+from gpuagent.commands.trigger import follow_chain, follow_run, trigger_job
+from gpuagent.runs.following import RunEnded, RunEvent
 from gpuagent.runs.record import RunRecord
 from gpuagent.runs.runner import run_job
 from gpuagent.views import text

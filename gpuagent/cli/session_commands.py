@@ -13,10 +13,11 @@ from gpuagent.cli.options import AsJson, JobName, argument, complete_job, option
 from gpuagent.commands.notebook import list_notebooks, start_notebook, stop_notebook
 from gpuagent.core.quantities import format_duration, parse_duration
 from gpuagent.host.ttybridge import has_terminal, terminal_bridge
+from gpuagent.jobs.job import given_options
 from gpuagent.jobs.settings import BY_FIELD
 from gpuagent.sessions.jupyterlab import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_TIME
 from gpuagent.sessions.serving import open_shell, serve_notebook
-from gpuagent.sessions.spec import SESSION_FIELDS, SESSION_HELP, session_options
+from gpuagent.sessions.spec import SESSION_FIELDS, SESSION_HELP
 from gpuagent.views import jsondoc, text
 
 sessions = command_set()
@@ -45,7 +46,7 @@ def notebook_start(name: str | None, like: str | None, idle_timeout: str, max_ti
         paths(),
         name,
         like,
-        session_options(given),
+        given_options(given),
         idle_timeout=parse_duration(idle_timeout, option="--idle-timeout"),
         max_time=parse_duration(max_time, option="--max-time"),
         port=port,

@@ -20,11 +20,12 @@ from gpuagent.host.historydb import existing_history
 from gpuagent.host.jupyter import answers, bindable, free_port, ssh_login
 from gpuagent.host.systemd import Systemd, notebook_unit_name
 from gpuagent.jobs.catalog import load_job, verify_environment
+from gpuagent.jobs.job import options_over
 from gpuagent.jobs.units import missing_units
 from gpuagent.runs.record import RunKind, RunRecord, subject
 from gpuagent.sessions.jupyterlab import FIRST_PORT, Address, NotebookSpec, check_port, check_times
 from gpuagent.sessions.live_notebooks import notebook_names, ports_taken, read_notebook, remove_notebook, write_notebook
-from gpuagent.sessions.spec import file_form, over_job
+from gpuagent.sessions.spec import file_form
 
 DEFAULT_NAME = "lab"
 READY_TIMEOUT_SECONDS = 180  # a first start of a big image on a busy disk
@@ -74,7 +75,7 @@ def start_notebook(
             f"notebook {name} is running already",
             f"open it (`gpuagent notebook list`), stop it (`gpuagent notebook stop {name}`), or give another name",
         )
-    settings = over_job({} if like is None else file_form(load_job(paths.job_file(like))), options)
+    settings = options_over({} if like is None else file_form(load_job(paths.job_file(like))), options)
     spec = NotebookSpec(name, settings, 0, secrets.token_hex(24), idle_timeout, max_time, like, time.time())
     # Every setting is checked now, before anything is written.
     verify_environment(spec.job())

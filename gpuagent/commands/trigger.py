@@ -17,14 +17,11 @@ from gpuagent.host.systemd import ServiceState, Systemd, service_unit_name
 from gpuagent.jobs.catalog import load_job
 from gpuagent.jobs.chains import followers
 from gpuagent.jobs.inventory import job_afters
+from gpuagent.runs.following import POLL_SECONDS, RunEnded, RunEvent, follow_unit
 from gpuagent.runs.record import RunRecord, Status
 
-POLL_SECONDS = 0.5
 START_TIMEOUT_SECONDS = 30
 FOLLOWER_TIMEOUT_SECONDS = 15
-# The journal takes the run's last lines a moment after the agent exits: read until
-# nothing new comes twice in a row, for at most this long.
-DRAIN_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -32,33 +29,6 @@ class Triggered:
     unit: str
     before: ServiceState  # the service as it was just before the start
     uses_gpu: bool
-
-
-@dataclass(frozen=True)
-class RunWaiting:
-    """The run has not started its container yet: it waits for GPU memory (or a retry)."""
-
-    run: RunRecord | None  # None until the agent has recorded it
-    vram: bool  # the job needs GPUs: what it waits for is VRAM
-
-
-@dataclass(frozen=True)
-class RunOutput:
-    lines: list[str]  # the container's output and the agent's own lines, as the journal has them
-
-
-@dataclass(frozen=True)
-class RunRunning:
-    run: RunRecord
-
-
-@dataclass(frozen=True)
-class RunEnded:
-    run: RunRecord | None  # the last attempt; None if the agent recorded nothing
-    exit_status: int | None  # the agent's, as systemd saw it
-
-
-RunEvent = RunWaiting | RunOutput | RunRunning | RunEnded
 
 
 def trigger_job(paths: Paths, name: str) -> Triggered:
@@ -81,7 +51,7 @@ def follow_run(paths: Paths, name: str, triggered: Triggered) -> Iterator[RunEve
 def follow_invocation(paths: Paths, name: str, invocation: str, uses_gpu: bool) -> Iterator[RunEvent]:
     """What one invocation of the job's service does, as it happens, ending with RunEnded."""
     with _Attempts(paths, name, invocation) as runs:
-        yield from _follow(Systemd(paths.user_mode), service_unit_name(name), uses_gpu, invocation, runs)
+        yield from follow_unit(Systemd(paths.user_mode), service_unit_name(name), uses_gpu, invocation, runs.latest)
 
 
 def started_followers(paths: Paths, run: RunRecord | None) -> list[RunRecord]:
@@ -123,28 +93,6 @@ def follow_chain(paths: Paths, ended: RunEnded, follow: Callable[[RunRecord, Ite
 def exit_status(ended: RunEnded) -> int:
     """The agent's exit status; 1 where systemd did not say."""
     return 1 if ended.exit_status is None else ended.exit_status
-
-
-def _follow(systemd: Systemd, unit: str, uses_gpu: bool, invocation: str, runs: "_Attempts") -> Iterator[RunEvent]:
-    cursor = None
-    while True:
-        state = systemd.service_state(unit)
-        lines, cursor = systemd.invocation_messages(unit, invocation, cursor)
-        if lines:
-            yield RunOutput(lines)
-        if not state.running or state.invocation_id != invocation:
-            break
-        run = runs.latest()
-        yield RunRunning(run) if run and run.container_id else RunWaiting(run, uses_gpu)
-        time.sleep(POLL_SECONDS)
-    deadline, quiet = time.monotonic() + DRAIN_SECONDS, 0
-    while quiet < 2 and time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS / 2)
-        lines, cursor = systemd.invocation_messages(unit, invocation, cursor)
-        quiet = 0 if lines else quiet + 1
-        if lines:
-            yield RunOutput(lines)
-    yield RunEnded(runs.latest(), state.exit_status)
 
 
 def _invocation(systemd: Systemd, triggered: Triggered) -> str:

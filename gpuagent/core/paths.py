@@ -69,6 +69,16 @@ class Paths:
     def history_db(self) -> Path:
         return self.state_dir / "history.db"
 
+    @property
+    def queue_db(self) -> Path:
+        """The runs submitted and not yet ended (host/queuedb.py): state that outlives a reboot."""
+        return self.state_dir / "queue.db"
+
+    @property
+    def queue_lock(self) -> Path:
+        """Held by the one dispatcher at work (queue/dispatch.py)."""
+        return self.runtime_dir / "queue.lock"
+
     def job_file(self, name: str) -> Path:
         return self.jobs_dir / f"{name}.toml"
 

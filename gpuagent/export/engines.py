@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.quantities import format_duration, mebibytes
 from gpuagent.export.gpucheck import NO_FIT, GpuCheck
+from gpuagent.jobs.settings import AUTO_VRAM, DEFAULT_PRIORITY
 
 EXACT = "exact"
 APPROXIMATE = "approximate"
@@ -66,6 +67,7 @@ class Builder:
     random_delay: int | None = None
     holds_gpus = "the job"
     free_vram_words = "checked with nvidia-smi before the command"
+    priority_words = "set the scheduler's own"
 
     @property
     def most_before_command(self) -> int:
@@ -82,12 +84,21 @@ class Builder:
         if ids:
             self.notes.approximately(f"the scheduler picks the GPUs: the list {', '.join(ids)} is not kept")
 
-    def set_min_free_vram(self, size: int | None) -> None:
+    def set_min_free_vram(self, size: int | str | None) -> None:
+        if size == AUTO_VRAM:
+            self.notes.refuse(
+                "auto is learned from this host's run history, which a cluster does not have",
+                "give a size (--min-free-vram 20GiB): `gpuagent history JOB --json` shows the peak_vram_bytes of its runs",
+            )
         if size is not None:
             self.check.min_free_mib = mebibytes(size)
             self.notes.approximately(
                 f"no scheduler places a job on free GPU memory: {self.free_vram_words}; when they lack it, the job exits {NO_FIT} (--vram-policy)"
             )
+
+    def set_priority(self, priority: int) -> None:
+        if priority != DEFAULT_PRIORITY:
+            self.notes.approximately(f"the scheduler orders jobs by its own rules: priority {priority} is not kept ({self.priority_words})")
 
     def set_max_gpu_util(self, percent: int | None) -> None:
         if percent is not None:

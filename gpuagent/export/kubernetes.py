@@ -42,6 +42,7 @@ class CronJobManifest(Builder):
     security: dict[str, int] = field(default_factory=dict)
     timeout: int | None = None
     holds_gpus = "the pod"
+    priority_words = "set a `priorityClassName` the cluster defines by hand"
     free_vram_words = (
         f"only nodes whose GPUs have that much in all (GPU Feature Discovery's {GPU_MEMORY_LABEL} label), "
         "and a check with nvidia-smi in the pod before the command, which becomes `sh -c` (the image's ENTRYPOINT does not run)"
@@ -208,6 +209,7 @@ KUBERNETES: dict[str, Mapping[CronJobManifest]] = {
     "exclusive": Mapping(
         APPROXIMATE, "a GPU the device plugin gives is the pod's alone (unless the cluster time-slices GPUs)", CronJobManifest.set_exclusive
     ),
+    "priority": Mapping(APPROXIMATE, "the cluster's own order: a `priorityClassName` the cluster defines, set by hand", CronJobManifest.set_priority),
     "volumes": Mapping(
         APPROXIMATE, "`hostPath` volumes (type Directory), `readOnly` mounts: the data must be on every node", CronJobManifest.set_volumes
     ),

@@ -47,6 +47,7 @@ class SlurmScript(Builder):
     retry_delay: int = 60
     holds_gpus = "the job's allocation"
     free_vram_words = "checked with nvidia-smi on the GPUs Slurm gave, before the container starts"
+    priority_words = "add `--nice` or `--qos` by hand"
 
     def _container_option(self, *, pyxis: list[str] | None = None, docker: list[str] | None = None) -> None:
         self.pyxis_options += pyxis or []
@@ -306,6 +307,7 @@ SLURM: dict[str, Mapping[SlurmScript]] = {
     "vram_wait": Mapping(APPROXIMATE, "how long the check polls (inside `--time`)", SlurmScript.set_vram_wait),
     "max_gpu_util": Mapping(APPROXIMATE, "in the same check", SlurmScript.set_max_gpu_util),
     "exclusive": Mapping(APPROXIMATE, "a GPU Slurm gives is the job's alone among Slurm's jobs", SlurmScript.set_exclusive),
+    "priority": Mapping(APPROXIMATE, "Slurm's own priority (age, fair share, QOS): add `--nice` or `--qos` by hand", SlurmScript.set_priority),
     "volumes": Mapping(EXACT, "`--container-mounts` (Pyxis), or `docker run -v`", SlurmScript.set_volumes),
     "env": Mapping(EXACT, "`export` lines in the script, which the container gets", SlurmScript.set_env),
     "env_file": Mapping(

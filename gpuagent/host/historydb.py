@@ -13,9 +13,10 @@ import time
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
-from gpuagent.core.errors import GpuAgentError, NotFound
+from gpuagent.core.errors import NotFound
 from gpuagent.core.paths import Paths
 from gpuagent.host.spool import taken_runs
+from gpuagent.host.sqlitedb import migrate, open_for_writing, open_read_only
 from gpuagent.observe.notifications import Notification
 from gpuagent.runs.record import SKIPPED, RunRecord, Status
 from gpuagent.runs.runmetrics import MetricPoint, metric_points
@@ -99,10 +100,6 @@ MIGRATIONS = [
 # the disk full, the directory gone. The recorder retries and spools on these.
 STORE_ERRORS = (sqlite3.Error, OSError)
 
-# How long a write waits for another writer before it fails; the runner retries a failed
-# record for longer (recorder.py), so this only bounds one attempt.
-BUSY_TIMEOUT_MS = 5000
-
 
 class HistoryStore:
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
@@ -112,33 +109,11 @@ class HistoryStore:
         self._notifications_table: bool | None = None  # whether it has one: see _has_notifications
         self._run_columns: frozenset[str] | None = None  # see _has_column
         if read_only:
-            self._db = _connect_read_only(path)
+            self._db = open_read_only(path, "runs", "history")
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        # In WAL mode NORMAL cannot corrupt the database; a power cut may lose the last
-        # commits, and a run writes several: one fsync per checkpoint, not per write.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        self._db = open_for_writing(path)
+        migrate(self._db, MIGRATIONS)
         self._replay_spool(path)
-
-    def _migrate(self) -> None:
-        # One migration per transaction, the version read inside it: two agents opening
-        # a new database together cannot both apply the same step. executescript()
-        # would commit by itself, so statements run one by one.
-        while True:
-            self._db.execute("BEGIN IMMEDIATE")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version >= len(MIGRATIONS):
-                self._db.execute("COMMIT")
-                return
-            for statement in filter(str.strip, MIGRATIONS[version].split(";")):
-                self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version = {version + 1}")
-            self._db.execute("COMMIT")
 
     def _replay_spool(self, path: Path) -> None:
         """Add the runs an agent could not record earlier (recorder.py), all or none."""
@@ -235,6 +210,22 @@ class HistoryStore:
             (f"$.{name}", job, Status.SUCCEEDED, before, f"$.{name}"),
         ).fetchone()
         return None if row is None else float(row[0])
+
+    def recent_peaks(self, names: Collection[str], limit: int) -> list[int]:
+        """The peak GPU memory of the newest `limit` successful runs named any of `names`
+        that recorded one, newest first (runs_by_job_status reads them in order)."""
+        marks = ", ".join("?" * len(names))
+        rows = self._db.execute(
+            f"SELECT peak_vram_bytes FROM runs WHERE job IN ({marks}) AND status = ? AND peak_vram_bytes > 0 ORDER BY started_at DESC LIMIT ?",
+            (*names, Status.SUCCEEDED, limit),
+        )
+        return [row[0] for row in rows]
+
+    def group_runs(self, group_id: str) -> list[RunRecord]:
+        """A sweep's runs (each one's last attempt's record), oldest first."""
+        if not self._has_column("group_id"):
+            return []
+        return [_record(row) for row in self._db.execute("SELECT * FROM runs WHERE group_id = ? ORDER BY started_at", (group_id,))]
 
     def started_by(self, run_id: str) -> list[RunRecord]:
         """The runs of following jobs (--after) that the run's success started, oldest first."""
@@ -347,45 +338,6 @@ def runs_query(job: str | None, limit: int, *, status: str | None = None, since:
 def period_query(job: str, since: float) -> tuple[str, tuple]:
     """The SELECT behind HistoryStore.runs_in_period, and its parameters."""
     return "SELECT * FROM runs WHERE job = ? AND started_at >= ? ORDER BY started_at", (job, since)
-
-
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """A connection that never writes. A WAL database normally needs its -shm file,
-    which SQLite creates (it cannot in a directory the reader may not write) and removes
-    when the last writer closes. Where it cannot, and there is no -wal file (so every
-    commit is in the database file), the file is read as it is (`immutable`)."""
-    try:
-        return _opened(path, "mode=ro")
-    except sqlite3.Error as err:
-        if (err.sqlite_errorcode or 0) & 0xFF not in _CANNOT_SHARE or path.with_name(f"{path.name}-wal").exists():
-            raise _unreadable(path, err) from err
-    try:
-        return _opened(path, "mode=ro&immutable=1")
-    except sqlite3.Error as err:
-        raise _unreadable(path, err) from err
-
-
-def _opened(path: Path, query: str) -> sqlite3.Connection:
-    """Connected, and read once: SQLite opens the file and its WAL index lazily."""
-    db = sqlite3.connect(f"{path.absolute().as_uri()}?{query}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    db.row_factory = sqlite3.Row
-    try:
-        db.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
-    except sqlite3.Error:
-        db.close()
-        raise
-    return db
-
-
-def _unreadable(path: Path, err: sqlite3.Error) -> GpuAgentError:
-    return GpuAgentError(
-        f"cannot read the history database {path}: {err}",
-        hint="run it as the user that runs the jobs (sudo for system jobs), or get read access to that file and its directory",
-    )
-
-
-# What a read-only connection to a WAL database gets when it may not create the -shm file.
-_CANNOT_SHARE = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
 
 
 _NOTIFICATION_COLUMNS = ", ".join(field.name for field in dataclasses.fields(Notification))

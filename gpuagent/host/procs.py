@@ -1,11 +1,13 @@
 """Host processes, read from /proc: which container one belongs to, and which programs run
-with which flags.
+with which flags; and who runs this one (the user behind sudo).
 
 NVML names the processes on a GPU by host PID. A container's processes sit in a cgroup
 whose path carries the container's id: /docker/<id> (cgroupfs driver, v1 or v2) or
 /system.slice/docker-<id>.scope (systemd driver).
 """
 
+import os
+import pwd
 import re
 from collections.abc import Collection
 from pathlib import Path
@@ -58,3 +60,15 @@ def environment(pid: int, proc_root: Path = Path("/proc")) -> dict[str, str]:
     except OSError:
         return {}
     return dict(entry.decode(errors="replace").partition("=")[::2] for entry in entries if b"=" in entry)
+
+
+def invoking_user() -> str:
+    """Who runs this command: the user behind sudo (SUDO_USER, set by sudo for root), else
+    the effective user's name (its number where the password database has none)."""
+    behind_sudo = os.environ.get("SUDO_USER") if os.geteuid() == 0 else None
+    if behind_sudo:
+        return behind_sudo
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())

@@ -45,6 +45,14 @@ def notebook_unit_name(notebook: str) -> str:
     return f"gpuagent-notebook@{notebook}.service"
 
 
+def queued_unit_name(run_id: str) -> str:
+    return f"gpuagent-queued@{run_id}.service"
+
+
+DISPATCH_SERVICE = "gpuagent-dispatch.service"
+DISPATCH_TIMER = "gpuagent-dispatch.timer"
+
+
 @dataclass(frozen=True)
 class TimerState:
     """A job's timer as systemd holds it."""
@@ -105,13 +113,21 @@ class Systemd:
     def disable_now(self, unit: str) -> None:
         self._run("systemctl", "disable", "--now", unit)
 
+    def enable(self, unit: str) -> None:
+        """Enable without starting."""
+        self._run("systemctl", "enable", unit)
+
+    def disable(self, unit: str) -> None:
+        """Disable without stopping."""
+        self._run("systemctl", "disable", unit)
+
     def start(self, unit: str) -> None:
         """Start without waiting for the unit to finish (a run can take hours)."""
         self._run("systemctl", "start", "--no-block", unit)
 
-    def stop(self, unit: str) -> None:
-        """Stop the unit and wait until it has (its agent records the end first)."""
-        self._run("systemctl", "stop", unit)
+    def stop(self, unit: str, *, wait: bool = True) -> None:
+        """Stop the unit and (`wait`) wait until it has: its agent records the end first."""
+        self._run("systemctl", "stop", *(() if wait else ("--no-block",)), unit)
 
     def show(self, units: Sequence[str], properties: Sequence[str]) -> list[dict[str, str]]:
         """`properties` of each of `units`, in one `systemctl show` (one process for any

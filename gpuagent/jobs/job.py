@@ -9,7 +9,7 @@ looks at the host.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from gpuagent.core import values
 from gpuagent.core.errors import InvalidInput
@@ -35,7 +35,7 @@ class Job:
     after: str | None  # the job whose successes start this one
     gpus: int  # 0: a CPU job
     gpu_ids: tuple[str, ...]  # indexes or UUIDs; empty: any
-    min_free_vram: int | None  # bytes
+    min_free_vram: int | Literal["auto"] | None  # bytes; auto: learned from history (runs/vramneed.py)
     memory: int | None  # bytes
     cpus: float | None  # cores
     shm_size: int | None  # bytes
@@ -43,6 +43,7 @@ class Job:
     vram_wait: int  # seconds
     max_gpu_util: int | None  # percent
     exclusive: bool
+    priority: int  # the queue's order, higher first
     volumes: tuple[Volume, ...]
     env: tuple[tuple[str, str], ...]  # (KEY, value), in the order given
     env_file: str | None
@@ -68,16 +69,41 @@ class Job:
         return f"{self.schedule.describe()}, and after {self.after}"
 
 
-def job_from_options(name: str, schedule: Schedule, options: Mapping[str, Any]) -> Job:
-    """The job `gpuagent add` describes: `options` maps Job fields to the options' values
-    (None: not given); errors name the option."""
+def given_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options given on the command line (`options` maps Job fields to their values,
+    None or [] when not given), as a job file holds them."""
     given = {}
     for field, value in options.items():
         setting = BY_FIELD[field]
-        if value is None:
+        if value is None or value == []:
             continue
         given[field] = setting.from_cli(value, setting.option) if setting.from_cli else value
-    return build_job(name, schedule, given, lambda setting: setting.option)
+    return given
+
+
+def options_over(job_settings: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's settings as a job file holds them, with the options given over them (what
+    a notebook, a shell or a submit --like JOB runs): a value given replaces the job's;
+    `-e` adds to the job's env (a key given wins), and `-v` to its volumes (one at a
+    container path the job mounts replaces the job's)."""
+    merged = {**job_settings, **options}
+    if "env" in options:
+        merged["env"] = {**job_settings.get("env", {}), **options["env"]}
+    if "volumes" in options:
+        given = {_mount_point(volume) for volume in options["volumes"]}
+        merged["volumes"] = [volume for volume in job_settings.get("volumes", []) if _mount_point(volume) not in given] + list(options["volumes"])
+    return merged
+
+
+def _mount_point(volume: str) -> str:
+    """HOST:CONTAINER[:ro] -> CONTAINER (checked later, by the volume's reader)."""
+    return volume.split(":")[1] if volume.count(":") >= 1 else volume
+
+
+def job_from_options(name: str, schedule: Schedule, options: Mapping[str, Any]) -> Job:
+    """The job `gpuagent add` describes: `options` maps Job fields to the options' values
+    (None: not given); errors name the option."""
+    return build_job(name, schedule, given_options(options), lambda setting: setting.option)
 
 
 def build_job(

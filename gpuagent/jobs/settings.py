@@ -35,6 +35,10 @@ DEFAULT_RETRY_DELAY = 60
 # record the run; the grace must fit inside it with room to spare.
 MAX_STOP_GRACE = 240
 MAX_RETRIES = 10
+# --min-free-vram auto: the need is learned from the job's own runs (runs/vramneed.py).
+AUTO_VRAM = "auto"
+# --priority: the queue's order when GPUs are scarce (queue/order.py), higher first.
+LOWEST_PRIORITY, DEFAULT_PRIORITY, HIGHEST_PRIORITY = 0, 50, 100
 WEEK = 7 * 86400
 YEAR = 365 * 86400
 
@@ -142,6 +146,15 @@ def _as_is(value: Any, label: str) -> Any:
 
 def _size_or_none(size: int | None) -> str | None:
     return None if size is None else format_size(size)
+
+
+def _vram_need(text: str, label: str) -> int | str:
+    """A size, or `auto`: learned from history when a run is admitted."""
+    return AUTO_VRAM if text == AUTO_VRAM else v.parse_sized(text, label)
+
+
+def _vram_need_words(need: int | str | None) -> str | None:
+    return need if need == AUTO_VRAM else _size_or_none(need)
 
 
 def _duration_or_none(seconds: int | None) -> str | None:
@@ -264,12 +277,12 @@ SETTINGS: tuple[Setting, ...] = (
         key="min_free_vram",
         kind=STRING,
         options=("--min-free-vram",),
-        help="Free GPU memory each chosen GPU must have, e.g. 20GiB.",
-        read=v.parse_sized,
+        help="Free GPU memory each chosen GPU must have, e.g. 20GiB; auto: learned from the peak of the job's recent successful runs (docs/queue.md).",
+        read=_vram_need,
         default=None,
-        to_toml=_size_or_none,
+        to_toml=_vram_need_words,
         json_key="min_free_vram_bytes",
-        human=lambda s: _dash(_size_or_none(s)),
+        human=lambda s: _dash(_vram_need_words(s)),
         metavar="SIZE",
         session=FROM_JOB,
     ),
@@ -375,6 +388,19 @@ SETTINGS: tuple[Setting, ...] = (
         default=False,
         to_toml=lambda flag: flag or None,
         session=FROM_JOB,
+    ),
+    Setting(
+        field="priority",
+        section="resources",
+        key="priority",
+        kind=INTEGER,
+        options=("--priority",),
+        help=f"Place in the queue when GPUs are scarce: {LOWEST_PRIORITY}-{HIGHEST_PRIORITY}, higher first (default {DEFAULT_PRIORITY}); "
+        "a scheduled run waiting for GPU memory takes its place in the same order (docs/queue.md).",
+        read=_with(v.parse_count, LOWEST_PRIORITY, HIGHEST_PRIORITY),
+        default=DEFAULT_PRIORITY,
+        to_toml=lambda n: None if n == DEFAULT_PRIORITY else n,
+        metavar="N",
     ),
     Setting(
         field="volumes",

@@ -23,8 +23,10 @@ from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
 from gpuagent.core.quantities import format_size
 from gpuagent.host.dockerd import Docker, container_spec
+from gpuagent.host.historydb import STORE_ERRORS, HistoryStore
 from gpuagent.host.runfiles import RunFiles
 from gpuagent.jobs.job import Job
+from gpuagent.jobs.settings import AUTO_VRAM
 from gpuagent.observe import gpumap
 from gpuagent.runs import admission
 from gpuagent.runs.outcome import classify, says_cuda_oom
@@ -32,6 +34,7 @@ from gpuagent.runs.record import RunRecord, Status
 from gpuagent.runs.recorder import RunRecorder
 from gpuagent.runs.reservations import Reservations
 from gpuagent.runs.runmetrics import Upstream, run_environment
+from gpuagent.runs.vramneed import LEARN_FROM_RUNS, vram_need
 
 LOG_TAIL_LINES = 50
 VRAM_POLL_SECONDS = 2.0
@@ -155,7 +158,7 @@ class Attempt:
         self._claim_kept: dict[str, int] | None = None  # a session's: what it claims now, by GPU
 
     def execute(self, job: Job, job_hash: str | None) -> RunRecord:
-        self.job = job
+        self.job = self._with_vram_need(job)
         # kept in memory, written with the next update: even a run docker refuses says its image
         self.run = dataclasses.replace(self.run, image=job.image, job_hash=job_hash)
         docker = self.connect()
@@ -173,6 +176,25 @@ class Attempt:
         finally:
             self.reservations.release(self.run.run_id)
             gpumap.let_go(self.paths, self.run.job, self.log)
+
+    def _with_vram_need(self, job: Job) -> Job:
+        """The job with the free memory its admission asks for, learned from its own runs
+        for auto; the record says the number and where it came from (a queued run's
+        dispatcher has said already)."""
+        if self.run.vram_need_source is not None or not job.uses_gpu:
+            return job
+        peaks = []
+        if job.min_free_vram == AUTO_VRAM:
+            try:
+                with HistoryStore(self.paths.history_db, read_only=True) as history:
+                    peaks = history.recent_peaks((self.run.job,), LEARN_FROM_RUNS)
+            except (*STORE_ERRORS, GpuAgentError) as err:
+                self.log(f"could not read this job's past runs to learn its GPU memory need ({err}): the default stands in")
+        need = vram_need(job.min_free_vram, peaks, self.run.job)
+        if job.min_free_vram == AUTO_VRAM:
+            self.log(f"GPU memory need {format_size(need.bytes)}: {need.source}")
+        self.run = dataclasses.replace(self.run, vram_need=need.bytes, vram_need_source=need.source)
+        return dataclasses.replace(job, min_free_vram=need.bytes)
 
     def _update(self, **fields) -> None:
         self.run = dataclasses.replace(self.run, **fields)
@@ -194,7 +216,8 @@ class Attempt:
             with self.reservations.admission() as book:
                 gpus = read_gpus()
                 own_pids = self._gpuagent_pids(docker, gpus) if job.exclusive else frozenset()
-                decision = admission.decide(book.unclaimed(gpus), needs, own_pids)
+                # A queued run's dispatcher claimed its memory already: not taken off
+                decision = admission.decide(book.unclaimed(gpus, mine=self.run.run_id), needs, own_pids)
                 if decision.admitted:
                     book.claim(self.run.run_id, decision.gpu_uuids, job.min_free_vram or 0, self.run.job, lasting=self.session is not None)
             if decision.admitted:

@@ -24,6 +24,9 @@ from gpuagent.host.locks import flocked
 from gpuagent.host.nvml import GpuSnapshot
 
 SETTLE_SECONDS = 600
+# A claim made for a run whose agent has not started yet (the queue's dispatcher claims for
+# the runs it starts, then exits): it lives this long unless that agent takes it over.
+PENDING_SECONDS = 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Claim:
     created_at: float
     holder: str = ""  # who claims it: the job, or the notebook or shell (sessions/spec.py)
     lasting: bool = False  # held until released, however long
+    pending: bool = False  # made for a run whose agent is starting (PENDING_SECONDS)
 
 
 class ClaimBook:
@@ -46,16 +50,20 @@ class ClaimBook:
     def claimed_bytes(self, gpu_uuid: str) -> int:
         return sum(claim.bytes for claim in self.claims if claim.gpu_uuid == gpu_uuid)
 
-    def unclaimed(self, gpus: list[GpuSnapshot]) -> list[GpuSnapshot]:
-        """The snapshots with other runs' claimed memory taken off what is free."""
+    def unclaimed(self, gpus: list[GpuSnapshot], mine: str | None = None) -> list[GpuSnapshot]:
+        """The snapshots with other runs' claimed memory taken off what is free (`mine`:
+        a run id whose own claim is not taken off)."""
+        others = ClaimBook([claim for claim in self.claims if claim.run_id != mine])
         return [
-            gpu if gpu.free_bytes is None else dataclasses.replace(gpu, free_bytes=max(0, gpu.free_bytes - self.claimed_bytes(gpu.uuid)))
+            gpu if gpu.free_bytes is None else dataclasses.replace(gpu, free_bytes=max(0, gpu.free_bytes - others.claimed_bytes(gpu.uuid)))
             for gpu in gpus
         ]
 
-    def claim(self, run_id: str, gpu_uuids: tuple[str, ...], size: int, holder: str, *, lasting: bool = False) -> None:
+    def claim(self, run_id: str, gpu_uuids: tuple[str, ...], size: int, holder: str, *, lasting: bool = False, pending: bool = False) -> None:
+        """Claim `size` bytes on each GPU for the run, in place of what it claimed before."""
         now = time.time()
-        self.claims += [Claim(run_id, os.getpid(), uuid, size, now, holder, lasting) for uuid in gpu_uuids]
+        self.release(run_id)
+        self.claims += [Claim(run_id, os.getpid(), uuid, size, now, holder, lasting, pending) for uuid in gpu_uuids]
 
     def resize(self, run_id: str, bytes_by_gpu: dict[str, int]) -> bool:
         """Set the run's claim on each GPU; whether anything changed."""
@@ -107,7 +115,10 @@ class Reservations:
 
 
 def _live(claim: Claim) -> bool:
-    if not claim.lasting and time.time() - claim.created_at > SETTLE_SECONDS:
+    age = time.time() - claim.created_at
+    if claim.pending:
+        return age <= PENDING_SECONDS  # its maker has exited: the age alone says
+    if not claim.lasting and age > SETTLE_SECONDS:
         return False
     try:
         os.kill(claim.agent_pid, 0)

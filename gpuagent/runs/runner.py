@@ -19,6 +19,7 @@ from gpuagent.host.dockerd import Docker
 from gpuagent.host.locks import flocked
 from gpuagent.host.runfiles import remove_job_files
 from gpuagent.jobs.catalog import JobFile, load_job, read_job_file
+from gpuagent.jobs.job import Job
 from gpuagent.jobs.settings import DEFAULT_STOP_GRACE
 from gpuagent.observe import announce as notify
 from gpuagent.observe import gpumap, metrics
@@ -113,8 +114,6 @@ def _attempts(
     paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker], upstream: Upstream | None
 ) -> tuple[RunRecord, int]:
     job_file: JobFile | None = None
-    first: RunRecord | None = None
-    attempt = 1
 
     def read_once() -> tuple:
         nonlocal job_file
@@ -125,11 +124,38 @@ def _attempts(
             notify.announce_start(paths, name, log)
         return job_file.job, job_file.sha256
 
+    def record(attempt: int, first: RunRecord | None) -> RunRecord:
+        return new_record(name, attempt, first, upstream)
+
+    return run_attempts(paths, record, read_once, recorder, output, log, connect, upstream)
+
+
+def run_attempts(
+    paths: Paths,
+    record: Callable[[int, RunRecord | None], RunRecord],
+    read_job: Callable[[], tuple[Job, str | None]],
+    recorder: RunRecorder,
+    output: TextIO,
+    log: Log,
+    connect: Callable[[], Docker],
+    upstream: Upstream | None = None,
+) -> tuple[RunRecord, int]:
+    """A run and its retries: `record(attempt, first)` makes each attempt's first record,
+    `read_job` the job (read once, at the first attempt's start). Returns the last
+    attempt's record and the exit status for systemd."""
+    first: RunRecord | None = None
+    attempt = 1
+    job: Job | None = None
+
+    def read_and_keep() -> tuple[Job, str | None]:
+        nonlocal job
+        job, job_hash = read_job()
+        return job, job_hash
+
     while True:
-        attempt_run = Attempt(paths, new_record(name, attempt, first, upstream), recorder, output, log, connect, upstream)
-        run = attempted(attempt_run, read_once, recorder)
-        log(f"run {run.run_id} of {name}: {run.status} ({run.reason})")
-        job = None if job_file is None else job_file.job
+        attempt_run = Attempt(paths, record(attempt, first), recorder, output, log, connect, upstream)
+        run = attempted(attempt_run, read_and_keep, recorder)
+        log(f"run {run.run_id} of {run.job}: {run.status} ({run.reason})")
         if job is None or run.status not in RETRYABLE or attempt > job.retries:
             return run, exit_status(job.vram_policy if job else None, run.status)
         first = first or run

@@ -36,36 +36,6 @@ def file_form(job: "Job") -> dict[str, Any]:
     return {field: value for field, value in held.items() if value is not None}
 
 
-def over_job(job_settings: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
-    """A job's settings (file_form) with the options given over them: a value given
-    replaces the job's; `-e` adds to the job's env (a key given wins), and `-v` to its
-    volumes (one at a container path the job mounts replaces the job's)."""
-    merged = {**job_settings, **options}
-    if "env" in options:
-        merged["env"] = {**job_settings.get("env", {}), **options["env"]}
-    if "volumes" in options:
-        given = {_mount_point(volume) for volume in options["volumes"]}
-        merged["volumes"] = [volume for volume in job_settings.get("volumes", []) if _mount_point(volume) not in given] + list(options["volumes"])
-    return merged
-
-
-def _mount_point(volume: str) -> str:
-    """HOST:CONTAINER[:ro] -> CONTAINER (checked later, by the volume's reader)."""
-    return volume.split(":")[1] if volume.count(":") >= 1 else volume
-
-
-def session_options(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The session options given on the command line (None: not given), as a job file
-    holds them."""
-    given = {}
-    for field, value in values.items():
-        setting = BY_FIELD[field]
-        if value is None or value == []:
-            continue
-        given[field] = setting.from_cli(value, setting.option) if setting.from_cli else value
-    return given
-
-
 def session_job(
     name: str,
     given: Mapping[str, Any],

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from gpuagent.jobs.inventory import JobList
     from gpuagent.jobs.job import Job
     from gpuagent.observe.notifications import Notification
+    from gpuagent.queue.standing import QueueView
     from gpuagent.runs.record import RunRecord
 
 
@@ -174,6 +175,11 @@ def run_record(run: RunRecord, notifications: list[Notification] | None = None) 
         "metrics": run.metrics or {},
         "metrics_problem": run.metrics_problem,
         "upstream_run_id": run.upstream_run_id,
+        "submitter": run.submitter,
+        "group_id": run.group_id,
+        "params": run.params or {},
+        "vram_need_bytes": run.vram_need,
+        "vram_need_source": run.vram_need_source,
         "notifications": [notification(sent) for sent in notifications or []],
     }
 
@@ -253,4 +259,39 @@ def doctor(report: DoctorReport) -> dict:
     return {
         "ready": not report.blocking,
         "findings": [{"check": f.check, "level": f.level, "message": f.message, "fix": f.fix} for f in report.findings],
+    }
+
+
+def queue(view: QueueView) -> dict:
+    return {
+        "entries": [
+            {
+                "run_id": row.entry.id,
+                "name": row.entry.name,
+                "state": row.entry.state,
+                "position": row.position,
+                "priority": row.entry.priority,
+                "submitter": row.entry.submitter,
+                "submitted_at": moment(row.entry.submitted_at),
+                "waited_seconds": round(row.waited, 3),
+                "gpus": row.entry.gpus,
+                "vram_need_bytes": row.need.bytes if row.entry.gpus else None,
+                "vram_need_source": row.need.source if row.entry.gpus else None,
+                "why": row.why,
+                "starts_next": row.starts_next,
+                "gpu_uuids": list(row.entry.gpu_uuids),
+                "group_id": row.entry.group_id,
+                "params": row.entry.params or {},
+                "dedupe_key": row.entry.dedupe_key,
+            }
+            for row in view.rows
+        ],
+        "groups": [
+            {"group_id": group.group_id, "name": group.name, "waiting": group.waiting, "running": group.running, "ended": group.ended}
+            for group in view.groups
+        ],
+        "held_for": view.held_for,
+        "starvation_bound_seconds": view.rules.starvation_bound,
+        "max_gpus_per_submitter": view.rules.max_gpus_per_submitter,
+        "nvml_error": view.gpu_error,
     }

@@ -26,6 +26,7 @@ from gpuagent.views.screen import (
 
 if TYPE_CHECKING:  # each view imports what it needs at run time: a command loads only its own
     from gpuagent.commands.add import AddResult
+    from gpuagent.commands.cancel import Cancelled
     from gpuagent.commands.doctor import DoctorReport
     from gpuagent.commands.export import CheckResult, ExportResult
     from gpuagent.commands.gpus import GpusReport, GpuView
@@ -33,13 +34,15 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.commands.notebook import NotebookState, StartedNotebook
     from gpuagent.commands.show import JobDetail, NotifyOverview
     from gpuagent.commands.status import JobStatus, StatusReport
+    from gpuagent.commands.submit import Submitted
     from gpuagent.commands.sync import SyncResult
-    from gpuagent.commands.trigger import RunEnded, RunEvent, RunWaiting
     from gpuagent.core.errors import GpuAgentError
     from gpuagent.host.systemd import TimerState
     from gpuagent.jobs.inventory import JobList
     from gpuagent.jobs.job import Job
     from gpuagent.observe.notifications import Notification
+    from gpuagent.queue.standing import QueueView
+    from gpuagent.runs.following import RunEnded, RunEvent, RunQueued, RunWaiting
     from gpuagent.runs.record import RunRecord
     from gpuagent.runs.runmetrics import MetricPoint
 
@@ -570,14 +573,14 @@ def doctor(screen: Screen, report: DoctorReport) -> None:
 def follow(screen: Screen, events: Iterator[RunEvent], job: str) -> RunEnded:
     """Print a run's events as they come: a spinner while it waits (a line, off a
     terminal), its output, then how it ended, which is returned."""
-    from gpuagent.commands.trigger import RunOutput, RunRunning, RunWaiting
+    from gpuagent.runs.following import RunOutput, RunQueued, RunRunning, RunWaiting
 
     spinner, said = None, ""
     try:
         for event in events:
             if isinstance(event, RunOutput):
                 emit(screen, *(Line(line) for line in event.lines))
-            elif isinstance(event, RunWaiting):
+            elif isinstance(event, RunWaiting | RunQueued):
                 text = _waiting(event)
                 if screen.is_terminal:
                     spinner = spinner or screen.console.status(text)
@@ -600,7 +603,11 @@ def follow(screen: Screen, events: Iterator[RunEvent], job: str) -> RunEnded:
     raise AssertionError("the run's events ended without RunEnded")
 
 
-def _waiting(event: RunWaiting) -> str:
+def _waiting(event: RunWaiting | RunQueued) -> str:
+    from gpuagent.runs.following import RunQueued
+
+    if isinstance(event, RunQueued):
+        return f"queued, {'next' if event.position == 1 else f'number {event.position}'}: {event.why}" if event.position else "starting"
     if event.run is None:
         return "starting"
     return f"run {event.run.run_id}: waiting for VRAM" if event.vram else f"run {event.run.run_id}: starting its container"
@@ -612,3 +619,55 @@ def _ended(event: RunEnded, job: str) -> Line:
         return Line(Styled(f"{job}: the run ended (exit {event.exit_status}) without a record; see gpuagent logs {job}", "red"))
     style = STATUS_STYLES.get(run.status, "")
     return Line(Styled(f"run {run.run_id} of {job}: {run.status} ({run.reason}), took {duration(run.duration)}", f"bold {style}".strip()))
+
+
+# -- the queue ---------------------------------------------------------------------------
+
+
+def submitted(screen: Screen, result: Submitted) -> None:
+    """One line per run queued: its id first, so a script can take it."""
+    for entry in result.entries:
+        values = "".join(f" {name}={value}" for name, value in (entry.params or {}).items())
+        emit(screen, Line(f"{entry.id} queued as {entry.subject}{values}"))
+    if result.group_id:
+        emit(screen, Line(f"group {result.group_id}: {len(result.entries)} runs; `gpuagent history --group {result.group_id}` compares them"))
+
+
+def queue(screen: Screen, view: QueueView) -> None:
+    if not view.rows:
+        emit(screen, Line("the queue is empty: queue a run with `gpuagent submit --image IMAGE -- COMMAND`"))
+        return
+    rows = []
+    for row in view.rows:
+        entry = row.entry
+        place = str(row.position) if row.position is not None else entry.state
+        why = row.why or ("starts at the next dispatch" if row.starts_next else "")
+        if row.position is None:
+            why = "on " + ", ".join(uuid[:12] for uuid in entry.gpu_uuids) if entry.gpu_uuids else ""
+        values = " ".join(f"{name}={value}" for name, value in (entry.params or {}).items())
+        rows.append(
+            [
+                place,
+                entry.id,
+                entry.subject + (f" {values}" if values else ""),
+                str(entry.priority),
+                entry.submitter,
+                row.needs,
+                format_duration(int(row.waited)),
+                why,
+            ]
+        )
+    emit(screen, Table(["#", "run", "name", "prio", "by", "needs", "waited", "why"], rows, wrap=frozenset({"why", "name"})))
+    for group in view.groups:
+        ended = ", ".join(f"{count} {status}" for status, count in sorted(group.ended.items()))
+        emit(
+            screen, Line(f"group {group.group_id} ({group.name}): {group.waiting} waiting, {group.running} running" + (f", {ended}" if ended else ""))
+        )
+    if view.gpu_error:
+        emit(screen, Line(Styled(f"GPUs not read: {view.gpu_error}", "yellow")))
+
+
+def cancelled(screen: Screen, done: list[Cancelled]) -> None:
+    for each in done:
+        how = "stopped (recorded stopped)" if each.was_running else "taken out of the queue"
+        emit(screen, Line(f"{each.entry.id} ({each.entry.subject}): {how}"))

@@ -60,6 +60,8 @@ def _json_type(schema: Any, shared: dict[int, str]) -> str:
         return f"object ([{shared[id(schema)]}](#{_anchor(shared[id(schema)])}))" if id(schema) in shared else "object"
     if isinstance(schema, json_schema.MapOf):
         return f"object of {_json_type(schema.values, shared)}s"
+    if isinstance(schema, json_schema.Either):
+        return " or ".join(_json_type(option, shared) for option in schema.schemas)
     if isinstance(schema, json_schema.OneOf):
         return "one of " + ", ".join(f"`{value}`" for value in schema.values)
     if schema is json_schema.MOMENT:

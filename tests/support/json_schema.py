@@ -2,7 +2,7 @@
 
 A type is a Python type (int excludes bool; float takes int), MOMENT (an ISO 8601 time
 in UTC), Maybe(schema) (that or null), [schema] (a list of it), MapOf(type) (an object
-with any keys), OneOf(values) or a dict (an object with exactly these keys).
+with any keys), OneOf(values), Either(schemas) (a value of one of them) or a dict (an object with exactly these keys).
 docs/reference/json-output.md documents each field name (tests/support/json_fields.py).
 
 A job's settings are not listed here: each is its row's JSON name (jobs/settings.py)
@@ -37,6 +37,11 @@ class OneOf:
     values: tuple
 
 
+@dataclass(frozen=True)
+class Either:
+    schemas: tuple
+
+
 SCHEDULE = {
     "kind": OneOf(("at", "on", "every", "cron", "none")),
     "value": str,
@@ -49,12 +54,13 @@ SCHEDULE = {
 
 def schema_of(hint: Any) -> Any:
     """The schema of a Job field's value once it is JSON (its row's to_json): X | None is
-    Maybe, a Literal OneOf, a tuple of (key, value) pairs an object of any keys, a tuple a
+    Maybe, X | Y Either, a Literal OneOf, a tuple of (key, value) pairs an object of any keys, a tuple a
     list, a dataclass an object of its fields."""
     origin, arguments = typing.get_origin(hint), typing.get_args(hint)
     if origin in (types.UnionType, typing.Union):
-        [inner] = [argument for argument in arguments if argument is not type(None)]
-        return Maybe(schema_of(inner))
+        inner = [schema_of(argument) for argument in arguments if argument is not type(None)]
+        either = inner[0] if len(inner) == 1 else Either(tuple(inner))
+        return Maybe(either) if type(None) in arguments else either
     if origin is typing.Literal:
         return OneOf(arguments)
     if origin is tuple:
@@ -216,6 +222,15 @@ def check(value: Any, schema: Any, where: str = "$") -> None:
             check(item, schema[0], f"{where}[{index}]")
     elif isinstance(schema, MapOf):
         assert isinstance(value, dict) and all(isinstance(v, schema.values) for v in value.values()), f"{where}: {value!r}"
+    elif isinstance(schema, Either):
+        problems = []
+        for option in schema.schemas:
+            try:
+                check(value, option, where)
+                return
+            except AssertionError as problem:
+                problems.append(str(problem))
+        raise AssertionError("; ".join(problems))
     elif isinstance(schema, OneOf):
         assert value in schema.values, f"{where}: {value!r} is not one of {schema.values}"
     elif schema is float:

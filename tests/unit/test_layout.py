@@ -24,9 +24,10 @@ FEATURES = {
     "observe": {"core", "host", "jobs"},
     "runs": {"core", "host", "jobs", "observe"},
     "sessions": {"core", "host", "jobs", "observe", "runs"},
-    "commands": {"core", "host", "jobs", "export", "observe", "runs", "sessions"},
-    "views": {"core", "host", "jobs", "observe", "runs", "sessions", "commands"},
-    "cli": {"core", "host", "jobs", "observe", "runs", "sessions", "commands", "views"},
+    "queue": {"core", "host", "jobs", "observe", "runs"},
+    "commands": {"core", "host", "jobs", "export", "observe", "runs", "sessions", "queue"},
+    "views": {"core", "host", "jobs", "observe", "runs", "sessions", "queue", "commands"},
+    "cli": {"core", "host", "jobs", "observe", "runs", "sessions", "queue", "commands", "views"},
 }
 # The vocabulary: pure modules of records that adapters store and views show. Any package
 # may import these; they import only core and each other, so no circle can pass through them.
@@ -39,6 +40,7 @@ RECORDS = {
     "gpuagent.observe.notifications",
     "gpuagent.sessions.jupyterlab",
     "gpuagent.sessions.spec",
+    "gpuagent.queue.entry",
 }
 TOP_LEVEL = {"__init__", "__main__"}
 

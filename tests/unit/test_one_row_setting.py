@@ -122,7 +122,8 @@ def test_the_row_reaches_the_job_file_reference(edited):
 def test_the_row_reaches_a_notebooks_options_and_docker_create(edited):
     from gpuagent.cli.session_commands import start_command
     from gpuagent.host.dockerd import container_spec
-    from gpuagent.sessions.spec import SESSION_FIELDS, file_form, over_job, session_job, session_options
+    from gpuagent.jobs.job import given_options, options_over
+    from gpuagent.sessions.spec import SESSION_FIELDS, file_form, session_job
 
     assert "pids_limit" in SESSION_FIELDS
     assert "--pids-limit" in {option for parameter in start_command.params for option in parameter.opts}
@@ -130,7 +131,7 @@ def test_the_row_reaches_a_notebooks_options_and_docker_create(edited):
     like = job_with_limit(pids_limit=512)
     assert file_form(like)["pids_limit"] == 512, "a notebook --like the job takes its value"
     for given, expected in (({}, 512), ({"pids_limit": 64}, 64)):
-        session = session_job("lab", over_job(file_form(like), session_options(given)), command=("jupyter", "lab"), timeout=None)
+        session = session_job("lab", options_over(file_form(like), given_options(given)), command=("jupyter", "lab"), timeout=None)
         create = container_spec(session, "r1", (), image_user="").create_arguments()
         assert create["pids_limit"] == expected
 

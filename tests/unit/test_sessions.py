@@ -6,7 +6,7 @@ import json
 import pytest
 
 from gpuagent.core.errors import InvalidInput
-from gpuagent.jobs.job import job_from_options
+from gpuagent.jobs.job import given_options, job_from_options, options_over
 from gpuagent.jobs.schedule import NO_TIMER, parse_schedule
 from gpuagent.jobs.settings import BY_FIELD, FROM_JOB, SETTINGS
 from gpuagent.runs.record import RunKind, Status, kind_of, parse_subject, subject
@@ -20,7 +20,7 @@ from gpuagent.sessions.jupyterlab import (
     ending,
     jupyter_command,
 )
-from gpuagent.sessions.spec import ENVIRONMENT_FIELDS, SESSION_FIELDS, SESSION_HELP, file_form, over_job, session_job, session_options
+from gpuagent.sessions.spec import ENVIRONMENT_FIELDS, SESSION_FIELDS, SESSION_HELP, file_form, session_job
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -136,7 +136,7 @@ def test_a_session_carries_every_setting_its_row_says_it_takes_from_a_job():
 
 def test_options_given_win_over_the_jobs_settings():
     held = file_form(a_job(memory="64m", env=["FOO=bar"], gpus=1))
-    options = session_options({"memory": "1g", "env": ["FOO=baz", "EXTRA=1"], "gpus": 0, "image": "other:1"})
+    options = given_options({"memory": "1g", "env": ["FOO=baz", "EXTRA=1"], "gpus": 0, "image": "other:1"})
     session = session_job("lab", held | options, command=("jupyter", "lab"), timeout=3600)
 
     assert session.memory == 1 * GiB
@@ -153,14 +153,14 @@ def test_gpus_default_to_as_many_as_named():
 
 def test_image_is_required_when_neither_the_job_nor_the_options_give_one():
     with pytest.raises(InvalidInput) as caught:
-        session_job("lab", session_options({"memory": "1g", "image": None}), command=("sh",), timeout=None)
+        session_job("lab", given_options({"memory": "1g", "image": None}), command=("sh",), timeout=None)
     assert caught.value.message == "--image is required"
     assert "--like JOB" in caught.value.hint
 
 
 def test_a_cpu_session_with_min_free_vram_is_refused_naming_the_option():
     with pytest.raises(InvalidInput) as caught:
-        session_job("lab", session_options({"image": "img:1", "min_free_vram": "8GiB"}), command=("sh",), timeout=None)
+        session_job("lab", given_options({"image": "img:1", "min_free_vram": "8GiB"}), command=("sh",), timeout=None)
     assert "--min-free-vram needs a GPU job" in caught.value.message
     assert "--gpus" in caught.value.hint
 
@@ -185,7 +185,7 @@ def test_a_session_waits_for_gpu_memory_only_when_asked():
     at_once = session_job("nightly", held, command=("sh",), timeout=None)
     assert (at_once.vram_policy, at_once.vram_wait) == ("wait", 0), "someone is at the terminal: fail at once, not after the job's wait"
 
-    waiting = session_job("nightly", held | session_options({"vram_wait": "90s"}), command=("sh",), timeout=None)
+    waiting = session_job("nightly", held | given_options({"vram_wait": "90s"}), command=("sh",), timeout=None)
     assert (waiting.vram_policy, waiting.vram_wait) == ("wait", 90)
 
 
@@ -206,15 +206,13 @@ def test_a_session_name_is_checked():
 
 
 def test_session_options_skips_options_not_given_and_reads_the_cli_forms():
-    options = session_options(
-        {"image": "img:1", "memory": None, "volumes": [], "gpu_ids": [], "env": ["A=1", "B=x=y"], "gpus": 0, "exclusive": False}
-    )
+    options = given_options({"image": "img:1", "memory": None, "volumes": [], "gpu_ids": [], "env": ["A=1", "B=x=y"], "gpus": 0, "exclusive": False})
     assert options == {"image": "img:1", "env": {"A": "1", "B": "x=y"}, "gpus": 0, "exclusive": False}
 
 
 def test_session_options_refuses_a_bad_env_pair_naming_the_option():
     with pytest.raises(InvalidInput, match="--env"):
-        session_options({"env": ["NOEQUALS"]})
+        given_options({"env": ["NOEQUALS"]})
 
 
 # -- notebooks ------------------------------------------------------------------------
@@ -305,9 +303,9 @@ def test_options_over_a_job_add_to_its_env_and_volumes_and_replace_the_rest():
     job = {"image": "train:1", "memory": "2g", "env": {"A": "1", "B": "2"}, "volumes": ["/srv/data:/data:ro", "/srv/ckpt:/checkpoints"]}
     options = {"memory": "8g", "env": {"B": "3"}, "volumes": ["/scratch:/data"]}
 
-    merged = over_job(job, options)
+    merged = options_over(job, options)
 
     assert merged["memory"] == "8g" and merged["image"] == "train:1"
     assert merged["env"] == {"A": "1", "B": "3"}, "-e adds to the job's env; a key given wins"
     assert merged["volumes"] == ["/srv/ckpt:/checkpoints", "/scratch:/data"], "-v at a path the job mounts replaces that mount"
-    assert over_job(job, {}) == job
+    assert options_over(job, {}) == job

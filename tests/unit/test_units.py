@@ -48,7 +48,7 @@ def test_the_template_hands_its_failures_to_the_shipped_handler_of_the_same_job(
 def test_the_shipped_units_are_the_packages_data_and_units_links_to_each():
     repo = Path(__file__).resolve().parents[2]
     shipped = sorted(unit.name for unit in SHIPPED_UNITS)
-    assert sorted(path.name for path in (repo / "gpuagent/data").glob("*.service")) == shipped, "build-deb.sh installs every one"
+    assert sorted(path.name for path in (repo / "gpuagent/data").glob("*.*")) == shipped, "build-deb.sh installs every one"
     assert sorted(path.name for path in (repo / "units").iterdir()) == shipped
     for unit in SHIPPED_UNITS:
         assert (repo / "units" / unit.name).resolve() == unit.source.resolve()

@@ -1,0 +1,159 @@
+"""gpuagent submit: queue a run (or a sweep of runs), validated as `add` validates a job,
+then hand the queue to its dispatcher and return; with --wait, follow the run.
+
+A refused submit writes nothing: every run of a sweep is built and checked before any is
+queued, and the queue takes all of them or none (host/queuedb.py).
+"""
+
+import secrets
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gpuagent.core.errors import InvalidInput
+from gpuagent.core.paths import Paths
+from gpuagent.core.values import parse_name
+from gpuagent.host.files import write_atomic
+from gpuagent.host.historydb import existing_history
+from gpuagent.host.procs import invoking_user
+from gpuagent.host.queuedb import QueueStore
+from gpuagent.host.systemd import DISPATCH_SERVICE, Systemd, queued_unit_name
+from gpuagent.jobs.catalog import load_job, verify_environment
+from gpuagent.jobs.job import options_over
+from gpuagent.jobs.units import missing_units
+from gpuagent.queue.entry import EntryState, QueueEntry, entry_job, submit_form
+from gpuagent.queue.standing import queue_view
+from gpuagent.queue.sweeps import parse_sweeps, sweep_env
+from gpuagent.runs.following import RunEnded, RunEvent, RunQueued, follow_unit
+from gpuagent.runs.record import RunRecord
+
+DEFAULT_NAME = "run"
+POLL_SECONDS = 0.5
+MAX_DEDUPE_KEY = 200
+
+
+@dataclass(frozen=True)
+class Submitted:
+    entries: list[QueueEntry]
+    group_id: str | None  # a sweep's
+
+
+def submit(
+    paths: Paths,
+    name: str | None,
+    like: str | None,
+    options: Mapping[str, Any],
+    command: Sequence[str] | None,
+    *,
+    dedupe: str | None = None,
+    sweeps: Sequence[str] = (),
+) -> Submitted:
+    """`options` map SUBMIT_FIELDS to their values as a job file holds them (None: not
+    given); those given win over the --like job's (`-e` and `-v` add to its)."""
+    name = parse_name(name or like or DEFAULT_NAME, "--name")
+    sweep = parse_sweeps(sweeps)
+    key = _dedupe_key(dedupe)
+    settings = options_over({} if like is None else submit_form(load_job(paths.job_file(like))), options)
+    if command:
+        settings["command"] = list(command)
+    submitter, now = invoking_user(), time.time()
+    group_id = secrets.token_hex(4) if sweep.names else None
+    learn_from = (f"queue/{name}",) + (() if like is None else (like,))
+    entries = [_entry(name, settings, params, now, submitter, key, group_id, learn_from, index) for index, params in enumerate(sweep.combinations())]
+    # Everything is checked: only now is anything written.
+    systemd = Systemd(paths.user_mode)
+    systemd.require_running()
+    units = missing_units(paths)
+    for path, text in units.items():
+        write_atomic(path, text)
+    if units:
+        systemd.daemon_reload()
+    with QueueStore(paths.queue_db) as store:
+        store.add(entries)
+    systemd.start(DISPATCH_SERVICE)
+    return Submitted(entries, group_id)
+
+
+def _entry(
+    name: str,
+    settings: dict[str, Any],
+    params: dict[str, str],
+    now: float,
+    submitter: str,
+    dedupe: str | None,
+    group_id: str | None,
+    learn_from: tuple[str, ...],
+    index: int,
+) -> QueueEntry:
+    """One run's entry, its settings checked as a job file's are (errors name the option)."""
+    if params:
+        settings = {**settings, "env": {**settings.get("env", {}), **sweep_env(params)}}
+    job = entry_job(name, settings)
+    verify_environment(job)
+    return QueueEntry(
+        id=secrets.token_hex(6),
+        name=name,
+        submitter=submitter,
+        submitted_at=now,
+        order_at=now + index * 1e-6,  # a sweep's runs in the order they were listed
+        priority=job.priority,
+        settings=settings,
+        gpus=job.gpus,
+        gpu_ids=job.gpu_ids,
+        min_free_vram=job.min_free_vram,
+        max_gpu_util=job.max_gpu_util,
+        exclusive=job.exclusive,
+        learn_from=learn_from,
+        dedupe_key=None if dedupe is None else dedupe + "".join(f" {k}={v}" for k, v in params.items()),
+        group_id=group_id,
+        params=params or None,
+        state=EntryState.WAITING,
+        state_at=now,
+    )
+
+
+def _dedupe_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not key or len(key) > MAX_DEDUPE_KEY or not key.isprintable():
+        raise InvalidInput(f"--dedupe: {key!r} is not a key", f"give 1 to {MAX_DEDUPE_KEY} printable characters, e.g. --dedupe train-v3")
+    return key
+
+
+def follow_queued(paths: Paths, entry: QueueEntry) -> Iterator[RunEvent]:
+    """The submitted run's place in the queue while it waits, then what its unit does
+    (trigger.py's events), ending with RunEnded."""
+    said = None
+    while True:
+        view = queue_view(paths, read_gpus=True)
+        row = next((row for row in view.rows if row.entry.id == entry.id), None)
+        if row is None or not row.entry.waiting:
+            break
+        event = RunQueued(row.position, row.why or "waiting")
+        if event != said:
+            yield event
+            said = event
+        time.sleep(POLL_SECONDS)
+    systemd = Systemd(paths.user_mode)
+    unit = queued_unit_name(entry.id)
+    invocation = _invocation(systemd, unit)
+    if invocation is None:  # cancelled before its unit started
+        yield RunEnded(_record(paths, entry.id), None)
+        return
+    yield from follow_unit(systemd, unit, entry.gpus > 0, invocation, lambda: _record(paths, entry.id))
+
+
+def _invocation(systemd: Systemd, unit: str) -> str | None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = systemd.service_state(unit)
+        if state.invocation_id:
+            return state.invocation_id
+        time.sleep(POLL_SECONDS / 5)
+    return None
+
+
+def _record(paths: Paths, run_id: str) -> RunRecord | None:
+    with existing_history(paths) as store:
+        return None if store is None else store.get(run_id)

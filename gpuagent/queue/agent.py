@@ -1,0 +1,90 @@
+"""`gpuagent run-queued ID`: what a queued run's unit runs. It takes its entry, admits the
+run on the GPUs the dispatcher gave it (the dispatcher's claim holds their memory until
+then), runs it as a job's run is run (runs/runner.py's attempts, retries included),
+records it under the entry's run id, closes the entry and dispatches the next runs at
+once: the end of a queued run is what starts the next one.
+"""
+
+import dataclasses
+import functools
+import os
+import time
+from typing import TextIO
+
+from gpuagent.core.journal import Log
+from gpuagent.core.paths import Paths
+from gpuagent.host.dockerd import Docker
+from gpuagent.host.queuedb import QueueStore
+from gpuagent.jobs.job import Job
+from gpuagent.observe import announce, metrics
+from gpuagent.queue.dispatch import dispatch, learned_needs
+from gpuagent.queue.entry import EntryState, QueueEntry, entry_job
+from gpuagent.runs.attempt import new_record, signals_stop_the_run
+from gpuagent.runs.record import RunRecord, Status
+from gpuagent.runs.recorder import RunRecorder
+from gpuagent.runs.runner import run_attempts
+
+
+def run_queued(paths: Paths, entry_id: str, output: TextIO, log: Log) -> tuple[RunRecord | None, int]:
+    """Run entry `entry_id`; its last attempt's record (None: the entry is gone, cancelled
+    before it started) and the exit status for systemd."""
+    with QueueStore(paths.queue_db) as store:
+        entry = store.get(entry_id)
+        if entry is None or not store.set_state(entry_id, EntryState.RUNNING, gpu_uuids=entry.gpu_uuids, agent_pid=os.getpid()):
+            log(f"queued run {entry_id} is no longer in the queue (cancelled?): nothing to run")
+            return None, 0
+    recorder = RunRecorder(paths, log)
+    try:
+        with signals_stop_the_run():
+            run, status = _run(paths, entry, recorder, output, log)
+    finally:
+        recorder.close()
+    with QueueStore(paths.queue_db) as store:
+        if run.status == Status.SKIPPED_VRAM:
+            # Its GPUs filled up between the dispatch and its start: it waits again.
+            store.requeue(entry.id)
+            log(f"{entry.subject} run {entry.id} waits again: {run.reason}")
+        else:
+            store.remove(entry.id)
+    if run.status != Status.SKIPPED_VRAM:
+        announce.announce_end(paths, entry.subject, run, status, log)
+        metrics.refresh(paths, log, jobs=[])
+    dispatch(paths, log)
+    return run, status
+
+
+def _run(paths: Paths, entry: QueueEntry, recorder: RunRecorder, output: TextIO, log: Log) -> tuple[RunRecord, int]:
+    need = learned_needs(paths, [entry])[entry.id]
+    queued = dataclasses.replace(
+        new_record(entry.subject),
+        run_id=entry.id,
+        submitter=entry.submitter,
+        group_id=entry.group_id,
+        params=entry.params,
+        vram_need=need.bytes if entry.gpus else None,
+        vram_need_source=need.source if entry.gpus else None,
+    )
+
+    def record(attempt: int, first: RunRecord | None) -> RunRecord:
+        if first is None:
+            return dataclasses.replace(queued, started_at=time.time())
+        return dataclasses.replace(new_record(entry.subject, attempt, first), **_queue_fields(queued))
+
+    def read_job() -> tuple[Job, None]:
+        job = entry_job(entry.name, entry.settings)
+        # On the GPUs the dispatcher chose, with the need it admitted them for.
+        if job.uses_gpu:
+            job = dataclasses.replace(job, min_free_vram=need.bytes, gpu_ids=entry.gpu_uuids or job.gpu_ids)
+        return job, None
+
+    return run_attempts(paths, record, read_job, recorder, output, log, functools.cache(Docker))
+
+
+def _queue_fields(run: RunRecord) -> dict:
+    return {
+        "submitter": run.submitter,
+        "group_id": run.group_id,
+        "params": run.params,
+        "vram_need": run.vram_need,
+        "vram_need_source": run.vram_need_source,
+    }
