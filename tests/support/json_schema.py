@@ -127,7 +127,7 @@ STATUS = {
 RUN = {
     **LAST_RUN,
     "job": str,
-    "kind": OneOf(("job", "notebook", "shell")),
+    "kind": OneOf(("job", "notebook", "shell", "queue")),
     "attempt": int,
     "first_run_id": Maybe(str),
     "gpu_uuids": [str],
@@ -146,6 +146,11 @@ RUN = {
     "metrics": MapOf(float),
     "metrics_problem": Maybe(str),
     "upstream_run_id": Maybe(str),
+    "submitter": Maybe(str),
+    "group_id": Maybe(str),
+    "params": MapOf(str),
+    "vram_need_bytes": Maybe(int),
+    "vram_need_source": Maybe(str),
     "notifications": [NOTIFICATION],
 }
 HISTORY = {"runs": [RUN]}
@@ -189,6 +194,34 @@ NOTEBOOKS = {
         }
     ]
 }
+QUEUE = {
+    "entries": [
+        {
+            "run_id": str,
+            "name": str,
+            "state": OneOf(("waiting", "starting", "running")),
+            "position": Maybe(int),
+            "priority": int,
+            "submitter": str,
+            "submitted_at": MOMENT,
+            "waited_seconds": float,
+            "gpus": int,
+            "vram_need_bytes": Maybe(int),
+            "vram_need_source": Maybe(str),
+            "why": Maybe(str),
+            "starts_next": bool,
+            "gpu_uuids": [str],
+            "group_id": Maybe(str),
+            "params": MapOf(str),
+            "dedupe_key": Maybe(str),
+        }
+    ],
+    "groups": [{"group_id": str, "name": str, "waiting": int, "running": int, "ended": MapOf(int)}],
+    "held_for": Maybe(str),
+    "starvation_bound_seconds": int,
+    "max_gpus_per_submitter": Maybe(int),
+    "nvml_error": Maybe(str),
+}
 DOCUMENTS = {
     "list": LIST,
     "show": SHOW,
@@ -199,6 +232,7 @@ DOCUMENTS = {
     "gpus": GPUS,
     "doctor": DOCTOR,
     "notebook list": NOTEBOOKS,
+    "queue": QUEUE,
 }
 
 
