@@ -6,8 +6,8 @@ import typer
 from gpuagent.cli.app import click_commands, command_set, out, paths, show
 from gpuagent.cli.options import AsJson
 from gpuagent.commands.doctor import diagnose
-from gpuagent.commands.gpus import read_gpu_report
 from gpuagent.observe.metrics import exposition
+from gpuagent.runs.gpuholders import read_gpu_report
 from gpuagent.views import jsondoc, text
 
 host = command_set()

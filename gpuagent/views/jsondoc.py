@@ -16,7 +16,6 @@ from gpuagent.runs.record import kind_of
 
 if TYPE_CHECKING:
     from gpuagent.commands.doctor import DoctorReport
-    from gpuagent.commands.gpus import GpusReport
     from gpuagent.commands.history import MetricHistory, RunHistory, RunInFull
     from gpuagent.commands.notebook import NotebookState
     from gpuagent.commands.show import JobDetail
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from gpuagent.jobs.job import Job
     from gpuagent.observe.notifications import Notification
     from gpuagent.queue.standing import QueueView
+    from gpuagent.runs.gpuholders import GpusReport
     from gpuagent.runs.record import RunRecord
 
 

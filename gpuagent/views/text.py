@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.commands.cancel import Cancelled
     from gpuagent.commands.doctor import DoctorReport
     from gpuagent.commands.export import CheckResult, ExportResult
-    from gpuagent.commands.gpus import GpusReport, GpuView
     from gpuagent.commands.history import MetricHistory, RunHistory, RunInFull
     from gpuagent.commands.notebook import NotebookState, StartedNotebook
     from gpuagent.commands.show import JobDetail, NotifyOverview
@@ -43,6 +42,7 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.observe.notifications import Notification
     from gpuagent.queue.standing import QueueView
     from gpuagent.runs.following import RunEnded, RunEvent, RunQueued, RunWaiting
+    from gpuagent.runs.gpuholders import GpusReport, GpuView
     from gpuagent.runs.record import RunRecord
     from gpuagent.runs.runmetrics import MetricPoint
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from gpuagent.commands.gpus import read_gpu_report
 from gpuagent.commands.history import RunHistory
 from gpuagent.commands.status import StatusReport, assess
 from gpuagent.core.paths import resolve_paths
@@ -18,6 +17,7 @@ from gpuagent.host.systemd import TimerState
 from gpuagent.jobs.inventory import JobSummary
 from gpuagent.jobs.job import job_from_options
 from gpuagent.jobs.schedule import parse_schedule
+from gpuagent.runs.gpuholders import read_gpu_report
 from gpuagent.runs.record import RunRecord
 from gpuagent.runs.reservations import Reservations
 from gpuagent.views import text as render

@@ -1,5 +1,6 @@
-"""gpuagent gpus: every GPU now, whose processes hold its memory, and what admission has
-reserved on it and is not in use yet (a run loading its model, a notebook idle)."""
+"""Who holds each GPU now: every GPU, whose processes hold its memory (which run's
+container), and what admission has reserved on it and is not in use yet (a run loading
+its model, a notebook idle). What `gpuagent gpus` shows and `gpuagent top` refreshes."""
 
 from dataclasses import dataclass
 
