@@ -1,7 +1,8 @@
 """gpuagent history: past runs, newest first, or one run in full; each with what was
 sent about it (notifications and pings, and whether they arrived); or one metric the
-runs reported, run by run."""
+runs reported, run by run; or a sweep's runs, ranked by a metric they reported."""
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,6 +10,7 @@ from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import existing_history, get_run, metric_points_of
 from gpuagent.observe.notifications import Notification
+from gpuagent.queue.sweepresults import Order, SweepResults, ranked, sweep_runs
 from gpuagent.runs.record import RunRecord, Status, parse_subject
 from gpuagent.runs.runmetrics import MetricPoint
 
@@ -26,11 +28,15 @@ class RunInFull:
     started: list[RunRecord]  # the runs its success started (jobs that run --after its job)
 
 
+def _check_status(status: str | None) -> None:
+    if status is not None and status not in set(Status):
+        raise InvalidInput(f"--status: unknown status {status!r}", f"use one of: {', '.join(Status)}")
+
+
 def list_runs(paths: Paths, name: str | None, limit: int, status: str | None = None, since: datetime | None = None) -> RunHistory:
     if name is not None:
         parse_subject(name)
-    if status is not None and status not in set(Status):
-        raise InvalidInput(f"--status: unknown status {status!r}", f"use one of: {', '.join(Status)}")
+    _check_status(status)
     with existing_history(paths) as store:
         if store is None:
             return RunHistory([], {})
@@ -65,3 +71,30 @@ def run_in_full(paths: Paths, run_id: str) -> RunInFull:
         notifications = store.notifications_of([run_id]).get(run_id, []) if store else []
         started = store.started_by(run_id) if store else []
     return RunInFull(run, notifications, started)
+
+
+def group_history(
+    paths: Paths,
+    group_id: str,
+    metric: str | None,
+    highest_first: bool,
+    limit: int | None,
+    status: str | None = None,
+    since: datetime | None = None,
+) -> SweepResults:
+    """A sweep's runs, ranked by `metric` (lowest first, or highest), or oldest first
+    without one; each combination once (its last attempt). `status` and `since` choose
+    the runs that are ranked, `limit` how many of the ranked are kept."""
+    from gpuagent.runs.runmetrics import parse_metric_name
+
+    if metric is not None:
+        parse_metric_name(metric)
+    elif highest_first:
+        raise InvalidInput("--highest-first: give --metric too", f"gpuagent history --group {group_id} --metric NAME --highest-first")
+    _check_status(status)
+    with existing_history(paths) as store:
+        runs = sweep_runs(store, group_id)
+    chosen = [run for run in runs if (status is None or run.status == status) and (since is None or run.started_at >= since.timestamp())]
+    order = Order.STARTED if metric is None else Order.HIGHEST_FIRST if highest_first else Order.LOWEST_FIRST
+    results = ranked(group_id, chosen, metric, order, len(runs))
+    return results if limit is None else dataclasses.replace(results, runs=results.runs[:limit])

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from gpuagent.jobs.job import Job
     from gpuagent.observe.notifications import Notification
     from gpuagent.queue.standing import QueueView
+    from gpuagent.queue.sweepresults import SweepResults
     from gpuagent.runs.gpuholders import GpusReport
     from gpuagent.runs.record import RunRecord
 
@@ -208,6 +209,33 @@ def metric_history(history: MetricHistory) -> dict:
                 "change": point.change,
             }
             for point in history.points
+        ],
+    }
+
+
+def group_history(results: SweepResults) -> dict:
+    return {
+        "group_id": results.group_id,
+        "metric": results.metric,
+        "order": results.order,
+        "runs_in_group": results.runs_in_group,
+        "unreported": results.unreported,
+        "runs": [
+            {
+                "rank": each.rank,
+                "value": each.value,
+                "params": each.run.params or {},
+                "run_id": each.run.run_id,
+                "job": each.run.job,
+                "status": each.run.status,
+                "attempt": each.run.attempt,
+                "started_at": moment(each.run.started_at),
+                "ended_at": moment(each.run.ended_at),
+                "duration_seconds": each.run.duration,
+                "peak_vram_bytes": each.run.peak_vram_bytes,
+                "metrics": each.run.metrics or {},
+            }
+            for each in results.runs
         ],
     }
 

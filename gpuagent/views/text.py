@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # each view imports what it needs at run time: a command load
     from gpuagent.jobs.job import Job
     from gpuagent.observe.notifications import Notification
     from gpuagent.queue.standing import QueueView
+    from gpuagent.queue.sweepresults import SweepResults
     from gpuagent.runs.following import RunEnded, RunEvent, RunQueued, RunWaiting
     from gpuagent.runs.gpuholders import GpusReport, GpuView
     from gpuagent.runs.record import RunRecord
@@ -381,6 +382,40 @@ def metric_history(screen: Screen, history: MetricHistory) -> None:
     emit(screen, Table(["run", "started", "status", history.metric, "change"], rows))
     if all(point.value is None for point in history.points):
         emit(screen, Line(Styled(f"none of these runs of {history.job} reported {history.metric}", "yellow")))
+
+
+def group_history(screen: Screen, results: SweepResults) -> None:
+    if not results.runs:
+        emit(screen, Line(f"none of the {results.runs_in_group} runs of group {results.group_id} match"))
+        return
+    names = sweep_names(results)
+    ranking = results.metric is not None
+    rows = []
+    for each in results.runs:
+        run = each.run
+        ranks = ["-" if each.rank is None else str(each.rank), "-" if each.value is None else format_value(each.value)] if ranking else []
+        values = [(run.params or {}).get(param, "-") for param in names]
+        reported = [] if ranking else ["\n".join(f"{name}={format_value(value)}" for name, value in (run.metrics or {}).items()) or "-"]
+        rows.append([*ranks, *values, status_cell(run.status), duration(run.duration), size(run.peak_vram_bytes), run.run_id, *reported])
+    columns = [*(["rank", results.metric] if ranking else []), *names, "status", "took", "peak vram", "run", *([] if ranking else ["metrics"])]
+    blocks: list[Block] = [Line(sweep_title(results)), Table(columns, rows, wrap=frozenset({"metrics"}))]
+    if results.unreported:
+        runs = "1 run" if results.unreported == 1 else f"{results.unreported} runs"
+        blocks.append(Line(Styled(f"{runs} did not report {results.metric}: unranked, after the ranked ones", "yellow")))
+    emit(screen, *blocks)
+
+
+def sweep_names(results: SweepResults) -> list[str]:
+    """The sweep's value names, in the order its runs hold them."""
+    return list(dict.fromkeys(name for each in results.runs for name in each.run.params or {}))
+
+
+def sweep_title(results: SweepResults) -> str:
+    """'group 3f2a9c1b: 6 runs of queue/train, ranked by val_loss, lowest first'"""
+    jobs = ", ".join(dict.fromkeys(each.run.job for each in results.runs))
+    shown = f"{len(results.runs)} of {results.runs_in_group} runs" if len(results.runs) < results.runs_in_group else f"{results.runs_in_group} runs"
+    order = "oldest first" if results.metric is None else f"ranked by {results.metric}, {results.order.replace('-', ' ')}"
+    return f"group {results.group_id}: {shown} of {jobs}, {order}"
 
 
 def _undelivered(notifications: list[Notification]) -> str:

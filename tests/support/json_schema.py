@@ -159,6 +159,29 @@ METRIC_HISTORY = {
     "metric": str,
     "runs": [{"run_id": str, "status": str, "started_at": MOMENT, "value": Maybe(float), "change": Maybe(float)}],
 }
+GROUP_HISTORY = {
+    "group_id": str,
+    "metric": Maybe(str),
+    "order": OneOf(("started", "lowest-first", "highest-first")),
+    "runs_in_group": int,
+    "unreported": int,
+    "runs": [
+        {
+            "rank": Maybe(int),
+            "value": Maybe(float),
+            "params": MapOf(str),
+            "run_id": str,
+            "job": str,
+            "status": str,
+            "attempt": int,
+            "started_at": MOMENT,
+            "ended_at": Maybe(MOMENT),
+            "duration_seconds": Maybe(float),
+            "peak_vram_bytes": Maybe(int),
+            "metrics": MapOf(float),
+        }
+    ],
+}
 RUN_DETAIL = {"run": RUN, "started_runs": [{"run_id": str, "job": str, "status": str}]}
 GPU_PROCESS = {"pid": int, "used_bytes": Maybe(int), "container_id": Maybe(str), "job": Maybe(str)}
 GPU = {
@@ -229,6 +252,7 @@ DOCUMENTS = {
     "history": HISTORY,
     "history --run": RUN_DETAIL,
     "history --metric": METRIC_HISTORY,
+    "history --group": GROUP_HISTORY,
     "gpus": GPUS,
     "doctor": DOCTOR,
     "notebook list": NOTEBOOKS,
