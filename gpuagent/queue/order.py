@@ -8,8 +8,11 @@ of runs starting) on what the entries ahead of it left: so a later entry may sta
 GPU the entries ahead cannot use now (backfill). Backfill alone could keep a big run
 waiting for ever behind a stream of small ones; once the head of the queue has waited
 longer than the starvation bound, nothing behind it starts until it has: the GPUs that
-free up are held for it. A cap on the GPUs one submitter holds at once keeps one person
-from taking every GPU.
+free up are held for it. The head they are held for is the first entry that freed GPUs
+could start: not one its submitter's cap keeps out, nor one no GPU of the host could
+take even empty (a typo'd 800GiB), which would otherwise hold every GPU for ever. CPU
+runs take no GPU, so they start whatever waits. A cap on the GPUs one submitter holds at
+once keeps one person from taking every GPU.
 """
 
 import dataclasses
@@ -78,22 +81,23 @@ def plan(
     waiting entry's need, by id."""
     ordered = queue_order(entries)
     held = gpus_held(entries)
-    head = ordered[0] if ordered else None
-    starving = head is not None and now - head.submitted_at > rules.starvation_bound
+    head = _head(ordered, held, gpus, vram, rules)
+    held_for = head.id if head is not None and now - head.submitted_at > rules.starvation_bound else None
+    held_from = ordered.index(head) + 1 if held_for else len(ordered)  # the entries behind a starving head
     starts: list[Start] = []
     waits: dict[str, str] = {}
     left = list(gpus)
     for position, entry in enumerate(ordered):
         need = vram[entry.id]
-        cap = rules.max_gpus_per_submitter
-        if entry.gpus and cap is not None and held[entry.submitter] + entry.gpus > cap:
-            waits[entry.id] = f"{entry.submitter} holds {held[entry.submitter]} GPU(s) already; the cap is {cap} per submitter"
-            continue
-        if starving and position > 0:
-            waits[entry.id] = f"held for the head of the queue ({head.id}, waiting longer than {format_duration(rules.starvation_bound)})"
-            continue
         if not entry.gpus:
             starts.append(Start(entry, (), need, "a CPU run: no GPU to wait for"))
+            continue
+        capped = _capped(entry, held, rules.max_gpus_per_submitter)
+        if capped is not None:
+            waits[entry.id] = capped
+            continue
+        if position >= held_from:
+            waits[entry.id] = f"held for the head of the queue ({held_for}, waiting longer than {format_duration(rules.starvation_bound)})"
             continue
         decision = admission.decide(left, needs_of(entry, need), own_pids)
         if not decision.admitted:
@@ -102,7 +106,41 @@ def plan(
         starts.append(Start(entry, decision.gpu_uuids, need, decision.reason))
         held[entry.submitter] += entry.gpus
         left = [_less(gpu, need.bytes) if gpu.uuid in decision.gpu_uuids else gpu for gpu in left]
-    return Plan(starts, waits, head.id if starving and head is not None else None)
+    return Plan(starts, waits, held_for)
+
+
+def _capped(entry: QueueEntry, held: Counter[str], cap: int | None) -> str | None:
+    """Why the submitter's cap keeps a GPU entry from starting now; None: it does not."""
+    if cap is None or held[entry.submitter] + entry.gpus <= cap:
+        return None
+    if entry.gpus > cap:
+        return f"it asks {entry.gpus} GPUs, more than the cap of {cap} per submitter"
+    return f"{entry.submitter} holds {held[entry.submitter]} GPU(s) already; the cap is {cap} per submitter"
+
+
+def _head(
+    ordered: list[QueueEntry], held: Counter[str], gpus: list[GpuSnapshot], vram: Mapping[str, VramNeed], rules: QueueRules
+) -> QueueEntry | None:
+    """The entry GPUs are held for once it starves: the first that freed GPUs could start."""
+    return next(
+        (
+            entry
+            for entry in ordered
+            if entry.gpus and _capped(entry, held, rules.max_gpus_per_submitter) is None and _could_ever_fit(entry, vram[entry.id], gpus)
+        ),
+        None,
+    )
+
+
+def _could_ever_fit(entry: QueueEntry, need: VramNeed, gpus: list[GpuSnapshot]) -> bool:
+    """Whether the entry would be admitted on the host's GPUs were they empty. While a GPU
+    cannot be read (or none was), nothing says it could not."""
+    if not gpus or any(gpu.total_bytes is None for gpu in gpus):
+        return True
+    empty = [
+        dataclasses.replace(gpu, free_bytes=gpu.total_bytes, processes=(), utilization_pct=None if gpu.utilization_pct is None else 0) for gpu in gpus
+    ]
+    return admission.decide(empty, needs_of(entry, need)).admitted
 
 
 def _less(gpu: GpuSnapshot, taken: int | None) -> GpuSnapshot:
