@@ -37,11 +37,13 @@ def parse_sweeps(specs: Sequence[str]) -> Sweep:
         if name in names:
             raise InvalidInput(f"--sweep {name}: given twice", "give each name once, with all its values")
         given = tuple(listed.split(","))
+        seen: set[str] = set()
         for value in given:
             if not value or len(value) > MAX_VALUE_LENGTH or not value.isprintable():
                 raise InvalidInput(f"--sweep {name}: {value!r} is not a value", f"values are 1 to {MAX_VALUE_LENGTH} printable characters, no commas")
-        if len(set(given)) != len(given):
-            raise InvalidInput(f"--sweep {name}: a value is given twice", "give each value once")
+            if value in seen:
+                raise InvalidInput(f"--sweep {name}: {value!r} is given twice", "give each value once")
+            seen.add(value)
         names.append(name)
         values.append(given)
     sweep = Sweep(tuple(names), tuple(values))

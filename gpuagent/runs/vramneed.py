@@ -35,7 +35,7 @@ def vram_need(min_free_vram: int | str | None, peaks: list[int], learned_from: s
     peak VRAM of `learned_from`'s recent successful runs, newest first)."""
     if min_free_vram != AUTO_VRAM:
         return VramNeed(min_free_vram, GIVEN)  # type: ignore[arg-type]  # int or None here
-    counted = [peak for peak in peaks[:LEARN_FROM_RUNS] if peak > 0]
+    counted = [peak for peak in peaks if peak > 0][:LEARN_FROM_RUNS]  # a run that recorded no peak is not one to learn from
     if not counted:
         return VramNeed(
             AUTO_DEFAULT, f"auto: no successful run of {learned_from} recorded its GPU memory yet, so the default {format_size(AUTO_DEFAULT)}"
