@@ -13,6 +13,8 @@ from gpuagent.cli.options import JobName
 from gpuagent.commands.on_failure import handle_failure
 from gpuagent.commands.reap import reap_after_stop
 from gpuagent.commands.trigger import follow_chain, follow_run, trigger_job
+from gpuagent.queue.dispatch import dispatch_if_waiting
+from gpuagent.queue.turns import QueueTurns
 from gpuagent.runs.following import RunEnded, RunEvent
 from gpuagent.runs.record import RunRecord
 from gpuagent.runs.runner import run_job
@@ -50,7 +52,9 @@ def _follow_follower(run: RunRecord, events: Iterator[RunEvent]) -> RunEnded:
 @runs.command()
 def run(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
     """Run a job once in the foreground (what its timer does). Exit 0 if it succeeded or was skipped."""
-    _, status = run_job(paths(), name, output=sys.stdout, log=agent_log)
+    where = paths()
+    _, status = run_job(where, name, output=sys.stdout, log=agent_log, turns=QueueTurns(where))
+    dispatch_if_waiting(where, agent_log)
     raise typer.Exit(status)
 
 

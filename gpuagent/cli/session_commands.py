@@ -15,6 +15,7 @@ from gpuagent.core.quantities import format_duration, parse_duration
 from gpuagent.host.ttybridge import has_terminal, terminal_bridge
 from gpuagent.jobs.job import given_options
 from gpuagent.jobs.settings import BY_FIELD
+from gpuagent.queue.dispatch import dispatch_if_waiting
 from gpuagent.sessions.jupyterlab import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_TIME
 from gpuagent.sessions.serving import open_shell, serve_notebook
 from gpuagent.sessions.spec import SESSION_FIELDS, SESSION_HELP
@@ -34,7 +35,9 @@ def shell(
 ) -> None:
     """A shell (or one command) in a job's exact environment: its image, volumes, env, user, limits and GPU, admitted as a run's. Exit with its status."""
     terminal = terminal_bridge if has_terminal() else None
-    run, status = open_shell(paths(), name, tuple(command or ()), vram_wait, terminal, output=sys.stdout, log=agent_log)
+    where = paths()
+    run, status = open_shell(where, name, tuple(command or ()), vram_wait, terminal, output=sys.stdout, log=agent_log)
+    dispatch_if_waiting(where, agent_log)
     if run.status not in ("succeeded", "failed"):
         agent_log(f"shell {run.run_id}: {run.status} ({run.reason})")
     raise typer.Exit(status)
@@ -97,7 +100,9 @@ def notebook_list(as_json: AsJson = False) -> None:
 @notebooks.command("serve", hidden=True)
 def notebook_serve(name: NotebookName) -> None:
     """Serve a notebook in the foreground (what its unit runs)."""
-    _, status = serve_notebook(paths(), name, output=sys.stdout, log=agent_log)
+    where = paths()
+    _, status = serve_notebook(where, name, output=sys.stdout, log=agent_log)
+    dispatch_if_waiting(where, agent_log)
     raise typer.Exit(status)
 
 

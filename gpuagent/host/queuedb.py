@@ -8,6 +8,7 @@ is final (history keeps the rest). Submitters and dispatchers write in transacti
 key is unique among the entries by the database's own index.
 """
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -48,30 +49,14 @@ MIGRATIONS = [
     CREATE UNIQUE INDEX entries_by_dedupe ON entries (dedupe_key) WHERE dedupe_key IS NOT NULL;
     CREATE INDEX entries_by_group ON entries (group_id);
     """,
+    # A scheduled job's run waiting for GPU memory in its own agent takes its place too.
+    """
+    ALTER TABLE entries ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
-_COLUMNS = [
-    "id",
-    "name",
-    "submitter",
-    "submitted_at",
-    "order_at",
-    "priority",
-    "settings",
-    "gpus",
-    "gpu_ids",
-    "min_free_vram",
-    "max_gpu_util",
-    "exclusive",
-    "learn_from",
-    "dedupe_key",
-    "group_id",
-    "params",
-    "state",
-    "state_at",
-    "gpu_uuids",
-    "agent_pid",
-]
+# An entry's columns are its record's fields.
+_COLUMNS = tuple(field.name for field in dataclasses.fields(QueueEntry))
 
 
 class QueueStore:
@@ -177,6 +162,7 @@ def _row(entry: QueueEntry) -> dict[str, object]:
         "state_at": entry.state_at,
         "gpu_uuids": ",".join(entry.gpu_uuids),
         "agent_pid": entry.agent_pid,
+        "scheduled": int(entry.scheduled),
     }
 
 
@@ -189,5 +175,6 @@ def _entry(row: sqlite3.Row) -> QueueEntry:
     values["settings"] = json.loads(values["settings"])
     values["params"] = None if values["params"] is None else json.loads(values["params"])
     values["exclusive"] = bool(values["exclusive"])
+    values["scheduled"] = bool(values["scheduled"])
     values["state"] = EntryState(values["state"])
     return QueueEntry(**values)

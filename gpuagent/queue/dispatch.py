@@ -16,6 +16,7 @@ back to waiting, in its place, at the next dispatch.
 
 import dataclasses
 import functools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,19 @@ def dispatch(paths: Paths, log: Log, *, ended: str | None = None) -> Dispatched:
     return Dispatched(started, lost, returned, waiting)
 
 
+def dispatch_if_waiting(paths: Paths, log: Log) -> None:
+    """After a job's run or a session ends: its GPUs may be what a waiting run needs. Costs
+    one read of the queue when nothing waits; never fails the run that ended."""
+    try:
+        if paths.queue_db.exists():
+            with QueueStore(paths.queue_db) as store:
+                waiting = any(entry.waiting and not entry.scheduled for entry in store.entries())
+            if waiting:
+                dispatch(paths, log)
+    except Exception as err:  # noqa: BLE001 - the next dispatch (timer, submit) starts them
+        log(f"could not dispatch the queue: {err!r}")
+
+
 def learned_needs(paths: Paths, entries: list[QueueEntry]) -> dict[str, VramNeed]:
     """Each entry's VRAM need; an auto one learned from its history names' recent runs."""
     peaks_of: Callable[[tuple[str, ...]], list[int]] = functools.cache(lambda names: _recent_peaks(paths, names))
@@ -104,15 +118,18 @@ def _start_what_fits(paths: Paths, store: QueueStore, systemd: Systemd, entries:
             log(f"cannot read the GPUs ({err}): GPU runs wait")
             gpus = []
         decided: Plan = plan(entries, book.unclaimed(gpus), needs, time.time(), rules(paths))
-        for start in decided.starts:
+        # A scheduled run's own agent starts it when it next looks (queue/turns.py): the
+        # plan kept its GPUs from the runs behind it, and the next plan will again.
+        starts = [start for start in decided.starts if not start.entry.scheduled]
+        for start in starts:
             # The claim holds the memory until the run's agent takes it over; the entry
             # says `starting` only once the claim is saved with it (the block's end).
             book.claim(start.entry.id, start.gpu_uuids, start.need.bytes or 0, start.entry.subject, pending=True)
         with store.transaction():
-            for start in decided.starts:
+            for start in starts:
                 store.set_state(start.entry.id, EntryState.STARTING, gpu_uuids=start.gpu_uuids)
     started = []
-    for start in decided.starts:
+    for start in starts:
         unit = queued_unit_name(start.entry.id)
         try:
             systemd.start(unit)
@@ -129,6 +146,9 @@ def _start_what_fits(paths: Paths, store: QueueStore, systemd: Systemd, entries:
 def _tidy(paths: Paths, store: QueueStore, systemd: Systemd, log: Log, ended: str | None) -> tuple[list[str], list[str]]:
     """Close the entries whose agent is gone: a run that started is recorded lost (its
     container reaped); one that never started waits again, in its place."""
+    for entry in store.entries():
+        if entry.scheduled and not _alive(entry.agent_pid):
+            store.remove(entry.id)  # its job's agent died while it waited: it waits no more
     started = [entry for entry in store.entries() if not entry.waiting]
     if not started:
         return [], []
@@ -234,3 +254,15 @@ def _keep_timer(systemd: Systemd, *, waiting: bool, holding: bool, log: Log) -> 
             systemd.stop(DISPATCH_TIMER, wait=False)
     except GpuAgentError as err:
         log(f"could not set {DISPATCH_TIMER} ({err.message}): waiting runs start when another run ends")
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    return True

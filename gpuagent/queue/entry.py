@@ -53,11 +53,14 @@ class QueueEntry:
     state_at: float  # when it entered its state
     gpu_uuids: tuple[str, ...] = ()  # the GPUs a dispatcher gave it
     agent_pid: int | None = None
+    # A job's run that waits for GPU memory in its own agent (queue/turns.py): it takes its
+    # place in the order, and its agent, not a dispatcher, starts it.
+    scheduled: bool = False
 
     @property
     def subject(self) -> str:
         """Its name in history and on its container."""
-        return subject(RunKind.QUEUED, self.name)
+        return self.name if self.scheduled else subject(RunKind.QUEUED, self.name)
 
     @property
     def waiting(self) -> bool:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from gpuagent.core.errors import GpuAgentError
 from gpuagent.core.journal import Log
@@ -44,6 +44,22 @@ WAIT_REPORT_SECONDS = 60.0
 # connection and the container, before its start (as `docker run -it` attaches first), it
 # returns what to call once it started; that returns when the container's terminal closes.
 Terminal = Callable[[Docker, object], Callable[[], None]]
+
+
+class Turns(Protocol):
+    """Whose turn it is when GPUs are scarce: the queue's order (queue/turns.py), so that
+    a scheduled run waiting for GPU memory and the queued runs never race for a GPU.
+    Asked under the admission lock, with the GPUs less others' claims."""
+
+    def decide(self, run: RunRecord, job: Job, free: list, alone: admission.Admission, *, waiting: bool) -> admission.Admission:
+        """The admission to act on: `alone` is what admission decided for this run by
+        itself; the answer may refuse it for runs ahead in the queue, or choose other
+        GPUs. `waiting`: the run will wait and ask again (it takes its place in the queue)."""
+        ...
+
+    def leave(self, run: RunRecord) -> None:
+        """The run no longer waits (it started, gave up or was stopped)."""
+        ...
 
 
 class StopRequested(BaseException):
@@ -146,9 +162,10 @@ class Attempt:
         connect: Callable[[], Docker],
         upstream: Upstream | None = None,
         session: SessionTerms | None = None,
+        turns: "Turns | None" = None,
     ) -> None:
         self.paths, self.recorder, self.output, self.log = paths, recorder, output, log
-        self.connect, self.upstream, self.session = connect, upstream, session
+        self.connect, self.upstream, self.session, self.turns = connect, upstream, session, turns
         self.run = run
         self.recorder.save(run)
         self.reservations = Reservations(paths.runtime_dir)
@@ -174,6 +191,8 @@ class Attempt:
         except NoGpuFits as err:
             return ended(self.run, Status.SKIPPED_VRAM, err.message)
         finally:
+            if self.turns is not None:
+                self.turns.leave(self.run)
             self.reservations.release(self.run.run_id)
             gpumap.let_go(self.paths, self.run.job, self.log)
 
@@ -217,7 +236,10 @@ class Attempt:
                 gpus = read_gpus()
                 own_pids = self._gpuagent_pids(docker, gpus) if job.exclusive else frozenset()
                 # A queued run's dispatcher claimed its memory already: not taken off
-                decision = admission.decide(book.unclaimed(gpus, mine=self.run.run_id), needs, own_pids)
+                free = book.unclaimed(gpus, mine=self.run.run_id)
+                decision = admission.decide(free, needs, own_pids)
+                if self.turns is not None:
+                    decision = self.turns.decide(self.run, job, free, decision, waiting=job.vram_policy == "wait")
                 if decision.admitted:
                     book.claim(self.run.run_id, decision.gpu_uuids, job.min_free_vram or 0, self.run.job, lasting=self.session is not None)
             if decision.admitted:

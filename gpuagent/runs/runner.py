@@ -24,7 +24,7 @@ from gpuagent.jobs.settings import DEFAULT_STOP_GRACE
 from gpuagent.observe import announce as notify
 from gpuagent.observe import gpumap, metrics
 from gpuagent.runs import followers as chains
-from gpuagent.runs.attempt import Attempt, Log, StopRequested, attempted, ended, new_record, signals_stop_the_run
+from gpuagent.runs.attempt import Attempt, Log, StopRequested, Turns, attempted, ended, new_record, signals_stop_the_run
 from gpuagent.runs.record import RETRYABLE, SKIPPED, RunRecord, Status
 from gpuagent.runs.recorder import RunRecorder
 from gpuagent.runs.runmetrics import Upstream
@@ -42,13 +42,14 @@ def exit_status(job_policy: str | None, status: Status) -> int:
     return 1
 
 
-def run_job(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[RunRecord, int]:
+def run_job(paths: Paths, name: str, output: TextIO, log: Log, turns: Turns | None = None) -> tuple[RunRecord, int]:
     """Run job `name`, with its retries. `output` receives the container's lines, `log`
-    the agent's own. Returns the last attempt's record and the exit status for systemd."""
+    the agent's own; `turns` orders its wait for GPU memory among the queue's runs.
+    Returns the last attempt's record and the exit status for systemd."""
     parse_name(name)
     recorder = RunRecorder(paths, log)
     try:
-        run, status = _locked_run(paths, name, recorder, output, log)
+        run, status = _locked_run(paths, name, recorder, output, log, turns)
     finally:
         recorder.close()
     # The record is final: what is told now (notifications, then metrics, which say
@@ -60,7 +61,7 @@ def run_job(paths: Paths, name: str, output: TextIO, log: Log) -> tuple[RunRecor
     return run, status
 
 
-def _locked_run(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log) -> tuple[RunRecord, int]:
+def _locked_run(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log, turns: Turns | None) -> tuple[RunRecord, int]:
     with flocked(paths.job_lock(name), wait=False) as holding, signals_stop_the_run():
         if not holding:
             run = ended(new_record(name), Status.SKIPPED_OVERLAP, "another run of this job is still going")
@@ -72,7 +73,7 @@ def _locked_run(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, 
         connect = functools.cache(Docker)
         reap_orphans(paths, name, recorder, log, connect)
         upstream = chains.upstream_of(paths, name, log)
-        return _attempts(paths, name, recorder, output, log, connect, upstream)
+        return _attempts(paths, name, recorder, output, log, connect, upstream, turns)
 
 
 def reap_orphans(paths: Paths, name: str, recorder: RunRecorder, log: Log, connect: Callable[[], Docker] = Docker) -> list[str]:
@@ -111,7 +112,14 @@ def _stop_grace(paths: Paths, name: str) -> int:
 
 
 def _attempts(
-    paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log, connect: Callable[[], Docker], upstream: Upstream | None
+    paths: Paths,
+    name: str,
+    recorder: RunRecorder,
+    output: TextIO,
+    log: Log,
+    connect: Callable[[], Docker],
+    upstream: Upstream | None,
+    turns: Turns | None,
 ) -> tuple[RunRecord, int]:
     job_file: JobFile | None = None
 
@@ -127,7 +135,7 @@ def _attempts(
     def record(attempt: int, first: RunRecord | None) -> RunRecord:
         return new_record(name, attempt, first, upstream)
 
-    return run_attempts(paths, record, read_once, recorder, output, log, connect, upstream)
+    return run_attempts(paths, record, read_once, recorder, output, log, connect, upstream, turns)
 
 
 def run_attempts(
@@ -139,6 +147,7 @@ def run_attempts(
     log: Log,
     connect: Callable[[], Docker],
     upstream: Upstream | None = None,
+    turns: Turns | None = None,
 ) -> tuple[RunRecord, int]:
     """A run and its retries: `record(attempt, first)` makes each attempt's first record,
     `read_job` the job (read once, at the first attempt's start). Returns the last
@@ -153,7 +162,7 @@ def run_attempts(
         return job, job_hash
 
     while True:
-        attempt_run = Attempt(paths, record(attempt, first), recorder, output, log, connect, upstream)
+        attempt_run = Attempt(paths, record(attempt, first), recorder, output, log, connect, upstream, turns=turns)
         run = attempted(attempt_run, read_and_keep, recorder)
         log(f"run {run.run_id} of {run.job}: {run.status} ({run.reason})")
         if job is None or run.status not in RETRYABLE or attempt > job.retries:

@@ -112,3 +112,60 @@ def test_gpu_runs_wait_with_no_process_and_start_when_memory_frees(box, busybox_
     assert {run.status for run in done} == {"succeeded"}, [(r.status, r.reason) for r in done]
     assert {run.gpu_uuids for run in done} == {(GPU_A,)}
     assert sorted(run.run_id for run in done) == sorted(ids)
+
+
+def test_a_scheduled_run_waiting_for_memory_takes_its_place_in_the_queue(box, busybox_image, gpu_host):
+    full = [FakeGpu(GPU_A, total=24 * GiB, used=20 * GiB), FakeGpu(GPU_B, total=24 * GiB, used=20 * GiB)]
+    gpu_host.update(full)
+    agent(
+        box,
+        "add",
+        "nightly",
+        "--at",
+        "03:00",
+        "--disabled",
+        "--gpus",
+        "1",
+        "--min-free-vram",
+        "10GiB",
+        "--vram-wait",
+        "5m",
+        "--image",
+        busybox_image,
+        "--",
+        "sh",
+        "-c",
+        "echo nightly",
+    )
+    agent(box, "trigger", "nightly")
+    wait_for(lambda: [entry for entry in entries(box) if entry["name"] == "nightly"] or None, timeout=30, what="the nightly's run in the queue")
+    # submitted later, but of a higher priority: it goes first
+    [urgent] = agent(
+        box,
+        "submit",
+        "--name",
+        "urgent",
+        "--priority",
+        "80",
+        "--gpus",
+        "1",
+        "--min-free-vram",
+        "10GiB",
+        "--image",
+        busybox_image,
+        "--",
+        "sh",
+        "-c",
+        "sleep 3",
+    ).stdout.split()[:1]
+    listed = entries(box)
+    assert [entry["name"] for entry in listed] == ["urgent", "nightly"], listed
+    assert listed[1]["why"] and "ahead" in listed[1]["why"], listed[1]["why"]
+    gpu_host.update([FakeGpu(GPU_A, total=24 * GiB, used=10 * GiB), FakeGpu(GPU_B, total=24 * GiB, used=20 * GiB)])  # room for one
+    wait_for(lambda: any(run.run_id == urgent for run in runs(box, "queue/urgent")) or None, timeout=30, what="urgent started")
+    assert [entry["name"] for entry in entries(box) if entry["state"] == "waiting"] == ["nightly"], "the nightly waits for the urgent run"
+    nightly = wait_for(lambda: [r for r in runs(box, "nightly") if r.status != "running"] or None, timeout=60, what="the nightly's run")
+    [urgent_run] = runs(box, "queue/urgent")
+    assert nightly[0].status == "succeeded", nightly[0].reason
+    assert urgent_run.ended_at <= nightly[0].ended_at
+    assert not entries(box)
