@@ -10,7 +10,7 @@ from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import existing_history, get_run, metric_points_of
 from gpuagent.observe.notifications import Notification
-from gpuagent.queue.sweepresults import Order, SweepResults, ranked, sweep_runs
+from gpuagent.queue.sweepresults import SweepResults, ranked, ranking_order, sweep_runs
 from gpuagent.runs.record import RunRecord, Status, parse_subject
 from gpuagent.runs.runmetrics import MetricPoint
 
@@ -85,16 +85,10 @@ def group_history(
     """A sweep's runs, ranked by `metric` (lowest first, or highest), or oldest first
     without one; each combination once (its last attempt). `status` and `since` choose
     the runs that are ranked, `limit` how many of the ranked are kept."""
-    from gpuagent.runs.runmetrics import parse_metric_name
-
-    if metric is not None:
-        parse_metric_name(metric)
-    elif highest_first:
-        raise InvalidInput("--highest-first: give --metric too", f"gpuagent history --group {group_id} --metric NAME --highest-first")
+    order = ranking_order(metric, highest_first)
     _check_status(status)
     with existing_history(paths) as store:
         runs = sweep_runs(store, group_id)
     chosen = [run for run in runs if (status is None or run.status == status) and (since is None or run.started_at >= since.timestamp())]
-    order = Order.STARTED if metric is None else Order.HIGHEST_FIRST if highest_first else Order.LOWEST_FIRST
     results = ranked(group_id, chosen, metric, order, len(runs))
     return results if limit is None else dataclasses.replace(results, runs=results.runs[:limit])

@@ -1,5 +1,6 @@
-"""gpuagent report: how each job's runs went over a period, gathered for one HTML page
-(views/htmlreport.py draws it), and the page written where it was asked for."""
+"""gpuagent report: how each job's runs went over a period, or how a sweep's runs did,
+gathered for one HTML page (views/htmlreport.py draws it), and the page written where it
+was asked for."""
 
 import os
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from gpuagent.host.calendar import next_elapses
 from gpuagent.host.files import write_atomic
 from gpuagent.host.historydb import existing_history
 from gpuagent.jobs.inventory import JobSummary, job_summaries, require_known_job
+from gpuagent.queue.sweepresults import SweepResults, ranked, ranking_order, sweep_runs
 from gpuagent.runs.record import RunRecord, Status
 
 NEXT_FIRES = 5
@@ -42,6 +44,7 @@ class Report:
     since: datetime  # the period's start
     generated_at: datetime
     systemd_problem: str | None  # why the timers' states are missing
+    group: SweepResults | None = None  # a sweep's report: its runs, and no jobs
 
 
 def gather_report(paths: Paths, name: str | None, since: datetime) -> Report:
@@ -59,6 +62,17 @@ def gather_report(paths: Paths, name: str | None, since: datetime) -> Report:
         runs = {summary.name: store.runs_in_period(summary.name, since.timestamp()) if store else [] for summary in summaries}
     jobs = [JobReport(summary, runs[summary.name], *_next_fires(summary)) for summary in summaries]
     return Report(os.uname().nodename, jobs, since, datetime.now().astimezone(), listing.systemd_problem)
+
+
+def gather_group_report(paths: Paths, group_id: str, metric: str | None, highest_first: bool) -> Report:
+    """Every run of sweep group `group_id` (NotFound: history has none), ranked by
+    `metric` when one is given."""
+    order = ranking_order(metric, highest_first)
+    with existing_history(paths) as store:
+        runs = sweep_runs(store, group_id)
+    since = datetime.fromtimestamp(min(run.started_at for run in runs)).astimezone()
+    results = ranked(group_id, runs, metric, order, len(runs))
+    return Report(os.uname().nodename, [], since, datetime.now().astimezone(), None, results)
 
 
 def _next_fires(summary: JobSummary) -> tuple[list[datetime], str | None]:

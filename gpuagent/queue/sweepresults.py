@@ -12,9 +12,10 @@ never writing it) come after the ranked ones, oldest first.
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gpuagent.core.errors import NotFound
+from gpuagent.core.errors import InvalidInput, NotFound
 from gpuagent.host.historydb import HistoryStore
 from gpuagent.runs.record import RunRecord
+from gpuagent.runs.runmetrics import parse_metric_name
 
 
 class Order(StrEnum):
@@ -40,6 +41,17 @@ class SweepResults:
     unreported: int  # of the runs ranked (before a limit), those that did not report the metric
 
 
+def ranking_order(metric: str | None, highest_first: bool) -> Order:
+    """The order `--metric` and `--highest-first` ask for; InvalidInput for a name no run
+    could report, or --highest-first without a metric."""
+    if metric is None:
+        if highest_first:
+            raise InvalidInput("--highest-first: give --metric too", "--metric NAME --highest-first ranks the highest value of NAME first")
+        return Order.STARTED
+    parse_metric_name(metric)
+    return Order.HIGHEST_FIRST if highest_first else Order.LOWEST_FIRST
+
+
 def sweep_runs(store: HistoryStore | None, group_id: str) -> list[RunRecord]:
     """The group's runs, each combination's last attempt, in the order the combinations
     started; NotFound where history has none of the group."""
@@ -63,7 +75,8 @@ def last_attempts(runs: list[RunRecord]) -> list[RunRecord]:
 
 
 def ranked(group_id: str, runs: list[RunRecord], metric: str | None, order: Order, runs_in_group: int) -> SweepResults:
-    """`runs` (oldest first) ranked by `metric` in `order`; oldest first without a metric."""
+    """`runs` (oldest first) ranked by `metric` in `order` (ranking_order's); oldest first
+    without a metric."""
     if metric is None:
         return SweepResults(group_id, None, Order.STARTED, [SweepRun(run, None, None) for run in runs], runs_in_group, 0)
     values = [(run, (run.metrics or {}).get(metric)) for run in runs]

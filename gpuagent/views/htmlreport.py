@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING
 from gpuagent.core.quantities import format_size
 from gpuagent.observe.health import FAILURES
 from gpuagent.runs.record import SKIPPED, RunRecord, Status, duration
+from gpuagent.runs.runmetrics import format_value
 from gpuagent.views.charts import Axis, Point, line_chart, share_bar
-from gpuagent.views.text import when
+from gpuagent.views.text import sweep_names, sweep_title, unreported_note, when
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from gpuagent.commands.report import JobReport, Report
+    from gpuagent.queue.sweepresults import SweepResults
 
 MAX_FAILURES_LISTED = 20
 # Nothing outside the page may load: a file:// page, a saved attachment or one served
@@ -47,15 +49,19 @@ span.ok{background:#1a7f37}span.bad{background:#cf222e}span.skip{background:#bf8
 
 
 def report_page(report: Report) -> str:
-    """The whole page, as text."""
-    period = f"runs started since {when(report.since)}, up to {when(report.generated_at)}"
+    """The whole page, as text: the jobs' runs, or a sweep group's."""
+    if report.group is None:
+        period = f"runs started since {when(report.since)}, up to {when(report.generated_at)}"
+        sections = [_overview(report), *(_job_section(job, report) for job in report.jobs)]
+    else:
+        period = f"sweep group {report.group.group_id}, runs started since {when(report.since)}, up to {when(report.generated_at)}"
+        sections = [_group_section(report.group)]
     body = [
         "<header><h1>gpuagent report</h1>",
         f'<p class="muted">{_text(report.host)}: {_text(period)}</p>',
         _paragraph("problem", report.systemd_problem and f"timers unknown: {report.systemd_problem}"),
         "</header>",
-        _overview(report),
-        *(_job_section(job, report) for job in report.jobs),
+        *sections,
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -100,6 +106,37 @@ def _job_section(job: JobReport, report: Report) -> str:
         parts += [_figures(job), _statuses(job.runs), '<div class="charts">', *_charts(job.runs), "</div>", _failure_table(summary.name, job.runs)]
     parts += [_next_fires(job), "</section>"]
     return "".join(parts)
+
+
+def _group_section(results: SweepResults) -> str:
+    """The sweep's runs, best first by its metric (or oldest first), with their values:
+    a table like the failures', each run on a row."""
+    names = sweep_names(results)
+    ranking = results.metric is not None
+    rows = []
+    for each in results.runs:
+        run = each.run
+        value = "-" if each.value is None else format_value(each.value)
+        cells = [f'<td class="num">{"-" if each.rank is None else each.rank}</td>', f'<td class="num">{_text(value)}</td>'] if ranking else []
+        cells += [f"<td>{_text((run.params or {}).get(name, '-'))}</td>" for name in names]
+        cells += [
+            f'<td><span class="dot {_tone(run.status)}"></span>{_text(run.status)}</td>',
+            f'<td class="num">{_text(duration(run.duration))}</td>',
+            f'<td class="num">{_text("-" if run.peak_vram_bytes is None else format_size(run.peak_vram_bytes))}</td>',
+            f"<td><code>{_text(run.run_id)}</code></td>",
+        ]
+        if not ranking:
+            reported = ", ".join(f"{name} = {format_value(value)}" for name, value in (run.metrics or {}).items())
+            cells.append(f"<td>{_text(reported or '-')}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    head = ['<th class="num">rank</th>', f'<th class="num">{_text(results.metric or "")}</th>'] if ranking else []
+    head += [f"<th>{_text(name)}</th>" for name in names]
+    head += ['<th>status</th><th class="num">took</th><th class="num">peak VRAM</th><th>run</th>', *([] if ranking else ["<th>metrics</th>"])]
+    return (
+        f'<section id="group-{_text(results.group_id)}"><h2>sweep group {_text(results.group_id)}</h2>'
+        f'<p class="muted">{_text(sweep_title(results))}</p>'
+        f"<table><tr>{''.join(head)}</tr>{''.join(rows)}</table>{_paragraph('muted', unreported_note(results))}</section>"
+    )
 
 
 def _about(job: JobReport) -> str:

@@ -399,10 +399,18 @@ def group_history(screen: Screen, results: SweepResults) -> None:
         rows.append([*ranks, *values, status_cell(run.status), duration(run.duration), size(run.peak_vram_bytes), run.run_id, *reported])
     columns = [*(["rank", results.metric] if ranking else []), *names, "status", "took", "peak vram", "run", *([] if ranking else ["metrics"])]
     blocks: list[Block] = [Line(sweep_title(results)), Table(columns, rows, wrap=frozenset({"metrics"}))]
-    if results.unreported:
-        runs = "1 run" if results.unreported == 1 else f"{results.unreported} runs"
-        blocks.append(Line(Styled(f"{runs} did not report {results.metric}: unranked, after the ranked ones", "yellow")))
+    note = unreported_note(results)
+    if note:
+        blocks.append(Line(Styled(note, "yellow")))
     emit(screen, *blocks)
+
+
+def unreported_note(results: SweepResults) -> str | None:
+    """What to say of the runs that did not report the metric, if any did not."""
+    if not results.unreported:
+        return None
+    runs = "1 run" if results.unreported == 1 else f"{results.unreported} runs"
+    return f"{runs} did not report {results.metric}: unranked, after the ranked ones"
 
 
 def sweep_names(results: SweepResults) -> list[str]:

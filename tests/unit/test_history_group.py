@@ -3,6 +3,7 @@ HistoryStore, ranked by a metric they reported (ties, runs that reported nothing
 combinations), as text and as --json, and the input it refuses."""
 
 import json
+from html.parser import HTMLParser
 
 import pytest
 from typer.testing import CliRunner
@@ -176,3 +177,91 @@ def test_the_plain_history_still_shows_twenty_runs_by_default(home):
     more = [run_record(f"m{n}", "nightly", "succeeded", T0 + 3600 + n) for n in range(25)]
     record(home.root / "state" / "history.db", *more)
     assert len(json.loads(invoke(home, "--json").stdout)["runs"]) == 20
+
+
+# --- report --group ------------------------------------------------------------------------
+
+
+class Rows(HTMLParser):
+    """The page's table rows, as a browser's parser reads them: each row's cell texts."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self.tags: list[str] = []
+        self.text: list[str] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.tags and self.rows and self.tags[-1] in ("td", "th", "span", "code"):
+            self.rows[-1][-1] += data
+
+
+def report(home: AgentHome, *args: str, status: int = 0):
+    result = CliRunner().invoke(app, ["--system", "report", *args], env=home.env)
+    assert result.exit_code == status, result.output
+    return result
+
+
+def test_the_report_of_a_group_ranks_its_runs_with_their_values(home):
+    page = Rows(report(home, "--group", "g1", "--metric", "val_loss").stdout)
+
+    assert page.rows[0] == ["rank", "val_loss", "lr", "batch", "status", "took", "peak VRAM", "run"]
+    assert [row[0:2] + row[-1:] for row in page.rows[1:]] == [
+        ["1", "0.1", "e2"],
+        ["2", "0.2", "b"],
+        ["2", "0.2", "d"],
+        ["4", "0.3", "a"],
+        ["-", "-", "c"],
+        ["-", "-", "f"],
+    ]
+    assert page.rows[1][2:7] == ["1e-4", "32", "succeeded", "1m30s", "3GiB"]
+    text = "".join(page.text)
+    assert "group g1: 6 runs of queue/train, ranked by val_loss, lowest first" in text
+    assert "2 runs did not report val_loss: unranked, after the ranked ones" in text
+    assert "nightly" not in text  # a group's page holds its runs alone
+
+
+def test_the_report_of_a_group_without_a_metric_lists_its_runs_oldest_first(home, tmp_path):
+    target = tmp_path / "sweep.html"
+    assert "wrote" in report(home, "--group", "g1", "-o", str(target)).stdout
+    page = Rows(target.read_text())
+    assert page.rows[0] == ["lr", "batch", "status", "took", "peak VRAM", "run", "metrics"]
+    assert [row[5] for row in page.rows[1:]] == ["a", "b", "c", "d", "e2", "f"]
+    assert page.rows[1][6] == "val_loss = 0.3, acc = 0.7"
+    highest = Rows(report(home, "--group", "g1", "--metric", "acc", "--highest-first").stdout)
+    assert [row[-1] for row in highest.rows[1:5]] == ["e2", "b", "d", "a"]
+
+
+def test_sweep_values_are_escaped_in_the_report(home):
+    hostile = "<script>alert(1)</script>"
+    record(home.root / "state" / "history.db", run_record("h", "queue/x", "succeeded", T0, group_id="g3", params={"tag": hostile}))
+    text = report(home, "--group", "g3").stdout
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert Rows(text).rows[1][0] == hostile
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--group", "nope"], "error: no runs of group 'nope' in history"),
+        (["--group", "g1", "--metric", "val-loss"], "error: --metric: 'val-loss' is not a metric name"),
+        (["--group", "g1", "--highest-first"], "error: --highest-first: give --metric too"),
+        (["--metric", "val_loss"], "error: --metric and --highest-first rank a sweep group's runs: give --group too"),
+        (["nightly", "--group", "g1"], "error: --group: a sweep group is named by its id alone"),
+    ],
+)
+def test_the_report_refuses_a_bad_group_in_one_line_and_writes_nothing(home, tmp_path, args, message):
+    target = tmp_path / "page.html"
+    result = report(home, *args, "-o", str(target), status=2)
+    assert message in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.strip() and not line.startswith("hint:")]) == 1, result.stderr
+    assert not target.exists()
