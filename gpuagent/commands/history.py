@@ -5,14 +5,17 @@ runs reported, run by run; or a sweep's runs, ranked by a metric they reported."
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import existing_history, get_run, metric_points_of
 from gpuagent.observe.notifications import Notification
-from gpuagent.queue.sweepresults import SweepResults, ranked, ranking_order, sweep_runs
 from gpuagent.runs.record import RunRecord, Status, parse_subject
 from gpuagent.runs.runmetrics import MetricPoint
+
+if TYPE_CHECKING:  # a sweep's ranking is loaded by --group alone (bench/cli_views.py times plain history)
+    from gpuagent.queue.sweepresults import SweepResults
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,12 @@ def group_history(
     limit: int | None,
     status: str | None = None,
     since: datetime | None = None,
-) -> SweepResults:
+) -> "SweepResults":
     """A sweep's runs, ranked by `metric` (lowest first, or highest), or oldest first
     without one; each combination once (its last attempt). `status` and `since` choose
     the runs that are ranked, `limit` how many of the ranked are kept."""
+    from gpuagent.queue.sweepresults import ranked, ranking_order, sweep_runs
+
     order = ranking_order(metric, highest_first)
     _check_status(status)
     with existing_history(paths) as store:
