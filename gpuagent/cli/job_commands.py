@@ -7,7 +7,7 @@ import typer
 from typer.core import TyperCommand
 
 from gpuagent.cli.app import click_commands, command_set, err, out, paths, show
-from gpuagent.cli.options import AsJson, JobName, argument, option, setting_options
+from gpuagent.cli.options import AsJson, JobName, argument, notify_options, option, setting_options
 from gpuagent.commands.add import add_job
 from gpuagent.commands.remove import remove_job
 from gpuagent.commands.show import show_job
@@ -19,13 +19,6 @@ from gpuagent.jobs.settings import BY_FIELD, SETTINGS
 from gpuagent.observe.metrics import refresh
 from gpuagent.views import jsondoc, text
 from gpuagent.views.screen import Line, emit
-
-NOTIFY_HELP = (
-    "Notify this Apprise URL (repeatable): slack://..., discord://..., ntfy://TOPIC, mailto://..., tgram://..., json://HOST:PORT/PATH. "
-    "Kept in a 0600 file, never shown; --replace without --notify/--notify-on/--ping keeps the job's."
-)
-NOTIFY_ON_HELP = "Events the --notify URLs get, comma-separated: failure, success, skip, recovered, lost (default: failure,lost)."
-PING_HELP = "Dead man's switch (healthchecks.io): POST URL/start as a run starts, URL when it exits 0, URL/fail with its log tail otherwise."
 
 jobs = command_set()
 
@@ -69,9 +62,7 @@ add_command = TyperCommand(
         option("--replace", help="Overwrite a job of the same name.", type=bool, default=False),
         option("--dry-run", help="Print the files it would write; change nothing.", type=bool, default=False),
         # Not job file settings: they go to the job's notify file (0600: URLs hold tokens).
-        option("--notify", help=NOTIFY_HELP, type=list[str], metavar="URL"),
-        option("--notify-on", help=NOTIFY_ON_HELP, metavar="EVENTS"),
-        option("--ping", help=PING_HELP, metavar="URL"),
+        *notify_options(kept="--replace without --notify/--notify-on/--ping keeps the job's"),
     ],
 )
 

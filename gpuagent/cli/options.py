@@ -73,3 +73,21 @@ def setting_options(settings: Iterable[Any], *, for_add: bool, help: dict[str, s
         for setting in settings
         if setting.options
     ]
+
+
+def notify_options(*, kept: str) -> list[TyperOption]:
+    """--notify, --notify-on and --ping: not settings of the table, as they go to a 0600
+    notify file (URLs hold tokens). `kept` says what happens to the file already there."""
+    from gpuagent.observe.notifications import DEFAULT_EVENTS, EVENTS
+
+    notify_help = (
+        "Notify this Apprise URL (repeatable): slack://..., discord://..., ntfy://TOPIC, mailto://..., tgram://..., json://HOST:PORT/PATH. "
+        f"Kept in a 0600 file, never shown; {kept}."
+    )
+    events_help = f"Events the --notify URLs get, comma-separated: {', '.join(EVENTS)} (default: {','.join(DEFAULT_EVENTS)})."
+    ping_help = "Dead man's switch (healthchecks.io): POST URL/start as a run starts, URL when it exits 0, URL/fail with its log tail otherwise."
+    return [
+        option("--notify", help=notify_help, type=list[str], metavar="URL"),
+        option("--notify-on", help=events_help, metavar="EVENTS"),
+        option("--ping", help=ping_help, metavar="URL"),
+    ]

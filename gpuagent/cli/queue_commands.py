@@ -8,7 +8,7 @@ import typer
 from typer.core import TyperCommand
 
 from gpuagent.cli.app import agent_log, click_commands, command_set, err, out, paths, show
-from gpuagent.cli.options import AsJson, argument, complete_job, option, setting_options
+from gpuagent.cli.options import AsJson, argument, complete_job, notify_options, option, setting_options
 from gpuagent.commands.cancel import cancel
 from gpuagent.commands.submit import follow_queued, submit
 from gpuagent.jobs.job import given_options
@@ -28,11 +28,22 @@ SWEEP_HELP = (
 
 
 def submit_command_callback(
-    command: list[str] | None, name: str | None, like: str | None, dedupe: str | None, sweep: list[str] | None, wait: bool, **given: Any
+    command: list[str] | None,
+    name: str | None,
+    like: str | None,
+    dedupe: str | None,
+    sweep: list[str] | None,
+    wait: bool,
+    notify: list[str] | None,
+    notify_on: str | None,
+    ping: str | None,
+    **given: Any,
 ) -> None:
     """Queue a run: it starts when its turn comes and a GPU fits it (gpuagent submit --image IMG [OPTIONS] -- COMMAND [ARGS...])."""
     where = paths()
-    submitted = submit(where, name, like, given_options(given), command, dedupe=dedupe, sweeps=sweep or ())
+    submitted = submit(
+        where, name, like, given_options(given), command, dedupe=dedupe, sweeps=sweep or (), notify=notify or (), notify_on=notify_on, ping=ping
+    )
     text.submitted(out, submitted)
     if not wait:
         return
@@ -66,6 +77,7 @@ submit_command = TyperCommand(
         option("--sweep", help=SWEEP_HELP, type=list[str], metavar="NAME=V1,V2"),
         option("--wait", help="Follow the run: its place in the queue, its output, how it ended; exit as it did.", type=bool, default=False),
         *setting_options((BY_FIELD[field] for field in SUBMIT_FIELDS), for_add=False),
+        *notify_options(kept="they are for every run named queue/NAME; a submit without them keeps those given before"),
     ],
 )
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
-from gpuagent.host.delivery import usable_by_apprise, write_notify_file
+from gpuagent.host.delivery import write_notify_file
 from gpuagent.host.files import write_atomic
 from gpuagent.host.systemd import Systemd, timer_unit_name
 from gpuagent.jobs.catalog import verify_on_host
@@ -15,7 +15,7 @@ from gpuagent.jobs.job import Job, job_from_options
 from gpuagent.jobs.jobfile import job_to_toml
 from gpuagent.jobs.schedule import ZONE_KEY, Schedule
 from gpuagent.jobs.units import missing_units, timer_text
-from gpuagent.observe.notifications import DEFAULT_EVENTS, NotifySettings, Target, notify_toml, parse_events, parse_notify_url, parse_ping_url, scheme
+from gpuagent.observe.announce import notify_file_text
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def add_job(
     if not enabled and not job.schedule.has_timer:
         raise InvalidInput(f"--disabled: job {name} has no timer to leave off (it runs only --after {job.after})", "drop --disabled")
     check_chain_change(paths, {name: job})
-    notify_text = planned_notify_file(name, notify, notify_on, ping)
+    notify_text = notify_file_text(name, f"add {name}", notify, notify_on, ping)
     notify_file = None if notify_text is None else paths.notify_file(name)
     files = planned_files(paths, job)
     if dry_run:
@@ -77,25 +77,3 @@ def planned_files(paths: Paths, job: Job) -> dict[Path, str]:
     """The job file, its timer (if it has one), and each unit gpuagent ships where there is none."""
     timer = {paths.timer_file(job.name): timer_text(paths, job)} if job.schedule.has_timer else {}
     return {paths.job_file(job.name): job_to_toml(job), **timer, **missing_units(paths)}
-
-
-def planned_notify_file(name: str, urls: Sequence[str], events: str | None, ping: str | None) -> str | None:
-    """The text of the job's notify file for --notify, --notify-on and --ping, or None
-    when none is given. Errors name a URL by its place and scheme, never its text."""
-    if not urls and events is None and ping is None:
-        return None
-    if events is not None and not urls:
-        raise InvalidInput("--notify-on: it says which events the --notify URLs get, and there is none", "add --notify URL")
-    wants = DEFAULT_EVENTS if events is None else parse_events(events)
-    targets = []
-    for number, url in enumerate(urls, start=1):
-        label = f"--notify URL {number}" if len(urls) > 1 else "--notify"
-        parse_notify_url(url, label)
-        if not usable_by_apprise(url):
-            raise InvalidInput(
-                f"{label}: Apprise cannot send to this {scheme(url)}:// URL (unknown service, or parts missing)",
-                "check it against the service's page in Apprise's wiki (github.com/caronc/apprise/wiki)",
-            )
-        targets.append(Target(url, wants))
-    settings = NotifySettings(tuple(targets), None if ping is None else parse_ping_url(ping))
-    return notify_toml(name, settings)

@@ -293,7 +293,7 @@ def _notify_files(paths: Paths) -> list[Finding]:
     places = [(paths.host_notify_file, False)]
     findings = []
     if paths.notify_dir.is_dir():
-        places += [(path, True) for path in sorted(paths.notify_dir.glob("*.toml"))]
+        places += [(path, True) for path in sorted(paths.notify_dir.rglob("*.toml"))]
         mode = stat.S_IMODE(paths.notify_dir.stat().st_mode)
         if mode & 0o077:
             message = f"{paths.notify_dir} is open to group or others (mode {mode:04o}): it holds notification URLs, which hold tokens"

@@ -14,6 +14,7 @@ from typing import Any
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.core.values import parse_name
+from gpuagent.host.delivery import write_notify_file
 from gpuagent.host.files import write_atomic
 from gpuagent.host.historydb import existing_history
 from gpuagent.host.procs import invoking_user
@@ -22,11 +23,12 @@ from gpuagent.host.systemd import DISPATCH_SERVICE, Systemd, queued_unit_name
 from gpuagent.jobs.catalog import load_job, verify_environment
 from gpuagent.jobs.job import options_over
 from gpuagent.jobs.units import missing_units
+from gpuagent.observe.announce import notify_file_text
 from gpuagent.queue.entry import EntryState, QueueEntry, entry_job, submit_form
 from gpuagent.queue.standing import queue_view
 from gpuagent.queue.sweeps import parse_sweeps, sweep_env
 from gpuagent.runs.following import RunEnded, RunEvent, RunQueued, follow_unit
-from gpuagent.runs.record import RunRecord
+from gpuagent.runs.record import RunKind, RunRecord, subject
 
 DEFAULT_NAME = "run"
 POLL_SECONDS = 0.5
@@ -48,9 +50,14 @@ def submit(
     *,
     dedupe: str | None = None,
     sweeps: Sequence[str] = (),
+    notify: Sequence[str] = (),
+    notify_on: str | None = None,
+    ping: str | None = None,
 ) -> Submitted:
     """`options` map SUBMIT_FIELDS to their values as a job file holds them (None: not
-    given); those given win over the --like job's (`-e` and `-v` add to its)."""
+    given); those given win over the --like job's (`-e` and `-v` add to its). `notify`,
+    `notify_on` and `ping` set who is told about the runs named queue/NAME (their notify
+    file: the last submit that gives them wins)."""
     name = parse_name(name or like or DEFAULT_NAME, "--name")
     sweep = parse_sweeps(sweeps)
     key = _dedupe_key(dedupe)
@@ -59,8 +66,9 @@ def submit(
         settings["command"] = list(command)
     submitter, now = invoking_user(), time.time()
     group_id = secrets.token_hex(4) if sweep.names else None
-    learn_from = (f"queue/{name}",) + (() if like is None else (like,))
+    learn_from = (subject(RunKind.QUEUED, name),) + (() if like is None else (like,))
     entries = [_entry(name, settings, params, now, submitter, key, group_id, learn_from, index) for index, params in enumerate(sweep.combinations())]
+    notify_text = notify_file_text(subject(RunKind.QUEUED, name), f"submit --name {name}", notify, notify_on, ping)
     # Everything is checked: only now is anything written.
     systemd = Systemd(paths.user_mode)
     systemd.require_running()
@@ -71,6 +79,8 @@ def submit(
         systemd.daemon_reload()
     with QueueStore(paths.queue_db) as store:
         store.add(entries)
+    if notify_text is not None:
+        write_notify_file(paths.notify_file(subject(RunKind.QUEUED, name)), notify_text)
     systemd.start(DISPATCH_SERVICE)
     return Submitted(entries, group_id)
 

@@ -9,16 +9,32 @@ limit (gpuagent.toml's [notify] timeout).
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.errors import GpuAgentError, InvalidInput
 from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
-from gpuagent.host.delivery import Delivery, deliver, ping_url, read_notify_file
+from gpuagent.host.delivery import Delivery, deliver, ping_url, read_notify_file, usable_by_apprise
 from gpuagent.host.historydb import STORE_ERRORS, HistoryStore
 from gpuagent.host.hostconfig import DEFAULT_NOTIFY_TIMEOUT, read_host_config
 from gpuagent.observe import notifications as model
-from gpuagent.observe.notifications import LOST, NOTIFY, PING, START, SUCCESS, Notification, Target
+from gpuagent.observe.notifications import (
+    DEFAULT_EVENTS,
+    LOST,
+    NOTIFY,
+    PING,
+    START,
+    SUCCESS,
+    Notification,
+    NotifySettings,
+    Target,
+    notify_toml,
+    parse_events,
+    parse_notify_url,
+    parse_ping_url,
+    scheme,
+)
 from gpuagent.runs.record import RunRecord, Status
 
 
@@ -166,3 +182,25 @@ def _send(
 
 def _record(name: str, run: RunRecord | None, channel: str, event: str, sent_at: float, delivery: Delivery) -> Notification:
     return Notification(run.run_id if run else None, name, channel, event, sent_at, delivery.delivered, delivery.detail)
+
+
+def notify_file_text(name: str, written_by: str, urls: Sequence[str], events: str | None, ping: str | None) -> str | None:
+    """The text of a notify file for --notify, --notify-on and --ping (a job's, or the
+    runs a submit names), or None when none is given. Errors name a URL by its place and scheme, never its text."""
+    if not urls and events is None and ping is None:
+        return None
+    if events is not None and not urls:
+        raise InvalidInput("--notify-on: it says which events the --notify URLs get, and there is none", "add --notify URL")
+    wants = DEFAULT_EVENTS if events is None else parse_events(events)
+    targets = []
+    for number, url in enumerate(urls, start=1):
+        label = f"--notify URL {number}" if len(urls) > 1 else "--notify"
+        parse_notify_url(url, label)
+        if not usable_by_apprise(url):
+            raise InvalidInput(
+                f"{label}: Apprise cannot send to this {scheme(url)}:// URL (unknown service, or parts missing)",
+                "check it against the service's page in Apprise's wiki (github.com/caronc/apprise/wiki)",
+            )
+        targets.append(Target(url, wants))
+    settings = NotifySettings(tuple(targets), None if ping is None else parse_ping_url(ping))
+    return notify_toml(name, settings, written_by)

@@ -152,7 +152,9 @@ def _target(entry: dict[str, Any], where: str) -> Target:
     return Target(parse_notify_url(url, f"{where}.url"), _events(events, f"{where}.on"))
 
 
-def notify_toml(job: str, settings: NotifySettings) -> str:
+def notify_toml(job: str, settings: NotifySettings, written_by: str) -> str:
+    """The notify file of `job` (or of the runs named queue/NAME), written by the command
+    `written_by` (`add nightly`, `submit --name lr`)."""
     import tomli_w
 
     document: dict[str, Any] = {}
@@ -161,8 +163,8 @@ def notify_toml(job: str, settings: NotifySettings) -> str:
     if settings.targets:
         document["notify"] = [{"url": target.url, "on": list(target.events)} for target in settings.targets]
     header = (
-        f"# gpuagent notifications of job {job}. The URLs hold tokens: keep this file 0600.\n"
-        f"# Written by `gpuagent add {job} --notify URL --notify-on EVENTS --ping URL`; edit it freely.\n"
+        f"# gpuagent notifications of {job}. The URLs hold tokens: keep this file 0600.\n"
+        f"# Written by `gpuagent {written_by} --notify URL --notify-on EVENTS --ping URL`; edit it freely.\n"
     )
     return header + tomli_w.dumps(document)
 

@@ -79,7 +79,7 @@ def paths_of(home: AgentHome):
 
 def notify_job(home: AgentHome, name: str, *targets: Target, ping: str | None = None) -> Path:
     path = paths_of(home).notify_file(name)
-    write_notify_file(path, notify_toml(name, NotifySettings(tuple(targets), ping)))
+    write_notify_file(path, notify_toml(name, NotifySettings(tuple(targets), ping), f"add {name}"))
     return path
 
 
@@ -154,7 +154,7 @@ def test_the_first_success_after_a_failure_is_a_recovery_and_a_host_url_hears_it
     flag.chmod(0o777)
     home.write_job("flaky", busybox_image, ["sh", "-c", "test -e /flag/ok"], volumes=[f"{flag}:/flag"])
     host_file = paths_of(home).host_notify_file
-    write_notify_file(host_file, notify_toml("-", NotifySettings((Target(receiver.url("json", "/host"), ("success", "recovered")),))))
+    write_notify_file(host_file, notify_toml("-", NotifySettings((Target(receiver.url("json", "/host"), ("success", "recovered")),)), "add -"))
     notify_job(home, "flaky", Target(receiver.url("json", "/job"), ("failure",)))
 
     failed, _, _, _ = run(home, "flaky")

@@ -60,8 +60,8 @@ def test_a_notify_file_reads_urls_events_and_ping():
 
 def test_what_add_writes_reads_back_the_same():
     settings = NotifySettings((Target("slack://T0/B0/XXXXXXXX", (SUCCESS, RECOVERED)), Target("json://h:1/p")), "https://hc-ping.com/u")
-    text = notify_toml("nightly", settings)
-    assert text.startswith("# gpuagent notifications of job nightly")
+    text = notify_toml("nightly", settings, "add nightly")
+    assert text.startswith("# gpuagent notifications of nightly")
     assert parse(text) == settings
 
 
