@@ -74,6 +74,10 @@ COMMANDS = {
         "host_commands",
         "Every GPU: memory, utilisation, temperature, power, which job's (or notebook's) processes are on it, and what is reserved.",
     ),
+    "top": Entry(
+        "top_commands",
+        "A live view that refreshes: each GPU (memory, utilisation, who holds it, what is reserved), the runs running, the head of the queue and why each waits, the last ends.",
+    ),
     "doctor": Entry(
         "host_commands",
         "Check this host can run jobs: systemd, docker and its GPU support, the NVIDIA driver, the units gpuagent ships, directories, job files.",
