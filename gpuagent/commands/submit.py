@@ -58,10 +58,12 @@ def submit(
     given); those given win over the --like job's (`-e` and `-v` add to its). `notify`,
     `notify_on` and `ping` set who is told about the runs named queue/NAME (their notify
     file: the last submit that gives them wins)."""
+    if like is not None:
+        parse_name(like, "--like")
     name = parse_name(name or like or DEFAULT_NAME, "--name")
     sweep = parse_sweeps(sweeps)
     key = _dedupe_key(dedupe)
-    settings = options_over({} if like is None else submit_form(load_job(paths.job_file(like))), options)
+    settings = options_over({} if like is None else submit_form(load_job(paths.job_file(like), on_host=False)), options)
     if command:
         settings["command"] = list(command)
     submitter, now = invoking_user(), time.time()
@@ -120,6 +122,7 @@ def _entry(
         params=params or None,
         state=EntryState.WAITING,
         state_at=now,
+        preempt=job.preempt,
     )
 
 

@@ -100,6 +100,10 @@ class Builder:
         if priority != DEFAULT_PRIORITY:
             self.notes.approximately(f"the scheduler orders jobs by its own rules: priority {priority} is not kept ({self.priority_words})")
 
+    def set_preempt(self, flag: bool) -> None:
+        if flag:
+            self.notes.approximately(f"preemption is the scheduler's own policy: --preempt is not kept ({self.priority_words})")
+
     def set_max_gpu_util(self, percent: int | None) -> None:
         if percent is not None:
             self.check.max_util = percent

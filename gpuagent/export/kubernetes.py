@@ -210,6 +210,7 @@ KUBERNETES: dict[str, Mapping[CronJobManifest]] = {
         APPROXIMATE, "a GPU the device plugin gives is the pod's alone (unless the cluster time-slices GPUs)", CronJobManifest.set_exclusive
     ),
     "priority": Mapping(APPROXIMATE, "the cluster's own order: a `priorityClassName` the cluster defines, set by hand", CronJobManifest.set_priority),
+    "preempt": Mapping(APPROXIMATE, "the `preemptionPolicy` of a PriorityClass the cluster defines", CronJobManifest.set_preempt),
     "volumes": Mapping(
         APPROXIMATE, "`hostPath` volumes (type Directory), `readOnly` mounts: the data must be on every node", CronJobManifest.set_volumes
     ),

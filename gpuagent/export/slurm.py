@@ -308,6 +308,7 @@ SLURM: dict[str, Mapping[SlurmScript]] = {
     "max_gpu_util": Mapping(APPROXIMATE, "in the same check", SlurmScript.set_max_gpu_util),
     "exclusive": Mapping(APPROXIMATE, "a GPU Slurm gives is the job's alone among Slurm's jobs", SlurmScript.set_exclusive),
     "priority": Mapping(APPROXIMATE, "Slurm's own priority (age, fair share, QOS): add `--nice` or `--qos` by hand", SlurmScript.set_priority),
+    "preempt": Mapping(APPROXIMATE, "Slurm's PreemptType and QOS, set by the cluster's admins", SlurmScript.set_preempt),
     "volumes": Mapping(EXACT, "`--container-mounts` (Pyxis), or `docker run -v`", SlurmScript.set_volumes),
     "env": Mapping(EXACT, "`export` lines in the script, which the container gets", SlurmScript.set_env),
     "env_file": Mapping(

@@ -53,6 +53,12 @@ MIGRATIONS = [
     """
     ALTER TABLE entries ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0;
     """,
+    # Preemption (queue/preemption.py): who may preempt, and who was preempted when.
+    """
+    ALTER TABLE entries ADD COLUMN preempt INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE entries ADD COLUMN preempted_at REAL;
+    ALTER TABLE entries ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 # An entry's columns are its record's fields.
@@ -125,6 +131,16 @@ class QueueStore:
             (EntryState.WAITING, time.time(), entry_id),
         )
 
+    def mark_preempted(self, entry_id: str) -> None:
+        """Its agent, stopped next, records it `preempted` and puts it back (queue/agent.py)."""
+        self._db.execute("UPDATE entries SET preempted_at = ? WHERE id = ?", (time.time(), entry_id))
+
+    def requeue_preempted(self, entry_id: str) -> None:
+        """Back to waiting at the head of its priority, one preemption more."""
+        with self.transaction():
+            self.requeue(entry_id, first=True)
+            self._db.execute("UPDATE entries SET preemptions = preemptions + 1 WHERE id = ?", (entry_id,))
+
     def remove(self, entry_id: str) -> bool:
         """Whether it was there."""
         return self._db.execute("DELETE FROM entries WHERE id = ?", (entry_id,)).rowcount > 0
@@ -163,6 +179,9 @@ def _row(entry: QueueEntry) -> dict[str, object]:
         "gpu_uuids": ",".join(entry.gpu_uuids),
         "agent_pid": entry.agent_pid,
         "scheduled": int(entry.scheduled),
+        "preempt": int(entry.preempt),
+        "preempted_at": entry.preempted_at,
+        "preemptions": entry.preemptions,
     }
 
 
@@ -176,5 +195,6 @@ def _entry(row: sqlite3.Row) -> QueueEntry:
     values["params"] = None if values["params"] is None else json.loads(values["params"])
     values["exclusive"] = bool(values["exclusive"])
     values["scheduled"] = bool(values["scheduled"])
+    values["preempt"] = bool(values["preempt"])
     values["state"] = EntryState(values["state"])
     return QueueEntry(**values)

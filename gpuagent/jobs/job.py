@@ -44,6 +44,7 @@ class Job:
     max_gpu_util: int | None  # percent
     exclusive: bool
     priority: int  # the queue's order, higher first
+    preempt: bool  # may stop lower-priority queued runs to take their GPUs
     volumes: tuple[Volume, ...]
     env: tuple[tuple[str, str], ...]  # (KEY, value), in the order given
     env_file: str | None

@@ -403,6 +403,18 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="N",
     ),
     Setting(
+        field="preempt",
+        section="resources",
+        key="preempt",
+        kind=BOOLEAN,
+        options=("--preempt",),
+        help="When nothing else fits, stop running queued runs of a lower priority to take their GPUs: they get SIGTERM and their stop grace "
+        "(to save a checkpoint), are recorded preempted and wait again at the head of their priority (docs/queue.md).",
+        read=_as_is,
+        default=False,
+        to_toml=lambda flag: flag or None,
+    ),
+    Setting(
         field="volumes",
         section="container",
         key="volumes",

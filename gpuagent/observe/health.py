@@ -11,8 +11,9 @@ FAILING_STREAK = 3  # this many failed runs in a row marks a job
 MISSED_GRACE_SECONDS = 60
 
 
-# Ended and not well. A skip is not a failure: nothing went wrong, the next fire will do.
-FAILURES = frozenset(Status) - {Status.SUCCEEDED, Status.RUNNING} - SKIPPED
+# Ended and not well. A skip is not a failure: nothing went wrong, the next fire will do;
+# nor is a preemption: the run waits to run again.
+FAILURES = frozenset(Status) - {Status.SUCCEEDED, Status.RUNNING, Status.PREEMPTED} - SKIPPED
 
 
 def failing(runs: Sequence[RunRecord]) -> bool:

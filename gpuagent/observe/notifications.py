@@ -22,8 +22,8 @@ from gpuagent.core.quantities import format_size
 from gpuagent.runs.record import SKIPPED, RunRecord, Status, duration
 from gpuagent.runs.runmetrics import format_value
 
-FAILURE, SUCCESS, SKIP, RECOVERED, LOST = "failure", "success", "skip", "recovered", "lost"
-EVENTS = (FAILURE, SUCCESS, SKIP, RECOVERED, LOST)
+FAILURE, SUCCESS, SKIP, RECOVERED, LOST, PREEMPTED = "failure", "success", "skip", "recovered", "lost", "preempted"
+EVENTS = (FAILURE, SUCCESS, SKIP, RECOVERED, LOST, PREEMPTED)
 DEFAULT_EVENTS = (FAILURE, LOST)
 # The dead man's switch's own event: the /start ping before the first attempt.
 START = "start"
@@ -179,6 +179,8 @@ def run_event(run: RunRecord, exit_status: int) -> str:
         return SUCCESS
     if run.status == Status.LOST:
         return LOST
+    if run.status == Status.PREEMPTED:
+        return PREEMPTED
     if run.status in SKIPPED and exit_status == 0:
         return SKIP
     return FAILURE

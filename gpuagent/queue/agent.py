@@ -22,7 +22,10 @@ from gpuagent.queue.entry import EntryState, QueueEntry, entry_job
 from gpuagent.runs.attempt import new_record, signals_stop_the_run
 from gpuagent.runs.record import RunRecord, Status
 from gpuagent.runs.recorder import RunRecorder
+from gpuagent.runs.reservations import Reservations
 from gpuagent.runs.runner import run_attempts
+
+PREEMPTED_REASON = "stopped (SIGTERM, then its stop grace) to give its GPUs to a run of a higher priority; it waits again, first of its priority"
 
 
 def run_queued(paths: Paths, entry_id: str, output: TextIO, log: Log) -> tuple[RunRecord | None, int]:
@@ -37,15 +40,20 @@ def run_queued(paths: Paths, entry_id: str, output: TextIO, log: Log) -> tuple[R
     try:
         with signals_stop_the_run():
             run, status = _run(paths, entry, recorder, output, log)
+        with QueueStore(paths.queue_db) as store:
+            if run.status == Status.SKIPPED_VRAM:
+                # Its GPUs filled up between the dispatch and its start: it waits again.
+                store.requeue(entry.id)
+                log(f"{entry.subject} run {entry.id} waits again: {run.reason}")
+            elif run.status == Status.STOPPED and _preempted(store.get(entry.id), run):
+                run, status = dataclasses.replace(run, status=Status.PREEMPTED, reason=PREEMPTED_REASON), 0
+                recorder.save_final(run)
+                store.requeue_preempted(entry.id)
+                log(f"{entry.subject} run {run.run_id} preempted: it waits again at the head of priority {entry.priority}")
+            else:
+                store.remove(entry.id)
     finally:
         recorder.close()
-    with QueueStore(paths.queue_db) as store:
-        if run.status == Status.SKIPPED_VRAM:
-            # Its GPUs filled up between the dispatch and its start: it waits again.
-            store.requeue(entry.id)
-            log(f"{entry.subject} run {entry.id} waits again: {run.reason}")
-        else:
-            store.remove(entry.id)
     if run.status != Status.SKIPPED_VRAM:
         announce.announce_end(paths, entry.subject, run, status, log)
         metrics.refresh(paths, log, jobs=[])
@@ -53,17 +61,29 @@ def run_queued(paths: Paths, entry_id: str, output: TextIO, log: Log) -> tuple[R
     return run, status
 
 
+def _preempted(entry: QueueEntry | None, run: RunRecord) -> bool:
+    """Stopped because a dispatcher preempted it (not by a cancel or `systemctl stop`)."""
+    return entry is not None and entry.preempted_at is not None and entry.preempted_at >= run.started_at
+
+
 def _run(paths: Paths, entry: QueueEntry, recorder: RunRecorder, output: TextIO, log: Log) -> tuple[RunRecord, int]:
     need = learned_needs(paths, [entry])[entry.id]
+    # A run preempted before runs again as a new record of the same entry, as a retry does.
+    again = entry.preemptions > 0
     queued = dataclasses.replace(
         new_record(entry.subject),
-        run_id=entry.id,
+        run_id=new_record(entry.subject).run_id if again else entry.id,
+        attempt=entry.preemptions + 1,
+        first_run_id=entry.id if again else None,
         submitter=entry.submitter,
         group_id=entry.group_id,
         params=entry.params,
         vram_need=need.bytes if entry.gpus else None,
         vram_need_source=need.source if entry.gpus else None,
     )
+
+    if again:
+        Reservations(paths.runtime_dir).hand_over(entry.id, queued.run_id)
 
     def record(attempt: int, first: RunRecord | None) -> RunRecord:
         if first is None:

@@ -32,6 +32,7 @@ from gpuagent.host.systemd import DISPATCH_TIMER, Systemd, queued_unit_name
 from gpuagent.jobs.settings import DEFAULT_STOP_GRACE
 from gpuagent.queue.entry import EntryState, QueueEntry, entry_job
 from gpuagent.queue.order import Plan, QueueRules, plan
+from gpuagent.queue.preemption import Preemption, preemption
 from gpuagent.runs.record import RunRecord, Status
 from gpuagent.runs.reservations import Reservations
 from gpuagent.runs.vramneed import LEARN_FROM_RUNS, VramNeed, vram_need
@@ -109,7 +110,7 @@ def _recent_peaks(paths: Paths, names: tuple[str, ...]) -> list[int]:
 def _start_what_fits(paths: Paths, store: QueueStore, systemd: Systemd, entries: list[QueueEntry], log: Log) -> list[str]:
     from gpuagent.host.nvml import NvmlUnavailable, read_gpus
 
-    needs = learned_needs(paths, [entry for entry in entries if entry.waiting])
+    needs = learned_needs(paths, entries)
     reservations = Reservations(paths.runtime_dir)
     with reservations.admission() as book:
         try:
@@ -128,6 +129,12 @@ def _start_what_fits(paths: Paths, store: QueueStore, systemd: Systemd, entries:
         with store.transaction():
             for start in starts:
                 store.set_state(start.entry.id, EntryState.STARTING, gpu_uuids=start.gpu_uuids)
+        taking = preemption(entries, decided, needs, time.time())
+        if taking is not None:
+            for victim in taking.victims:
+                store.mark_preempted(victim.id)
+    if taking is not None:
+        _preempt(systemd, taking, log)
     started = []
     for start in starts:
         unit = queued_unit_name(start.entry.id)
@@ -141,6 +148,20 @@ def _start_what_fits(paths: Paths, store: QueueStore, systemd: Systemd, entries:
         log(f"started {start.entry.subject} run {start.entry.id}: {start.reason}")
         started.append(start.entry.id)
     return started
+
+
+def _preempt(systemd: Systemd, taking: Preemption, log: Log) -> None:
+    """Stop the victims through their units: each agent stops its container with its stop
+    grace, records the run preempted and puts it back (queue/agent.py); its unit's end
+    dispatches again, and the run that preempted is first in line."""
+    for victim in taking.victims:
+        log(
+            f"preempting {victim.subject} run {victim.id} (priority {victim.priority}) for {taking.entry.subject} run {taking.entry.id} (priority {taking.entry.priority})"
+        )
+        try:
+            systemd.stop(queued_unit_name(victim.id), wait=False)
+        except GpuAgentError as err:
+            log(f"could not stop {queued_unit_name(victim.id)}: {err.message}")
 
 
 def _tidy(paths: Paths, store: QueueStore, systemd: Systemd, log: Log, ended: str | None) -> tuple[list[str], list[str]]:

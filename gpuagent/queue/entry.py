@@ -56,6 +56,9 @@ class QueueEntry:
     # A job's run that waits for GPU memory in its own agent (queue/turns.py): it takes its
     # place in the order, and its agent, not a dispatcher, starts it.
     scheduled: bool = False
+    preempt: bool = False  # may stop lower-priority running entries (queue/preemption.py)
+    preempted_at: float | None = None  # when it was last preempted
+    preemptions: int = 0  # how many times
 
     @property
     def subject(self) -> str:

@@ -49,6 +49,7 @@ class Plan:
     starts: list[Start]
     waits: dict[str, str]  # entry id -> why it waits
     held_for: str | None  # the head's id, when GPUs are held for it
+    left: list[GpuSnapshot] = dataclasses.field(default_factory=list)  # the GPUs once the starts hold their needs
 
 
 def queue_order(entries: Sequence[QueueEntry]) -> list[QueueEntry]:
@@ -106,7 +107,7 @@ def plan(
         starts.append(Start(entry, decision.gpu_uuids, need, decision.reason))
         held[entry.submitter] += entry.gpus
         left = [_less(gpu, need.bytes) if gpu.uuid in decision.gpu_uuids else gpu for gpu in left]
-    return Plan(starts, waits, held_for)
+    return Plan(starts, waits, held_for, left)
 
 
 def _capped(entry: QueueEntry, held: Counter[str], cap: int | None) -> str | None:

@@ -85,4 +85,5 @@ def _entry(run: RunRecord, job: Job) -> QueueEntry:
         state_at=now,
         agent_pid=os.getpid(),
         scheduled=True,
+        preempt=job.preempt,
     )

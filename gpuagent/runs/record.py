@@ -58,6 +58,7 @@ class Status(StrEnum):
     CUDA_OOM = "cuda-oom"
     TIMED_OUT = "timed-out"
     STOPPED = "stopped"
+    PREEMPTED = "preempted"  # stopped to give its GPUs to a run of a higher priority; it runs again
     SKIPPED_VRAM = "skipped-vram"
     SKIPPED_OVERLAP = "skipped-overlap"
     LOST = "lost"

@@ -100,6 +100,12 @@ class Reservations:
         with self.admission() as book:
             book.resize(run_id, bytes_by_gpu)
 
+    def hand_over(self, run_id: str, to_run_id: str) -> None:
+        """Make the claims of `run_id` those of `to_run_id` (a queued run that runs again
+        under a new id takes over what its dispatcher claimed under the entry's)."""
+        with self.admission() as book:
+            book.claims = [dataclasses.replace(claim, run_id=to_run_id) if claim.run_id == run_id else claim for claim in book.claims]
+
     def current(self) -> list[Claim]:
         """The live claims, read without the lock (for views): a claim being changed
         shows as it was, or as it is."""

@@ -57,6 +57,7 @@ STATUS_STYLES = {
     "lost": "red",
     "error": "red",
     "stopped": "yellow",
+    "preempted": "yellow",
     "skipped-vram": "yellow",
     "skipped-overlap": "yellow",
 }

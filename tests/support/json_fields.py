@@ -12,7 +12,9 @@ from gpuagent.jobs.settings import SETTINGS
 # names on the left).
 SHARED = {"JOB": "A job's settings", "RUN": "A run"}
 
-_RUN_STATUSES = "`succeeded`, `failed`, `oom-killed`, `cuda-oom`, `timed-out`, `stopped`, `skipped-vram`, `skipped-overlap`, `lost`, `error`"
+_RUN_STATUSES = (
+    "`succeeded`, `failed`, `oom-killed`, `cuda-oom`, `timed-out`, `stopped`, `preempted`, `skipped-vram`, `skipped-overlap`, `lost`, `error`"
+)
 
 # Words a field has wherever it appears.
 _EVERYWHERE = {

@@ -169,3 +169,45 @@ def test_a_scheduled_run_waiting_for_memory_takes_its_place_in_the_queue(box, bu
     assert nightly[0].status == "succeeded", nightly[0].reason
     assert urgent_run.ended_at <= nightly[0].ended_at
     assert not entries(box)
+
+
+# Counts to 40 in steps; on SIGTERM it saves its step and exits, and a new start resumes.
+RESUMABLE = (
+    'trap "echo \\$i > /ckpt/step; echo checkpoint at \\$i; exit 143" TERM; '
+    "i=$(cat /ckpt/step 2>/dev/null || echo 0); echo resuming from $i; "
+    "while [ $i -lt 40 ]; do i=$((i+1)); sleep 0.25; done; echo finished at $i"
+)
+
+
+def test_a_higher_priority_run_preempts_and_the_preempted_run_resumes(box, busybox_image, gpu_host):
+    gpu_host.update([FakeGpu(GPU_A, total=24 * GiB, used=0), FakeGpu(GPU_B, total=24 * GiB, used=24 * GiB)])  # room for one 14 GiB run
+    # dockerd is the host's: the checkpoint directory is a path the box and the host share
+    checkpoints = box.run_files / "ckpt"
+    checkpoints.mkdir(mode=0o777, exist_ok=True)
+    checkpoints.chmod(0o777)
+    needs = ["--gpus", "1", "--min-free-vram", "14GiB", "--stop-grace", "10s", "--image", busybox_image]
+    [low] = agent(
+        box, "submit", "--name", "low", "--priority", "20", "-v", f"{checkpoints}:/ckpt", *needs, "--", "sh", "-c", RESUMABLE
+    ).stdout.split()[:1]
+    wait_for(lambda: "resuming from 0" in box.journal(f"gpuagent-queued@{low}.service") or None, timeout=30, what="the low run going")
+    time.sleep(2)
+    # equal priority never preempts
+    [peer] = agent(box, "submit", "--name", "peer", "--priority", "20", "--preempt", *needs, "--", "true").stdout.split()[:1]
+    time.sleep(3)
+    assert {entry["run_id"]: entry["state"] for entry in entries(box)} == {low: "running", peer: "waiting"}
+    agent(box, "cancel", peer)
+    [high] = agent(box, "submit", "--name", "high", "--priority", "90", "--preempt", *needs, "--", "sh", "-c", "echo high ran").stdout.split()[:1]
+    done = wait_for(
+        lambda: [r for r in runs(box, "queue/low") if r.status == "succeeded"] or None, timeout=90, what="the low run resumed and finished"
+    )
+    low_runs = sorted(runs(box, "queue/low"), key=lambda run: run.started_at)
+    assert [run.status for run in low_runs] == ["preempted", "succeeded"], [(r.status, r.reason) for r in low_runs]
+    assert low_runs[0].run_id == low and low_runs[1].first_run_id == low and low_runs[1].attempt == 2
+    assert "higher priority" in low_runs[0].reason
+    [high_run] = runs(box, "queue/high")
+    assert high_run.status == "succeeded"
+    assert low_runs[0].ended_at <= high_run.started_at + 5 and high_run.ended_at <= done[0].ended_at
+    told = box.journal(f"gpuagent-queued@{low}.service")
+    checkpoint = int(told.split("checkpoint at ")[1].split()[0])
+    assert checkpoint > 0 and f"resuming from {checkpoint}" in told and "finished at 40" in told, told[-2000:]
+    assert not entries(box)

@@ -74,7 +74,7 @@ def test_control_characters_in_a_job_file_are_refused(tmp_path):
 def test_every_setting_round_trips_through_the_job_file(tmp_path):
     text = (
         BASE + '[resources]\ngpus = 2\ngpu = ["0", "1"]\nmin_free_vram = "20GiB"\nmemory = "32GiB"\ncpus = 1.5\nshm_size = "8GiB"\n'
-        'vram_policy = "skip"\nvram_wait = "10m"\nmax_gpu_util = 50\nexclusive = true\npriority = 80\n'
+        'vram_policy = "skip"\nvram_wait = "10m"\nmax_gpu_util = 50\nexclusive = true\npriority = 80\npreempt = true\n'
         '[container]\nvolumes = ["/data:/data:ro"]\nenv = { BATCH = "64" }\nenv_file = "/etc/gpuagent/nightly.env"\n'
         'workdir = "/workspace"\nuser = "1000:1000"\ntimeout = "6h"\nstop_grace = "30s"\nretries = 2\nretry_delay = "5m"\n'
     ).replace("[schedule]\nat", '[schedule]\npersistent = false\nrandom_delay = "10m"\nafter = "train"\nat')

@@ -167,10 +167,6 @@ def test_a_good_submit_gets_as_far_as_systemd_and_writes_nothing_without_it(scra
         assert line == "error: systemd is not running on this host (/run/systemd/system is missing)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: submit reads --like as a path under the jobs directory without checking it is a job name (commands/submit.py)",
-)
 def test_like_is_a_job_name_never_a_path(scratch):
     """--like ../../outside must not read a TOML file outside the jobs directory."""
     (scratch / "outside.toml").write_text("not = [toml\n")
