@@ -81,10 +81,11 @@ def fitted(frame: TopFrame, width: int, height: int, footer: str = ""):
 
 
 @contextlib.contextmanager
-def _keys(stdin) -> Iterator[Callable[[float], str]]:
+def _keys(stdin) -> Iterator[Callable[[float], str | None]]:
     """A reader of the keys typed within a timeout, stdin in cbreak mode meanwhile (keys
-    come without Enter and are not echoed; Ctrl-C still interrupts). Without a terminal
-    on stdin, no key comes: the reader only waits."""
+    come without Enter and are not echoed; Ctrl-C still interrupts); None once the
+    terminal is gone (a hung-up SSH session whose SIGHUP was ignored), rather than a
+    loop that spins. Without a terminal on stdin, no key comes: the reader only waits."""
     import select
     import termios
     import tty
@@ -93,12 +94,22 @@ def _keys(stdin) -> Iterator[Callable[[float], str]]:
         yield lambda timeout: time.sleep(timeout) or ""
         return
     fd = stdin.fileno()
+
+    def typed(timeout: float) -> str | None:
+        if not select.select([fd], [], [], timeout)[0]:
+            return ""
+        try:
+            return os.read(fd, 64).decode(errors="replace") or None
+        except OSError:  # EIO: the terminal hung up
+            return None
+
     saved = termios.tcgetattr(fd)
     try:
         tty.setcbreak(fd)
-        yield lambda timeout: os.read(fd, 64).decode(errors="replace") if select.select([fd], [], [], timeout)[0] else ""
+        yield typed
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        with contextlib.suppress(termios.error):  # a terminal that hung up has nothing to restore
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 @contextlib.contextmanager
@@ -131,7 +142,8 @@ def live(screen: Screen, stdin, read_frame: Callable[[], TopFrame], interval: fl
             view.update(fitted(frame, width, height, footer), refresh=True)
             deadline = time.monotonic() + interval
             while (left := deadline - time.monotonic()) > 0:
-                if QUIT_KEYS & set(typed(left)):
+                keys = typed(left)
+                if keys is None or QUIT_KEYS & set(keys):
                     return
 
 

@@ -11,18 +11,19 @@ from pathlib import Path
 from tests.support.agent import wait_for
 
 EXITED = "[gpuagent exited"  # the pane's line once the command ended: `[gpuagent exited N]`
+SETTINGS_SHOWN = "[stty -a done]"  # the pane's line after the settings the command left
 
 
 class Tmux:
     """`command` in a `width`x`height` pane; its stderr goes to a file, and once it exits
     the pane says `[gpuagent exited N]`, then shows the terminal's settings as the
-    command left them (`stty -a`), and stays open."""
+    command left them (`stty -a`, then SETTINGS_SHOWN), and stays open."""
 
     def __init__(self, tmp_path: Path, env: dict[str, str], command: list[str], *, width: int = 120, height: int = 40) -> None:
         self.socket = f"gpuagent-test-{uuid.uuid4().hex[:12]}"
         self.session = "test"
         self.stderr = tmp_path / f"{self.socket}.stderr"
-        line = f'{shlex.join(command)} 2>{shlex.quote(str(self.stderr))}; echo "{EXITED} $?]"; stty -a; exec sleep 600'
+        line = f'{shlex.join(command)} 2>{shlex.quote(str(self.stderr))}; echo "{EXITED} $?]"; stty -a; echo "{SETTINGS_SHOWN}"; exec sleep 600'
         # The server is started by this command, so it (and the pane) gets `env`.
         self._env = {key: value for key, value in env.items() if key not in ("TMUX", "TMUX_PANE")}
         self.tmux("new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height), line)
@@ -61,6 +62,19 @@ class Tmux:
 
         try:
             return wait_for(shown, timeout=timeout, what=repr(text))
+        except AssertionError as err:
+            raise AssertionError(f"{err}; the screen:\n{self.screen()}\nthe agent's stderr:\n{self.agent_stderr()}") from None
+
+    def wait_exited(self, timeout: float = 15) -> str:
+        """The screen once the command has exited and the terminal's settings it left
+        are shown."""
+
+        def ended() -> str | None:
+            screen = self.screen()
+            return screen if SETTINGS_SHOWN in screen else None
+
+        try:
+            return wait_for(ended, timeout=timeout, what="the command to exit")
         except AssertionError as err:
             raise AssertionError(f"{err}; the screen:\n{self.screen()}\nthe agent's stderr:\n{self.agent_stderr()}") from None
 

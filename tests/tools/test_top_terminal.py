@@ -3,9 +3,12 @@ process in a scratch home, on the simulated NVML, with history rows and queue en
 written through the real stores; the test reads the screen tmux shows, changes the
 GPUs under it, and quits with q and with Ctrl-C."""
 
+import os
 import re
+import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -35,7 +38,6 @@ def home(tmp_path) -> AgentHome:
     now = time.time()
     record(
         home.root / "state" / "history.db",
-        # 9m30s in: 1h50m of its 2h timeout left for the next 30 s
         run_record("r-night", "nightly", Status.RUNNING, now - 570, took=None),
         run_record("r-done", "nightly", Status.SUCCEEDED, now - 4000, took=300),
         run_record("r-oom", "queue/probe", Status.OOM_KILLED, now - 3000, took=20, reason="killed by the kernel: out of memory"),
@@ -65,6 +67,11 @@ def terminal(tmp_path, home, gpus):
         tmux.close()
 
 
+def seconds(shown: str) -> int:
+    """A duration as the view shows it (45s, 3m05s, 1h02m) in seconds."""
+    return sum(int(number) * {"h": 3600, "m": 60, "s": 1}[unit] for number, unit in re.findall(r"(\d+)([hms])", shown))
+
+
 def gpu_line(screen: str, index: int) -> str:
     [line] = [line for line in screen.splitlines() if re.match(rf"{index}\s+\S+ \d+GiB/80GiB", line)]
     return line
@@ -73,7 +80,8 @@ def gpu_line(screen: str, index: int) -> str:
 def left_usable(tmux: Tmux, status: int) -> None:
     """The agent exited with `status`, leaving the terminal as it found it: the main
     screen back, the cursor shown, keys echoed and read by lines again."""
-    screen = tmux.wait_screen(f"{EXITED} {status}]")
+    screen = tmux.wait_exited()
+    assert f"{EXITED} {status}]" in screen
     assert "gpuagent top" not in screen, "the frame stays on the alternate screen, which is gone"
     assert tmux.pane("alternate_on") == "0" and tmux.pane("cursor_flag") == "1"
     settings = screen.split(EXITED, 1)[1].split()
@@ -92,7 +100,8 @@ def test_the_view_fits_80x24_refreshes_and_q_quits(terminal, gpus, home):
     assert "GPUs (2 × H100 80GB HBM3, driver 550.54.15)" in screen
     assert "10GiB/80GiB" in gpu_line(screen, 0) and "20%" in gpu_line(screen, 0) and "other 10GiB" in gpu_line(screen, 0)
     [night] = [line for line in lines if line.startswith("r-night ")]
-    assert night.split()[1::2] == ["nightly", "1h50m"], "the nightly's timeout left"
+    _, name, elapsed, left = night.split()
+    assert name == "nightly" and 7200 - 60 < seconds(elapsed) + seconds(left) <= 7200, "elapsed, and what is left of its 2h timeout"
     assert "queue (2 waiting)" in screen
     [big] = [line for line in lines if "queue/big " in line]
     assert big.startswith("1 ") and "needs 1 GPU" in big, "first in the queue, and why it waits"
@@ -115,6 +124,16 @@ def test_ctrl_c_quits_and_restores_the_terminal(terminal):
 
     tmux.keys("C-c")
     left_usable(tmux, 130)
+
+
+def test_sigterm_ends_it_as_q_does(terminal):
+    tmux = terminal()
+    tmux.wait_screen("every 2s, q quits")
+    shell = tmux.pane("pane_pid")  # the pane's shell; the agent is its one child
+    [agent] = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+
+    os.kill(int(agent), signal.SIGTERM)
+    left_usable(tmux, 128 + signal.SIGTERM)
 
 
 def test_piped_it_prints_one_frame_and_exits(home, gpus):
