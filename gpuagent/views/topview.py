@@ -41,7 +41,7 @@ class Section:
     more: int = 0  # rows beyond those in the table (a long queue's tail)
 
 
-def frame_sections(frame: TopFrame, terminal: bool) -> tuple[Line, list[Section], list[Line]]:
+def _sections(frame: TopFrame, terminal: bool) -> tuple[Line, list[Section], list[Line]]:
     """The frame as a header line, its sections, and the problems met reading it (a
     memory bar on a terminal only: plain text is for grep and awk)."""
     moment = time.strftime("%H:%M:%S", time.localtime(frame.taken_at))
@@ -52,7 +52,7 @@ def frame_sections(frame: TopFrame, terminal: bool) -> tuple[Line, list[Section]
 
 def print_frame(screen: Screen, frame: TopFrame) -> None:
     """One frame, printed once (where stdout is no terminal: plain text)."""
-    header, sections, problems = frame_sections(frame, screen.is_terminal)
+    header, sections, problems = _sections(frame, screen.is_terminal)
     blocks: list[Block] = [header]
     for section in sections:
         blocks += [Line(section.title)] + ([section.table] if section.table else [])
@@ -65,7 +65,7 @@ def fitted(frame: TopFrame, width: int, height: int, footer: str = ""):
     from rich.console import Group
     from rich.text import Text
 
-    header, sections, problems = frame_sections(frame, terminal=True)
+    header, sections, problems = _sections(frame, terminal=True)
     top = Text(plain_text(header.text), style="bold", no_wrap=True, overflow="ellipsis")
     if footer:
         top.append(f"  {footer}", style="dim")
@@ -231,7 +231,7 @@ def _queue_row(row: QueueRow) -> list[Cell]:
     values = " ".join(f"{name}={value}" for name, value in (entry.params or {}).items())
     why = row.why or ("starts at the next dispatch" if row.starts_next else "")
     name = entry.subject + (f" {values}" if values else "")
-    return [str(row.position), entry.id, name, str(entry.priority), duration(row.waited), why]
+    return [str(row.position), entry.id, name, str(entry.priority), duration(max(row.waited, 0)), why]
 
 
 def _ends(frame: TopFrame) -> Section:
