@@ -11,20 +11,26 @@ The terminal is handled here alone: the alternate screen (Rich's Live), and stdi
 cbreak mode to read `q` without Enter, both restored on the way out, whatever ends it.
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from gpuagent.commands.top import RunningRun, TopFrame
 from gpuagent.core.quantities import format_duration, format_size
-from gpuagent.queue.standing import QueueRow
-from gpuagent.runs.gpuholders import GpuView
-from gpuagent.runs.record import RunRecord, duration
+from gpuagent.runs.record import duration
 from gpuagent.views.screen import Block, Cell, Line, Screen, Styled, Table, emit, plain_text
 from gpuagent.views.text import size, status_cell
+
+if TYPE_CHECKING:  # what it draws: the command has loaded it
+    from gpuagent.commands.top import RunningRun, TopFrame
+    from gpuagent.queue.standing import QueueRow
+    from gpuagent.runs.gpuholders import GpuView
+    from gpuagent.runs.record import RunRecord
 
 QUEUE_HEAD = 10  # the waiting entries shown, at most, of a long queue
 QUIT_KEYS = frozenset("qQ")
