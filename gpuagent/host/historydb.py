@@ -171,6 +171,11 @@ class HistoryStore:
         """How many of the job's runs ended (or are) in each status (runs_by_job_status covers it)."""
         return dict(self._db.execute("SELECT status, count(*) FROM runs WHERE job = ? GROUP BY status", (job,)).fetchall())
 
+    def kind_status_counts(self, kind: str) -> dict[str, int]:
+        """How many runs named `KIND/...` (runs/record.py) ended (or are) in each status."""
+        rows = self._db.execute("SELECT status, count(*) FROM runs WHERE job >= ? AND job < ? GROUP BY status", (f"{kind}/", f"{kind}0"))
+        return dict(rows.fetchall())
+
     def count_since(self, job: str, statuses: Collection[str], after: float | None) -> int:
         """The job's runs in `statuses` started after `after` (epoch seconds; None: ever)."""
         marks = ", ".join("?" * len(statuses))
@@ -222,7 +227,8 @@ class HistoryStore:
         return [row[0] for row in rows]
 
     def group_runs(self, group_id: str) -> list[RunRecord]:
-        """A sweep's runs (each one's last attempt's record), oldest first."""
+        """A sweep's runs, every attempt's record (retries and runs again after a
+        preemption too), oldest first."""
         if not self._has_column("group_id"):
             return []
         return [_record(row) for row in self._db.execute("SELECT * FROM runs WHERE group_id = ? ORDER BY started_at", (group_id,))]

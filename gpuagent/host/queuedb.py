@@ -186,7 +186,10 @@ def _row(entry: QueueEntry) -> dict[str, object]:
 
 
 def _entry(row: sqlite3.Row) -> QueueEntry:
-    values = {column: row[column] for column in _COLUMNS}
+    # A view reads an older database as it is (only a writer migrates): the columns it
+    # lacks take their record's defaults.
+    present = set(row.keys())
+    values = {column: row[column] for column in _COLUMNS if column in present}
     for column in ("gpu_ids", "learn_from", "gpu_uuids"):
         values[column] = tuple(filter(None, values[column].split(",")))
     vram = values["min_free_vram"]
@@ -194,7 +197,8 @@ def _entry(row: sqlite3.Row) -> QueueEntry:
     values["settings"] = json.loads(values["settings"])
     values["params"] = None if values["params"] is None else json.loads(values["params"])
     values["exclusive"] = bool(values["exclusive"])
-    values["scheduled"] = bool(values["scheduled"])
-    values["preempt"] = bool(values["preempt"])
+    for flag in ("scheduled", "preempt"):
+        if flag in values:
+            values[flag] = bool(values[flag])
     values["state"] = EntryState(values["state"])
     return QueueEntry(**values)

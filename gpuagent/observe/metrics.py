@@ -22,10 +22,12 @@ from gpuagent.core.paths import Paths
 from gpuagent.host.files import write_atomic
 from gpuagent.host.historydb import STORE_ERRORS, HistoryStore, existing_history
 from gpuagent.host.hostconfig import read_host_config
+from gpuagent.host.queuedb import existing_queue
 from gpuagent.jobs.inventory import JobSummary, job_summaries
 from gpuagent.jobs.schedule import Schedule
 from gpuagent.observe.health import FAILURES, missed_last_fire
-from gpuagent.runs.record import RunRecord, Status
+from gpuagent.queue.entry import EntryState
+from gpuagent.runs.record import RunKind, RunRecord, Status
 
 HOST_FILE = "gpuagent.prom"
 JOB_FILE_PREFIX = "gpuagent-job-"
@@ -69,6 +71,11 @@ FAMILIES = {
         MetricFamily("gpuagent_job_runs", "counter", "The job's runs in history, by how they ended.", ("job_name", "status")),
         MetricFamily("gpuagent_job_consecutive_failures", "gauge", "Failed runs since the job's last success (skips do not count)."),
         MetricFamily("gpuagent_job_last_notification_delivered", "gauge", "1 when the job's last notification or ping was delivered."),
+        MetricFamily("gpuagent_queue_entries", "gauge", "Runs in the queue, by state: waiting, starting, running.", ("state",)),
+        MetricFamily(
+            "gpuagent_queue_oldest_waiting_timestamp_seconds", "gauge", "When the run that has waited longest was submitted (absent: none waits).", ()
+        ),
+        MetricFamily("gpuagent_queued_runs", "counter", "Runs submitted to the queue, in history, by how they ended.", ("status",)),
     )
 }
 
@@ -105,7 +112,8 @@ def exposition(paths: Paths) -> str:
     listing = job_summaries(paths)
     with existing_history(paths) as store:
         facts = [job_facts(summary, store, time.time()) for summary in listing.jobs]
-    return _render(_families(_host_samples(len(listing.jobs)), *(_job_samples(fact) for fact in facts)))
+        queue = queue_facts(paths, store)
+    return _render(_families(_host_samples(len(listing.jobs), queue), *(_job_samples(fact) for fact in facts)))
 
 
 def _write(paths: Paths, directory: Path, only: Sequence[str] | None) -> None:
@@ -116,8 +124,9 @@ def _write(paths: Paths, directory: Path, only: Sequence[str] | None) -> None:
         for summary in job_summaries(paths, only).jobs:
             text = _render(_families(_job_samples(job_facts(summary, store, now))))
             write_atomic(directory / f"{JOB_FILE_PREFIX}{summary.name}.prom", text)
+        queue = queue_facts(paths, store)
     existing = job_names(paths.jobs_dir)
-    write_atomic(directory / HOST_FILE, _render(_families(_host_samples(len(existing)))))
+    write_atomic(directory / HOST_FILE, _render(_families(_host_samples(len(existing), queue))))
     for stale in directory.glob(f"{JOB_FILE_PREFIX}*.prom"):
         if stale.name.removeprefix(JOB_FILE_PREFIX).removesuffix(".prom") not in existing:
             stale.unlink(missing_ok=True)
@@ -157,8 +166,30 @@ def _period(schedule: Schedule) -> float | None:
 Sample = tuple[str, dict[str, str], float]
 
 
-def _host_samples(job_count: int) -> list[Sample]:
-    return [("gpuagent", {"version": __version__}, 1), ("gpuagent_jobs", {}, job_count)]
+@dataclass(frozen=True)
+class QueueFacts:
+    entries: dict[str, int]  # by state, every state
+    oldest_waiting: float | None
+    runs_by_status: dict[str, int]  # the queued runs in history
+
+
+def queue_facts(paths: Paths, store: HistoryStore | None) -> QueueFacts:
+    queue = existing_queue(paths)
+    entries = [] if queue is None else queue.entries()
+    if queue is not None:
+        queue.close()
+    counts = {state.value: sum(entry.state == state for entry in entries) for state in EntryState}
+    waiting = [entry.submitted_at for entry in entries if entry.waiting]
+    return QueueFacts(counts, min(waiting) if waiting else None, store.kind_status_counts(RunKind.QUEUED) if store else {})
+
+
+def _host_samples(job_count: int, queue: QueueFacts) -> list[Sample]:
+    samples: list[Sample] = [("gpuagent", {"version": __version__}, 1), ("gpuagent_jobs", {}, job_count)]
+    samples += [("gpuagent_queue_entries", {"state": state}, count) for state, count in queue.entries.items()]
+    if queue.oldest_waiting is not None:
+        samples.append(("gpuagent_queue_oldest_waiting_timestamp_seconds", {}, queue.oldest_waiting))
+    samples += [("gpuagent_queued_runs", {"status": status}, count) for status, count in sorted(queue.runs_by_status.items())]
+    return samples
 
 
 def _job_samples(facts: JobFacts) -> list[Sample]:

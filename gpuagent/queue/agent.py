@@ -16,7 +16,7 @@ from gpuagent.core.paths import Paths
 from gpuagent.host.dockerd import Docker
 from gpuagent.host.queuedb import QueueStore
 from gpuagent.jobs.job import Job
-from gpuagent.observe import announce, metrics
+from gpuagent.observe import announce
 from gpuagent.queue.dispatch import dispatch, learned_needs
 from gpuagent.queue.entry import EntryState, QueueEntry, entry_job
 from gpuagent.runs.attempt import new_record, signals_stop_the_run
@@ -56,8 +56,7 @@ def run_queued(paths: Paths, entry_id: str, output: TextIO, log: Log) -> tuple[R
         recorder.close()
     if run.status != Status.SKIPPED_VRAM:
         announce.announce_end(paths, entry.subject, run, status, log)
-        metrics.refresh(paths, log, jobs=[])
-    dispatch(paths, log)
+    dispatch(paths, log)  # which writes the metrics too
     return run, status
 
 

@@ -30,6 +30,7 @@ from gpuagent.host.locks import flocked
 from gpuagent.host.queuedb import QueueStore
 from gpuagent.host.systemd import DISPATCH_TIMER, Systemd, queued_unit_name
 from gpuagent.jobs.settings import DEFAULT_STOP_GRACE
+from gpuagent.observe import metrics
 from gpuagent.queue.entry import EntryState, QueueEntry, entry_job
 from gpuagent.queue.order import Plan, QueueRules, plan
 from gpuagent.queue.preemption import Preemption, preemption
@@ -68,6 +69,7 @@ def dispatch(paths: Paths, log: Log, *, ended: str | None = None) -> Dispatched:
         entries = store.entries()
         waiting = sum(entry.waiting for entry in entries)
         _keep_timer(systemd, waiting=waiting > 0, holding=bool(entries), log=log)
+    metrics.refresh(paths, log, jobs=[])  # the queue's gauges, as it stands now
     return Dispatched(started, lost, returned, waiting)
 
 

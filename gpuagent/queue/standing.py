@@ -17,6 +17,7 @@ from gpuagent.host.queuedb import existing_queue
 from gpuagent.queue.dispatch import learned_needs, rules
 from gpuagent.queue.entry import QueueEntry
 from gpuagent.queue.order import QueueRules, describe_need, plan, queue_order
+from gpuagent.queue.sweepresults import last_attempts
 from gpuagent.runs.record import Status
 from gpuagent.runs.reservations import ClaimBook, Reservations
 from gpuagent.runs.vramneed import VramNeed
@@ -69,14 +70,14 @@ def queue_view(paths: Paths, *, read_gpus: bool = True) -> QueueView:
             position,
             needs[entry.id],
             describe_need(entry, needs[entry.id]),
-            now - entry.submitted_at,
+            max(0.0, now - entry.submitted_at),
             decided.waits.get(entry.id),
             entry.id in starting,
         )
         for position, entry in enumerate(waiting, start=1)
     ]
     rows += [
-        QueueRow(entry, None, needs[entry.id], describe_need(entry, needs[entry.id]), entry.state_at - entry.submitted_at, None, False)
+        QueueRow(entry, None, needs[entry.id], describe_need(entry, needs[entry.id]), max(0.0, entry.state_at - entry.submitted_at), None, False)
         for entry in entries
         if not entry.waiting
     ]
@@ -105,7 +106,7 @@ def _groups(paths: Paths, entries: list[QueueEntry]) -> list[GroupProgress]:
     if groups:
         with existing_history(paths) as history:
             for group_id, progress in groups.items():
-                runs = [] if history is None else history.group_runs(group_id)
+                runs = last_attempts([] if history is None else history.group_runs(group_id))
                 ended = dict(Counter(run.status for run in runs if run.status != Status.RUNNING))
                 groups[group_id] = dataclasses.replace(progress, ended=ended)
     return list(groups.values())
