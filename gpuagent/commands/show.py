@@ -8,11 +8,14 @@ from gpuagent.core.errors import GpuAgentError
 from gpuagent.core.paths import Paths
 from gpuagent.host.calendar import next_elapses
 from gpuagent.host.delivery import read_notify_file
+from gpuagent.host.historydb import existing_history
 from gpuagent.host.systemd import TimerState
 from gpuagent.jobs.catalog import read_job_file
 from gpuagent.jobs.chains import followers
 from gpuagent.jobs.inventory import job_afters, read_timers
 from gpuagent.jobs.job import Job
+from gpuagent.jobs.settings import AUTO_VRAM
+from gpuagent.runs.vramneed import LEARN_FROM_RUNS, VramNeed, vram_need
 
 NEXT_FIRES = 3
 
@@ -39,6 +42,7 @@ class JobDetail:
     next_fires: list[datetime]
     notify: NotifyOverview | None = None
     followers: list[str] = dataclasses.field(default_factory=list)  # the jobs that run after this one
+    vram_need: VramNeed | None = None  # what --min-free-vram auto asks for now, and why; None: not auto
 
 
 def show_job(paths: Paths, name: str) -> JobDetail:
@@ -58,7 +62,17 @@ def show_job(paths: Paths, name: str) -> JobDetail:
         next_fires=next_elapses(job.schedule, NEXT_FIRES),
         notify=notify_overview(paths, name),
         followers=followers(job_afters(paths), name),
+        vram_need=_learned_need(paths, job),
     )
+
+
+def _learned_need(paths: Paths, job: Job) -> VramNeed | None:
+    """For --min-free-vram auto: the need the job's next run would ask for."""
+    if job.min_free_vram != AUTO_VRAM:
+        return None
+    with existing_history(paths) as store:
+        peaks = [] if store is None else store.recent_peaks((job.name,), LEARN_FROM_RUNS)
+    return vram_need(job.min_free_vram, peaks, job.name)
 
 
 def notify_overview(paths: Paths, name: str) -> NotifyOverview:

@@ -86,6 +86,7 @@ def job_detail(detail: JobDetail) -> dict:
         **timer(detail.timer),
         "next_fires": [moment(fire) for fire in detail.next_fires],
         "followers": detail.followers,
+        "vram_need": None if detail.vram_need is None else {"bytes": detail.vram_need.bytes, "source": detail.vram_need.source},
         "systemd_error": detail.systemd_problem,
         "notify": None
         if detail.notify is None

@@ -233,6 +233,7 @@ def job_detail(screen: Screen, detail: JobDetail) -> None:
             ("job", job.name),
             ("schedule", job.when),
             *([("followed by", ", ".join(detail.followers))] if detail.followers else []),
+            *([("vram need", f"{format_size(detail.vram_need.bytes)} ({detail.vram_need.source})")] if detail.vram_need else []),
             ("timer", calendar(job)),
             ("enabled", enabled(job, timer)),
             ("next fires", next_fires(job, detail.next_fires)),

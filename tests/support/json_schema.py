@@ -89,6 +89,7 @@ SHOW = {
     **TIMER,
     "next_fires": [MOMENT],
     "followers": [str],
+    "vram_need": Maybe({"bytes": int, "source": str}),
     "systemd_error": Maybe(str),
     "notify": Maybe(NOTIFY),
 }
