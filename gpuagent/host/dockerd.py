@@ -5,6 +5,8 @@ so gpuagent never touches a container it did not start.
 """
 
 import contextlib
+import os
+import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -236,3 +238,22 @@ class Docker:
         """`docker info` as dockerd reports it (ServerVersion, Runtimes, ...)."""
         with self._asking("read docker info"):
             return self._client.info()
+
+
+def answers(timeout: float = 2.0) -> bool:
+    """Whether dockerd answers its /_ping on its unix socket, asked without the SDK (whose
+    import alone costs ~150 ms): the dispatcher asks before it starts runs, so that while
+    dockerd restarts, waiting runs stay waiting rather than fail. A DOCKER_HOST that is not
+    a unix socket is taken to answer: the run itself will say if it does not."""
+    docker_host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not docker_host.startswith("unix://"):
+        return True
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(timeout)
+            connection.connect(docker_host.removeprefix("unix://"))
+            connection.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            status_line = connection.recv(64).split(b"\r\n", 1)[0]
+    except OSError:
+        return False
+    return status_line.split(b" ")[1:2] == [b"200"]

@@ -13,6 +13,7 @@ from typing import TextIO
 
 from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
+from gpuagent.host import dockerd
 from gpuagent.host.dockerd import Docker
 from gpuagent.host.queuedb import QueueStore
 from gpuagent.jobs.job import Job
@@ -33,7 +34,16 @@ def run_queued(paths: Paths, entry_id: str, output: TextIO, log: Log) -> tuple[R
     before it started) and the exit status for systemd."""
     with QueueStore(paths.queue_db) as store:
         entry = store.get(entry_id)
-        if entry is None or not store.set_state(entry_id, EntryState.RUNNING, gpu_uuids=entry.gpu_uuids, agent_pid=os.getpid()):
+        if entry is None:
+            log(f"queued run {entry_id} is no longer in the queue (cancelled?): nothing to run")
+            return None, 0
+        if not dockerd.answers():
+            # dockerd went away since the dispatch (a restart): wait again, in its place.
+            store.requeue(entry_id)
+            Reservations(paths.runtime_dir).release(entry_id)
+            log(f"dockerd does not answer: {entry.subject} run {entry_id} waits again")
+            return None, 0
+        if not store.set_state(entry_id, EntryState.RUNNING, gpu_uuids=entry.gpu_uuids, agent_pid=os.getpid()):
             log(f"queued run {entry_id} is no longer in the queue (cancelled?): nothing to run")
             return None, 0
     recorder = RunRecorder(paths, log)

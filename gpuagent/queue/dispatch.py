@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from gpuagent.core.errors import GpuAgentError
 from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
+from gpuagent.host import dockerd
 from gpuagent.host.historydb import STORE_ERRORS, HistoryStore
 from gpuagent.host.hostconfig import read_host_config
 from gpuagent.host.locks import flocked
@@ -112,6 +113,9 @@ def _recent_peaks(paths: Paths, names: tuple[str, ...]) -> list[int]:
 def _start_what_fits(paths: Paths, store: QueueStore, systemd: Systemd, entries: list[QueueEntry], log: Log) -> list[str]:
     from gpuagent.host.nvml import NvmlUnavailable, read_gpus
 
+    if not dockerd.answers():
+        log("dockerd does not answer: the waiting runs stay queued until it does (the timer looks again)")
+        return []
     needs = learned_needs(paths, entries)
     reservations = Reservations(paths.runtime_dir)
     with reservations.admission() as book:

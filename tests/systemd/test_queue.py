@@ -211,3 +211,27 @@ def test_a_higher_priority_run_preempts_and_the_preempted_run_resumes(box, busyb
     checkpoint = int(told.split("checkpoint at ")[1].split()[0])
     assert checkpoint > 0 and f"resuming from {checkpoint}" in told and "finished at 40" in told, told[-2000:]
     assert not entries(box)
+
+
+def test_while_dockerd_does_not_answer_runs_stay_queued_and_start_once_it_does(box, busybox_image, gpu_host):
+    # dockerd away, as during its restart: the box's units and commands look for it at a
+    # socket where nothing answers (the host's own dockerd is shared by other tests)
+    gone = {"DOCKER_HOST": "unix:///run/no-dockerd.sock"}
+    box.exec(["systemctl", "set-environment", "DOCKER_HOST=unix:///run/no-dockerd.sock"])
+    try:
+        [queued] = box.exec(
+            ["gpuagent", "submit", "--name", "patient", "--image", busybox_image, "--", "echo", "patient ran"], env={**box.gpu_env, **gone}
+        ).stdout.split()[:1]
+        time.sleep(4)
+        [entry] = entries(box)
+        assert (entry["run_id"], entry["state"]) == (queued, "waiting")
+        assert not runs(box, "queue/patient"), "nothing was started, so nothing failed"
+        assert "dockerd does not answer" in box.exec(["journalctl", "--no-pager", "-o", "cat", "-u", "gpuagent-dispatch.service"]).stdout
+    finally:
+        box.exec(["systemctl", "unset-environment", "DOCKER_HOST"])
+    # the timer (every 10 s while a run waits) finds dockerd back
+    [run] = wait_for(
+        lambda: [r for r in runs(box, "queue/patient") if r.status != "running"] or None, timeout=60, what="the run after dockerd came back"
+    )
+    assert (run.run_id, run.status) == (queued, "succeeded")
+    assert not entries(box)
