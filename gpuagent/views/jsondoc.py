@@ -134,7 +134,12 @@ def status(report: StatusReport) -> dict:
                 else {"name": report.metric, "run_id": job.metric.run.run_id, "value": job.metric.value, "change": job.metric.change},
             }
         )
-    return {"jobs": jobs, "systemd_error": report.systemd_problem}
+    queue = report.queue
+    return {
+        "jobs": jobs,
+        "systemd_error": report.systemd_problem,
+        "queue": None if queue is None else {**queue.entries, "oldest_waiting_since": moment(queue.oldest_waiting)},
+    }
 
 
 def notification(sent: Notification, with_run: bool = False) -> dict:

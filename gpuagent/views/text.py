@@ -3,6 +3,7 @@ result into blocks (views/screen.py) and prints them. JSON is views/jsondoc.py's
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -287,8 +288,9 @@ def _systemd_note(problem: str | None) -> list[Block]:
 def status(screen: Screen, report: StatusReport) -> None:
     from gpuagent.commands.status import RECENT_RUNS
 
+    queue = _queue_line(report)
     if not report.jobs:
-        emit(screen, Line(NO_JOBS))
+        emit(screen, Line(NO_JOBS), *queue)
         return
     columns = ["job", "schedule", "enabled", "next fire", "last run", f"ok/{RECENT_RUNS}", "alert"]
     rows = [_status_row(job, screen.is_terminal) for job in report.jobs]
@@ -298,7 +300,17 @@ def status(screen: Screen, report: StatusReport) -> None:
             row.insert(5, _metric_cell(job.metric))
     problems = [Line(Styled(f"{job.summary.name}: {job.summary.problem}", "red")) for job in report.jobs if job.summary.problem]
     table = Table(columns, rows, wrap=frozenset({"schedule", "alert"}))
-    emit(screen, table, *problems, *_systemd_note(report.systemd_problem))
+    emit(screen, table, *problems, *_systemd_note(report.systemd_problem), *queue)
+
+
+def _queue_line(report: StatusReport) -> list[Line]:
+    """The queue in one line, when it holds runs."""
+    queue = report.queue
+    if queue is None or not any(queue.entries.values()):
+        return []
+    waiting, started = queue.entries.get("waiting", 0), sum(count for state, count in queue.entries.items() if state != "waiting")
+    longest = "" if queue.oldest_waiting is None else f" (longest {format_duration(max(0, int(time.time() - queue.oldest_waiting)))})"
+    return [Line(f"queue: {waiting} waiting{longest}, {started} running: `gpuagent queue` says why")]
 
 
 def _status_row(status: JobStatus, terminal: bool) -> list[Cell]:

@@ -124,6 +124,7 @@ STATUS = {
         }
     ],
     "systemd_error": Maybe(str),
+    "queue": Maybe({"waiting": int, "starting": int, "running": int, "oldest_waiting_since": Maybe(MOMENT)}),
 }
 RUN = {
     **LAST_RUN,
