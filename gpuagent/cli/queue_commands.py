@@ -16,6 +16,7 @@ from gpuagent.jobs.settings import BY_FIELD
 from gpuagent.queue.entry import SUBMIT_FIELDS
 from gpuagent.queue.standing import queue_view
 from gpuagent.queue.sweeps import ENV_PREFIX, MAX_SWEEP_RUNS
+from gpuagent.runs.following import exit_status
 from gpuagent.views import jsondoc, text
 from gpuagent.views.screen import Line, emit
 
@@ -55,7 +56,7 @@ def submit_command_callback(
     except KeyboardInterrupt:
         emit(err, Line(f"detached: run {entry.id} stays queued (`gpuagent queue` shows it, `gpuagent cancel {entry.id}` takes it out)"))
         raise typer.Exit(130) from None
-    raise typer.Exit(1 if ended.exit_status is None else ended.exit_status)
+    raise typer.Exit(exit_status(ended))
 
 
 submit_command = TyperCommand(

@@ -17,7 +17,7 @@ from gpuagent.host.systemd import ServiceState, Systemd, service_unit_name
 from gpuagent.jobs.catalog import load_job
 from gpuagent.jobs.chains import followers
 from gpuagent.jobs.inventory import job_afters
-from gpuagent.runs.following import POLL_SECONDS, RunEnded, RunEvent, follow_unit
+from gpuagent.runs.following import POLL_SECONDS, RunEnded, RunEvent, exit_status, follow_unit
 from gpuagent.runs.record import RunRecord, Status
 
 START_TIMEOUT_SECONDS = 30
@@ -88,11 +88,6 @@ def follow_chain(paths: Paths, ended: RunEnded, follow: Callable[[RunRecord, Ite
         status = status or exit_status(ended)
         pending += started_followers(paths, ended.run)
     return status
-
-
-def exit_status(ended: RunEnded) -> int:
-    """The agent's exit status; 1 where systemd did not say."""
-    return 1 if ended.exit_status is None else ended.exit_status
 
 
 def _invocation(systemd: Systemd, triggered: Triggered) -> str:

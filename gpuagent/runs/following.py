@@ -74,3 +74,8 @@ def follow_unit(systemd: Systemd, unit: str, uses_gpu: bool, invocation: str, la
         if lines:
             yield RunOutput(lines)
     yield RunEnded(latest(), state.exit_status)
+
+
+def exit_status(ended: RunEnded) -> int:
+    """The agent's exit status; 1 where systemd did not say."""
+    return 1 if ended.exit_status is None else ended.exit_status
