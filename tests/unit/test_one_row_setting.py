@@ -1,7 +1,8 @@
 """The settings table drives the job: a made-up setting written as ONE row of
 jobs/settings.py (and the typed field that tests/unit/test_jobs.py then asks of the
 written-out Job) reaches `add --help`, the job file both ways, `show --json`, the job file
-reference, a notebook's options and docker's create call, with no other edit.
+reference, a notebook's and a submit's options and docker's create call, with no other
+edit.
 
 The test edits a copy of the package as a developer would edit the tree, then imports that
 copy in place of the package for the length of the test.
@@ -138,3 +139,18 @@ def test_the_row_reaches_a_notebooks_options_and_docker_create(edited):
     create = container_spec(job_with_limit(pids_limit=256), "r2", (), image_user="").create_arguments()
     assert create["pids_limit"] == 256
     assert "pids_limit" not in container_spec(job_with_limit(), "r3", (), image_user="").create_arguments()
+
+
+def test_the_row_reaches_submit_and_a_queued_runs_job(edited):
+    from gpuagent.cli.queue_commands import submit_command
+    from gpuagent.host.dockerd import container_spec
+    from gpuagent.jobs.job import given_options, options_over
+    from gpuagent.queue.entry import SUBMIT_FIELDS, entry_job, submit_form
+
+    assert "pids_limit" in SUBMIT_FIELDS
+    assert "--pids-limit" in {option for parameter in submit_command.params for option in parameter.opts}
+    like = job_with_limit(pids_limit=512)
+    assert submit_form(like)["pids_limit"] == 512, "a submit --like the job takes its value"
+    for given, expected in (({}, 512), ({"pids_limit": 64}, 64)):
+        queued = entry_job("lr", options_over(submit_form(like), given_options(given)))
+        assert container_spec(queued, "r1", (), image_user="").create_arguments()["pids_limit"] == expected
