@@ -2,14 +2,16 @@
 (tests/support/systemd_box.py) with the host's dockerd and simulated GPUs (tests/gpu_sim):
 
 1. the gap from a queued run's end to the next queued run's container running, on one
-   simulated GPU that holds one run at a time, against task-spooler (`tsp`, one slot)
-   and a shell loop running the same containers one after another;
+   simulated GPU that holds one run at a time, and its three parts (from the journal),
+   against task-spooler (`tsp`, one slot; Debian's has no GPU option) and a shell loop
+   running the same containers one after another;
 2. N trivial queued runs end to end (one sweep submitted, until the last is recorded),
    as CPU runs (all may start at once) and as GPU runs (one at a time on each of two
    simulated GPUs), against the same N `docker run --rm IMAGE true` in a shell loop;
-3. `gpuagent submit` as a whole process in the box, then `gpuagent queue` (and --json),
-   a dispatcher's pass and `submit` again with 1,000 entries waiting (runs needing three
-   GPUs of the two);
+3. `gpuagent submit` as a whole process in the box (wall, CPU time, peak memory), then
+   `gpuagent queue` (and --json), a dispatcher's pass and `submit` again with 1,000
+   entries waiting (runs needing three GPUs of the two), and where `queue` spends its
+   time, in process;
 4. while those 1,000 wait: the gpuagent processes in the box and their memory, sampled
    across several passes of the dispatch timer, and the queue database's size.
 
@@ -50,7 +52,7 @@ from gpuagent.host.historydb import HistoryStore  # noqa: E402
 from gpuagent.runs.record import RunRecord  # noqa: E402
 from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB  # noqa: E402
 from tests.support.images import ensure_busybox_image  # noqa: E402
-from tests.support.systemd_box import SystemdBox  # noqa: E402
+from tests.support.systemd_box import SITE_IN_BOX, SRC_IN_BOX, SystemdBox  # noqa: E402
 
 GPU_A, GPU_B = "GPU-0a0a0a0a-0000-4000-8000-00000000000a", "GPU-0b0b0b0b-0000-4000-8000-00000000000b"
 SIM = "/run/gpu-sim"
@@ -75,7 +77,7 @@ GOALS = {
 
 # Run inside the box by its python3: time whole processes, round by round, each case once a
 # round after one warm round; before each, wait until no dispatcher is at work. Prints
-# {case: {"walls": [...], "rss_kib": max RSS of its runs}}.
+# {case: {"walls": [...], "cpus": [user + system seconds], "rss_kib": max RSS of its runs}}.
 _TIMER = r"""
 import json, os, subprocess, sys, time
 spec = json.load(sys.stdin)
@@ -83,7 +85,7 @@ def quiet():
     while subprocess.run(["systemctl", "show", "-P", "ActiveState", spec["quiet_unit"]],
                          capture_output=True, text=True).stdout.strip() in ("active", "activating", "deactivating"):
         time.sleep(0.05)
-found = {label: {"walls": [], "rss_kib": 0} for label in spec["cases"]}
+found = {label: {"walls": [], "cpus": [], "rss_kib": 0} for label in spec["cases"]}
 for round_ in range(spec["runs"] + 1):
     for label, argv in spec["cases"].items():
         quiet()
@@ -96,21 +98,28 @@ for round_ in range(spec["runs"] + 1):
         child.stderr.close()
         if round_:
             found[label]["walls"].append(wall)
+            found[label]["cpus"].append(usage.ru_utime + usage.ru_stime)
             found[label]["rss_kib"] = max(found[label]["rss_kib"], usage.ru_maxrss)
 print(json.dumps(found))
 """
 
 # Run inside the box: every `interval` s for `seconds` s, the gpuagent processes (python3
-# -m gpuagent, or the wrapper script) and their resident memory, from /proc. Prints
-# [[count, rss_kib, dispatcher_active], ...].
+# -m gpuagent, or the wrapper script) and their resident memory, from /proc, and whether a
+# dispatcher was at work meanwhile (its unit neither inactive nor failed, before or after
+# the look, or started between the two; it fails when submits start it more often than
+# systemd's start limit allows, 5 in 10 s). Prints [[count, rss_kib, dispatcher_at_work, [args...]], ...].
 _SAMPLER = r"""
 import json, os, subprocess, sys, time
 seconds, interval = float(sys.argv[1]), float(sys.argv[2])
 def gpuagent(args):
     return any(a == "gpuagent" and i and args[i - 1] == "-m" for i, a in enumerate(args)) or any(a.endswith("/bin/gpuagent") for a in args[:2])
+def dispatcher():
+    show = ["systemctl", "show", "--value", "-p", "ActiveState", "-p", "ExecMainStartTimestampMonotonic", "gpuagent-dispatch.service"]
+    return subprocess.run(show, capture_output=True, text=True).stdout.split()
 samples, deadline = [], time.monotonic() + seconds
 while time.monotonic() < deadline:
-    count = rss = 0
+    count, rss, seen = 0, 0, []
+    before = dispatcher()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             args = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace").split("\0")
@@ -121,10 +130,46 @@ while time.monotonic() < deadline:
             continue
         count += 1
         rss += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    active = subprocess.run(["systemctl", "show", "-P", "ActiveState", "gpuagent-dispatch.service"], capture_output=True, text=True).stdout.strip()
-    samples.append([count, rss, active != "inactive"])
+        seen.append(" ".join(args))
+    after = dispatcher()
+    samples.append([count, rss, before != after or not {"inactive", "failed"} & set(before), seen])
     time.sleep(interval)
 print(json.dumps(samples))
+"""
+
+
+# Run inside the box by gpuagent's interpreter: where `gpuagent queue` spends its time, in
+# process. Prints {step: seconds}.
+_QUEUE_STEPS = r"""
+import io, json, time
+started = time.perf_counter()
+import gpuagent.cli.app
+app = time.perf_counter()
+import gpuagent.cli.queue_commands
+commands = time.perf_counter()
+from gpuagent.core.paths import resolve_paths
+from gpuagent.host.queuedb import QueueStore
+from gpuagent.queue.standing import queue_view
+from gpuagent.views import jsondoc, text
+from gpuagent.views.screen import Screen
+paths = resolve_paths()
+with QueueStore(paths.queue_db) as store:
+    store.entries()
+read = time.perf_counter()
+view = queue_view(paths)
+viewed = time.perf_counter()
+text.queue(Screen(file=io.StringIO(), terminal=False, width=200), view)
+drawn = time.perf_counter()
+jsondoc.dumps(jsondoc.queue(view))
+dumped = time.perf_counter()
+print(json.dumps({
+    "importing the app (every command)": app - started,
+    "importing the queue's commands and what they use": commands - app,
+    "reading the entries": read - commands,
+    "the queue's view (entries read again, needs, GPUs, plan)": viewed - read,
+    "drawing the table": drawn - viewed,
+    "writing the JSON": dumped - drawn,
+}))
 """
 
 
@@ -140,6 +185,11 @@ class QueueBox:
 
     def python(self, script: str, *args: str, spec: dict | None = None, timeout: float = 600):
         result = self.box.exec(["python3", "-c", script, *args], env=self.env, input=json.dumps(spec or {}), timeout=timeout)
+        return json.loads(result.stdout)
+
+    def in_process(self, script: str) -> dict:
+        """`script`'s JSON, run by the interpreter and path the box's gpuagent command uses."""
+        result = self.box.exec(["env", f"PYTHONPATH={SRC_IN_BOX}:{SITE_IN_BOX}", "python3", "-c", script], env=self.env)
         return json.loads(result.stdout)
 
     def finished(self, name: str, count: int, timeout: float) -> list[RunRecord]:
@@ -370,11 +420,13 @@ def main() -> None:
             gpu_host.update([FakeGpu(GPU_A, total=24 * GiB), FakeGpu(GPU_B, total=24 * GiB)])
             submit = ["gpuagent", "submit", "--name", "waits", *NEVER_FITS, "--image", image, "--", "true"]
             floors = {"python3 -c pass": ["python3", "-c", "pass"], "gpuagent --help": ["gpuagent", "--help"]}
-            few = qbox.python(_TIMER, spec={"cases": {**floors, "submit": submit}, "runs": args.samples, "quiet_unit": DISPATCH_SERVICE})
+            small = {**floors, "submit": submit, "dispatch": ["gpuagent", "dispatch"]}
+            few = qbox.python(_TIMER, spec={"cases": small, "runs": args.samples, "quiet_unit": DISPATCH_SERVICE})
             started = time.perf_counter()
             fill(qbox, image, entries(qbox), WAITING)
             filled = time.perf_counter() - started
             waiting = entries(qbox)
+            steps = [qbox.in_process(_QUEUE_STEPS) for _ in range(args.samples)]
             cases = {"queue": ["gpuagent", "queue"], "queue --json": ["gpuagent", "queue", "--json"], "dispatch": ["gpuagent", "dispatch"]}
             full = qbox.python(_TIMER, spec={"cases": cases, "runs": args.samples, "quiet_unit": DISPATCH_SERVICE})
 
@@ -388,14 +440,19 @@ def main() -> None:
         def box_line(label: str, timed: dict, goal: float | None = None) -> None:
             walls = timed["walls"]
             verdicts = f"<= {ms(goal)} median: {verdict(statistics.median(walls), goal)}" if goal else ""
-            line(label, f"{spread(walls)}  {timed['rss_kib'] / 1024:.0f} MiB", verdicts)
+            cpu = f"cpu {ms(statistics.median(timed['cpus']))}, {timed['rss_kib'] / 1024:.0f} MiB"
+            line(label, f"{spread(walls)}  {cpu}", verdicts)
 
         box_line("python3 -c pass in the box (the floor)", few["python3 -c pass"])
         box_line("gpuagent --help in the box", few["gpuagent --help"])
         box_line(f"gpuagent submit (queue of 0-{args.samples + 1} entries)", few["submit"], GOALS["submit"])
+        box_line(f"gpuagent dispatch, a pass ({args.samples + 1}-{2 * args.samples + 2} waiting)", few["dispatch"])
         line(f"filling the queue to {waiting:,} entries ({MAX_SWEEP} a submit)", f"{filled:.1f} s")
         box_line(f"gpuagent queue ({waiting:,} waiting)", full["queue"], GOALS["queue"])
         box_line(f"gpuagent queue --json ({waiting:,} waiting)", full["queue --json"], GOALS["queue"])
+        line("  where `queue` spends it, in process:", "")
+        for step in steps[0]:
+            line(f"  {step}", f"median {ms(statistics.median(sample[step] for sample in steps)):>8}")
         box_line(f"gpuagent dispatch, a timer's pass ({waiting:,} waiting)", full["dispatch"])
         box_line(f"gpuagent submit ({waiting:,}+ waiting)", more["submit"], GOALS["submit"])
         busy = [sample for sample in samples if sample[0]]
@@ -410,6 +467,8 @@ def main() -> None:
             f"in {len(busy)} of {len(samples)} samples; at most {max((s[0] for s in samples), default=0)}"
             f" process(es), {max((s[1] for s in samples), default=0) / 1024:.0f} MiB",
         )
+        for args_seen in {tuple(sample[3]) for sample in quiet if sample[0]}:
+            print(f"  seen with no dispatcher at work: {'; '.join(args_seen)}")
         line(f"queue.db on disk ({waiting:,} entries, with its -wal and -shm)", f"{db_bytes / 1024:.0f} KiB")
         print(f"# {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}; image {image}")
 
