@@ -49,13 +49,15 @@ def test_each_problem_with_its_fix(tmp_path, busybox_image):
     status, findings = doctor(home)
 
     assert status == 1
-    template, handler, notebook = findings["template-unit"]
+    template, handler, notebook, *queue_units = findings["template-unit"]
     assert template["level"] == "error" and f"no gpuagent@.service ({home.root}/unit/gpuagent@.service or " in template["message"]
     assert template["message"].endswith(": no job can start") and template["fix"] == "gpuagent sync"
     assert handler["level"] == "warning", "without the failure handler runs still run: only a killed agent's run goes unnotified"
     assert f"no gpuagent-on-failure@.service ({home.root}/unit/gpuagent-on-failure@.service or " in handler["message"]
     assert "nobody is notified" in handler["message"] and handler["fix"] == "gpuagent sync"
     assert notebook["level"] == "warning" and "`gpuagent notebook start` cannot start a notebook" in notebook["message"], "jobs run without it"
+    assert [unit["level"] for unit in queue_units] == ["warning"] * 3, "jobs run without the queue's units"
+    assert "no submitted run can start" in queue_units[0]["message"]
     assert levels(findings["docker"]) == ["ok"]
     [driver] = findings["nvidia-driver"]
     assert driver["level"] == "error" and "GPU jobs cannot run" in driver["message"] and "nvidia-smi" in driver["fix"]
@@ -89,6 +91,9 @@ def test_a_timer_as_sync_writes_it_and_packaged_units_are_fine(tmp_path, busybox
         ("ok", f"{paths.package_unit_dir}/gpuagent@.service is installed and current"),
         ("ok", f"{paths.package_unit_dir}/gpuagent-on-failure@.service is installed and current"),
         ("ok", f"{paths.package_unit_dir}/gpuagent-notebook@.service is installed and current"),
+        ("ok", f"{paths.package_unit_dir}/gpuagent-queued@.service is installed and current"),
+        ("ok", f"{paths.package_unit_dir}/gpuagent-dispatch.service is installed and current"),
+        ("ok", f"{paths.package_unit_dir}/gpuagent-dispatch.timer is installed and current"),
     ]
 
 
@@ -99,7 +104,7 @@ def test_current_units_and_readable_gpus_are_fine_and_cpu_only_hosts_only_warn(t
 
     _, findings = doctor(home)
 
-    assert levels(findings["template-unit"]) == ["ok", "ok", "ok"]
+    assert levels(findings["template-unit"]) == ["ok"] * len(SHIPPED_UNITS)
     assert levels(findings["nvidia-driver"]) == ["ok"] and "NVIDIA driver 550.54.15; NVML sees 2 GPU(s)" in findings["nvidia-driver"][0]["message"]
     [lost] = findings["gpu"]
     assert lost["level"] == "warning" and "GPU 1 cannot be read (GPU is lost)" in lost["message"]

@@ -6,6 +6,7 @@ drop-in is what systemd applies. The tests of this module run in order, on one b
 
 import json
 
+from gpuagent.jobs.units import SERVICE_TEMPLATE, SHIPPED_UNITS
 from tests.support.boxed import gpuagent, unit_property
 from tests.support.installed import unit_state
 
@@ -119,8 +120,7 @@ def test_an_edited_template_and_a_drop_in_are_kept_and_the_drop_in_applies(syste
     found, *others = [f for f in json.loads(gpuagent(box, "doctor", "--json", check=False).stdout)["findings"] if f["check"] == "template-unit"]
     assert found["level"] == "warning" and "systemctl edit gpuagent@.service" in found["message"]
     assert [(other["level"], other["message"]) for other in others] == [
-        ("ok", f"{UNITS}/gpuagent-on-failure@.service is installed and current"),
-        ("ok", f"{UNITS}/gpuagent-notebook@.service is installed and current"),
+        ("ok", f"{UNITS}/{unit.name} is installed and current") for unit in SHIPPED_UNITS if unit is not SERVICE_TEMPLATE
     ]
 
     gpuagent(box, "add", "late", "--at", "07:00", "--image", busybox_image, "--", "true")
