@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shlex
-import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,28 +38,37 @@ _BOX_PYTHON = ["env", "PYTHONPATH=/opt/gpuagent-src:/opt/gpuagent-site", "python
 
 
 class PoweredBox(SystemdBox):
-    """A SystemdBox whose power can be cut, then switched on again over the same disk: every
-    process in it is killed at once (as a host losing power; the containers it asked the
-    host's dockerd for live on), its overlay's upper dir (/etc, /var) is kept, and it boots
-    again with a fresh /run, as after a crash."""
+    """A SystemdBox that boots again over the same disk (its overlay's upper dir: /etc,
+    /var), with a fresh /run: after a power cut, or a reboot asked of its systemd."""
 
     def power_cycle(self) -> None:
+        """Every process in the box killed at once, as a host losing power (the containers
+        it asked the host's dockerd for live on), then switched on again."""
+        nspawn = self._switch_off()
+        # Killing the box's cgroups kills nspawn with the rest.
+        for cgroup in self._cgroups:
+            _remove_cgroup(cgroup, time.monotonic() + 10)
+        nspawn.wait(timeout=30)
+        self._switch_on()
+
+    def reboot(self) -> None:
+        """`systemctl reboot` in the box: its systemd stops every unit, nspawn exits; then
+        it boots again."""
+        self.exec(["systemctl", "reboot", "--no-block"])
+        nspawn = self._switch_off()
+        nspawn.wait(timeout=self.boot_timeout)
+        for cgroup in self._cgroups:
+            _remove_cgroup(cgroup, time.monotonic() + 10)
+        self._switch_on()
+
+    def _switch_off(self) -> subprocess.Popen:
         if self._nspawn is None:
             raise BoxError("the box is not running")
         nspawn, self._nspawn, self.leader = self._nspawn, None, None
-        for cgroup in self._cgroups:
-            cgroup_procs = cgroup / "cgroup.procs"
-            for procs in [cgroup_procs, *cgroup.rglob("*/cgroup.procs")]:
-                with contextlib.suppress(OSError):
-                    for pid in procs.read_text().split():
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(int(pid), signal.SIGKILL)
-        nspawn.wait(timeout=30)
-        # What nspawn leaves behind when killed (the lock on the root's inode), and the
-        # cgroups the killed processes sat in, so that the next boot starts clean.
-        self._remove_nspawn_leftovers()
-        for cgroup in self._cgroups:
-            _remove_cgroup(cgroup, time.monotonic() + 10)
+        return nspawn
+
+    def _switch_on(self) -> None:
+        self._remove_nspawn_leftovers()  # the lock on the root's inode, when nspawn was killed
         self._boot(ensure_site())
         self._wait_until_booted()
 

@@ -131,14 +131,14 @@ def test_200_runs_on_2_gpus_keep_order_never_overcommit_and_wait_with_nothing_re
 
 
 def test_a_big_run_gets_its_gpu_while_small_runs_keep_arriving(qbox, busybox_image):
-    qbox.configure('[queue]\nstarvation_bound = "20s"\n')
-    first = [gpu_submit(qbox, "trickle", busybox_image, "sh", "-c", "sleep 12") for _ in range(4)]
+    qbox.configure('[queue]\nstarvation_bound = "30s"\n')
+    first = [gpu_submit(qbox, "trickle", busybox_image, "sh", "-c", "sleep 8") for _ in range(4)]
     wait_for(
         lambda: [e["state"] for e in qbox.entries() if e["run_id"] in first] == ["running"] * 4, timeout=60, interval=0.5, what="4 small runs running"
     )
     big = gpu_submit(qbox, "big", busybox_image, "sh", "-c", "sleep 1", vram="20GiB")
-    # Small runs queued behind the big one before the first ones end, so that a slot
-    # freed on a GPU always finds one to take it.
+    # Small runs queued behind the big one before the first ones end (well before the
+    # bound), so that a slot freed on a GPU always finds one to take it.
     backlog = [gpu_submit(qbox, "trickle", busybox_image, "sh", "-c", "sleep 6") for _ in range(6)]
     qbox.background(
         "small-stream",
@@ -168,7 +168,7 @@ def test_a_big_run_gets_its_gpu_while_small_runs_keep_arriving(qbox, busybox_ima
     # Before the bound, small runs submitted after the big one passed it (backfill): it
     # really waited behind a stream that would have kept it waiting.
     passed = [run for run in qbox.runs("trickle") if run.run_id in {*backlog, *streamed()} and run.started_at < big_run.started_at]
-    assert passed, "no small run submitted after the big one started before it"
+    assert passed, (big_run.started_at, [(run.run_id in first, run.started_at, run.ended_at) for run in qbox.runs("trickle")])
 
 
 # -- 3. dedupe -------------------------------------------------------------------------------
@@ -428,7 +428,27 @@ def test_runs_a_killed_dispatcher_was_starting_run_once_when_none_waits(qbox, bu
     ran_exactly_once(qbox, "stranded", ids)
 
 
-# -- 8. a power cut ----------------------------------------------------------------------------------
+# -- 8. a reboot and a power cut -------------------------------------------------------------------
+
+
+def test_after_a_reboot_waiting_runs_start_and_the_running_one_is_closed(qbox, busybox_image):
+    qbox.gpus(used_b=GPU_TOTAL)
+    running = gpu_submit(qbox, "rebooted", busybox_image, "sh", "-c", "sleep 600", vram="20GiB")
+    wait_for(
+        lambda: [e["state"] for e in qbox.entries()] == ["running"] and containers_of(running), timeout=60, what=f"run {running} in its container"
+    )
+    waiting = [gpu_submit(qbox, "after-reboot", busybox_image, "echo", "after the reboot", vram="20GiB") for _ in range(2)]
+
+    qbox.box.reboot()
+    assert {e["run_id"]: e["state"] for e in qbox.entries()} == {run_id: "waiting" for run_id in waiting}
+    done = qbox.ended("after-reboot", 2, timeout=120)
+    assert sorted(run.run_id for run in done) == sorted(waiting)
+    assert {run.status for run in done} == {"succeeded"}
+    # The shutdown stopped the running run's unit: its agent stopped the container (its
+    # stop grace) and recorded the end, as for systemctl stop.
+    [closed] = qbox.runs("rebooted")
+    assert closed.run_id == running and closed.status in ("stopped", "lost"), (closed.status, closed.reason)
+    assert not containers_of(running)
 
 
 def test_after_a_power_cut_waiting_runs_start_and_the_running_one_is_recorded_lost(qbox, busybox_image):
