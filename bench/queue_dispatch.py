@@ -7,7 +7,8 @@
    running the same containers one after another;
 2. N trivial queued runs end to end (one sweep submitted, until the last is recorded),
    as CPU runs (all may start at once) and as GPU runs (one at a time on each of two
-   simulated GPUs), against the same N `docker run --rm IMAGE true` in a shell loop;
+   simulated GPUs, then on one), against the same N `docker run --rm IMAGE true` in a
+   shell loop;
 3. `gpuagent submit` as a whole process in the box (wall, CPU time, peak memory), then
    `gpuagent queue` (and --json), a dispatcher's pass and `submit` again with 1,000
    entries waiting (runs needing three GPUs of the two), and where `queue` spends its
@@ -76,14 +77,19 @@ GOALS = {
 }
 
 # Run inside the box by its python3: time whole processes, round by round, each case once a
-# round after one warm round; before each, wait until no dispatcher is at work. Prints
+# round after one warm round; before each, wait until no dispatcher is at work or queued. Prints
 # {case: {"walls": [...], "cpus": [user + system seconds], "rss_kib": max RSS of its runs}}.
 _TIMER = r"""
 import json, os, subprocess, sys, time
 spec = json.load(sys.stdin)
+def systemctl(*args):
+    return subprocess.run(["systemctl", *args], capture_output=True, text=True).stdout
 def quiet():
-    while subprocess.run(["systemctl", "show", "-P", "ActiveState", spec["quiet_unit"]],
-                         capture_output=True, text=True).stdout.strip() in ("active", "activating", "deactivating"):
+    # a submit's `systemctl start --no-block` returns once the job is queued: wait for
+    # the job as well as for the unit
+    while spec["quiet_unit"] in systemctl("list-jobs", "--no-legend") or systemctl(
+        "show", "-P", "ActiveState", spec["quiet_unit"]
+    ).strip() in ("active", "activating", "deactivating"):
         time.sleep(0.05)
 found = {label: {"walls": [], "cpus": [], "rss_kib": 0} for label in spec["cases"]}
 for round_ in range(spec["runs"] + 1):
@@ -303,9 +309,10 @@ def loop_gaps(image: str, pairs: int) -> list[float]:
 # --- 2. N trivial runs end to end -------------------------------------------------------------
 
 
-def queued_wall(qbox: QueueBox, gpu_host: FakeGpuHost, image: str, runs: int, name: str, gpu_options: list[str]) -> float:
-    """From the submit of a sweep of `runs` runs of `true` to the last one's recorded end."""
-    gpu_host.update([FakeGpu(GPU_A, total=24 * GiB), FakeGpu(GPU_B, total=24 * GiB)])
+def queued_wall(qbox: QueueBox, gpu_host: FakeGpuHost, image: str, runs: int, name: str, gpu_options: list[str], gpus: int = 2) -> float:
+    """From the submit of a sweep of `runs` runs of `true` to the last one's recorded end,
+    on `gpus` simulated GPUs."""
+    gpu_host.update([FakeGpu(GPU_A, total=24 * GiB), FakeGpu(GPU_B, total=24 * GiB)][:gpus])
     started = time.time()
     qbox.agent("submit", "--name", name, *gpu_options, *sweep(runs), "--image", image, "--", "true")
     done = qbox.finished(name, runs, timeout=120 + 5 * runs)
@@ -403,6 +410,7 @@ def main() -> None:
             loop = loop_wall(image, args.runs)
             cpu = queued_wall(qbox, gpu_host, image, args.runs, "cpu", [])
             gpu = queued_wall(qbox, gpu_host, image, args.runs, "gpu", ONE_PER_GPU)
+            one_gpu = queued_wall(qbox, gpu_host, image, args.runs, "onegpu", ONE_PER_GPU, gpus=1)
             line(f"shell loop of {args.runs} docker run --rm IMAGE true", f"{loop:6.1f} s")
             ratio = f"<= {GOALS['ratio']}x"
             line(
@@ -415,6 +423,7 @@ def main() -> None:
                 f"{gpu:6.1f} s  {gpu / loop:5.2f}x",
                 f"{ratio}: {verdict(gpu / loop, GOALS['ratio'])}",
             )
+            line(f"{args.runs} queued GPU runs (one at a time on 1 GPU)", f"{one_gpu:6.1f} s  {one_gpu / loop:5.2f}x")
 
             print(f"# 3. submit, and the queue with {WAITING:,} entries waiting", flush=True)
             gpu_host.update([FakeGpu(GPU_A, total=24 * GiB), FakeGpu(GPU_B, total=24 * GiB)])
