@@ -171,8 +171,8 @@ dumped = time.perf_counter()
 print(json.dumps({
     "importing the app (every command)": app - started,
     "importing the queue's commands and what they use": commands - app,
-    "reading the entries": read - commands,
-    "the queue's view (entries read again, needs, GPUs, plan)": viewed - read,
+    "reading the entries (alone)": read - commands,
+    "the queue's view (the entries, needs, GPUs, plan)": viewed - read,
     "drawing the table": drawn - viewed,
     "writing the JSON": dumped - drawn,
 }))
