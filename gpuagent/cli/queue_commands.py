@@ -9,8 +9,6 @@ from typer.core import TyperCommand
 
 from gpuagent.cli.app import agent_log, click_commands, command_set, err, out, paths, show
 from gpuagent.cli.options import AsJson, argument, complete_job, notify_options, option, setting_options
-from gpuagent.commands.cancel import cancel
-from gpuagent.commands.submit import follow_queued, submit
 from gpuagent.jobs.job import given_options
 from gpuagent.jobs.settings import BY_FIELD
 from gpuagent.queue.entry import SUBMIT_FIELDS
@@ -41,6 +39,8 @@ def submit_command_callback(
     **given: Any,
 ) -> None:
     """Queue a run: it starts when its turn comes and a GPU fits it (gpuagent submit --image IMG [OPTIONS] -- COMMAND [ARGS...])."""
+    from gpuagent.commands.submit import follow_queued, submit  # here: `queue`, which waits on no one, need not load them
+
     where = paths()
     submitted = submit(
         where, name, like, given_options(given), command, dedupe=dedupe, sweeps=sweep or (), notify=notify or (), notify_on=notify_on, ping=ping
@@ -95,6 +95,8 @@ def cancel_command(
     group: Annotated[str | None, typer.Option("--group", help="Every run of this sweep.", metavar="GROUP")] = None,
 ) -> None:
     """Take runs out of the queue; a running one is stopped (its stop grace) and recorded stopped."""
+    from gpuagent.commands.cancel import cancel
+
     text.cancelled(out, cancel(paths(), list(run_ids or ()), group))
 
 
