@@ -133,6 +133,7 @@ def test_200_runs_on_2_gpus_keep_order_never_overcommit_and_wait_with_nothing_re
 def test_a_big_run_gets_its_gpu_while_small_runs_keep_arriving(qbox, busybox_image):
     qbox.configure('[queue]\nstarvation_bound = "30s"\n')
     first = [gpu_submit(qbox, "trickle", busybox_image, "sh", "-c", "sleep 8") for _ in range(4)]
+    dispatch_once_more(qbox)
     wait_for(
         lambda: [e["state"] for e in qbox.entries() if e["run_id"] in first] == ["running"] * 4, timeout=60, interval=0.5, what="4 small runs running"
     )
