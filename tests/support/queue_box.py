@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -30,7 +29,6 @@ GPU_TOTAL = 24 * GiB
 SIM_IN_BOX = "/run/gpu-sim"
 NVML_IN_BOX = "/opt/fake-nvml"
 HOST_CONFIG = "/etc/gpuagent/gpuagent.toml"
-CLAIMS = "/run/gpuagent/claims.json"
 _MANAGER_ENV = "/etc/systemd/system.conf.d/50-simulated-gpus.conf"
 # The box's python, over the checkout, for reading the box's own runtime state with
 # gpuagent's code (the claims live in the box's /run, which the host does not see).
@@ -150,10 +148,6 @@ class QueueBox:
             "print(json.dumps([dataclasses.asdict(c) for c in Reservations(pathlib.Path('/run/gpuagent')).current()]))"
         )
         return json.loads(self.box.exec([*_BOX_PYTHON, script]).stdout)
-
-    def claims_file(self) -> list[dict]:
-        shown = self.box.exec(["sh", "-c", f"cat {shlex.quote(CLAIMS)} 2>/dev/null || echo '[]'"]).stdout
-        return json.loads(shown)
 
     def runs(self, name: str | None = None, limit: int = 1000) -> list[RunRecord]:
         """The runs of queue/NAME (every run: None) in the box's history, newest first."""

@@ -1,7 +1,7 @@
 """The queue under load and through what a server goes through, in a real systemd with the
 real dockerd and two simulated 24 GiB GPUs: hundreds of runs, priorities, a starving big
 run, dedupe keys, cancels, a cap per submitter, concurrent submitters, a dispatcher killed
-half-way, a power cut, sweeps, and needs learned from history.
+half-way, sweeps, needs learned from history, a reboot and a power cut.
 
 Everything is judged from what the queue and history record (`gpuagent queue --json`, the
 runs' records), systemd's units and the processes in the box; never from how long a
