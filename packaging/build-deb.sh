@@ -7,7 +7,7 @@
 # dependencies, compiled), the command /usr/bin/gpuagent, the units gpuagent ships (the
 # template gpuagent@.service, its failure handler gpuagent-on-failure@.service, the
 # notebook template gpuagent-notebook@.service, and the queue's gpuagent-queued@.service,
-# gpuagent-dispatch.service and gpuagent-dispatch.timer) in
+# gpuagent-dispatch@.service and gpuagent-dispatch.timer) in
 # /usr/lib/systemd/system (where Debian policy puts a package's units; local changes go
 # in a drop-in, `systemctl edit gpuagent@.service`), and maintainer
 # scripts (packaging/debian/) that create /etc/gpuagent and /var/lib/gpuagent, reload

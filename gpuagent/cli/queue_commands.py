@@ -9,10 +9,10 @@ from typer.core import TyperCommand
 
 from gpuagent.cli.app import agent_log, click_commands, command_set, err, out, paths, show
 from gpuagent.cli.options import AsJson, argument, complete_job, notify_options, option, setting_options
+from gpuagent.host.systemd import TIMER_TRIGGER
 from gpuagent.jobs.job import given_options
 from gpuagent.jobs.settings import BY_FIELD
 from gpuagent.queue.entry import SUBMIT_FIELDS
-from gpuagent.queue.standing import queue_view
 from gpuagent.queue.sweeps import ENV_PREFIX, MAX_SWEEP_RUNS
 from gpuagent.runs.following import exit_status
 from gpuagent.views import jsondoc, text
@@ -86,6 +86,8 @@ submit_command = TyperCommand(
 @queue_set.command("queue")
 def queue_command(as_json: AsJson = False) -> None:
     """The queue: each run waiting (in the order they start) or running, what it needs, how long it has waited and why it waits."""
+    from gpuagent.queue.standing import queue_view  # here: submit, which returns at once, need not load the planner
+
     show(queue_view(paths()), text.queue, jsondoc.queue, as_json)
 
 
@@ -103,11 +105,12 @@ def cancel_command(
 @queue_set.command("dispatch", hidden=True)
 def dispatch_command(
     ended: Annotated[str | None, typer.Option("--ended", help="The queued run whose unit just stopped.", metavar="RUN_ID")] = None,
+    trigger: Annotated[str | None, typer.Option("--trigger", help="What started it: timer, or a submit's first run id.", metavar="WHAT")] = None,
 ) -> None:
     """Start the queued runs whose turn has come and whose GPUs fit (what the queue's units run)."""
     from gpuagent.queue.dispatch import dispatch
 
-    done = dispatch(paths(), agent_log, ended=ended)
+    done = dispatch(paths(), agent_log, ended=ended, submitted=None if trigger in (None, TIMER_TRIGGER) else trigger)
     agent_log(f"dispatch: {len(done.started)} started, {done.waiting} waiting" + (f", {len(done.lost)} lost" if done.lost else ""))
 
 

@@ -19,13 +19,12 @@ from gpuagent.host.files import write_atomic
 from gpuagent.host.historydb import existing_history
 from gpuagent.host.procs import invoking_user
 from gpuagent.host.queuedb import QueueStore
-from gpuagent.host.systemd import DISPATCH_SERVICE, Systemd, queued_unit_name
+from gpuagent.host.systemd import Systemd, dispatch_unit_name, queued_unit_name
 from gpuagent.jobs.catalog import load_job, verify_environment
 from gpuagent.jobs.job import options_over
 from gpuagent.jobs.units import missing_units
 from gpuagent.observe.announce import notify_file_text
 from gpuagent.queue.entry import EntryState, QueueEntry, entry_job, submit_form
-from gpuagent.queue.standing import queue_view
 from gpuagent.queue.sweeps import parse_sweeps, sweep_env
 from gpuagent.runs.following import RunEnded, RunEvent, RunQueued, follow_unit
 from gpuagent.runs.record import RunKind, RunRecord, subject
@@ -83,7 +82,9 @@ def submit(
         store.add(entries)
     if notify_text is not None:
         write_notify_file(paths.notify_file(subject(RunKind.QUEUED, name)), notify_text)
-    systemd.start(DISPATCH_SERVICE)
+    # A dispatcher of its own: a start folded into a dispatcher already past its last
+    # look at the queue would leave these runs to the timer.
+    systemd.start(dispatch_unit_name(entries[0].id))
     return Submitted(entries, group_id)
 
 
@@ -137,6 +138,8 @@ def _dedupe_key(key: str | None) -> str | None:
 def follow_queued(paths: Paths, entry: QueueEntry) -> Iterator[RunEvent]:
     """The submitted run's place in the queue while it waits, then what its unit does
     (trigger.py's events), ending with RunEnded."""
+    from gpuagent.queue.standing import queue_view  # only --wait reads the queue's order
+
     said = None
     while True:
         view = queue_view(paths, read_gpus=True)

@@ -49,8 +49,13 @@ def queued_unit_name(run_id: str) -> str:
     return f"gpuagent-queued@{run_id}.service"
 
 
-DISPATCH_SERVICE = "gpuagent-dispatch.service"
+def dispatch_unit_name(trigger: str) -> str:
+    """The dispatcher started by `trigger`: the timer, or a submit (its first run's id)."""
+    return f"gpuagent-dispatch@{trigger}.service"
+
+
 DISPATCH_TIMER = "gpuagent-dispatch.timer"
+TIMER_TRIGGER = "timer"  # the instance the timer starts (its Unit=)
 
 
 @dataclass(frozen=True)
@@ -121,9 +126,13 @@ class Systemd:
         """Disable without stopping."""
         self._run("systemctl", "disable", unit)
 
-    def start(self, unit: str) -> None:
-        """Start without waiting for the unit to finish (a run can take hours)."""
-        self._run("systemctl", "start", "--no-block", unit)
+    def start(self, *units: str) -> None:
+        """Start without waiting for the units to finish (a run can take hours)."""
+        self._run("systemctl", "start", "--no-block", *units)
+
+    def shutting_down(self) -> bool:
+        """The manager is stopping: the host shuts down or reboots."""
+        return self._run("systemctl", "is-system-running", check=False).stdout.strip() == "stopping"
 
     def stop(self, unit: str, *, wait: bool = True) -> None:
         """Stop the unit and (`wait`) wait until it has: its agent records the end first."""

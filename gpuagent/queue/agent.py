@@ -16,6 +16,7 @@ from gpuagent.core.paths import Paths
 from gpuagent.host import dockerd
 from gpuagent.host.dockerd import Docker
 from gpuagent.host.queuedb import QueueStore
+from gpuagent.host.systemd import Systemd
 from gpuagent.jobs.job import Job
 from gpuagent.observe import announce
 from gpuagent.queue.dispatch import dispatch, learned_needs
@@ -27,6 +28,9 @@ from gpuagent.runs.reservations import Reservations
 from gpuagent.runs.runner import run_attempts
 
 PREEMPTED_REASON = "stopped (SIGTERM, then its stop grace) to give its GPUs to a run of a higher priority; it waits again, first of its priority"
+
+
+SHUTDOWN_REASON = "the host shut down while it ran (a reboot, a power-off): its container was stopped with its stop grace"
 
 
 def run_queued(paths: Paths, entry_id: str, output: TextIO, log: Log) -> tuple[RunRecord | None, int]:
@@ -60,6 +64,10 @@ def run_queued(paths: Paths, entry_id: str, output: TextIO, log: Log) -> tuple[R
                 recorder.save_final(run)
                 store.requeue_preempted(entry.id)
                 log(f"{entry.subject} run {run.run_id} preempted: it waits again at the head of priority {entry.priority}")
+            elif run.status == Status.STOPPED and Systemd(paths.user_mode).shutting_down():
+                run = dataclasses.replace(run, status=Status.LOST, reason=SHUTDOWN_REASON)
+                recorder.save_final(run)
+                store.remove(entry.id)
             else:
                 store.remove(entry.id)
     finally:

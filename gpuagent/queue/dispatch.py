@@ -2,9 +2,10 @@
 whose GPUs fit, then exits. Nothing stays resident while runs wait.
 
 It runs at the end of every queued run (its agent calls it, and the unit's ExecStopPost
-does too, for an agent that died), after each submit (gpuagent-dispatch.service), and
-every few seconds while a run waits (gpuagent-dispatch.timer, which it starts when a run
-must wait and stops when none does), to notice GPU memory freed outside gpuagent.
+does for an agent that died), after each submit (gpuagent-dispatch@RUN_ID.service, an
+instance of its own), and every few seconds while a run waits (gpuagent-dispatch.timer,
+which it starts when a run must wait and stops when none does), to notice GPU memory
+freed outside gpuagent.
 
 One dispatcher works at a time (the queue lock). It decides under the host-wide admission
 lock, so a scheduled run admitting itself and a queued run never count the same free
@@ -41,6 +42,7 @@ from gpuagent.runs.vramneed import LEARN_FROM_RUNS, VramNeed, vram_need
 
 # A unit started this long ago that systemd does not show running has failed to start.
 START_GRACE_SECONDS = 30
+MAX_PASSES = 10  # plans in one dispatch, while submits keep coming
 LOST_REASON = "its agent ended without recording the run's end (killed, or the host went down); its container was reaped"
 
 
@@ -57,21 +59,40 @@ def rules(paths: Paths) -> QueueRules:
     return QueueRules(config.starvation_bound, config.max_gpus_per_submitter)
 
 
-def dispatch(paths: Paths, log: Log, *, ended: str | None = None) -> Dispatched:
+def dispatch(paths: Paths, log: Log, *, ended: str | None = None, submitted: str | None = None) -> Dispatched:
     """Start what fits. `ended`: the entry whose unit just stopped (its ExecStopPost): if
-    its agent did not close it, its run is recorded lost and its container reaped."""
+    its agent did not close it, its run is recorded lost and its container reaped.
+    `submitted`: the first run of the submit that started this dispatcher; when another
+    dispatcher has started it meanwhile, there is nothing new to plan."""
     with flocked(paths.queue_lock, wait=True), QueueStore(paths.queue_db) as store:
+        if submitted is not None and not _still_waiting(store, submitted):
+            return Dispatched([], [], [], sum(entry.waiting for entry in store.entries()))
         systemd = Systemd(paths.user_mode)
         lost, returned = _tidy(paths, store, systemd, log, ended)
-        entries = store.entries()
         started: list[str] = []
-        if any(entry.waiting for entry in entries):
-            started = _start_what_fits(paths, store, systemd, entries, log)
+        planned: set[str] = set()
+        # A submit's start of this service while it runs is folded into this run by
+        # systemd: so plan again while runs it has not planned for have come in.
+        for _ in range(MAX_PASSES):
+            entries = store.entries()
+            fresh = {entry.id for entry in entries if entry.waiting} - planned
+            if not fresh:
+                break
+            planned |= fresh
+            started += _start_what_fits(paths, store, systemd, entries, log)
         entries = store.entries()
         waiting = sum(entry.waiting for entry in entries)
-        _keep_timer(systemd, waiting=waiting > 0, holding=bool(entries), log=log)
+        # A run left `starting` by a dispatcher killed half-way goes back to waiting at a
+        # dispatch after START_GRACE_SECONDS: the timer runs for it too.
+        pending = waiting or any(entry.state == EntryState.STARTING for entry in entries)
+        _keep_timer(systemd, waiting=pending, holding=bool(entries), log=log)
     metrics.refresh(paths, log, jobs=[])  # the queue's gauges, as it stands now
     return Dispatched(started, lost, returned, waiting)
+
+
+def _still_waiting(store: QueueStore, entry_id: str) -> bool:
+    entry = store.get(entry_id)
+    return entry is not None and entry.waiting
 
 
 def dispatch_if_waiting(paths: Paths, log: Log) -> None:

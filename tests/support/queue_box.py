@@ -127,14 +127,21 @@ class QueueBox:
     # -- what the box shows ----------------------------------------------------------------
 
     def resident(self) -> list[str]:
-        """gpuagent's processes in the box, by command line."""
-        # The box has no ps: each process's command line, from /proc.
-        found = self.box.exec(["sh", "-c", "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\"; echo; done 2>/dev/null"]).stdout
-        return [line.strip() for line in found.splitlines() if "-m gpuagent" in line]
+        return gpuagent_processes(self.box)
 
     def unit_state(self, unit: str, *properties: str) -> dict[str, str]:
         shown = self.box.exec(["systemctl", "show", *(f"--property={p}" for p in properties), unit]).stdout
         return dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+
+    def dispatchers_done(self, timeout: float = 30) -> None:
+        """Wait until no dispatcher is at work or queued (each submit starts its own)."""
+
+        def idle() -> bool:
+            jobs = self.box.exec(["systemctl", "list-jobs", "--no-legend"]).stdout
+            units = self.box.exec(["systemctl", "list-units", "--plain", "--no-legend", "--state=active,activating", "gpuagent-dispatch@*"]).stdout
+            return "gpuagent-dispatch@" not in jobs and not units.strip()
+
+        wait_for(idle, timeout=timeout, interval=0.2, what="no dispatcher at work")
 
     def active_queued_units(self) -> list[str]:
         listed = self.box.exec(["systemctl", "list-units", "--plain", "--no-legend", "--state=active,activating", "gpuagent-queued@*"]).stdout
@@ -185,3 +192,10 @@ def queue_box(directory: Path) -> Iterator[QueueBox]:
         box.write_file(_MANAGER_ENV, f"[Manager]\nDefaultEnvironment={settings}\n")
         box.exec(["systemctl", "set-environment", *(f"{key}={value}" for key, value in queued.gpu_env.items())])
         yield queued
+
+
+def gpuagent_processes(box) -> list[str]:
+    """gpuagent's processes in `box` (agents, dispatchers, commands), by command line."""
+    # The box has no ps: each process's command line, from /proc.
+    found = box.exec(["sh", "-c", "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\"; echo; done 2>/dev/null"]).stdout
+    return [line.strip() for line in found.splitlines() if "-m gpuagent" in line]

@@ -52,3 +52,10 @@ def test_the_shipped_units_are_the_packages_data_and_units_links_to_each():
     assert sorted(path.name for path in (repo / "units").iterdir()) == shipped
     for unit in SHIPPED_UNITS:
         assert (repo / "units" / unit.name).resolve() == unit.source.resolve()
+
+
+def test_the_dispatch_timer_starts_the_dispatchers_timer_instance():
+    from gpuagent.host.systemd import TIMER_TRIGGER, dispatch_unit_name
+    from gpuagent.jobs.units import QUEUE_TIMER
+
+    assert f"\nUnit={dispatch_unit_name(TIMER_TRIGGER)}\n" in QUEUE_TIMER.text()
