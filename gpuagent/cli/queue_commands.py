@@ -14,7 +14,6 @@ from gpuagent.jobs.job import given_options
 from gpuagent.jobs.settings import BY_FIELD
 from gpuagent.queue.entry import SUBMIT_FIELDS
 from gpuagent.queue.sweeps import ENV_PREFIX, MAX_SWEEP_RUNS
-from gpuagent.runs.following import exit_status
 from gpuagent.views import jsondoc, text
 from gpuagent.views.screen import Line, emit
 
@@ -56,6 +55,8 @@ def submit_command_callback(
     except KeyboardInterrupt:
         emit(err, Line(f"detached: run {entry.id} stays queued (`gpuagent queue` shows it, `gpuagent cancel {entry.id}` takes it out)"))
         raise typer.Exit(130) from None
+    from gpuagent.runs.following import exit_status
+
     raise typer.Exit(exit_status(ended))
 
 

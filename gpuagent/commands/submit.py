@@ -5,29 +5,28 @@ A refused submit writes nothing: every run of a sweep is built and checked befor
 queued, and the queue takes all of them or none (host/queuedb.py).
 """
 
-import secrets
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.core.values import parse_name
-from gpuagent.host.delivery import write_notify_file
 from gpuagent.host.files import write_atomic
-from gpuagent.host.historydb import existing_history
 from gpuagent.host.procs import invoking_user
 from gpuagent.host.queuedb import QueueStore
 from gpuagent.host.systemd import Systemd, dispatch_unit_name, queued_unit_name
 from gpuagent.jobs.catalog import load_job, verify_environment
 from gpuagent.jobs.job import options_over
 from gpuagent.jobs.units import missing_units
-from gpuagent.observe.announce import notify_file_text
 from gpuagent.queue.entry import EntryState, QueueEntry, entry_job, submit_form
 from gpuagent.queue.sweeps import parse_sweeps, sweep_env
-from gpuagent.runs.following import RunEnded, RunEvent, RunQueued, follow_unit
 from gpuagent.runs.record import RunKind, RunRecord, subject
+
+if TYPE_CHECKING:  # a submit that does not --wait follows nothing
+    from gpuagent.runs.following import RunEvent
 
 DEFAULT_NAME = "run"
 POLL_SECONDS = 0.5
@@ -66,10 +65,10 @@ def submit(
     if command:
         settings["command"] = list(command)
     submitter, now = invoking_user(), time.time()
-    group_id = secrets.token_hex(4) if sweep.names else None
+    group_id = _token(4) if sweep.names else None
     learn_from = (subject(RunKind.QUEUED, name),) + (() if like is None else (like,))
     entries = [_entry(name, settings, params, now, submitter, key, group_id, learn_from, index) for index, params in enumerate(sweep.combinations())]
-    notify_text = notify_file_text(subject(RunKind.QUEUED, name), f"submit --name {name}", notify, notify_on, ping)
+    notify_text = _notify_text(name, notify, notify_on, ping) if notify or notify_on is not None or ping is not None else None
     # Everything is checked: only now is anything written.
     systemd = Systemd(paths.user_mode)
     systemd.require_running()
@@ -81,6 +80,8 @@ def submit(
     with QueueStore(paths.queue_db) as store:
         store.add(entries)
     if notify_text is not None:
+        from gpuagent.host.delivery import write_notify_file
+
         write_notify_file(paths.notify_file(subject(RunKind.QUEUED, name)), notify_text)
     # A dispatcher of its own: a start folded into a dispatcher already past its last
     # look at the queue would leave these runs to the timer.
@@ -105,7 +106,7 @@ def _entry(
     job = entry_job(name, settings)
     verify_environment(job)
     return QueueEntry(
-        id=secrets.token_hex(6),
+        id=_token(6),
         name=name,
         submitter=submitter,
         submitted_at=now,
@@ -127,6 +128,18 @@ def _entry(
     )
 
 
+def _token(size: int) -> str:
+    """A random id of `size` bytes, in hex (what secrets.token_hex does, without importing
+    hashlib: 3 ms of every submit)."""
+    return os.urandom(size).hex()
+
+
+def _notify_text(name: str, notify: Sequence[str], notify_on: str | None, ping: str | None) -> str | None:
+    from gpuagent.observe.announce import notify_file_text  # Apprise's checks: only when asked
+
+    return notify_file_text(subject(RunKind.QUEUED, name), f"submit --name {name}", notify, notify_on, ping)
+
+
 def _dedupe_key(key: str | None) -> str | None:
     if key is None:
         return None
@@ -135,10 +148,11 @@ def _dedupe_key(key: str | None) -> str | None:
     return key
 
 
-def follow_queued(paths: Paths, entry: QueueEntry) -> Iterator[RunEvent]:
+def follow_queued(paths: Paths, entry: QueueEntry) -> "Iterator[RunEvent]":
     """The submitted run's place in the queue while it waits, then what its unit does
     (trigger.py's events), ending with RunEnded."""
     from gpuagent.queue.standing import queue_view  # only --wait reads the queue's order
+    from gpuagent.runs.following import RunEnded, RunQueued, follow_unit
 
     said = None
     while True:
@@ -146,7 +160,7 @@ def follow_queued(paths: Paths, entry: QueueEntry) -> Iterator[RunEvent]:
         row = next((row for row in view.rows if row.entry.id == entry.id), None)
         if row is None or not row.entry.waiting:
             break
-        event = RunQueued(row.position, row.why or "waiting")
+        event = RunQueued(row.position, row.why or ("its turn: it starts now" if row.starts_next else "waiting for the next dispatch"))
         if event != said:
             yield event
             said = event
@@ -171,5 +185,7 @@ def _invocation(systemd: Systemd, unit: str) -> str | None:
 
 
 def _record(paths: Paths, run_id: str) -> RunRecord | None:
+    from gpuagent.host.historydb import existing_history  # --wait reads history; a submit alone does not
+
     with existing_history(paths) as store:
         return None if store is None else store.get(run_id)

@@ -231,3 +231,15 @@ def test_while_dockerd_does_not_answer_runs_stay_queued_and_start_once_it_does(b
     )
     assert (run.run_id, run.status) == (queued, "succeeded")
     assert not entries(box)
+
+
+def test_submit_wait_follows_the_run_and_exits_as_it_did(box, busybox_image, gpu_host):
+    gpu_host.update([FakeGpu(GPU_A, total=24 * GiB), FakeGpu(GPU_B, total=24 * GiB)])
+    followed = agent(
+        box, "submit", "--name", "followed", "--wait", "--image", busybox_image, "--", "sh", "-c", "echo waited here; exit 3", check=False
+    )
+    assert followed.returncode == 1, "as trigger --wait: the agent's status, 1 for a run that failed"
+    [run] = runs(box, "queue/followed")
+    assert followed.stdout.split()[0] == run.run_id and "waited here" in followed.stdout
+    assert run.status == "failed" and run.exit_code == 3
+    assert "waited here" in agent(box, "logs", "queue/followed").stdout
