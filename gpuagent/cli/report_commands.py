@@ -19,7 +19,9 @@ reports = command_set()
 
 @reports.command()
 def report(
-    name: Annotated[str | None, typer.Argument(help="Only this job (default: every job).", autocompletion=complete_job)] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="Only this job, or the runs submitted as queue/NAME (default: every job).", autocompletion=complete_job)
+    ] = None,
     since: Annotated[str, typer.Option("--since", help="Runs started since WHEN: 30d (the default), 6h, today, 2026-01-31 02:00.")] = "30d",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the page to this file, whole or not at all (default: stdout, unless a terminal).")

@@ -9,12 +9,13 @@ from pathlib import Path
 
 from gpuagent.core.errors import GpuAgentError, InvalidInput
 from gpuagent.core.paths import Paths
+from gpuagent.core.values import parse_name
 from gpuagent.host.calendar import next_elapses
 from gpuagent.host.files import write_atomic
 from gpuagent.host.historydb import existing_history
-from gpuagent.jobs.inventory import JobSummary, job_summaries, require_known_job
+from gpuagent.jobs.inventory import JobList, JobSummary, job_summaries, require_known_job
 from gpuagent.queue.sweepresults import SweepResults, ranked, ranking_order, sweep_runs
-from gpuagent.runs.record import RunRecord, Status
+from gpuagent.runs.record import RunKind, RunRecord, Status, kind_of, parse_subject
 
 NEXT_FIRES = 5
 
@@ -48,13 +49,15 @@ class Report:
 
 
 def gather_report(paths: Paths, name: str | None, since: datetime) -> Report:
-    """Every job's runs since `since` (or one job's: NotFound when there is no such job),
-    its timer and its next fires."""
-    if name is not None:
-        from gpuagent.core.values import parse_name
-
-        require_known_job(paths, parse_name(name))
-    listing = job_summaries(paths, only=None if name is None else [name])
+    """Every job's runs since `since` (or one job's: NotFound when there is no such job,
+    or the runs submitted as `queue/NAME`), its timer and its next fires."""
+    if name is not None and kind_of(name) == RunKind.QUEUED:
+        # runs submitted to the queue: no job file, no timer, only their runs
+        listing = JobList([JobSummary(parse_subject(name, "name"), None, None, None)], None)
+    else:
+        if name is not None:
+            require_known_job(paths, parse_name(name))
+        listing = job_summaries(paths, only=None if name is None else [name])
     summaries = listing.jobs
     if name is not None and not summaries:
         summaries = [JobSummary(name, None, "its job file is gone: only its timer is left", None)]

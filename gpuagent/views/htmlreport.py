@@ -141,6 +141,8 @@ def _group_section(results: SweepResults) -> str:
 
 def _about(job: JobReport) -> str:
     summary = job.summary
+    if summary.job is None and summary.problem is None:
+        return _paragraph("muted", f"runs submitted to the queue (gpuagent submit --name {summary.name.partition('/')[2]}): no job file, no timer")
     if summary.job is None:
         return _paragraph("problem", f"job file: {summary.problem}")
     timer = summary.timer

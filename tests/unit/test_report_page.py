@@ -204,3 +204,18 @@ def test_o_refuses_a_directory_or_a_missing_one_and_writes_nothing(home, tmp_pat
     assert "is a directory" in invoke(home, "-o", str(tmp_path), status=2).stderr
     assert "no directory" in invoke(home, "-o", str(tmp_path / "missing" / "r.html"), status=2).stderr
     assert not (tmp_path / "missing").exists()
+
+
+def test_the_runs_submitted_as_queue_name_have_a_page_of_their_own(home, tmp_path):
+    now = datetime.now().timestamp()
+    record(home.root / "state" / "history.db", *(run_record(f"q{n}", "queue/lr", "succeeded", now - (n + 1) * HOUR) for n in range(6)))
+    page = tmp_path / "lr.html"
+    invoke(home, "queue/lr", "-o", str(page))
+    text = page.read_text()
+    assert "queue/lr" in text and "runs submitted to the queue (gpuagent submit --name lr)" in text
+    assert "nightly" not in text, "only the queue's runs"
+
+
+def test_a_name_that_is_neither_a_job_nor_queue_name_is_refused(home):
+    assert "invalid job name" in invoke(home, "notebook/lab", status=2).stderr
+    assert "invalid name" in invoke(home, "queue/Bad Name", status=2).stderr
