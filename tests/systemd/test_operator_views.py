@@ -133,6 +133,9 @@ def test_logs_follow_streams_lines_as_they_come(systemd_box, busybox_image):
         text=True,
         start_new_session=True,
         env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8"},
+        # as a terminal's Ctrl-C finds it: a suite started in the background (`&` in a
+        # shell without job control) inherits SIGINT ignored, and Python then keeps it so
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         gpuagent(box, "trigger", "ticker")
@@ -145,8 +148,7 @@ def test_logs_follow_streams_lines_as_they_come(systemd_box, busybox_image):
     finally:
         os.killpg(follower.pid, signal.SIGINT)
         try:
-            # Ctrl-C stops it; on a loaded CI host (2 cores, a box booted per module) a
-            # Python process can take seconds to be scheduled and unwind.
+            # Ctrl-C stops it (a loaded 2-core host may take seconds to schedule it)
             follower.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(follower.pid, signal.SIGKILL)
