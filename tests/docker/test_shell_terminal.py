@@ -8,7 +8,6 @@ the screen comes back with capture-pane. The GPU cases use the simulated NVML ho
 import contextlib
 import os
 import select
-import shlex
 import signal
 import subprocess
 import time
@@ -22,6 +21,7 @@ from gpuagent.runs.attempt import STOPPED_REASON
 from gpuagent.runs.reservations import Reservations
 from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB
 from tests.support.agent import AgentHome, wait_for
+from tests.support.terminal import EXITED, Tmux
 
 MiB = 1 << 20
 NOBODY = "65534"
@@ -30,7 +30,6 @@ SHELL = f"shell/{JOB}"
 # Every shell these tests open: distinct names, so a shell of another test run is left alone
 OUR_SHELLS = {f"shell/{name}" for name in (JOB, "shbash", "shgpu", "shbig")}
 ROOMY = "GPU-11111111-bbbb-0000-0000-000000000000"
-EXITED = "[gpuagent exited"  # the pane's line once gpuagent ended: `[gpuagent exited N]`
 PROMPT = "/ $"  # busybox ash's, as nobody in /
 
 
@@ -75,62 +74,6 @@ def containers(docker_client, subject: str = SHELL, running_only: bool = False) 
 def shell_without_terminal(home: AgentHome, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """`gpuagent shell ARGS` with pipes for stdin, stdout and stderr: no terminal."""
     return subprocess.run(home.command("shell", *args), env=home.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
-
-
-class Tmux:
-    """One tmux server of its own (-L), one session in it running `command` in a
-    120x40 pane; the agent's stderr goes to a file, and once it exits the pane says
-    `[gpuagent exited N]`."""
-
-    def __init__(self, tmp_path: Path, env: dict[str, str], command: list[str]) -> None:
-        self.socket = f"gpuagent-test-{uuid.uuid4().hex[:12]}"
-        self.session = "shell"
-        self.stderr = tmp_path / f"{self.socket}.stderr"
-        line = f'{shlex.join(command)} 2>{shlex.quote(str(self.stderr))}; echo "{EXITED} $?]"; exec sleep 600'
-        # The server is started by this command, so it (and the pane) gets `env`.
-        env = {key: value for key, value in env.items() if key not in ("TMUX", "TMUX_PANE")}
-        self._env = env
-        self.tmux("new-session", "-d", "-s", self.session, "-x", "120", "-y", "40", line)
-
-    def tmux(self, *args: str) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, *args], env=self._env, capture_output=True, text=True, timeout=20)
-        assert done.returncode == 0, f"tmux {' '.join(args)}: {done.stderr}"
-        return done.stdout
-
-    def type(self, text: str) -> None:
-        """Type `text` and Enter."""
-        self.tmux("send-keys", "-t", self.session, "-l", text)
-        self.tmux("send-keys", "-t", self.session, "Enter")
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.session)
-
-    def wait_screen(self, text: str, timeout: float = 15) -> str:
-        """The screen once it shows `text`; fails at once if gpuagent exited first."""
-
-        def shown() -> str | None:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            if EXITED in screen:
-                raise AssertionError(f"gpuagent exited before {text!r} showed")
-            return None
-
-        try:
-            return wait_for(shown, timeout=timeout, what=repr(text))
-        except AssertionError as err:
-            raise AssertionError(f"{err}; the screen:\n{self.screen()}\nthe agent's stderr:\n{self.agent_stderr()}") from None
-
-    def agent_stderr(self) -> str:
-        return self.stderr.read_text() if self.stderr.exists() else ""
-
-    def kill_session(self) -> None:
-        self.tmux("kill-session", "-t", self.session)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], env=self._env, capture_output=True, timeout=20)
-        # tmux leaves its socket file behind
-        (Path(self._env.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / self.socket).unlink(missing_ok=True)
 
 
 @pytest.fixture

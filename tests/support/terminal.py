@@ -81,6 +81,10 @@ class Tmux:
     def agent_stderr(self) -> str:
         return self.stderr.read_text() if self.stderr.exists() else ""
 
+    def kill_session(self) -> None:
+        """Close the terminal, as closing its window does (its processes get SIGHUP)."""
+        self.tmux("kill-session", "-t", self.session)
+
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], env=self._env, capture_output=True, timeout=20)
         # tmux leaves its socket file behind
