@@ -87,16 +87,15 @@ def _run(paths: Paths, entry: QueueEntry, recorder: RunRecorder, output: TextIO,
     need = learned_needs(paths, [entry])[entry.id]
     # A run preempted before runs again as a new record of the same entry, as a retry does.
     again = entry.preemptions > 0
+    fresh = new_record(entry.subject)
+    vram = {"vram_need": need.bytes, "vram_need_source": need.source} if entry.gpus else {}
     queued = dataclasses.replace(
-        new_record(entry.subject),
-        run_id=new_record(entry.subject).run_id if again else entry.id,
+        fresh,
+        run_id=fresh.run_id if again else entry.id,
         attempt=entry.preemptions + 1,
         first_run_id=entry.id if again else None,
-        submitter=entry.submitter,
-        group_id=entry.group_id,
-        params=entry.params,
-        vram_need=need.bytes if entry.gpus else None,
-        vram_need_source=need.source if entry.gpus else None,
+        **entry.run_fields(),
+        **vram,
     )
 
     if again:
@@ -105,7 +104,7 @@ def _run(paths: Paths, entry: QueueEntry, recorder: RunRecorder, output: TextIO,
     def record(attempt: int, first: RunRecord | None) -> RunRecord:
         if first is None:
             return dataclasses.replace(queued, started_at=time.time())
-        return dataclasses.replace(new_record(entry.subject, attempt, first), **_queue_fields(queued))
+        return dataclasses.replace(new_record(entry.subject, attempt, first), **entry.run_fields(), **vram)
 
     def read_job() -> tuple[Job, None]:
         job = entry_job(entry.name, entry.settings)
@@ -115,13 +114,3 @@ def _run(paths: Paths, entry: QueueEntry, recorder: RunRecorder, output: TextIO,
         return job, None
 
     return run_attempts(paths, record, read_job, recorder, output, log, functools.cache(Docker))
-
-
-def _queue_fields(run: RunRecord) -> dict:
-    return {
-        "submitter": run.submitter,
-        "group_id": run.group_id,
-        "params": run.params,
-        "vram_need": run.vram_need,
-        "vram_need_source": run.vram_need_source,
-    }

@@ -265,23 +265,18 @@ def _stop_grace(entry: QueueEntry) -> int:
 
 def _lost(entry: QueueEntry, run: RunRecord | None) -> RunRecord:
     now = time.time()
-    if run is None:
-        run = RunRecord(
+    if run is None:  # its agent died before it recorded the run
+        from gpuagent.runs.attempt import new_record  # the rare path: a dispatch need not load the run's machinery
+
+        run = dataclasses.replace(
+            new_record(entry.subject),
             run_id=entry.id,
-            job=entry.subject,
             invocation_id=None,
             agent_pid=entry.agent_pid,
             started_at=entry.state_at,
-            ended_at=None,
-            status=Status.RUNNING,
-            exit_code=None,
-            reason=None,
             gpu_uuids=entry.gpu_uuids,
             image=entry.settings.get("image"),
-            container_id=None,
-            submitter=entry.submitter,
-            group_id=entry.group_id,
-            params=entry.params,
+            **entry.run_fields(),
         )
     return dataclasses.replace(run, status=Status.LOST, reason=LOST_REASON, ended_at=now)
 

@@ -69,6 +69,10 @@ class QueueEntry:
     def waiting(self) -> bool:
         return self.state == EntryState.WAITING
 
+    def run_fields(self) -> dict[str, Any]:
+        """What each record of its runs says of the queue: who submitted it, its sweep."""
+        return {"submitter": self.submitter, "group_id": self.group_id, "params": self.params}
+
 
 def submit_form(job: "Job") -> dict[str, Any]:
     """A job's SUBMIT_FIELDS as a job file holds them: what `--like JOB` takes."""
