@@ -15,7 +15,6 @@ from gpuagent.core.quantities import format_duration, parse_duration
 from gpuagent.host.ttybridge import has_terminal, terminal_bridge
 from gpuagent.jobs.job import given_options
 from gpuagent.jobs.settings import BY_FIELD
-from gpuagent.queue.dispatch import dispatch_if_waiting
 from gpuagent.sessions.jupyterlab import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_TIME
 from gpuagent.sessions.serving import open_shell, serve_notebook
 from gpuagent.sessions.spec import SESSION_FIELDS, SESSION_HELP
@@ -37,7 +36,7 @@ def shell(
     terminal = terminal_bridge if has_terminal() else None
     where = paths()
     run, status = open_shell(where, name, tuple(command or ()), vram_wait, terminal, output=sys.stdout, log=agent_log)
-    dispatch_if_waiting(where, agent_log)
+    _dispatch(where)
     if run.status not in ("succeeded", "failed"):
         agent_log(f"shell {run.run_id}: {run.status} ({run.reason})")
     raise typer.Exit(status)
@@ -102,8 +101,16 @@ def notebook_serve(name: NotebookName) -> None:
     """Serve a notebook in the foreground (what its unit runs)."""
     where = paths()
     _, status = serve_notebook(where, name, output=sys.stdout, log=agent_log)
-    dispatch_if_waiting(where, agent_log)
+    _dispatch(where)
     raise typer.Exit(status)
+
+
+def _dispatch(where) -> None:
+    """A session's end frees its GPU for the runs that wait (the queue loads only here:
+    `notebook list` and the others need none of it)."""
+    from gpuagent.queue.dispatch import dispatch_if_waiting
+
+    dispatch_if_waiting(where, agent_log)
 
 
 def commands() -> dict[str, click.Command]:

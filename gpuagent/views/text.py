@@ -308,7 +308,10 @@ def _queue_line(report: StatusReport) -> list[Line]:
     queue = report.queue
     if queue is None or not any(queue.entries.values()):
         return []
-    waiting, started = queue.entries.get("waiting", 0), sum(count for state, count in queue.entries.items() if state != "waiting")
+    from gpuagent.queue.entry import EntryState  # only when the queue holds runs
+
+    waiting = queue.entries.get(EntryState.WAITING, 0)
+    started = sum(count for state, count in queue.entries.items() if state != EntryState.WAITING)
     longest = "" if queue.oldest_waiting is None else f" (longest {format_duration(max(0, int(time.time() - queue.oldest_waiting)))})"
     return [Line(f"queue: {waiting} waiting{longest}, {started} running: `gpuagent queue` says why")]
 
