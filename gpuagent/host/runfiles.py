@@ -13,10 +13,10 @@ random. A run whose agent died leaves its directory behind: reaping the job remo
 import contextlib
 import os
 import shutil
-import stat
 from pathlib import Path
 
 from gpuagent.core.paths import Paths
+from gpuagent.host.files import NotPlainFile, read_plain_file
 from gpuagent.runs.runmetrics import IN_DIR, MAX_BYTES, METRICS_FILE, OUT_DIR, Reported, Upstream, parse_reported, upstream_files
 
 
@@ -42,19 +42,15 @@ class RunFiles:
         return volumes
 
     def reported(self) -> Reported:
-        """What the run wrote to its metrics file (Reported(None, None): no file)."""
-        # The container wrote it, as whoever it pleased: a link would have the agent read
-        # a file of the host's, a FIFO would block it. Only a plain file is read.
+        """What the run wrote to its metrics file (Reported(None, None): no file). The
+        container wrote it, as whoever it pleased: only a plain file is read."""
         try:
-            fd = os.open(self._out / METRICS_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except FileNotFoundError:
-            return Reported(None, None)
+            data = read_plain_file(self._out / METRICS_FILE, MAX_BYTES + 1)
+        except NotPlainFile as err:
+            return Reported(None, f"metrics file is {err}, not a plain file: ignored")
         except OSError as err:
-            return Reported(None, f"metrics file could not be read ({err.strerror}): ignored")
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return Reported(None, "metrics file is not a plain file: ignored")
-            return parse_reported(handle.read(MAX_BYTES + 1))
+            return Reported(None, f"metrics file could not be read ({err.strerror or err}): ignored")
+        return Reported(None, None) if data is None else parse_reported(data)
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

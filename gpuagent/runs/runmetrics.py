@@ -53,31 +53,51 @@ class Upstream:
 
 
 def parse_reported(data: bytes) -> Reported:
-    """The numbers in a metrics file's bytes (read up to MAX_BYTES + 1)."""
+    """The numbers in a metrics file's bytes (read up to MAX_BYTES + 1). Whatever the
+    bytes are, the answer is a Reported: the container wrote them, and nothing it writes
+    may fail its run."""
     if len(data) > MAX_BYTES:
         return Reported(None, f"metrics file is over {MAX_BYTES // 1024} KiB: ignored")
     try:
-        document = json.loads(data)
+        # Integers are read as floats, as they are kept: a 400-digit one is then infinite
+        # and refused below, not an OverflowError, and no digit limit applies.
+        document = json.loads(data, parse_int=float)
+    except RecursionError:
+        return Reported(None, "metrics file nests too deeply to read: ignored")
     except (UnicodeDecodeError, ValueError) as err:
         return Reported(None, f"metrics file is not JSON ({err}): ignored")
     if not isinstance(document, dict):
-        return Reported(None, f'metrics file holds a JSON {type(document).__name__}, not an object like {{"loss": 0.5}}: ignored')
+        return Reported(None, f'metrics file holds a JSON {_kind(document)}, not an object like {{"loss": 0.5}}: ignored')
     metrics: Metrics = {}
     rejected: list[str] = []
     for name, value in document.items():
         if not NAME.fullmatch(name):
             rejected.append(f"{name[:70]!r} (names: {NAME_RULE})")
-        elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            rejected.append(f"{name} = {json.dumps(value)[:40]} (values: finite numbers)")
+        elif not isinstance(value, float) or not math.isfinite(value):
+            rejected.append(f"{name} = {_shown(value)} (values: finite numbers)")
         elif len(metrics) >= MAX_METRICS:
             rejected.append(f"{name} (more than {MAX_METRICS} metrics)")
         else:
-            metrics[name] = float(value)
+            metrics[name] = value
     problem = None
     if rejected:
         shown = "; ".join(rejected[:3]) + (f"; and {len(rejected) - 3} more" if len(rejected) > 3 else "")
         problem = f"metrics file: {len(rejected)} entr{'y' if len(rejected) == 1 else 'ies'} ignored: {shown}"
     return Reported(metrics, problem)
+
+
+def _kind(value: object) -> str:
+    return {dict: "object", list: "array", str: "string", float: "number", bool: "boolean"}.get(type(value), "null")
+
+
+def _shown(value: object) -> str:
+    """A refused value, short and on one line; a nested one only by its kind (its depth
+    is the container's choice)."""
+    if isinstance(value, dict | list):
+        return f"a JSON {_kind(value)}"
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else "a number beyond ±1.8e308 or Infinity"
+    return json.dumps(value[:40] if isinstance(value, str) else value)
 
 
 def run_environment(job: str, run_id: str, upstream: Upstream | None) -> dict[str, str]:

@@ -49,10 +49,15 @@ def test_the_default_user_nobody_can_write_it(home, busybox_image):
         ('echo "loss=0.3" > "$GPUAGENT_METRICS_FILE"', "metrics file is not JSON"),
         ('head -c 70000 /dev/zero | tr "\\0" 1 > "$GPUAGENT_METRICS_FILE"', "metrics file is over 64 KiB"),
         ('echo "{\\"ok\\": 1, \\"bad name\\": 2}" > "$GPUAGENT_METRICS_FILE"', "1 entry ignored: 'bad name'"),
-        ('ln -s /etc/shadow "$GPUAGENT_METRICS_FILE"', "metrics file could not be read"),
-        ('mkfifo "$GPUAGENT_METRICS_FILE"', "not a plain file"),
+        ('ln -s /etc/shadow "$GPUAGENT_METRICS_FILE"', "is a symbolic link, not a plain file"),
+        ('mkfifo "$GPUAGENT_METRICS_FILE"', "is a FIFO, not a plain file"),
+        ('mkdir "$GPUAGENT_METRICS_FILE"', "is a directory, not a plain file"),
+        ('head -c 30000 /dev/zero | tr "\\0" "[" > "$GPUAGENT_METRICS_FILE"', "nests too deeply"),
+        (f'echo "{{\\"big\\": 1{"0" * 400}}}" > "$GPUAGENT_METRICS_FILE"', "big = a number beyond"),
+        ('echo "{\\"a\\": NaN, \\"b\\": Infinity}" > "$GPUAGENT_METRICS_FILE"', "a = NaN"),
+        ('printf "\\377\\376{}" > "$GPUAGENT_METRICS_FILE"', "metrics file is not JSON"),
     ],
-    ids=["not-json", "huge", "bad-name", "symlink", "fifo"],
+    ids=["not-json", "huge", "bad-name", "symlink", "fifo", "directory", "deep-json", "400-digit-int", "nan-infinity", "not-utf8"],
 )
 def test_a_bad_file_leaves_the_run_succeeded_with_the_problem_recorded(home, busybox_image, script, problem):
     run, result = run_writing(home, busybox_image, script)
