@@ -70,6 +70,11 @@ class Paths:
         return self.state_dir / "history.db"
 
     @property
+    def elapse_cache(self) -> Path:
+        """The next fires of each calendar, kept between metrics writes (host/calendar.py)."""
+        return self.state_dir / "next-fires.json"
+
+    @property
     def queue_db(self) -> Path:
         """The runs submitted and not yet ended (host/queuedb.py): state that outlives a reboot."""
         return self.state_dir / "queue.db"

@@ -2,14 +2,20 @@
 parser, so an expression it accepts is one the timer accepts, and it is what tells that an
 expression never elapses and when it fires next."""
 
+import contextlib
 import dataclasses
+import json
+import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from gpuagent.core.errors import InvalidInput, SystemdError
+from gpuagent.host.files import write_atomic
 from gpuagent.jobs.schedule import CALENDAR_HINT, ZONE_HINT, Schedule
 
 # Checking a job file's schedule from the epoch rather than from now: a one-shot spec such
@@ -67,6 +73,54 @@ def next_elapses(schedule: Schedule, count: int, *, after: datetime | None = Non
     # both match is one run, hence the set.
     moments = {moment for calendar in _parse_calendar_output(result.stdout) for moment in calendar.elapses}
     return sorted(moments)[:count]
+
+
+def remembered_next_elapses(schedule: Schedule, count: int, cache: Path) -> list[datetime]:
+    """next_elapses(schedule, count) from now, kept in the JSON file `cache` so that the
+    metrics written at each run's start and end do not start systemd-analyze each time.
+    The next fires from now are a function of the expressions (the zone of a --tz job is
+    part of them), the host's zone and the time: an entry is keyed by the first two and
+    holds until the first of its fires passes. A changed schedule is another key; a
+    cache that cannot be read or written only costs the process."""
+    key = json.dumps([list(schedule.on_calendar), count, _host_zone()])
+    now = time.time()
+    entries = _read_elapse_cache(cache)
+    remembered = entries.get(key)
+    if remembered and remembered[0] > now:
+        return [datetime.fromtimestamp(moment, tz=UTC) for moment in remembered]
+    fires = next_elapses(schedule, count)
+    # fires already passed are useless to everyone: this keeps the file as small as the jobs
+    entries = {other: moments for other, moments in entries.items() if moments[0] > now}
+    if fires:
+        entries[key] = [fire.timestamp() for fire in fires]
+    with contextlib.suppress(OSError):
+        write_atomic(cache, json.dumps(entries))
+    return fires
+
+
+def _host_zone() -> list:
+    """What says the host's time zone (systemd-analyze reads it as every program does): a
+    changed TZ, a new /etc/localtime, or a zone database update is another key."""
+    try:
+        zone = os.path.realpath("/etc/localtime")
+        changed = os.stat(zone).st_mtime
+    except OSError:
+        zone, changed = "", 0.0
+    return [os.environ.get("TZ"), zone, changed]
+
+
+def _read_elapse_cache(cache: Path) -> dict[str, list[float]]:
+    try:
+        entries = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(entries, dict):
+        return {}
+    return {
+        key: moments
+        for key, moments in entries.items()
+        if isinstance(moments, list) and moments and all(isinstance(moment, int | float) for moment in moments)
+    }
 
 
 @dataclass
