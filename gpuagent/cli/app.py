@@ -42,10 +42,10 @@ COMMANDS = {
     "remove": Entry("job_commands", "Remove a job's timer and file."),
     "sync": Entry(
         "job_commands",
-        "Make every job's timer what its job file says: write changed and missing timers (a new job's is enabled, others keep their state), remove those whose job file is gone, write the units gpuagent ships where missing.",
+        "Make every job's timer what its job file says: write changed and missing timers, each switched on or off as its file says, remove those whose job file is gone, write the units gpuagent ships where missing.",
     ),
-    "enable": Entry("job_commands", "Switch a job's timer on."),
-    "disable": Entry("job_commands", "Switch a job's timer off (the job and its history stay)."),
+    "enable": Entry("job_commands", "Let a job run again: its job file says so, and its timer is switched on."),
+    "disable": Entry("job_commands", "Pause a job: its job file says so (sync and a reinstall keep it), and its timer is switched off."),
     "trigger": Entry("run_commands", "Run a job now, through systemd, so its output is in the journal like a timer run's."),
     "run": Entry("run_commands", "Run a job once in the foreground (what its timer does)."),
     "reap": Entry("run_commands", "Stop and remove containers of a job that outlived their agent (the service's ExecStopPost)."),

@@ -12,7 +12,7 @@ from gpuagent.commands.add import add_job
 from gpuagent.commands.remove import remove_job
 from gpuagent.commands.show import show_job
 from gpuagent.commands.sync import sync_timers
-from gpuagent.commands.toggle import set_enabled
+from gpuagent.commands.toggle import Toggled, set_enabled
 from gpuagent.jobs.inventory import job_summaries
 from gpuagent.jobs.schedule import KIND_HELP, ZONE_HELP, ZONE_KEY, parse_schedule
 from gpuagent.jobs.settings import BY_FIELD, SETTINGS
@@ -26,7 +26,6 @@ jobs = command_set()
 def add(
     name: str,
     command: list[str] | None,
-    disabled: bool,
     replace: bool,
     dry_run: bool,
     notify: list[str] | None,
@@ -38,7 +37,7 @@ def add(
     schedule = parse_schedule(**{key: given.pop(key) for key in (*KIND_HELP, ZONE_KEY)})
     notifications = dict(notify=notify or (), notify_on=notify_on, ping=ping)
     options = {**given, "command": command or []}
-    result = add_job(paths(), name, schedule, options, replace=replace, enabled=not disabled, dry_run=dry_run, **notifications)
+    result = add_job(paths(), name, schedule, options, replace=replace, dry_run=dry_run, **notifications)
     text.add_result(out, result)
     if not dry_run:
         _refresh_metrics()
@@ -58,7 +57,6 @@ add_command = TyperCommand(
         *(option(f"--{kind}", help=words, metavar="SPEC") for kind, words in KIND_HELP.items()),
         option(f"--{ZONE_KEY}", help=ZONE_HELP, metavar="ZONE"),
         *setting_options(SETTINGS, for_add=True),
-        option("--disabled", help="Write the job but leave its timer off.", type=bool, default=False),
         option("--replace", help="Overwrite a job of the same name.", type=bool, default=False),
         option("--dry-run", help="Print the files it would write; change nothing.", type=bool, default=False),
         # Not job file settings: they go to the job's notify file (0600: URLs hold tokens).
@@ -89,8 +87,8 @@ def remove(name: JobName) -> None:
 
 @jobs.command()
 def sync(dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what it would change; change nothing.")] = False) -> None:
-    """Make every job's timer what its job file says: write changed and missing timers (a new
-    job's is enabled, others keep their state), remove those whose job file is gone, write
+    """Make every job's timer what its job file says: write changed and missing timers, each
+    switched on or off as its file says, remove those whose job file is gone, write
     the units gpuagent ships where missing. Exit 2 when a job file does not load."""
     result = sync_timers(paths(), dry_run=dry_run)
     text.sync_result(out, result)
@@ -104,17 +102,34 @@ def sync(dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what it 
 
 @jobs.command()
 def enable(name: JobName) -> None:
-    """Switch a job's timer on."""
-    set_enabled(paths(), name, True)
-    emit(out, Line(f"job {name}: timer enabled"))
-    _refresh_metrics()
+    """Let a job run again: its job file says so, and its timer is switched on. A job that runs
+    only --after another is started again by its upstream's successes."""
+    _toggled(set_enabled(paths(), name, True))
 
 
 @jobs.command()
 def disable(name: JobName) -> None:
-    """Switch a job's timer off (the job and its history stay)."""
-    set_enabled(paths(), name, False)
-    emit(out, Line(f"job {name}: timer disabled"))
+    """Pause a job: its job file says so (sync and a reinstall keep it), and its timer is switched
+    off. Its upstream's successes do not start it either. The job and its history stay;
+    `trigger` still runs it by hand."""
+    _toggled(set_enabled(paths(), name, False))
+
+
+def _toggled(result: Toggled) -> None:
+    state = "enabled" if result.enabled else "disabled"
+    lines = []
+    if result.file_written:
+        lines.append(Line(f"wrote {paths().job_file(result.name)} (enabled = {'true' if result.enabled else 'false'})"))
+    elif result.job is None:
+        lines.append(Line(f"{paths().job_file(result.name)} does not load: only its timer was switched off (gpuagent doctor says why)"))
+    if result.timer:
+        lines.append(Line(f"job {result.name}: {state}, timer {'on' if result.enabled else 'off'}"))
+    elif result.job is not None and not result.job.schedule.has_timer:
+        after = "each success of " + str(result.job.after) + " starts it" if result.enabled else f"{result.job.after}'s successes do not start it"
+        lines.append(Line(f"job {result.name}: {state} ({after})"))
+    else:
+        lines.append(Line(f"job {result.name}: {state}, but it has no timer yet (gpuagent sync writes it)"))
+    emit(out, *lines)
     _refresh_metrics()
 
 

@@ -23,10 +23,13 @@ class AddResult:
     job: Job
     files: dict[Path, str]  # written, or that would be written with --dry-run
     dry_run: bool
-    enabled: bool
     # The job's notify file, written (0600) or that would be; its text is never shown:
     # the URLs hold tokens. None: not written (an --replace without --notify/--ping keeps it).
     notify_file: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.job.enabled
 
 
 def add_job(
@@ -36,7 +39,6 @@ def add_job(
     options: dict,
     *,
     replace: bool = False,
-    enabled: bool = True,
     dry_run: bool = False,
     notify: Sequence[str] = (),
     notify_on: str | None = None,
@@ -48,14 +50,12 @@ def add_job(
     job_file = paths.job_file(name)
     if job_file.exists() and not replace:
         raise InvalidInput(f"job {name!r} already exists", f"add --replace to overwrite it, or `gpuagent remove {name}` first")
-    if not enabled and not job.schedule.has_timer:
-        raise InvalidInput(f"--disabled: job {name} has no timer to leave off (it runs only --after {job.after})", "drop --disabled")
     check_chain_change(paths, {name: job})
     notify_text = notify_file_text(name, f"add {name}", notify, notify_on, ping)
     notify_file = None if notify_text is None else paths.notify_file(name)
     files = planned_files(paths, job)
     if dry_run:
-        return AddResult(job, files, dry_run=True, enabled=enabled, notify_file=notify_file)
+        return AddResult(job, files, dry_run=True, notify_file=notify_file)
     systemd = Systemd(paths.user_mode)
     systemd.require_running()
     if notify_file is not None:
@@ -69,8 +69,8 @@ def add_job(
         paths.timer_file(name).unlink()
     systemd.daemon_reload()
     if job.schedule.has_timer:
-        systemd.enable_now(timer) if enabled else systemd.disable_now(timer)
-    return AddResult(job, files, dry_run=False, enabled=enabled, notify_file=notify_file)
+        systemd.enable_now(timer) if job.enabled else systemd.disable_now(timer)
+    return AddResult(job, files, dry_run=False, notify_file=notify_file)
 
 
 def planned_files(paths: Paths, job: Job) -> dict[Path, str]:

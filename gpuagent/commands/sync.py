@@ -1,11 +1,12 @@
 """gpuagent sync: make systemd's timers what the job files say. Each job's timer is written
-from its file, the timer of a job whose file is gone is removed, each unit gpuagent ships
-is written where there is none (one that is there, edited or not, is kept), and systemd
-is reloaded once. A job file that does not load, or whose --after chain cannot work,
-keeps its timer as it is; a job that runs only --after another has no timer."""
+from its file and switched on or off as its file says (schedule.enabled: a disabled job's
+timer is installed but off), the timer of a job whose file is gone is removed, each unit
+gpuagent ships is written where there is none (one that is there, edited or not, is
+kept), and systemd is reloaded once. A job file that does not load, or whose --after chain
+cannot work, keeps its timer as it is; a job that runs only --after another has no timer."""
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpuagent.core.errors import InvalidInput, NotFound
@@ -14,14 +15,14 @@ from gpuagent.host.files import write_atomic
 from gpuagent.host.systemd import Systemd, timer_unit_name
 from gpuagent.jobs.catalog import job_names, load_job
 from gpuagent.jobs.chains import check_chains
-from gpuagent.jobs.inventory import timer_names
+from gpuagent.jobs.inventory import read_timers, timer_names
 from gpuagent.jobs.units import UnitState, missing_units, shipped_unit_states, timer_text
 
 
 @dataclass(frozen=True)
 class TimerPlan:
     write: dict[str, str]  # job -> the timer text to write: its timer is missing or differs
-    new: list[str]  # of those, the jobs that have no timer yet: switched on once written
+    new: list[str]  # of those, the jobs that have no timer yet: switched as their file says once written
     remove: list[str]  # jobs whose timer is left without a job file
     unchanged: list[str]
 
@@ -40,18 +41,37 @@ def plan_timers(wanted: dict[str, str], existing: dict[str, str], keep: Collecti
 
 
 @dataclass(frozen=True)
+class Switches:
+    on: list[str]  # jobs whose timer is switched on: enabled in their file, new or off in systemd
+    off: list[str]  # jobs whose timer is switched off: `enabled = false` in their file, new or on in systemd
+
+
+def plan_switches(enabled: dict[str, bool], new: Collection[str], timers_on: dict[str, bool]) -> Switches:
+    """Which timers to switch so that each is as its job file says. `enabled`: job -> its
+    file's schedule.enabled, for the jobs that have a timer; `new`: those whose timer is
+    written now for the first time (switched as their file says, whatever systemd holds: a
+    reinstall may leave an old enablement behind); `timers_on`: job -> whether systemd has
+    its timer enabled (a job missing here is left as it is: systemd could not be asked)."""
+    on = [name for name, wanted in sorted(enabled.items()) if wanted and (name in new or timers_on.get(name, True) is False)]
+    off = [name for name, wanted in sorted(enabled.items()) if not wanted and (name in new or timers_on.get(name, False) is True)]
+    return Switches(on, off)
+
+
+@dataclass(frozen=True)
 class SyncResult:
     written: list[Path]  # timers, and the shipped units that were missing (or that would be, with dry_run)
-    new: list[Path]  # of the timers written, those of jobs that had none: switched on
+    new: list[Path]  # of the timers written, those of jobs that had none and are enabled: switched on
     removed: list[Path]  # timers whose job file is gone
     unchanged: list[Path]
     broken: dict[str, InvalidInput | NotFound]  # job -> why its file does not load
     units: list[UnitState]  # the shipped units, as they were found
     dry_run: bool
+    switched_on: list[Path] = field(default_factory=list)  # timers that were off and whose job file says enabled (new ones not counted)
+    switched_off: list[Path] = field(default_factory=list)  # timers switched off (new ones too): their job file says enabled = false
 
     @property
     def changed(self) -> bool:
-        return bool(self.written or self.removed)
+        return bool(self.written or self.removed or self.switched_on or self.switched_off)
 
 
 def sync_timers(paths: Paths, *, dry_run: bool = False) -> SyncResult:
@@ -75,20 +95,26 @@ def sync_timers(paths: Paths, *, dry_run: bool = False) -> SyncResult:
     plan = plan_timers(wanted, existing, keep=broken)
     files = {**{paths.timer_file(name): text for name, text in plan.write.items()}, **missing_units(paths)}
     units = shipped_unit_states(paths)
-    if not dry_run and (files or plan.remove):
-        _apply(paths, files, plan)
+    enabled = {name: jobs[name].enabled for name in wanted}
+    already = [name for name in wanted if name in existing]
+    timers_on = {name: state.enabled for name, state in read_timers(paths, already)[0].items()} if already else {}
+    switches = plan_switches(enabled, plan.new, timers_on)
+    if not dry_run and (files or plan.remove or switches.on or switches.off):
+        _apply(paths, files, plan, switches)
     return SyncResult(
         written=list(files),
-        new=[paths.timer_file(name) for name in plan.new],
+        new=[paths.timer_file(name) for name in plan.new if enabled[name]],
         removed=[paths.timer_file(name) for name in plan.remove],
         unchanged=[paths.timer_file(name) for name in plan.unchanged],
         broken=broken,
         units=units,
         dry_run=dry_run,
+        switched_on=[paths.timer_file(name) for name in switches.on if name not in plan.new],
+        switched_off=[paths.timer_file(name) for name in switches.off],
     )
 
 
-def _apply(paths: Paths, files: dict[Path, str], plan: TimerPlan) -> None:
+def _apply(paths: Paths, files: dict[Path, str], plan: TimerPlan, switches: Switches) -> None:
     systemd = Systemd(paths.user_mode)
     systemd.require_running()
     for name in plan.remove:
@@ -97,5 +123,7 @@ def _apply(paths: Paths, files: dict[Path, str], plan: TimerPlan) -> None:
     for path, text in files.items():
         write_atomic(path, text)
     systemd.daemon_reload()
-    for name in plan.new:
+    for name in switches.on:
         systemd.enable_now(timer_unit_name(name))
+    for name in switches.off:
+        systemd.disable_now(timer_unit_name(name))

@@ -80,6 +80,10 @@ class Builder:
             self.random_delay = seconds
             self.notes.approximately(f"a random sleep of up to {format_duration(seconds)} before the command, while {self.holds_gpus} holds its GPUs")
 
+    def set_enabled(self, flag: bool) -> None:
+        if not flag:
+            self.notes.approximately("the job is disabled on this host, the export is not: hold it in the cluster until it should run")
+
     def set_gpu_ids(self, ids: tuple[str, ...]) -> None:
         if ids:
             self.notes.approximately(f"the scheduler picks the GPUs: the list {', '.join(ids)} is not kept")

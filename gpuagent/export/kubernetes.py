@@ -59,6 +59,10 @@ class CronJobManifest(Builder):
     def set_command(self, command: tuple[str, ...]) -> None:
         self.container["args"] = list(command)
 
+    def set_enabled(self, flag: bool) -> None:
+        if not flag:
+            self.cron_job["suspend"] = True
+
     def set_persistent(self, flag: bool) -> None:
         if not flag:
             self.cron_job["startingDeadlineSeconds"] = MISSED_FIRE_SECONDS
@@ -193,6 +197,7 @@ KUBERNETES: dict[str, Mapping[CronJobManifest]] = {
         "nothing: a CronJob cannot follow another",
         instead="drop --after, and chain the two in a workflow engine (Argo Workflows, Kubeflow Pipelines)",
     ),
+    "enabled": Mapping(EXACT, "`suspend: true` when it is false", CronJobManifest.set_enabled),
     "gpus": Mapping(EXACT, '`resources.limits["nvidia.com/gpu"]`', CronJobManifest.set_gpus),
     "gpu_ids": Mapping(APPROXIMATE, "the device plugin picks the GPUs", CronJobManifest.set_gpu_ids),
     "min_free_vram": Mapping(

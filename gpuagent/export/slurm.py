@@ -295,6 +295,7 @@ SLURM: dict[str, Mapping[SlurmScript]] = {
         "nothing: a script cannot wait for another job's success",
         instead="drop --after, and submit this job's script with `sbatch --dependency=afterok:JOBID` after the other's",
     ),
+    "enabled": Mapping(APPROXIMATE, "nothing: a disabled job is exported as it would run, with a note", SlurmScript.set_enabled),
     "gpus": Mapping(EXACT, "`--gres=gpu:N`; with docker, `--gpus device=$SLURM_JOB_GPUS`", SlurmScript.set_gpus),
     "gpu_ids": Mapping(APPROXIMATE, "Slurm picks the GPUs", SlurmScript.set_gpu_ids),
     "min_free_vram": Mapping(

@@ -33,6 +33,7 @@ class Job:
     persistent: bool
     random_delay: int | None  # seconds
     after: str | None  # the job whose successes start this one
+    enabled: bool  # False: its timer stays off and its upstream's successes do not start it
     gpus: int  # 0: a CPU job
     gpu_ids: tuple[str, ...]  # indexes or UUIDs; empty: any
     min_free_vram: int | Literal["auto"] | None  # bytes; auto: learned from history (runs/vramneed.py)

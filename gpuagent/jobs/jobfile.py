@@ -6,6 +6,8 @@ the file, never coerced (`command = "python train.py"` is not split into charact
 unknown key is an error too, and so is a `name` that is not the file's.
 """
 
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ HEADER = "# gpuagent job. Change it with `gpuagent add {name} --replace ...` or 
 _TOP_KEYS = {"schema_version", "name", *SECTIONS, *(s.key for s in SETTINGS if not s.section)}
 _SECTION_KEYS = {section: {s.key for s in SETTINGS if s.section == section} for section in SECTIONS}
 _SECTION_KEYS["schedule"] |= set(schedules.TABLE_KEYS)
+_ENABLED_LINE = re.compile(r"\s*enabled\s*=")
 
 
 def job_to_toml(job: Job) -> str:
@@ -88,3 +91,40 @@ def _check_keys(document: dict[str, Any], source: Path) -> None:
         raise InvalidInput(f"unknown key {unknown[0]!r}", "remove it; docs/reference/job-file.md lists every key")
     if "name" in document and not isinstance(document["name"], str):
         raise InvalidInput(f"name must be a string, got {document['name']!r}")
+
+
+def with_enabled(text: str, enabled: bool, source: Path) -> str:
+    """The job file's text with schedule.enabled set (`enable`/`disable`), changed in place
+    so that a file kept by hand (in git, with comments) keeps its lines: `enabled = false`
+    goes first under [schedule] (the default, true, is not written). A file laid out
+    otherwise (no [schedule] header of its own) is written out whole, as `add` writes it."""
+    lines = text.splitlines(keepends=True)
+    header = next((index for index, line in enumerate(lines) if line.strip() == "[schedule]"), None)
+    if header is not None:
+        end = next((index for index in range(header + 1, len(lines)) if lines[index].lstrip().startswith("[")), len(lines))
+        kept = [line for line in lines[header + 1 : end] if not _ENABLED_LINE.match(line)]
+        edited = "".join([*lines[: header + 1], *([] if enabled else ["enabled = false\n"]), *kept, *lines[end:]])
+        if job_from_toml(edited, source).enabled is enabled:
+            return edited
+    job = job_from_toml(text, source)
+    return job_to_toml(replace(job, enabled=enabled))
+
+
+def zone_named(text: str) -> str | None:
+    """The time zone a job file's schedule names (tz, a cron's CRON_TZ= or the end of an
+    `on`), read without the zone database, which the file's reading needs: what doctor asks
+    the host's database of. None: none, a file that is not TOML, or a name that is not
+    one (loading the file says why)."""
+    import tomllib
+
+    try:
+        table = tomllib.loads(text).get("schedule", {})
+    except tomllib.TOMLDecodeError:
+        return None
+    if not isinstance(table, dict):
+        return None
+    zone = table.get(schedules.ZONE_KEY)
+    for kind in ("cron", "on"):
+        if zone is None and isinstance(table.get(kind), str):
+            zone = schedules._zone_in_value(kind, table[kind])[1]
+    return zone if isinstance(zone, str) and schedules.ZONE_NAME.fullmatch(zone) and zone != "localtime" else None

@@ -244,6 +244,19 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="JOB",
     ),
     Setting(
+        field="enabled",
+        section="schedule",
+        key="enabled",
+        kind=BOOLEAN,
+        options=("--enabled/--disabled",),
+        help="Whether the job runs: a disabled job's timer is installed but switched off, and its upstream's successes do not start it "
+        "(`gpuagent enable`/`disable` write it; `sync` applies it; the file holds it only when false).",
+        read=_as_is,
+        default=True,
+        to_toml=lambda flag: None if flag else False,
+        human=lambda flag: "yes" if flag else "no",
+    ),
+    Setting(
         field="gpus",
         section="resources",
         key="gpus",

@@ -105,10 +105,15 @@ def status_cell(status: str) -> Styled:
 
 
 def enabled(job: Job | None, timer: TimerState | None) -> str:
-    """Whether the job's timer is on; '-' for a job that has none (it runs only --after)."""
+    """Whether the job's timer is on, and what its file says where the two differ (`sync`
+    makes the timer what the file says); for a job that has no timer (it runs only
+    --after), '-', or 'no' when its file says it is disabled."""
     if job is not None and not job.schedule.has_timer:
-        return "-"
-    return yes_no(timer.enabled if timer else None)
+        return "-" if job.enabled else "no"
+    state = yes_no(timer.enabled if timer else None)
+    if job is not None and timer is not None and timer.loaded and timer.enabled is not job.enabled:
+        return f"{state} (job file: {yes_no(job.enabled)})"
+    return state
 
 
 def yes_no(value: bool | None) -> str:
@@ -154,6 +159,9 @@ def sync_result(screen: Screen, result: SyncResult) -> None:
     wrote, removed, enabled = ("would write", "would remove", "would enable its timer") if result.dry_run else ("wrote", "removed", "timer enabled")
     lines = [Line(f"{wrote} {path}" + _sync_note(path, result.new, enabled)) for path in result.written]
     lines += [Line(f"{removed} {path} (its job file is gone)") for path in result.removed]
+    switch = "would switch" if result.dry_run else "switched"
+    lines += [Line(f"{switch} on {path} (its job file says enabled)") for path in result.switched_on]
+    lines += [Line(f"{switch} off {path} (its job file says enabled = false)") for path in result.switched_off]
     for state in result.units:
         if state.path is not None and not state.current:
             lines.append(

@@ -46,18 +46,3 @@ def test_an_after_only_job_has_no_timer_file(home):
     assert result.exit_code == 0, result.output
     assert "gpuagent@promote.timer" not in result.stdout
     assert 'after = "evaluate"' in result.stdout
-
-
-def test_enable_of_an_after_only_job_says_it_has_no_timer(tmp_path):
-    home = AgentHome(tmp_path / "agent")
-    home.write_job("train", IMAGE, ["true"])
-    from gpuagent.host.files import write_atomic
-    from gpuagent.jobs.job import job_from_options
-    from gpuagent.jobs.jobfile import job_to_toml
-    from gpuagent.jobs.schedule import NO_TIMER
-
-    job = job_from_options("evaluate", NO_TIMER, {"image": IMAGE, "command": ["true"], "after": "train"})
-    write_atomic(home.root / "config" / "jobs" / "evaluate.toml", job_to_toml(job))
-    result = cli(home, "enable", "evaluate")
-    assert result.exit_code == 2
-    assert "no timer to switch: it runs only after train succeeds" in result.stderr

@@ -102,7 +102,6 @@ def cases(tmp_data: str, env_dir: str) -> dict[str, list[str]]:
         "after a job that does not exist": add("evaluate", "--after", "train", "--image", "img", "--", "true"),
         "after itself": add("loop", *GOOD, "--after", "loop", "--", "true"),
         "after an invalid name": add("evaluate", "--after", "Train!", "--image", "img", "--", "true"),
-        "disabled without a timer": add("evaluate", "--after", "train", "--disabled", "--image", "img", "--", "true"),
     }
 
 

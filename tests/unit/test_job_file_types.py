@@ -27,6 +27,8 @@ def load(text: str, tmp_path):
     [
         (('command = ["python", "train.py"]', 'command = "python train.py"'), "command", "a string"),
         (("[schedule]", '[schedule]\npersistent = "false"'), "schedule.persistent", "a string"),
+        (("[schedule]", '[schedule]\nenabled = "no"'), "schedule.enabled", "a string"),
+        (("[schedule]", "[schedule]\nenabled = 0"), "schedule.enabled", "an integer"),
         (("[schedule]", "[resources]\ngpus = true\n[schedule]"), "resources.gpus", "a boolean"),
         (("[schedule]", "[resources]\ngpus = 1.5\n[schedule]"), "resources.gpus", "a number"),
         (("[schedule]", '[resources]\ngpus = 1\nexclusive = "no"\n[schedule]'), "resources.exclusive", "a string"),
@@ -77,7 +79,7 @@ def test_every_setting_round_trips_through_the_job_file(tmp_path):
         'vram_policy = "skip"\nvram_wait = "10m"\nmax_gpu_util = 50\nexclusive = true\npriority = 80\npreempt = true\n'
         '[container]\nvolumes = ["/data:/data:ro"]\nenv = { BATCH = "64" }\nenv_file = "/etc/gpuagent/nightly.env"\n'
         'workdir = "/workspace"\nuser = "1000:1000"\ntimeout = "6h"\nstop_grace = "30s"\nretries = 2\nretry_delay = "5m"\n'
-    ).replace("[schedule]\nat", '[schedule]\npersistent = false\nrandom_delay = "10m"\nafter = "train"\nat')
+    ).replace("[schedule]\nat", '[schedule]\npersistent = false\nrandom_delay = "10m"\nafter = "train"\nenabled = false\nat')
     job = load(text, tmp_path)
     for setting in SETTINGS:
         assert getattr(job, setting.field) != setting.default, f"{setting.path} was not read"
@@ -96,3 +98,14 @@ def test_an_image_user_that_is_not_root_is_kept(image_user):
 
 def test_a_job_that_says_its_user_gets_it():
     assert run_user("0", "trainer") == "0"
+
+
+def test_enabled_is_written_only_when_false_and_read_back(tmp_path):
+    job = load(BASE, tmp_path)
+    assert job.enabled is True, "a job is enabled unless its file says otherwise"
+    assert "enabled" not in job_to_toml(job), "the default is not written"
+    paused = load(BASE.replace("[schedule]", "[schedule]\nenabled = false"), tmp_path)
+    assert paused.enabled is False
+    written = job_to_toml(paused)
+    assert "enabled = false" in written.split("[schedule]")[1], written
+    assert load(written, tmp_path) == paused

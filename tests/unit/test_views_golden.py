@@ -43,8 +43,9 @@ def moment(epoch: float):
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
-def job(name: str, gpus: int = 0, **schedule):
-    return job_from_options(name, parse_schedule(**schedule), dict(image="gpuagent-test/busybox:latest", command=["true"], gpus=gpus))
+def job(name: str, gpus: int = 0, enabled: bool = True, **schedule):
+    options = dict(image="gpuagent-test/busybox:latest", command=["true"], gpus=gpus, enabled=enabled)
+    return job_from_options(name, parse_schedule(**schedule), options)
 
 
 def timer(enabled: bool = True, next_fire: float | None = None, last_fire: float | None = None) -> TimerState:
@@ -62,7 +63,7 @@ def status_report() -> StatusReport:
             JobSummary("weekly", job("weekly", cron="0 3 * * sun"), None, timer(True, T0 + 7 * 24 * HOUR + HOUR, T0 + HOUR)),
             [run_record("w1", "weekly", "succeeded", T0 - 7 * 24 * HOUR + HOUR)],
         ),
-        (JobSummary("paused", job("paused", on="Mon..Fri *-*-* 09:30"), None, timer(False)), []),
+        (JobSummary("paused", job("paused", enabled=False, on="Mon..Fri *-*-* 09:30"), None, timer(False)), []),
         (
             JobSummary("running", job("running", at="01:30"), None, timer(True, None, T0 - 1800)),
             [run_record("r1", "running", "running", T0 - 1800, took=None)],
