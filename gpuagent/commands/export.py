@@ -17,7 +17,7 @@ from gpuagent.export.engines import ENGINES
 from gpuagent.export.exporter import MANIFEST, SCRIPT, SCRONTAB, SUFFIXES, Exported, ExportOptions, export_job, kind_of, read_header
 from gpuagent.export.slurm import DEFAULT_RUNTIME
 from gpuagent.host.calendar import check_schedule
-from gpuagent.host.files import read_env_file, write_atomic
+from gpuagent.host.files import NotPlainFile, check_output_file, read_env_file, read_plain_file, write_output
 from gpuagent.jobs.catalog import job_names, load_job
 from gpuagent.jobs.inventory import read_timers
 from gpuagent.jobs.schedule import ZONE_KEY
@@ -35,6 +35,9 @@ class ExportRequest:
 class ExportResult:
     exports: list[Exported]
     written: list[Path]  # empty when the one export goes to stdout
+
+
+CHECKED_BYTES = 1024 * 1024  # a file export wrote is a few KiB: more is not one of them
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,14 @@ def export_jobs(paths: Paths, names: list[str], all_jobs: bool, request: ExportR
         )
         exported = export_of(paths, job_name, options, every_secret=several)
         planned.append((exported, {kind: _file_of(kind, job_name, output, several) for kind in exported.files} if output else {}))
+    for _, targets in planned:  # every file is checked before any is written
+        for path in targets.values():
+            check_output_file(path)
     written = []
     for exported, targets in planned:
         for kind, path in targets.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
             # a Secret holds the env file's values: as private as the file (mode 0600)
-            write_atomic(path, exported.files[kind], 0o755 if kind == SCRIPT else 0o600 if request.with_secret else 0o644)
+            write_output(path, exported.files[kind], 0o755 if kind == SCRIPT else 0o600 if request.with_secret else 0o644)
             written.append(path)
     return ExportResult([exported for exported, _ in planned], written)
 
@@ -93,9 +98,14 @@ def export_of(paths: Paths, name: str, options: ExportOptions, every_secret: boo
 def check_export(paths: Paths, file: Path) -> CheckResult:
     """Whether `file`, which `gpuagent export` wrote, is still what its job exports."""
     try:
-        text = file.read_text()
+        data = read_plain_file(file, CHECKED_BYTES)
+    except NotPlainFile as err:
+        raise InvalidInput(f"{file} is {err}: export writes regular files", "give a file `gpuagent export` wrote") from None
     except OSError as err:
-        raise InvalidInput(f"cannot read {file}: {err.strerror}") from None
+        raise InvalidInput(f"cannot read {file}: {err.strerror or err}") from None
+    if data is None:
+        raise InvalidInput(f"cannot read {file}: no such file")
+    text = data.decode(errors="replace")
     name, options = read_header(text)
     exported = export_of(paths, name, options)
     kind = kind_of(text)

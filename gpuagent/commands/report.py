@@ -11,7 +11,7 @@ from gpuagent.core.errors import GpuAgentError, InvalidInput
 from gpuagent.core.paths import Paths
 from gpuagent.core.values import parse_name
 from gpuagent.host.calendar import next_elapses
-from gpuagent.host.files import write_atomic
+from gpuagent.host.files import check_output_file, write_output
 from gpuagent.host.historydb import existing_history
 from gpuagent.jobs.inventory import JobList, JobSummary, job_summaries, require_known_job
 from gpuagent.queue.sweepresults import SweepResults, ranked, ranking_order, sweep_runs
@@ -89,8 +89,7 @@ def _next_fires(summary: JobSummary) -> tuple[list[datetime], str | None]:
 
 def check_output(path: Path) -> None:
     """InvalidInput unless `path` can be written as a file, before anything is gathered."""
-    if path.is_dir():
-        raise InvalidInput(f"-o: {path} is a directory", f"name a file in it, e.g. -o {path / 'report.html'}")
+    check_output_file(path)
     if not path.parent.is_dir():
         raise InvalidInput(f"-o: no directory {path.parent}", "create it first, or name a file in a directory that exists")
 
@@ -98,4 +97,4 @@ def check_output(path: Path) -> None:
 def save_page(path: Path, page: str) -> None:
     """Write the page whole or not at all: a reader (a browser, a web server) never sees half."""
     check_output(path)
-    write_atomic(path, page)
+    write_output(path, page)

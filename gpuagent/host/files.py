@@ -28,7 +28,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
 
 
 def check_output_file(path: Path, label: str = "-o") -> None:
-    """InvalidInput unless `path` is a regular file or nothing yet, in a directory.
+    """InvalidInput unless `path` is a regular file or nothing yet.
 
     write_output renames a new file over `path`: over a device node, a FIFO or a socket
     that would replace it (as root, `-o /dev/null` would replace the host's /dev/null),
@@ -39,7 +39,7 @@ def check_output_file(path: Path, label: str = "-o") -> None:
     except FileNotFoundError:
         found = None
     except OSError as err:
-        raise InvalidInput(f"{label} {path}: {err.strerror}", "give a file in a directory you can write") from None
+        raise InvalidInput(f"{label} {path}: {err.strerror}", "give a file in a directory") from None
     if found is not None and not stat.S_ISREG(found.st_mode):
         what = _KINDS.get(stat.S_IFMT(found.st_mode), "not a regular file")
         hint = (
@@ -48,8 +48,6 @@ def check_output_file(path: Path, label: str = "-o") -> None:
             else "give a regular file, or a path where nothing is yet"
         )
         raise InvalidInput(f"{label} {path} is {what}: only a regular file is replaced", hint)
-    if not path.parent.is_dir():
-        raise InvalidInput(f"{label} {path}: no directory {path.parent}", "create it first, or name a file in a directory that exists")
 
 
 def write_output(path: Path, text: str, mode: int = 0o644, label: str = "-o") -> None:
