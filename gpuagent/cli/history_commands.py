@@ -10,6 +10,7 @@ from gpuagent.cli.app import click_commands, command_set, paths, show
 from gpuagent.cli.options import AsJson, complete_job, since_moment
 from gpuagent.commands.history import group_history, list_runs, metric_history, run_in_full
 from gpuagent.core.errors import InvalidInput
+from gpuagent.core.values import MAX_LISTED, parse_count
 from gpuagent.views import jsondoc, text
 
 runs = command_set()
@@ -21,9 +22,7 @@ def history(
     name: Annotated[str | None, typer.Argument(help="Only this job's runs.", autocompletion=complete_job)] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only runs started since WHEN: 6h, 2d, today, 2026-01-31 02:00.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="Only runs that ended so: succeeded, failed, oom-killed, ...")] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=1, help="How many runs to show (default: 20; with --group, all of the group's).")
-    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="How many runs to show (default: 20; with --group, all of the group's).")] = None,
     run_id: Annotated[str | None, typer.Option("--run", help="Show this one run in full, with its log tail.")] = None,
     metric: Annotated[
         str | None,
@@ -44,6 +43,8 @@ def history(
 ) -> None:
     """Show past runs, newest first; or one run in full (--run); or one metric (--metric).
     With --group, a sweep's runs with their values: oldest first, or ranked by --metric."""
+    if limit is not None:
+        parse_count(limit, "--limit", 1, MAX_LISTED)
     if group is not None:
         if name is not None or run_id is not None:
             raise InvalidInput("--group: a sweep group is named by its id alone", f"gpuagent history --group {group} (without a job or --run)")

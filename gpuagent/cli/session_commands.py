@@ -11,17 +11,23 @@ from typer.core import TyperCommand, TyperGroup
 from gpuagent.cli.app import COMMANDS, agent_log, click_commands, command_set, out, paths, show
 from gpuagent.cli.options import AsJson, JobName, argument, complete_job, option, setting_options
 from gpuagent.commands.notebook import list_notebooks, start_notebook, stop_notebook
-from gpuagent.core.quantities import format_duration, parse_duration
+from gpuagent.core.quantities import format_duration
+from gpuagent.core.values import parse_bounded_duration
 from gpuagent.host.ttybridge import has_terminal, terminal_bridge
 from gpuagent.jobs.job import given_options
 from gpuagent.jobs.settings import BY_FIELD
-from gpuagent.sessions.jupyterlab import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_TIME
+from gpuagent.sessions.jupyterlab import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_TIME, check_port
 from gpuagent.sessions.serving import open_shell, serve_notebook
 from gpuagent.sessions.spec import SESSION_FIELDS, SESSION_HELP
 from gpuagent.views import jsondoc, text
 
 sessions = command_set()
 notebooks = command_set()
+
+# A notebook holds its GPU until it ends: a month of it is a job's work, not a session's
+# (and a bound keeps every end a moment the agent can wait for).
+MAX_NOTEBOOK_TIME = 31 * 86400
+_LONGER = "a notebook holds its GPU while it lives: schedule longer work as a job (gpuagent add)"
 
 NotebookName = Annotated[str, typer.Argument(help="The notebook.")]
 
@@ -33,6 +39,8 @@ def shell(
     vram_wait: Annotated[str | None, typer.Option("--vram-wait", help=SESSION_HELP["vram_wait"], metavar="DURATION")] = None,
 ) -> None:
     """A shell (or one command) in a job's exact environment: its image, volumes, env, user, limits and GPU, admitted as a run's. Exit with its status."""
+    if vram_wait is not None:
+        BY_FIELD["vram_wait"].read(vram_wait, "--vram-wait")  # its bounds before the job is looked up
     terminal = terminal_bridge if has_terminal() else None
     where = paths()
     run, status = open_shell(where, name, tuple(command or ()), vram_wait, terminal, output=sys.stdout, log=agent_log)
@@ -49,9 +57,9 @@ def notebook_start(name: str | None, like: str | None, idle_timeout: str, max_ti
         name,
         like,
         given_options(given),
-        idle_timeout=parse_duration(idle_timeout, option="--idle-timeout"),
-        max_time=parse_duration(max_time, option="--max-time"),
-        port=port,
+        idle_timeout=parse_bounded_duration(idle_timeout, "--idle-timeout", MAX_NOTEBOOK_TIME, _LONGER),
+        max_time=parse_bounded_duration(max_time, "--max-time", MAX_NOTEBOOK_TIME, _LONGER),
+        port=None if port is None else check_port(port),
     )
     text.notebook_started(out, started)
 

@@ -9,6 +9,7 @@ from gpuagent.cli.app import click_commands, command_set, out, paths, show
 from gpuagent.cli.options import AsJson, JobName, since_moment
 from gpuagent.commands.logs import job_logs
 from gpuagent.commands.status import job_status
+from gpuagent.core.values import MAX_LISTED, parse_count, visible
 from gpuagent.views import jsondoc, text
 
 views = command_set()
@@ -27,13 +28,15 @@ def status(
 def logs(
     name: JobName,
     run_id: Annotated[str | None, typer.Option("--run", help="Only this run (an id from `gpuagent history`).")] = None,
-    lines: Annotated[int | None, typer.Option("--lines", "-n", min=1, help="Only the last N lines.")] = None,
+    lines: Annotated[int | None, typer.Option("--lines", "-n", help="Only the last N lines.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only lines since WHEN: 30m, 6h, today, 2026-01-31 02:00.")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines as they come (Ctrl-C stops).")] = False,
 ) -> None:
     """Show the journal of a job's runs (journalctl -u gpuagent@NAME)."""
+    if lines is not None:
+        parse_count(lines, "--lines", 1, MAX_LISTED)
     for line in job_logs(paths(), name, run_id, lines, since_moment(since), follow):
-        out.stream.write(line)
+        out.stream.write(visible(line))  # what a container printed: shown, not obeyed
         out.stream.flush()
 
 

@@ -8,7 +8,7 @@ to systemd 'M' is a month, so '1M' must not mean a minute.
 
 import math
 import re
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from gpuagent.core.errors import InvalidInput
 
@@ -101,22 +101,37 @@ def format_duration(seconds: int) -> str:
 
 # ---------------------------------------------------------------------------- --since
 _HINT = "write how long ago (30m, 6h, 2d, 1h30m), today, yesterday, a date (2026-01-31) or a local date and time (2026-01-31 02:00)"
+# Nothing gpuagent records is older than the Unix epoch, and a moment to come names no
+# past run: the bounds also keep every moment one datetime (and journalctl) can hold.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_since(text: str, now: datetime) -> datetime:
-    """The moment `text` names, an aware datetime; dates and times without a zone are in
-    the host's local time. `now` is aware."""
+    """The moment `text` names, an aware datetime from the epoch to `now`; dates and times
+    without a zone are in the host's local time. `now` is aware."""
     word = text.strip().lower()
     if word in ("today", "yesterday"):
         day = now.astimezone().date() - timedelta(days=1 if word == "yesterday" else 0)
         return datetime.combine(day, time()).astimezone()
     if word[:1].isdigit() and "-" not in word and ":" not in word:
         try:
-            return now - timedelta(seconds=parse_duration(text.strip(), option="--since"))
+            seconds = parse_duration(text.strip(), option="--since")
         except InvalidInput:
             raise InvalidInput(f"--since: cannot read {text!r}", _HINT) from None
+        if seconds > (now - EPOCH).total_seconds():
+            raise InvalidInput(f"--since: {text.strip()!r} ago is before 1970, and nothing was recorded then", "write a shorter span, e.g. 30d")
+        return now - timedelta(seconds=seconds)
     try:
-        moment = datetime.fromisoformat(text.strip())
+        named = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(f"--since: cannot read {text!r}", _HINT) from None
-    return moment.astimezone()
+    try:
+        moment = named.astimezone()
+    except (ValueError, OverflowError):  # year 1, or 9999, moved to another zone
+        moment = EPOCH - timedelta(days=1) if named.year < EPOCH.year else now + timedelta(days=1)
+    if not EPOCH <= moment <= now:
+        raise InvalidInput(
+            f"--since: {text.strip()!r} is " + ("before 1970, and nothing was recorded then" if moment < EPOCH else "still to come"),
+            "name a moment from the past, e.g. yesterday or 2026-01-31",
+        )
+    return moment

@@ -1,4 +1,5 @@
-"""Readers of one job setting's value each, as given on the command line or in a job file.
+"""Readers of one job setting's value each, as given on the command line or in a job file;
+and `visible`, their counterpart for text that comes from a run instead of a user.
 
 Every reader matches the whole text (Python's `$` would stop before a trailing newline, so
 `fullmatch`), refuses control characters wherever the text names something (a name, an
@@ -38,6 +39,9 @@ MIN_CPUS = 0.01
 MIN_MEMORY = 6 * 1024**2
 # GPUs in one host: NVIDIA's largest systems have 72 in one NVLink domain, 8 or 16 per host
 MAX_GPUS = 64
+# -n of history and logs: more runs or lines than one job's history or journal holds, and
+# well inside the 64-bit integers SQLite's LIMIT and journalctl's -n take.
+MAX_LISTED = 10**9
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,21 @@ def printable(text: str, label: str, what: str = "it") -> str:
     if not text.isprintable():
         raise InvalidInput(f"{label}: {text!r} contains a control character", f"write {what} on one line, without tabs")
     return text
+
+
+# What a terminal would act on instead of show: C0 controls but tab and newline, DEL, C1
+# controls (a terminal reads U+009B as ESC [ and U+009D as an OSC, like their ESC forms),
+# and the bidirectional overrides, which show a line in another order than it is.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` as a terminal shows it, not as it obeys it: every control character but tab
+    and newline written as Python writes it (ESC [31m as `\\x1b[31m`, a carriage return
+    as `\\r`), so a run's output or a reason made from it cannot recolour, retitle, erase
+    or rewrite an operator's terminal, a chat message or a page. A user's text is refused
+    instead (`printable`); this is for what a container printed."""
+    return _CONTROL.sub(lambda match: ascii(match[0])[1:-1], text)
 
 
 def parse_name(text: str, label: str = "job name") -> str:

@@ -58,7 +58,12 @@ def read_notify_file(path: Path, *, per_job: bool) -> NotifyFile | None:
         return None
     except OSError as err:
         raise InvalidInput(f"cannot read {path}: {err.strerror}", "run gpuagent as the user that runs the jobs (root for system jobs)") from None
-    return NotifyFile(path, parse_notify_file(text, path, per_job=per_job), exposure(path, info))
+    settings = parse_notify_file(text, path, per_job=per_job)
+    for index, target in enumerate(settings.targets):
+        check_address(target.url, f"{path}: notify[{index}].url")
+    if settings.ping:
+        check_address(settings.ping, f"{path}: ping")
+    return NotifyFile(path, settings, exposure(path, info))
 
 
 def exposure(path: Path, info: os.stat_result | None = None) -> str | None:
@@ -76,6 +81,40 @@ def write_notify_file(path: Path, text: str) -> None:
     """Written 0600, in a directory 0700 (made so if new)."""
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     write_atomic(path, text, mode=PRIVATE_FILE_MODE)
+
+
+# --- addresses ------------------------------------------------------------------------
+
+
+def check_address(url: str, label: str) -> str:
+    """`url`, unless urllib reads in it an address no send can ever reach: an unclosed [
+    (of an IPv6 address), a port beyond 1-65535 or not a number, or no host before a
+    port. Said before anything is written (add, submit) and as each notify file is read,
+    not at every run. The error names the URL by `label`, never its text: it holds tokens.
+    Where a scheme's host part is no address (tgram://BOTTOKEN/...: the bot token's
+    `123:ABC` reads as a host and a port), only a port of digits is judged: Apprise
+    judges the rest as it instantiates the URL."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        raise InvalidInput(f"{label}: its [ (an IPv6 address) is never closed", _ADDRESS_HINT) from None
+    address = scheme(url) in _ADDRESS_SCHEMES
+    try:
+        port = parts.port
+    except ValueError:
+        numeric = parts.netloc.rpartition(":")[2].isdigit()
+        if address or numeric:
+            what = "is beyond 65535" if numeric else "is not a number"
+            raise InvalidInput(f"{label}: its port {what}", _ADDRESS_HINT) from None
+        return url
+    if port == 0:
+        raise InvalidInput(f"{label}: its port is 0, which no server listens on", _ADDRESS_HINT)
+    if not parts.hostname and (address or port is not None):
+        raise InvalidInput(f"{label}: it names no host", _ADDRESS_HINT)
+    return url
+
+
+_ADDRESS_HINT = "write the server as host or host:port (a port from 1 to 65535; an IPv6 address in [ ])"
 
 
 # --- Apprise --------------------------------------------------------------------------

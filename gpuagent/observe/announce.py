@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from gpuagent.core.errors import GpuAgentError, InvalidInput
 from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
-from gpuagent.host.delivery import Delivery, deliver, ping_url, read_notify_file, usable_by_apprise
+from gpuagent.host.delivery import Delivery, check_address, deliver, ping_url, read_notify_file, usable_by_apprise
 from gpuagent.host.historydb import STORE_ERRORS, HistoryStore
 from gpuagent.host.hostconfig import DEFAULT_NOTIFY_TIMEOUT, read_host_config
 from gpuagent.observe import notifications as model
@@ -195,12 +195,12 @@ def notify_file_text(name: str, written_by: str, urls: Sequence[str], events: st
     targets = []
     for number, url in enumerate(urls, start=1):
         label = f"--notify URL {number}" if len(urls) > 1 else "--notify"
-        parse_notify_url(url, label)
+        check_address(parse_notify_url(url, label), label)
         if not usable_by_apprise(url):
             raise InvalidInput(
                 f"{label}: Apprise cannot send to this {scheme(url)}:// URL (unknown service, or parts missing)",
                 "check it against the service's page in Apprise's wiki (github.com/caronc/apprise/wiki)",
             )
         targets.append(Target(url, wants))
-    settings = NotifySettings(tuple(targets), None if ping is None else parse_ping_url(ping))
+    settings = NotifySettings(tuple(targets), None if ping is None else check_address(parse_ping_url(ping), "--ping"))
     return notify_toml(name, settings, written_by)

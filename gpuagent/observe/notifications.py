@@ -19,6 +19,7 @@ from typing import Any
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.quantities import format_size
+from gpuagent.core.values import visible
 from gpuagent.runs.record import SKIPPED, RunRecord, Status, duration
 from gpuagent.runs.runmetrics import format_value
 
@@ -222,7 +223,7 @@ def compose(event: str, run: RunRecord, host: str, command: str = "gpuagent", pr
     lines = [
         f"job: {run.job}",
         f"run: {run.run_id}{attempt}",
-        f"status: {run.status}" + (f": {run.reason}" if run.reason else ""),
+        f"status: {run.status}" + (f": {visible(run.reason)}" if run.reason else ""),
         f"exit code: {'-' if run.exit_code is None else run.exit_code}",
         f"took: {duration(run.duration)}",
         f"host: {host}",
@@ -234,7 +235,7 @@ def compose(event: str, run: RunRecord, host: str, command: str = "gpuagent", pr
     if run.metrics:
         lines.append("metrics: " + ", ".join(f"{name} {format_value(value)}" for name, value in run.metrics.items()))
     if run.metrics_problem:
-        lines.append(run.metrics_problem)
+        lines.append(visible(run.metrics_problem))
     if event == RECOVERED and previous is not None:
         lines.append(f"before: run {previous.run_id} ended {previous.status}")
     tail = tail_lines(run.log_tail)
@@ -251,13 +252,16 @@ def compose(event: str, run: RunRecord, host: str, command: str = "gpuagent", pr
 def ping_body(run: RunRecord) -> bytes:
     """What the dead man's switch keeps of a run: how it ended, then its log tail (the
     end of it, when it is longer than the server keeps)."""
-    head = f"{run.job} run {run.run_id}: {run.status}" + (f" ({run.reason})" if run.reason else "") + "\n"
-    body = (head + ("\n" + run.log_tail + "\n" if run.log_tail else "")).encode("utf-8", errors="replace")
+    head = f"{run.job} run {run.run_id}: {run.status}" + (f" ({visible(run.reason)})" if run.reason else "") + "\n"
+    body = (head + ("\n" + visible(run.log_tail) + "\n" if run.log_tail else "")).encode("utf-8", errors="replace")
     return body if len(body) <= PING_BODY_BYTES else body[-PING_BODY_BYTES:]
 
 
 def tail_lines(log_tail: str | None, count: int = TAIL_LINES) -> list[str]:
-    lines = (log_tail or "").splitlines()[-count:]
+    """The last `count` lines of a run's output, as a message shows them: each control
+    character written out (a chat or a mail client shown an escape sequence obeys it, or
+    drops it), a long line cut."""
+    lines = visible(log_tail or "").splitlines()[-count:]
     return [line if len(line) <= TAIL_LINE_CHARS else line[: TAIL_LINE_CHARS - 1] + "…" for line in lines]
 
 

@@ -13,6 +13,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from gpuagent.core.quantities import format_size
+from gpuagent.core.values import visible
 from gpuagent.observe.health import FAILURES
 from gpuagent.runs.record import SKIPPED, RunRecord, Status, duration
 from gpuagent.runs.runmetrics import format_value
@@ -302,5 +303,6 @@ def _paragraph(css: str, text: str | None) -> str:
 
 
 def _text(text: str) -> str:
-    """Text for the page: markup characters and quotes escaped."""
-    return escape(text, quote=True)
+    """Text for the page: control characters written out (a reason may quote a run's
+    output), then markup characters and quotes escaped."""
+    return escape(visible(text), quote=True)

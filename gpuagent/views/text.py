@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from gpuagent.core.quantities import format_duration, format_size
+from gpuagent.core.values import visible
 from gpuagent.runs.record import duration
 from gpuagent.runs.runmetrics import format_change, format_value
 from gpuagent.views.screen import (
@@ -306,7 +307,7 @@ def status(screen: Screen, report: StatusReport) -> None:
         columns.insert(5, report.metric)
         for row, job in zip(rows, report.jobs, strict=True):
             row.insert(5, _metric_cell(job.metric))
-    problems = [Line(Styled(f"{job.summary.name}: {job.summary.problem}", "red")) for job in report.jobs if job.summary.problem]
+    problems = [Line(Styled(f"{job.summary.name}: {visible(job.summary.problem)}", "red")) for job in report.jobs if job.summary.problem]
     table = Table(columns, rows, wrap=frozenset({"schedule", "alert"}))
     emit(screen, table, *problems, *_systemd_note(report.systemd_problem), *queue)
 
@@ -382,7 +383,7 @@ def runs(screen: Screen, history: RunHistory) -> None:
             "-" if run.exit_code is None else str(run.exit_code),
             "\n".join(uuid[:12] for uuid in run.gpu_uuids) or "-",
             size(run.peak_vram_bytes),
-            (run.reason or "") + _undelivered(history.notifications.get(run.run_id, [])),
+            visible(run.reason or "") + _undelivered(history.notifications.get(run.run_id, [])),
         ]
         for run in records
     ]
@@ -464,7 +465,7 @@ def run_detail(screen: Screen, detail: RunInFull) -> None:
             ("run", run.run_id),
             ("job", run.job),
             ("status", status_cell(run.status)),
-            ("reason", run.reason or "-"),
+            ("reason", visible(run.reason or "-")),
             ("exit code", "-" if run.exit_code is None else str(run.exit_code)),
             ("started", when(run.started_at, seconds=True)),
             ("ended", when(run.ended_at, seconds=True)),
@@ -489,7 +490,7 @@ def run_detail(screen: Screen, detail: RunInFull) -> None:
         ]
     )
     if run.log_tail:
-        tail = [Line(), Line(Styled("log tail:", "bold")), Code(run.log_tail)]
+        tail = [Line(), Line(Styled("log tail:", "bold")), Code(visible(run.log_tail))]
     else:
         whole = f"gpuagent logs {run.job} --run {run.run_id}" if run.invocation_id else "its output went to the terminal that ran it"
         tail = [Line(), Line(f"no log tail kept (only runs that did not succeed keep one); the whole log: {whole}")]
@@ -498,12 +499,12 @@ def run_detail(screen: Screen, detail: RunInFull) -> None:
 
 def _metrics(run: RunRecord) -> Cell:
     reported = "\n".join(f"{name} = {format_value(value)}" for name, value in (run.metrics or {}).items()) or "-"
-    return Styled(f"{reported}\n{run.metrics_problem}", "yellow") if run.metrics_problem else reported
+    return Styled(f"{reported}\n{visible(run.metrics_problem)}", "yellow") if run.metrics_problem else reported
 
 
 def _sent(sent: Notification) -> str:
     words = f"{sent.event} by {sent.channel} at {when(sent.sent_at, seconds=True)}: "
-    return words + ("delivered" if sent.delivered else f"NOT delivered ({sent.detail or 'no detail'})")
+    return words + ("delivered" if sent.delivered else f"NOT delivered ({visible(sent.detail or 'no detail')})")
 
 
 # --- gpus --------------------------------------------------------------------------------
@@ -647,7 +648,7 @@ def follow(screen: Screen, events: Iterator[RunEvent], job: str) -> RunEnded:
     try:
         for event in events:
             if isinstance(event, RunOutput):
-                emit(screen, *(Line(line) for line in event.lines))
+                emit(screen, *(Line(visible(line)) for line in event.lines))
             elif isinstance(event, RunWaiting | RunQueued):
                 text = _waiting(event)
                 if screen.is_terminal:
@@ -686,7 +687,7 @@ def _ended(event: RunEnded, job: str) -> Line:
     if run is None:
         return Line(Styled(f"{job}: the run ended (exit {event.exit_status}) without a record; see gpuagent logs {job}", "red"))
     style = STATUS_STYLES.get(run.status, "")
-    return Line(Styled(f"run {run.run_id} of {job}: {run.status} ({run.reason}), took {duration(run.duration)}", f"bold {style}".strip()))
+    return Line(Styled(f"run {run.run_id} of {job}: {run.status} ({visible(run.reason or '-')}), took {duration(run.duration)}", f"bold {style}".strip()))
 
 
 # -- the queue ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gpuagent.core.quantities import format_duration, format_size
+from gpuagent.core.values import visible
 from gpuagent.runs.record import duration
 from gpuagent.views.screen import Block, Cell, Line, Screen, Styled, Table, emit, plain_text
 from gpuagent.views.text import size, status_cell
@@ -249,7 +250,7 @@ def _ends(frame: TopFrame) -> Section:
 
 def _end_row(run: RunRecord, now: float) -> list[Cell]:
     ago = f"{duration(max(now - run.ended_at, 0))} ago" if run.ended_at is not None else "-"
-    return [run.run_id, run.job, status_cell(run.status), ago, " ".join((run.reason or "").split()) or "-"]
+    return [run.run_id, run.job, status_cell(run.status), ago, " ".join(visible(run.reason or "").split()) or "-"]
 
 
 def _problems(frame: TopFrame) -> list[str]:

@@ -130,12 +130,118 @@ def test_bad_input_is_rejected_with_one_line_and_writes_nothing(case, scratch):
 
 def check_rejected(case: str, scratch) -> None:
     """Exit 2 with one line (and its hints) on stderr, and nothing written."""
-    args = cases(str(scratch / "data"), str(scratch / "data"))[case]
+    check_args_rejected(cases(str(scratch / "data"), str(scratch / "data"))[case], scratch, case)
+
+
+def check_args_rejected(args: list[str], scratch, case: str) -> None:
     result = CliRunner().invoke(app, ["--system", *args])
 
     assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
     error_lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert error_lines, "no error message"
     assert len([line for line in error_lines if not line.startswith("hint:")]) == 1, result.stderr
     for var in ("config", "unit", "state", "runtime"):
         assert list((scratch / var).iterdir()) == [], f"{case}: something was written under {var}"
+
+
+# --- every duration and count, out of its bounds -------------------------------------
+# Each option or key that takes a duration, a count or a moment, with a value past what
+# it can mean: refused where it enters, before any job is looked up or program started
+# (this tier starts none), never a traceback later. BIG is past every 64-bit integer.
+BIG = str(10**30)
+SUBMIT = ["submit", "--image", "img"]
+EVERY = ["--every", "6h", "--image", "img"]  # a schedule systemd-analyze need not read: this tier starts no program
+NOTEBOOK = ["notebook", "start", "--image", "img"]
+BOUNDS_CASES = {
+    # --since, in each command that takes it: too long ago, before 1970, still to come
+    "history --since too long ago": ["history", "--since", "99999999d"],
+    "history --since weeks past any datetime": ["history", "--since", "999999999999w"],
+    "history --since year 1": ["history", "--since", "0001-01-01"],
+    "history --since year 9999 in a zone": ["history", "--since", "9999-12-31T23:59:59-05:00"],
+    "history --since year 10000": ["history", "--since", "10000-01-01"],
+    "history --since negative": ["history", "--since", "-5d"],
+    "history --since tomorrow": ["history", "--since", "2999-01-01"],
+    "history --group --since": ["history", "--group", "g1", "--since", "99999999d"],
+    "history --metric --since": ["history", "nightly", "--metric", "loss", "--since", "0001-01-01"],
+    "logs --since too long ago": ["logs", "nightly", "--since", "99999999d"],
+    "logs --since year 1": ["logs", "nightly", "--since", "0001-01-01"],
+    "report --since too long ago": ["report", "--since", "99999999d", "-o", "report.html"],
+    "report --since year 9999": ["report", "--since", "9999-12-31", "-o", "report.html"],
+    # -n: no more than a history or a journal holds, and at least one
+    "history -n beyond 64 bits": ["history", "-n", BIG],
+    "history -n negative": ["history", "-n", "-1"],
+    "history -n 0": ["history", "-n", "0"],
+    "history --group -n beyond 64 bits": ["history", "--group", "g1", "-n", BIG],
+    "logs -n beyond 64 bits": ["logs", "nightly", "-n", BIG],
+    "logs -n negative": ["logs", "nightly", "-n", "-1"],
+    "logs -n 0": ["logs", "nightly", "-n", "0"],
+    # a notebook's own durations and port
+    "notebook --max-time beyond any clock": [*NOTEBOOK, "--max-time", "999999999999w"],
+    "notebook --max-time over a month": [*NOTEBOOK, "--max-time", "32d"],
+    "notebook --idle-timeout beyond any clock": [*NOTEBOOK, "--idle-timeout", "999999999999d"],
+    "notebook --port beyond 64 bits": [*NOTEBOOK, "--port", BIG],
+    "notebook --port negative": [*NOTEBOOK, "--port", "-1"],
+    "shell --vram-wait over a week": ["shell", "nightly", "--vram-wait", "999999999999d"],
+    # submit's settings, each a row of the settings table
+    "submit --timeout beyond any clock": [*SUBMIT, "--timeout", "999999999999w", "--", "true"],
+    "submit --stop-grace beyond systemd's": [*SUBMIT, "--stop-grace", "999999999999s", "--", "true"],
+    "submit --priority beyond 64 bits": [*SUBMIT, "--priority", BIG, "--", "true"],
+    "submit --priority negative": [*SUBMIT, "--priority", "-1", "--", "true"],
+    "submit --gpus beyond 64 bits": [*SUBMIT, "--gpus", BIG, "--", "true"],
+    "submit --max-gpu-util over 100": [*SUBMIT, "--gpus", "1", "--max-gpu-util", BIG, "--", "true"],
+    "submit --memory beyond 64 bits": [*SUBMIT, "--memory", "999999999999999T", "--", "true"],
+    # add's: the schedule's and each setting's
+    "add --every beyond any clock": add("job", "--every", "999999999999w", "--image", "img", "--", "true"),
+    "add --every over a month": add("job", "--every", "32d", "--image", "img", "--", "true"),
+    "add --random-delay beyond any clock": add("job", *GOOD, "--random-delay", "999999999999w", "--", "true"),
+    "add --retries beyond 64 bits": add("job", *GOOD, "--retries", BIG, "--", "true"),
+    "add --retries negative": add("job", *GOOD, "--retries", "-1", "--", "true"),
+    "add --retry-delay beyond any clock": add("job", *GOOD, "--retries", "1", "--retry-delay", "999999999999w", "--", "true"),
+    "add --stop-grace over systemd's": add("job", *GOOD, "--stop-grace", "241s", "--", "true"),
+    "add --gpus negative": add("job", *GOOD, "--gpus", "-1", "--", "true"),
+    "add --shm-size beyond 64 bits": add("job", *GOOD, "--shm-size", "999999999999999T", "--", "true"),
+    # top's refresh
+    "top --interval beyond any clock": ["top", "--interval", "999999999999w"],
+    "top --interval over an hour": ["top", "--interval", "2h"],
+}
+
+
+@pytest.mark.parametrize("case", BOUNDS_CASES)
+def test_every_duration_count_and_moment_is_bounded_where_it_enters(case, scratch, monkeypatch):
+    monkeypatch.chdir(scratch / "data")
+    check_args_rejected(BOUNDS_CASES[case], scratch, case)
+
+
+# --- notification URLs whose address can never work ------------------------------------
+WHERE_IT_SENDS = {
+    "port beyond 65535": "json://hooks.example.com:99999/gpuagent",
+    "port not a number": "json://hooks.example.com:http/gpuagent",
+    "port 0": "json://hooks.example.com:0/gpuagent",
+    "unclosed IPv6 bracket": "json://[::1/gpuagent",
+    "no host before the port": "json://:8080/gpuagent",
+    "ntfy on a port beyond 65535": "ntfy://ntfy.example.com:70000/topic",
+}
+PINGS = {
+    "ping port beyond 65535": "https://hc-ping.com:65536/uuid",
+    "ping port not a number": "https://hc-ping.com:https/uuid",
+    "ping unclosed IPv6 bracket": "http://[fe80::1/uuid",
+    "ping with no host": "https://:443/uuid",
+}
+URL_CASES = {
+    **{f"add --notify: {case}": add("job", *EVERY, "--notify", url, "--", "true") for case, url in WHERE_IT_SENDS.items()},
+    **{f"submit --notify: {case}": [*SUBMIT, "--notify", url, "--", "true"] for case, url in WHERE_IT_SENDS.items()},
+    **{f"add --ping: {case}": add("job", *EVERY, "--ping", url, "--", "true") for case, url in PINGS.items()},
+    **{f"submit --ping: {case}": [*SUBMIT, "--ping", url, "--", "true"] for case, url in PINGS.items()},
+}
+
+
+@pytest.mark.parametrize("case", URL_CASES)
+def test_a_notification_url_whose_address_can_never_work_is_refused_without_showing_it(case, scratch):
+    """Refused before anything is written, as the one line names the option, never the
+    URL (it holds tokens)."""
+    check_args_rejected(URL_CASES[case], scratch, case)
+    result = CliRunner().invoke(app, ["--system", *URL_CASES[case]])
+    url = next(arg for arg in URL_CASES[case] if "://" in arg)
+    assert url not in result.output

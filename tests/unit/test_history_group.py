@@ -155,7 +155,7 @@ def test_a_group_holds_only_its_own_runs(home):
         (["nightly", "--group", "g1"], "error: --group: a sweep group is named by its id alone"),
         (["--group", "g1", "--run", "a"], "error: --group: a sweep group is named by its id alone"),
         (["--group", "g1", "--status", "exploded"], "error: --status: unknown status 'exploded'"),
-        (["--group", "g1", "-n", "0"], "Invalid value for '--limit'"),
+        (["--group", "g1", "-n", "0"], "error: --limit must be 1 to"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(home, args, message):
