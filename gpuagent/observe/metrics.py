@@ -127,10 +127,22 @@ def _write(paths: Paths, directory: Path, only: Sequence[str] | None) -> None:
             write_atomic(directory / f"{JOB_FILE_PREFIX}{summary.name}.prom", text)
         queue = queue_facts(paths, store)
     existing = job_names(paths.jobs_dir)
-    write_atomic(directory / HOST_FILE, _render(_host_samples(len(existing), queue)))
+    _write_if_changed(directory / HOST_FILE, _render(_host_samples(len(existing), queue)))
     for stale in directory.glob(f"{JOB_FILE_PREFIX}*.prom"):
         if stale.name.removeprefix(JOB_FILE_PREFIX).removesuffix(".prom") not in existing:
             stale.unlink(missing_ok=True)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """The host's file says the same from one run to the next (its version, jobs and
+    queue): rewriting it unchanged would cost each run a sync to disk and nothing reads
+    its age. (A job's file is always rewritten: its age is what says its runs stopped.)"""
+    try:
+        if path.read_text() == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    write_atomic(path, text)
 
 
 def job_facts(paths: Paths, summary: JobSummary, store: HistoryStore | None, now: float) -> JobFacts:

@@ -148,3 +148,19 @@ def test_writing_metrics_does_not_import_prometheus_client(home):
     result = subprocess.run([sys.executable, "-c", probe], env=home.env, capture_output=True, text=True, check=True)
     assert "LOADED []" in result.stdout, result.stdout + result.stderr
     assert (home.root / "textfiles" / HOST_FILE).exists()
+
+
+def test_the_hosts_file_is_rewritten_only_when_it_changes_and_a_jobs_always(home):
+    textfiles = home.root / "textfiles"
+    refresh(paths_of(home), print, jobs=["nightly"])
+    host, job = textfiles / HOST_FILE, textfiles / "gpuagent-job-nightly.prom"
+    host_inode, job_inode = host.stat().st_ino, job.stat().st_ino
+    refresh(paths_of(home), print, jobs=["nightly"])
+    assert host.stat().st_ino == host_inode, "an unchanged host file is left alone"
+    assert job.stat().st_ino != job_inode, "a job's file is rewritten: its age says its runs go on"
+    home.write_job("third", "gpuagent-test/busybox:latest", ["true"])
+    refresh(paths_of(home), print, jobs=["third"])
+    assert value(samples(host.read_text()), "gpuagent_jobs") == 3
+    host.write_text("garbage")
+    refresh(paths_of(home), print, jobs=["third"])
+    assert value(samples(host.read_text()), "gpuagent_jobs") == 3
