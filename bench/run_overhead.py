@@ -1,8 +1,12 @@
 """What gpuagent adds to one run: the admission decision, and `gpuagent run` of a job
-whose container runs `true` against `docker run --rm IMAGE true`, interleaved, as a
-median ratio.
+whose container runs `true` against `docker run --rm IMAGE true`, interleaved, as
+medians, what gpuagent adds to docker's, and a median ratio.
 
-    python bench/run_overhead.py [--runs 15] [--image gpuagent-test/busybox:latest]
+    python bench/run_overhead.py [--runs 15] [--image gpuagent-test/busybox:latest] [--baseline CHECKOUT]
+
+--baseline runs another checkout of gpuagent (say a `git worktree add` of the commit
+before a change, outside this tree) in the same rounds, so the two are compared on the
+same moments of the machine.
 
 Needs a running dockerd and the image (tests/setup-host.sh builds it). Admission is timed
 in-process against the simulated NVML (tests/gpu_sim) with 8 GPUs: the pure decision
@@ -50,31 +54,43 @@ def admission(directory: Path) -> None:
     print(f"NVML snapshot + decision (simulated NVML):    median {statistics.median(full) * 1e3:8.2f} ms")
 
 
-def run_overhead(directory: Path, image: str, runs: int) -> None:
-    home = AgentHome(directory / "agent")
-    home.write_job("bench", image, ["true"])
-    agent = home.command("run", "bench")
-    plain = ["docker", "run", "--rm", image, "true"]
-    for command in (agent, plain):  # warm both: image layers, page cache, .pyc files
-        subprocess.run(command, env=home.env, check=True, capture_output=True)
-    ours, theirs = [], []
-    for _ in range(runs):
-        ours += timed(lambda: subprocess.run(agent, env=home.env, check=True, capture_output=True), 1)
-        theirs += timed(lambda: subprocess.run(plain, check=True, capture_output=True), 1)
-    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
-    print(f"gpuagent run (container runs true):           median {statistics.median(ours) * 1e3:8.1f} ms")
-    print(f"docker run --rm IMAGE true:                   median {statistics.median(theirs) * 1e3:8.1f} ms")
-    print(f"ratio, median of {runs} interleaved pairs:        {statistics.median(ratios):8.2f}   (target <= 1.15)")
+def run_overhead(directory: Path, image: str, runs: int, baseline: Path | None) -> None:
+    """`runs` rounds of docker run and gpuagent run (and the baseline checkout's), each
+    round in the same order, after one round that warms image layers and .pyc files."""
+    commands = {"docker run --rm IMAGE true": (["docker", "run", "--rm", image, "true"], None)}
+    checkouts = {"gpuagent run (this checkout)": None, **({f"gpuagent run ({baseline})": baseline} if baseline else {})}
+    for number, (label, checkout) in enumerate(checkouts.items()):
+        home = AgentHome(directory / f"agent{number}", {"PYTHONPATH": str(checkout)} if checkout else None)
+        home.write_job("bench", image, ["true"])
+        commands[label] = (home.command("run", "bench"), home.env)
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    for round_ in range(runs + 1):
+        for label, (command, env) in commands.items():
+            [took] = timed(lambda: subprocess.run(command, env=env, check=True, capture_output=True), 1)  # noqa: B023 - called at once
+            if round_:
+                times[label].append(took)
+    docker = times.pop("docker run --rm IMAGE true")
+    print(f"docker run --rm IMAGE true:{'':22s} median {statistics.median(docker) * 1e3:7.1f} ms")
+    for label, samples in times.items():
+        added = [ours - theirs for ours, theirs in zip(samples, docker, strict=True)]
+        ratios = [ours / theirs for ours, theirs in zip(samples, docker, strict=True)]
+        print(
+            f"{label}: median {statistics.median(samples) * 1e3:7.1f} ms, "
+            f"{statistics.median(added) * 1e3:+6.1f} ms over docker's (median of {runs} rounds), ratio {statistics.median(ratios):.2f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--image", default="gpuagent-test/busybox:latest")
+    parser.add_argument("--baseline", type=Path, help="another checkout of gpuagent, run in the same rounds")
+    parser.add_argument("--no-admission", action="store_true", help="only the whole runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        admission(Path(scratch))
-        run_overhead(Path(scratch), args.image, args.runs)
+        if not args.no_admission:
+            admission(Path(scratch))
+        run_overhead(Path(scratch), args.image, args.runs, args.baseline and args.baseline.resolve())
 
 
 if __name__ == "__main__":
