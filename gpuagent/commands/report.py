@@ -24,7 +24,7 @@ NEXT_FIRES = 5
 class JobReport:
     summary: JobSummary
     runs: list[RunRecord]  # started in the period, oldest first
-    next_fires: list[datetime]  # the calendar's next fires, UTC; empty for --every and --after only
+    next_fires: list[datetime]  # the calendar's next fires, UTC; empty for --every, --after only and a disabled timer
     next_fires_problem: str | None  # why they could not be computed
 
     @property
@@ -79,7 +79,11 @@ def gather_group_report(paths: Paths, group_id: str, metric: str | None, highest
 
 
 def _next_fires(summary: JobSummary) -> tuple[list[datetime], str | None]:
-    if summary.job is None:
+    """The calendar's next fires, where the timer will fire them: none for a job without
+    a timer, nor for a disabled timer (its calendar would name times that never come)."""
+    if summary.job is None or not summary.job.schedule.has_timer:
+        return [], None
+    if summary.timer is not None and summary.timer.loaded and not summary.timer.enabled:
         return [], None
     try:
         return next_elapses(summary.job.schedule, NEXT_FIRES), None

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from gpuagent.commands.report import JobReport, Report
+    from gpuagent.jobs.inventory import JobSummary
     from gpuagent.queue.sweepresults import SweepResults
 
 MAX_FAILURES_LISTED = 20
@@ -146,12 +147,29 @@ def _about(job: JobReport) -> str:
         return _paragraph("muted", f"runs submitted to the queue (gpuagent submit --name {summary.name.partition('/')[2]}): no job file, no timer")
     if summary.job is None:
         return _paragraph("problem", f"job file: {summary.problem}")
+    job = summary.job
+    if job.schedule.has_timer:
+        after = f", and after each success of {job.after}" if job.after else ""
+        schedule = f"{job.schedule.describe()}{after}; {_timer_words(summary)}"
+    else:
+        schedule = _without_timer(summary)
+    return f'<p class="muted">{_text(schedule)}; image <code>{_text(job.image)}</code></p>'
+
+
+def _timer_words(summary: JobSummary) -> str:
     timer = summary.timer
-    state = "timer unknown" if timer is None else "timer enabled" if timer.enabled else "timer disabled"
-    schedule = summary.job.schedule.describe()
-    if summary.job.after:
-        schedule += f", and after each success of {summary.job.after}"
-    return f'<p class="muted">{_text(schedule)}; {_text(state)}; image <code>{_text(summary.job.image)}</code></p>'
+    if timer is None:
+        return "timer state unknown"
+    if not timer.loaded:
+        return "timer not installed (gpuagent sync writes it)"
+    return "timer enabled" if timer.enabled else "timer disabled"
+
+
+def _without_timer(summary: JobSummary) -> str:
+    """What starts a job that has no timer of its own."""
+    if summary.job is not None and summary.job.after:
+        return f"no timer: runs after each success of {summary.job.after}"
+    return f"no timer: runs when started (gpuagent trigger {summary.name})"
 
 
 def _figures(job: JobReport) -> str:
@@ -246,14 +264,15 @@ def _next_fire(job: JobReport) -> str:
     summary = job.summary
     if summary.job is None:
         return "-"
-    tz = summary.job.schedule.tz
+    if not summary.job.schedule.has_timer:
+        return _without_timer(summary)
+    if summary.timer is not None and summary.timer.loaded and not summary.timer.enabled:
+        return f"none: the timer is disabled (gpuagent enable {summary.name})"
     if job.next_fires:
-        return _fire(job.next_fires[0], tz)
+        return _fire(job.next_fires[0], summary.job.schedule.tz)
     if summary.timer is not None and summary.timer.next_elapse is not None:
         return when(summary.timer.next_elapse)
-    if summary.job.after:
-        return f"after each success of {summary.job.after}"
-    return "unknown (timer disabled, running, or systemd not asked)"
+    return "unknown (the run is going on, or systemd was not asked)"
 
 
 def _fire(moment: datetime, tz: str | None) -> str:
@@ -289,7 +308,12 @@ def _time_unit(largest: float) -> float:
 
 
 def _duration_tick(seconds: float) -> str:
-    """A duration on an axis: 50m and 6h, not 50m00s and 6h00m."""
+    """A duration on an axis: 50m and 6h, not 50m00s and 6h00m; below a second in ms, and
+    a fraction of a second as one (250ms, 1.5s), so no two ticks read alike."""
+    if 0 < abs(seconds) < 1:
+        return f"{seconds * 1000:.4g}ms"
+    if seconds != round(seconds) and seconds < 60:
+        return f"{seconds:.4g}s"
     text = duration(seconds)
     return text.removesuffix("00m") if "h" in text else text.removesuffix("00s")
 

@@ -687,7 +687,8 @@ def _ended(event: RunEnded, job: str) -> Line:
     if run is None:
         return Line(Styled(f"{job}: the run ended (exit {event.exit_status}) without a record; see gpuagent logs {job}", "red"))
     style = STATUS_STYLES.get(run.status, "")
-    return Line(Styled(f"run {run.run_id} of {job}: {run.status} ({visible(run.reason or '-')}), took {duration(run.duration)}", f"bold {style}".strip()))
+    reason = visible(run.reason or "-")
+    return Line(Styled(f"run {run.run_id} of {job}: {run.status} ({reason}), took {duration(run.duration)}", f"bold {style}".strip()))
 
 
 # -- the queue ---------------------------------------------------------------------------
