@@ -353,6 +353,19 @@ install_units() {
     done
 }
 
+enable_boot_pass() {
+    # gpuagent-boot.service closes, at each boot, the runs a host that went down left
+    # running (recorded lost, their containers removed, `lost` notified once): enabled, it
+    # runs at boot whether or not a run starts (the run templates start it too).
+    local unit=gpuagent-boot.service
+    [ "$("${systemctl[@]}" is-enabled "$unit" 2>/dev/null)" != enabled ] || return 0
+    if "${systemctl[@]}" enable "$unit" >/dev/null 2>&1; then
+        changed "enabled $unit"
+    else
+        warn "could not enable $unit: a run lost when the host goes down is recorded at its job's next run (\`${systemctl[*]} enable $unit\`)"
+    fi
+}
+
 ensure_state_dirs() {
     local owner=""
     [ "$mode" = user ] || owner=0:0
@@ -416,6 +429,7 @@ do_install() {
     install_units
     ensure_state_dirs
     reload_systemd
+    enable_boot_pass
     sync_timers
     run_doctor
     local version
@@ -551,6 +565,7 @@ do_uninstall() {
     if [ "$up" = 1 ]; then
         # The queue's timer first, so that nothing starts a queued run meanwhile.
         "${systemctl[@]}" disable --now gpuagent-dispatch.timer >/dev/null 2>&1 || true
+        "${systemctl[@]}" disable gpuagent-boot.service >/dev/null 2>&1 || true
         # Stop runs and notebooks first: their ExecStopPost= needs the agent still installed.
         for unit in $("${systemctl[@]}" list-units --plain --no-legend --state=active,activating 'gpuagent@*.service' 'gpuagent-notebook@*.service' 'gpuagent-queued@*.service' | awk '{print $1}'); do
             "${systemctl[@]}" stop "$unit" && changed "stopped $unit"
@@ -572,7 +587,7 @@ do_uninstall() {
     for unit in $(printf '%s\n' "$workdir"/units/* "$HERE"/units/* | sed 's|.*/||' | sort -u); do
         [ "$unit" != "*" ] || continue
         if [ -e "$unit_dir/$unit" ] || [ -d "$unit_dir/$unit.d" ]; then
-            rm -rf "${unit_dir:?}/$unit" "$unit_dir/$unit.d"
+            rm -rf "${unit_dir:?}/$unit" "$unit_dir/$unit.d" "$unit_dir"/*.wants/"$unit"
             changed "removed $unit_dir/$unit"
         fi
     done

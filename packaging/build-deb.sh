@@ -7,7 +7,8 @@
 # dependencies, compiled), the command /usr/bin/gpuagent, the units gpuagent ships (the
 # template gpuagent@.service, its failure handler gpuagent-on-failure@.service, the
 # notebook template gpuagent-notebook@.service, and the queue's gpuagent-queued@.service,
-# gpuagent-dispatch@.service and gpuagent-dispatch.timer) in
+# gpuagent-dispatch@.service and gpuagent-dispatch.timer, and gpuagent-boot.service, which
+# closes at boot the runs a host that went down left running) in
 # /usr/lib/systemd/system (where Debian policy puts a package's units; local changes go
 # in a drop-in, `systemctl edit gpuagent@.service`), and maintainer
 # scripts (packaging/debian/) that create /etc/gpuagent and /var/lib/gpuagent, reload
@@ -111,7 +112,7 @@ Version: $debversion
 Architecture: $arch
 Maintainer: $MAINTAINER
 Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)
-Depends: python$pyver, systemd
+Depends: python$pyver, systemd, tzdata
 Recommends: docker.io | docker-ce
 Suggests: nvidia-container-toolkit
 Section: admin

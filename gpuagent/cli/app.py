@@ -83,6 +83,7 @@ COMMANDS = {
         "Check this host can run jobs: systemd, docker and its GPU support, the NVIDIA driver, the units gpuagent ships, directories, job files.",
     ),
     "metrics": Entry("host_commands", "Print the Prometheus metrics gpuagent writes for node_exporter's textfile collector."),
+    "boot": Entry("host_commands", None),
     "shell": Entry(
         "session_commands",
         "A shell (or one command) in a job's exact environment: its image, volumes, env, user, limits and GPU, admitted as a run's.",

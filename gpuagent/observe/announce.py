@@ -9,7 +9,7 @@ limit (gpuagent.toml's [notify] timeout).
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gpuagent.core.errors import GpuAgentError, InvalidInput
@@ -18,6 +18,7 @@ from gpuagent.core.paths import Paths
 from gpuagent.host.delivery import Delivery, check_address, deliver, ping_url, read_notify_file, usable_by_apprise
 from gpuagent.host.historydb import STORE_ERRORS, HistoryStore
 from gpuagent.host.hostconfig import DEFAULT_NOTIFY_TIMEOUT, read_host_config
+from gpuagent.host.locks import flocked
 from gpuagent.observe import notifications as model
 from gpuagent.observe.notifications import (
     DEFAULT_EVENTS,
@@ -83,25 +84,38 @@ def announce_lost(paths: Paths, name: str, invocation_id: str | None, log: Log) 
     given, else its newest lost run) that nothing was sent about yet: notify `lost` to
     whoever wants it, ping /fail, and record both. Returns how many notifications and
     pings were sent (delivered or not); 0 for a run already notified."""
+    return _announce_lost(paths, name, lambda store: store.lost_runs(name, invocation_id), log)
+
+
+def announce_lost_runs(paths: Paths, name: str, run_ids: Sequence[str], log: Log) -> int:
+    """announce_lost for the runs of `name` with these ids (those marked lost at boot)."""
+    return _announce_lost(paths, name, lambda store: [run for run in map(store.get, run_ids) if run and run.status == Status.LOST], log)
+
+
+def _announce_lost(paths: Paths, name: str, lost_runs: Callable[[HistoryStore], list[RunRecord]], log: Log) -> int:
     if not paths.history_db.exists():
         return 0
     wanted = _wanted(paths, name, log)
     sends = [(target, LOST) for target in wanted.targets if LOST in target.events]
     if not sends and not wanted.ping:
         return 0
-    try:
-        with HistoryStore(paths.history_db) as store:
-            runs = [run for run in store.lost_runs(name, invocation_id) if not store.has_notification(run.run_id)]
-    except STORE_ERRORS as err:
-        log(f"could not read the lost runs of {name} from history ({err})")
-        return 0
-    sent = 0
-    for run in runs:
+    # The failure handler, the queue's dispatcher and the boot pass may each find one
+    # lost run: under this lock, whoever comes second finds it notified, and sends nothing.
+    with flocked(paths.runtime_dir / "lost-notify.lock", wait=True):
         try:
-            sent += _send(paths, name, run, LOST, sends, ping_url(wanted.ping, "fail") if wanted.ping else None, model.ping_body(run), log)
-        except Exception as err:  # noqa: BLE001 - the handler goes on to the next run
-            log(f"notifications of lost run {run.run_id} of {name} failed: {err!r}")
-    return sent
+            with HistoryStore(paths.history_db) as store:
+                runs = [run for run in lost_runs(store) if not store.has_notification(run.run_id)]
+        except STORE_ERRORS as err:
+            log(f"could not read the lost runs of {name} from history ({err})")
+            return 0
+        sent = 0
+        for run in runs:
+            try:
+                ping = ping_url(wanted.ping, "fail") if wanted.ping else None
+                sent += _send(paths, name, run, LOST, sends, ping, model.ping_body(run), log)
+            except Exception as err:  # noqa: BLE001 - the handler goes on to the next run
+                log(f"notifications of lost run {run.run_id} of {name} failed: {err!r}")
+        return sent
 
 
 def _wanted(paths: Paths, name: str, log: Log, *, targets: bool = True) -> _Wanted:

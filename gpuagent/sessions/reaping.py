@@ -4,15 +4,32 @@ service's, so an agent killed outright leaves it running, and leaves its history
 `running`: the service's ExecStopPost (`gpuagent reap`) and its failure handler
 (`gpuagent on-failure`) reap.
 
-It lives with sessions, not runs, because it reaps both kinds of subject: a job's runs
-and a notebook's (named `notebook/NAME`)."""
+It lives with sessions, not runs, because it reaps every kind of subject: a job's runs
+and a notebook's (named `notebook/NAME`), and at boot (`gpuagent boot`, the shipped
+gpuagent-boot.service) every run an earlier boot left `running`: a shell's and a queued
+run's too.
 
-from gpuagent.core.errors import InvalidInput
+A host that went down (a power cut, a panic) ran no ExecStopPost and no failure handler:
+its runs are closed at the next boot, each once. The run templates are ordered after
+that unit, so no run of the new boot starts before it is done; and a row written in this
+boot (host/boots.py) is never touched, so the pass run again by hand finds nothing to do.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from gpuagent.core.errors import GpuAgentError, InvalidInput
 from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
+from gpuagent.host.boots import Boot, current_boot
+from gpuagent.host.dockerd import LABEL_RUN, Docker
+from gpuagent.host.historydb import STORE_ERRORS, HistoryStore
 from gpuagent.host.locks import flocked
-from gpuagent.runs.record import RunKind, kind_of, parse_subject
+from gpuagent.host.runfiles import remove_job_files
+from gpuagent.observe import announce, gpumap
+from gpuagent.runs.record import JOB_KIND, RunKind, RunRecord, kind_of, parse_subject
 from gpuagent.runs.recorder import RunRecorder
+from gpuagent.runs.reservations import Reservations
 from gpuagent.runs.runner import reap_orphans
 from gpuagent.sessions.live_notebooks import remove_notebook
 
@@ -48,4 +65,85 @@ def reap_job(paths: Paths, name: str, log: Log) -> list[str]:
         finally:
             recorder.close()
             if notebook:
+                remove_notebook(paths, notebook)
+
+
+# Whose lost runs are announced: a job's and a queued run's have notify files and pings;
+# a notebook or a shell was someone at a terminal, who saw it go.
+ANNOUNCED_KINDS = frozenset({JOB_KIND, RunKind.QUEUED})
+
+
+def host_down_reason(boot: Boot) -> str:
+    booted = datetime.fromtimestamp(boot.started_at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"the host went down during the run (boot at {booted})"
+
+
+@dataclass
+class EarlierBoots:
+    lost: list[RunRecord] = field(default_factory=list)  # the runs recorded lost now
+    reaped: list[str] = field(default_factory=list)  # the containers removed
+    announced: int = 0  # notifications and pings sent about them
+    problems: list[str] = field(default_factory=list)  # what could not be done
+
+
+def reap_earlier_boots(paths: Paths, log: Log) -> EarlierBoots:
+    """Record lost every run an earlier boot left `running`, with the reason; remove its
+    containers, claims and files, and announce it (`lost`, /fail) once."""
+    done = EarlierBoots()
+    if not paths.history_db.exists():
+        return done
+    boot = current_boot()
+    try:
+        with HistoryStore(paths.history_db) as store:
+            done.lost = store.lose_earlier_boots(boot, host_down_reason(boot))
+    except STORE_ERRORS as err:
+        done.problems.append(f"history cannot be read or written ({err}): runs of earlier boots left as they are")
+        return done
+    if not done.lost:
+        return done
+    for run in done.lost:
+        log(f"{run.job} run {run.run_id} marked lost: {run.reason}")
+    done.reaped = _remove_containers(done.lost, log, done.problems)
+    reservations = Reservations(paths.runtime_dir)
+    for run in done.lost:
+        reservations.release(run.run_id)
+    for subject in dict.fromkeys(run.job for run in done.lost):
+        _tidy_subject(paths, subject, log)
+        if kind_of(subject) in ANNOUNCED_KINDS:
+            done.announced += announce.announce_lost_runs(paths, subject, [run.run_id for run in done.lost if run.job == subject], log)
+    return done
+
+
+def _remove_containers(runs: list[RunRecord], log: Log, problems: list[str]) -> list[str]:
+    """The containers of `runs`, found by their labels (after a reboot they have exited; a
+    container on a host whose dockerd outlived the agents may still run: it is killed,
+    its run is over)."""
+    removed = []
+    try:
+        docker = Docker()
+        for subject in dict.fromkeys(run.job for run in runs):
+            ids = {run.run_id for run in runs if run.job == subject}
+            for container in docker.job_containers(subject):
+                if container.labels.get(LABEL_RUN) in ids:
+                    log(f"removing container {container.name} of lost run {container.labels[LABEL_RUN]}")
+                    docker.remove(container)
+                    removed.append(container.name)
+    except GpuAgentError as err:
+        problems.append(f"could not remove the containers of the lost runs: {err.message}")
+    return removed
+
+
+def _tidy_subject(paths: Paths, subject: str, log: Log) -> None:
+    """A job's run files and dcgm-exporter mapping, a notebook's file: only while no live
+    agent holds its lock."""
+    kind = kind_of(subject)
+    if kind == JOB_KIND:
+        with flocked(paths.job_lock(subject), wait=False) as free:
+            if free:
+                gpumap.let_go(paths, subject, log)
+                remove_job_files(paths, subject)
+    elif kind == RunKind.NOTEBOOK:
+        notebook = subject.partition("/")[2]
+        with flocked(paths.notebook_lock(notebook), wait=False) as free:
+            if free:
                 remove_notebook(paths, notebook)

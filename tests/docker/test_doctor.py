@@ -94,6 +94,7 @@ def test_a_timer_as_sync_writes_it_and_packaged_units_are_fine(tmp_path, busybox
         ("ok", f"{paths.package_unit_dir}/gpuagent-queued@.service is installed and current"),
         ("ok", f"{paths.package_unit_dir}/gpuagent-dispatch@.service is installed and current"),
         ("ok", f"{paths.package_unit_dir}/gpuagent-dispatch.timer is installed and current"),
+        ("ok", f"{paths.package_unit_dir}/gpuagent-boot.service is installed and current"),
     ]
 
 

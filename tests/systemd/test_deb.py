@@ -60,7 +60,7 @@ def test_the_package_is_built_for_this_release(debs):
         ["dpkg-deb", "--field", out / first, "Version", "Architecture", "Depends"], capture_output=True, text=True, check=True
     ).stdout
     assert first == f"gpuagent_{VERSION}_amd64.deb"  # charset-normalizer ships compiled code
-    assert "Depends: python3.11, systemd" in fields
+    assert "Depends: python3.11, systemd, tzdata" in fields, "tzdata: a job's --tz needs the zone database (doctor checks it)"
 
 
 def test_it_installs_and_runs_a_job(box, debs, busybox_image):
@@ -79,6 +79,7 @@ def test_it_installs_and_runs_a_job(box, debs, busybox_image):
         loaded = box.exec(["systemctl", "show", "-P", "FragmentPath", probe]).stdout.strip()
         assert box.exec(["realpath", loaded]).stdout.strip() == unit, "bookworm's systemd names it by /lib, a link to /usr/lib"
     assert not (box.root / "etc/systemd/system/gpuagent-on-failure@.service").exists(), "sync writes no unit the package has"
+    assert box.exec(["systemctl", "is-enabled", "gpuagent-boot.service"]).stdout.strip() == "enabled"
     shared = box.root / "usr/share/gpuagent/monitoring"
     assert (shared / "prometheus/gpuagent-rules.yml").read_text() == (REPO / "monitoring/prometheus/gpuagent-rules.yml").read_text()
     assert (shared / "grafana/gpuagent-dashboard.json").is_file()
@@ -111,6 +112,7 @@ def test_remove_stops_the_timers_and_keeps_jobs_and_history(box):
     assert not (box.root / "usr/bin/gpuagent").exists()
     assert not (box.root / "etc/systemd/system/gpuagent@nightly.timer").exists()
     assert unit_state(box, "gpuagent@nightly.timer") == ("not-found", "", "inactive")
+    assert not (box.root / "etc/systemd/system/default.target.wants/gpuagent-boot.service").is_symlink()
     assert (box.root / "etc/gpuagent/jobs/nightly.toml").is_file()
     assert len(runs(box, "nightly")) == 2
     assert "Status: deinstall ok config-files" in package_status(box)

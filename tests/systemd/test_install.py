@@ -58,6 +58,9 @@ def test_a_fresh_install_sets_up_the_agent(box):
         assert (box.root / unit.lstrip("/")).read_text() == (REPO / "units" / os.path.basename(unit)).read_text()
         assert box.exec(["systemctl", "show", "-P", "FragmentPath", probe]).stdout.strip() == unit
     assert box.exec(["systemctl", "show", "-P", "OnFailure", "gpuagent@probe.service"]).stdout.strip() == "gpuagent-on-failure@probe.service"
+    # what closes, at each boot, the runs a host that went down left running
+    assert box.exec(["systemctl", "is-enabled", "gpuagent-boot.service"]).stdout.strip() == "enabled"
+    assert "gpuagent-boot.service" in box.exec(["systemctl", "show", "-P", "After", "gpuagent@probe.service"]).stdout
     assert mode_and_owner(box, "/etc/gpuagent") == "755 0:0"
     assert mode_and_owner(box, "/etc/gpuagent/jobs") == "755 0:0"
     assert mode_and_owner(box, "/var/lib/gpuagent") == "750 0:0"
@@ -112,6 +115,7 @@ def test_uninstall_removes_the_agent_and_timers_and_keeps_jobs_and_history(box):
         HANDLER,
         "etc/systemd/system/gpuagent@nightly.timer",
         "etc/systemd/system/timers.target.wants/gpuagent@nightly.timer",
+        "etc/systemd/system/default.target.wants/gpuagent-boot.service",
     ):
         assert not (box.root / gone.lstrip("/")).exists(), gone
     assert "gpuagent@" not in box.exec(["systemctl", "list-timers", "--all", "--no-pager"]).stdout
