@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gpuagent.core.errors import NotFound
 from gpuagent.core.paths import Paths
+from gpuagent.host.boots import Boot, current_boot
 from gpuagent.host.spool import taken_runs
 from gpuagent.host.sqlitedb import migrate, open_for_writing, open_read_only
 from gpuagent.observe.notifications import Notification
@@ -94,6 +95,14 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN vram_need_source TEXT;
     CREATE INDEX runs_by_group ON runs (group_id, started_at);
     """,
+    # The boot each row was last written in (host/boots.py): at boot, a row still
+    # `running` from an earlier one is a run that went down with the host. And whether
+    # the timer fired the run late, for a fire missed while the host was down.
+    """
+    ALTER TABLE runs ADD COLUMN boot_id TEXT;
+    ALTER TABLE runs ADD COLUMN catch_up INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+    """,
 ]
 
 # What a store that cannot be opened or written raises: the database locked or corrupt,
@@ -137,6 +146,7 @@ class HistoryStore:
         """Insert the run, or overwrite every column of it: a write that failed can be
         made again later with the run's latest state."""
         values = dataclasses.asdict(run)
+        values["boot_id"] = current_boot().id
         values["gpu_uuids"] = ",".join(run.gpu_uuids)
         values["metrics"] = None if run.metrics is None else json.dumps(run.metrics)
         values["params"] = None if run.params is None else json.dumps(run.params)
@@ -156,6 +166,25 @@ class HistoryStore:
             (Status.LOST, reason, time.time(), job, Status.RUNNING),
         )
         return [row[0] for row in rows]
+
+    def lose_earlier_boots(self, boot: Boot, reason: str) -> list[RunRecord]:
+        """Close the runs still marked running that an earlier boot than `boot` wrote (a
+        row from before the boot_id column counts when it started before `boot` did):
+        their agents went down with the host. Returns them as closed now; a run closed
+        already (by another pass, or the queue's dispatcher) is not returned again."""
+        self._db.execute("BEGIN IMMEDIATE")
+        with self._db:  # commits, or rolls back
+            rows = self._db.execute(
+                "SELECT * FROM runs WHERE status = ? AND (boot_id != ? OR (boot_id IS NULL AND started_at < ?)) ORDER BY started_at",
+                (Status.RUNNING, boot.id, boot.started_at),
+            ).fetchall()
+            now = time.time()
+            lost = [dataclasses.replace(_record(row), status=Status.LOST, reason=reason, ended_at=now) for row in rows]
+            self._db.executemany(
+                "UPDATE runs SET status = ?, reason = ?, ended_at = ? WHERE run_id = ? AND status = ?",
+                [(run.status, run.reason, run.ended_at, run.run_id, Status.RUNNING) for run in lost],
+            )
+        return lost
 
     def runs(self, job: str | None = None, limit: int = 50, *, status: str | None = None, since: float | None = None) -> list[RunRecord]:
         """Newest first: the last `limit` runs, of `job` only, with `status` only, started
@@ -358,7 +387,10 @@ def _notification(row: sqlite3.Row) -> Notification:
 
 def _record(row: sqlite3.Row) -> RunRecord:
     values = dict(row)
+    values.pop("boot_id", None)  # the store's own: which boot wrote the row
     values["gpu_uuids"] = tuple(filter(None, values["gpu_uuids"].split(",")))
+    if "catch_up" in values:
+        values["catch_up"] = bool(values["catch_up"])
     for column in ("metrics", "params"):
         if values.get(column) is not None:
             values[column] = json.loads(values[column])

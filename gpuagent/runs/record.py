@@ -103,6 +103,7 @@ class RunRecord:
     params: dict[str, str] | None = None  # its sweep values, by name
     vram_need: int | None = None  # the free GPU memory admission asked for, bytes
     vram_need_source: str | None = None  # where that number came from: "given", or learned from which runs
+    catch_up: bool = False  # its timer fired it late, for a fire missed while the host was down (Persistent=)
 
     @property
     def duration(self) -> float | None:

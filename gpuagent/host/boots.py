@@ -1,0 +1,42 @@
+"""This boot of the host: the kernel's id for it, and when it began.
+
+A run's record carries the boot it was written in (host/historydb.py), so that a run
+left `running` by an earlier boot is told apart from one that runs now, whatever the
+clock did meanwhile (a host whose clock is set late at boot). systemd-nspawn gives each
+boot of a container an id of its own, and the container's init is its boot.
+"""
+
+import functools
+import os
+import time
+from dataclasses import dataclass
+
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
+
+@dataclass(frozen=True)
+class Boot:
+    id: str
+    started_at: float  # epoch seconds: when init (PID 1) started
+
+
+@functools.cache
+def current_boot() -> Boot:
+    with open(_BOOT_ID) as handle:
+        boot_id = handle.read().strip()
+    return Boot(boot_id, _init_started_at())
+
+
+def _init_started_at() -> float:
+    """When PID 1 started: the kernel's boot time plus its start, in clock ticks after
+    it (/proc/1/stat field 22). In a container, its own init: the container's boot."""
+    with open("/proc/stat") as handle:
+        booted = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+    with open("/proc/1/stat") as handle:
+        # the command (field 2) may hold spaces and parentheses: count from its end
+        fields = handle.read().rpartition(")")[2].split()
+    return booted + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def seconds_since_boot() -> float:
+    return time.time() - current_boot().started_at
