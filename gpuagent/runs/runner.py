@@ -7,6 +7,7 @@ up: its job's next run, or `gpuagent reap` (the service's ExecStopPost), removes
 left and marks its row `lost`.
 """
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from gpuagent.host.dockerd import Docker
 from gpuagent.host.locks import flocked
 from gpuagent.host.runfiles import remove_job_files
 from gpuagent.jobs.catalog import JobFile, load_job, read_job_file
+from gpuagent.jobs.catchup import is_catch_up
 from gpuagent.jobs.job import Job
 from gpuagent.jobs.settings import DEFAULT_STOP_GRACE
 from gpuagent.observe import announce as notify
@@ -121,21 +123,35 @@ def _attempts(
     upstream: Upstream | None,
     turns: Turns | None,
 ) -> tuple[RunRecord, int]:
-    job_file: JobFile | None = None
+    job_file = _read_early(paths, name)
+    catch_up = job_file is not None and is_catch_up(paths, job_file.job, log)
+    started = False
 
     def read_once() -> tuple:
-        nonlocal job_file
-        if job_file is None:
-            job_file = read_job_file(paths.job_file(name))
+        nonlocal job_file, started
+        if not started:
+            job_file = job_file or read_job_file(paths.job_file(name))
+            started = True
             # the timer's next fire and the running run, seen before a long run ends
             metrics.refresh(paths, log, jobs=[name])
             notify.announce_start(paths, name, log)
         return job_file.job, job_file.sha256
 
     def record(attempt: int, first: RunRecord | None) -> RunRecord:
-        return new_record(name, attempt, first, upstream)
+        run = new_record(name, attempt, first, upstream)
+        return dataclasses.replace(run, catch_up=True) if catch_up else run
 
     return run_attempts(paths, record, read_once, recorder, output, log, connect, upstream, turns)
+
+
+def _read_early(paths: Paths, name: str) -> JobFile | None:
+    """The job file, read before the first record (which says whether the run is a
+    catch-up); None where it does not load: the first attempt reads it again, and records
+    why it failed."""
+    try:
+        return read_job_file(paths.job_file(name))
+    except Exception:  # noqa: BLE001 - the first attempt reads it again, and records what failed
+        return None
 
 
 def run_attempts(

@@ -182,6 +182,7 @@ def run_record(run: RunRecord, notifications: list[Notification] | None = None) 
         "metrics": run.metrics or {},
         "metrics_problem": run.metrics_problem,
         "upstream_run_id": run.upstream_run_id,
+        "catch_up": run.catch_up,
         "submitter": run.submitter,
         "group_id": run.group_id,
         "params": run.params or {},

@@ -485,6 +485,7 @@ def run_detail(screen: Screen, detail: RunInFull) -> None:
             ("agent pid", "-" if run.agent_pid is None else str(run.agent_pid)),
             ("notified", "\n".join(_sent(sent) for sent in detail.notifications) or "-"),
             ("started by", run.upstream_run_id or "-"),
+            ("trigger", "catch-up: its timer fired late, for a time the host was down" if run.catch_up else "-"),
             ("followed by", "\n".join(f"{started.run_id} ({started.job}: {started.status})" for started in detail.started) or "-"),
             ("metrics", _metrics(run)),
         ]

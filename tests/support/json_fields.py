@@ -171,6 +171,7 @@ _IN_CONTEXT = {
     "A run.metrics": "the numbers the run reported, name to number (empty when it reported none)",
     "A run.metrics_problem": "what was wrong with its metrics file (the run is not failed for it)",
     "A run.upstream_run_id": "the run of another job whose success started this one (`--after`)",
+    "A run.catch_up": "true when its timer fired it late, for a time the host was down (`--persistent`)",
     "A run.submitter": "who submitted it (the user behind sudo); null for a job's run",
     "A run.group_id": "the sweep it belongs to (`submit --sweep`)",
     "A run.params": "its sweep values, name to value (empty outside a sweep)",

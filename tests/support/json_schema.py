@@ -148,6 +148,7 @@ RUN = {
     "metrics": MapOf(float),
     "metrics_problem": Maybe(str),
     "upstream_run_id": Maybe(str),
+    "catch_up": bool,
     "submitter": Maybe(str),
     "group_id": Maybe(str),
     "params": MapOf(str),

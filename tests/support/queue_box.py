@@ -49,14 +49,17 @@ class PoweredBox(SystemdBox):
         nspawn.wait(timeout=30)
         self._switch_on()
 
-    def reboot(self) -> None:
+    def reboot(self, off_until: float | None = None) -> None:
         """`systemctl reboot` in the box: its systemd stops every unit, nspawn exits; then
-        it boots again."""
+        it boots again (once the clock reads `off_until`, epoch seconds, if given: the
+        host stays down meanwhile)."""
         self.exec(["systemctl", "reboot", "--no-block"])
         nspawn = self._switch_off()
         nspawn.wait(timeout=self.boot_timeout)
         for cgroup in self._cgroups:
             _remove_cgroup(cgroup, time.monotonic() + 10)
+        if off_until is not None:
+            time.sleep(max(0.0, off_until - time.time()))
         self._switch_on()
 
     def _switch_off(self) -> subprocess.Popen:
