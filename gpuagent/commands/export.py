@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
+from gpuagent.core.values import printable
 from gpuagent.export.engines import ENGINES
 from gpuagent.export.exporter import MANIFEST, SCRIPT, SCRONTAB, SUFFIXES, Exported, ExportOptions, export_job, kind_of, read_header
 from gpuagent.export.slurm import DEFAULT_RUNTIME
@@ -122,6 +123,8 @@ def _check_request(names: list[str], all_jobs: bool, request: ExportRequest, out
         raise InvalidInput("give one job, or several, or --all")
     if names and all_jobs:
         raise InvalidInput("give a job or --all, not both")
+    if output is not None:  # it is written into the files (the header, a scrontab entry): one line
+        printable(str(output), "-o", "the path")
     several = all_jobs or len(names) > 1
     how = "--all writes" if all_jobs else "several jobs are written"
     if several and output is None:

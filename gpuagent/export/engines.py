@@ -28,6 +28,15 @@ ENGINES = {"slurm": "Slurm", "kubernetes": "Kubernetes"}
 EngineBuilder = TypeVar("EngineBuilder", bound="Builder")
 
 
+def comment(text: str) -> str:
+    """`text` as one comment line of a generated file ('# ' before it): refused when it
+    holds a control character, which would end the comment and start a line of its own
+    (a path with a newline becoming a command or an #SCRON line)."""
+    if not text.isprintable():
+        raise InvalidInput(f"{text!r} holds a control character: it cannot go on one comment line", "give it without newlines or tabs")
+    return f"# {text}"
+
+
 @dataclass(frozen=True)
 class Mapping(Generic[EngineBuilder]):
     fit: str  # EXACT, APPROXIMATE or NOT_AT_ALL: how well it can map, for the reference

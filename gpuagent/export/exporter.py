@@ -15,7 +15,7 @@ from typing import Any
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.export.cronline import cron_line
-from gpuagent.export.engines import ENGINES, Builder, Mapping
+from gpuagent.export.engines import ENGINES, Builder, Mapping, comment
 from gpuagent.export.kubernetes import KUBERNETES, CronJobManifest, env_secret, kubernetes_name
 from gpuagent.export.slurm import DEFAULT_RUNTIME, RUNTIMES, SLURM, SlurmScript
 from gpuagent.jobs.job import Job
@@ -125,7 +125,7 @@ def _kubernetes(job: Job, options: ExportOptions, suspended: bool, env_pairs: li
         if manifest.env_secret is None:
             raise InvalidInput("--with-secret: the job has no env file", "drop --with-secret, or give the job --env-file")
         documents.insert(0, env_secret(manifest.env_secret, env_pairs))
-    text = "".join(f"# {line}\n" for line in _header(job, options)) + _yaml(documents)
+    text = "".join(f"{comment(line)}\n" for line in _header(job, options)) + _yaml(documents)
     return Exported(job.name, {MANIFEST: text}, notes.lines)
 
 

@@ -14,9 +14,10 @@ import posixpath
 import shlex
 from dataclasses import dataclass, field
 
+from gpuagent.core.errors import InvalidInput
 from gpuagent.core.quantities import format_duration, mebibytes
 from gpuagent.core.values import NOBODY
-from gpuagent.export.engines import APPROXIMATE, EXACT, NOT_AT_ALL, Builder, Mapping
+from gpuagent.export.engines import APPROXIMATE, EXACT, NOT_AT_ALL, Builder, Mapping, comment
 from gpuagent.export.gpucheck import NO_FIT, check_script
 
 RUNTIMES = ("pyxis", "docker")
@@ -96,8 +97,8 @@ class SlurmScript(Builder):
     def set_volumes(self, volumes) -> None:
         if volumes:
             self._container_option(
-                pyxis=[f"--container-mounts={shlex.quote(','.join(volume.spec() for volume in volumes))}"],
-                docker=[f"-v {shlex.quote(volume.spec())}" for volume in volumes],
+                pyxis=[f"--container-mounts={_shell_word(','.join(volume.spec() for volume in volumes))}"],
+                docker=[f"-v {_shell_word(volume.spec())}" for volume in volumes],
             )
 
     def set_env(self, pairs: tuple[tuple[str, str], ...]) -> None:
@@ -108,7 +109,7 @@ class SlurmScript(Builder):
 
     def set_workdir(self, directory: str | None) -> None:
         if directory:
-            self._container_option(pyxis=[f"--container-workdir={shlex.quote(directory)}"], docker=[f"-w {shlex.quote(directory)}"])
+            self._container_option(pyxis=[f"--container-workdir={_shell_word(directory)}"], docker=[f"-w {_shell_word(directory)}"])
 
     def set_user(self, user: str | None) -> None:
         if self.runtime == "docker":
@@ -138,11 +139,11 @@ class SlurmScript(Builder):
 
     def script(self, header: list[str]) -> str:
         """The batch script; `header` is its comment lines (what made it)."""
-        lines = ["#!/bin/bash", *(f"# {line}" for line in header)]
-        lines += [f"#SBATCH {name}={value}" for name, value in self.sbatch_options()]
+        lines = ["#!/bin/bash", *map(comment, header)]
+        lines += [_directive("#SBATCH", name, value) for name, value in self.sbatch_options()]
         lines += ["set -u", ""]
         if self.environment:
-            lines += [f"export {key}={shlex.quote(value)}" for key, value in self.environment] + [""]
+            lines += [f"export {key}={_shell_word(value)}" for key, value in self.environment] + [""]
         if self.env_file and self.runtime == "pyxis":
             lines += _export_env_file(self.env_file)
         if self.check.needed:
@@ -172,9 +173,9 @@ class SlurmScript(Builder):
         return (
             "\n".join(
                 [
-                    *(f"# {text}" for text in header),
-                    *(f"#SCRON {name}={value}" for name, value in options),
-                    f"{line} /bin/bash {shlex.quote(script_path)}",
+                    *map(comment, header),
+                    *(_directive("#SCRON", name, value) for name, value in options),
+                    f"{line} /bin/bash {shlex.quote(script_path)}",  # printable: it is in the header's comment
                 ]
             )
             + "\n"
@@ -226,24 +227,24 @@ class SlurmScript(Builder):
         return [*note, f"trap '{'; '.join(commands)}' EXIT"] if commands else []
 
     def _pyxis_lines(self) -> list[str]:
-        srun = ["srun", f"--container-image={shlex.quote(pyxis_image(self.image))}", *self.pyxis_options, *map(shlex.quote, self.command)]
+        srun = ["srun", f"--container-image={_shell_word(pyxis_image(self.image))}", *self.pyxis_options, *map(_shell_word, self.command)]
         stop = f'kill -TERM "$gpuagent_run"; sleep {self.stop_grace}; kill -KILL "$gpuagent_run" 2>/dev/null'
         return [*self._exit_trap(), *self._attempt(" ".join(srun), stop)]
 
     def _docker_lines(self) -> list[str]:
-        image = shlex.quote(self.image)
+        image = _shell_word(self.image)
         # as gpuagent runs its containers: an init process (which passes SIGTERM on), no new privileges
         run = ["docker", "run", "--rm", '--name "$gpuagent_container"', "--init", "--security-opt no-new-privileges"]
         if self.gpus:
             run.append('--gpus "device=$SLURM_JOB_GPUS"')
         if self.env_file:
-            run.append(f"--env-file {shlex.quote(self.env_file)}")
+            run.append(f"--env-file {_shell_word(self.env_file)}")
         run += [f"-e {key}" for key, _ in self.environment]
         run += [
             *self.docker_options,
-            f"--user {shlex.quote(self.user)}" if self.user else '--user "$gpuagent_user"',
+            f"--user {_shell_word(self.user)}" if self.user else '--user "$gpuagent_user"',
             image,
-            *map(shlex.quote, self.command),
+            *map(_shell_word, self.command),
         ]
         stop = f'docker stop --time {self.stop_grace} "$gpuagent_container" >/dev/null 2>&1'
         lines = [
@@ -328,6 +329,30 @@ SLURM: dict[str, Mapping[SlurmScript]] = {
 }
 
 
+def _shell_word(text: str) -> str:
+    """`text` as one word for bash, on one line whatever it holds: shlex.quote's quoting,
+    or, when it holds a control character (a newline, a carriage return), bash's $'...'
+    with each such character written as escaped UTF-8 bytes, so that no value of a job
+    (a command's multi-line `sh -c` script) starts a line of the script of its own."""
+    if text.isprintable():
+        return shlex.quote(text)
+    return "$'" + "".join(map(_escaped, text)) + "'"
+
+
+def _escaped(char: str) -> str:
+    if char in "\\'":
+        return "\\" + char
+    return char if char.isprintable() else "".join(f"\\x{byte:02x}" for byte in char.encode())
+
+
+def _directive(prefix: str, option: str, value: str) -> str:
+    """One `#SBATCH` (or `#SCRON`) line: refused when the value holds a control character,
+    which would end the line and start another of the script's or crontab's own."""
+    if not value.isprintable():
+        raise InvalidInput(f"{option}: {value!r} holds a control character: it cannot go on an {prefix} line", "give it without newlines or tabs")
+    return f"{prefix} {option}={value}"
+
+
 def pyxis_image(image: str) -> str:
     """A docker reference as Pyxis (enroot) writes it: the registry, if any, ends with '#'."""
     first, slash, rest = image.partition("/")
@@ -353,6 +378,6 @@ def _export_env_file(path: str) -> list[str]:
         '    case "${gpuagent_line#"${gpuagent_line%%[! ]*}"}" in "" | "#"*) continue ;; esac',
         "    # shellcheck disable=SC2163 # the line is KEY=VALUE: exported as it is",
         '    export "$gpuagent_line"',
-        f"done < {shlex.quote(path)}",
+        f"done < {_shell_word(path)}",
         "",
     ]

@@ -129,3 +129,14 @@ def test_check_reads_only_a_regular_file(home, tmp_path):
     os.mkfifo(tmp_path / "fifo.sbatch")
     refused(home.run("export", "check", str(tmp_path / "fifo.sbatch")), tmp_path)
     refused(home.run("export", "check", "/dev/zero"), tmp_path)
+
+
+@pytest.mark.parametrize("engine", ["slurm", "kubernetes"])
+@pytest.mark.parametrize("name", ["x\n#SCRON --uid=0\n* * * * * /bin/sh evil.sbatch", "x\rcarriage.sbatch", "tab\t.sbatch"])
+def test_a_path_with_a_control_character_is_refused_at_the_input(home, tmp_path, engine, name):
+    out = tmp_path / "exported"
+    out.mkdir()
+    extra = ["--scrontab"] if engine == "slurm" else []
+    line = refused(home.run("export", engine, "nightly", *extra, "-o", str(out / name)), out)
+    assert "control character" in line
+    assert os.listdir(out) == []
