@@ -1,13 +1,18 @@
 """`gpuagent sync` against a real systemd: the job files are the truth, systemd's timers
-follow them (an edited schedule, a new job, a job that is gone), each job's enabled state
-is kept, a second sync changes nothing; a job file that does not load keeps its timer and
-can still be disabled and removed; an edited template and a drop-in are kept, and the
-drop-in is what systemd applies. The tests of this module run in order, on one box."""
+follow them (an edited schedule, a new job, a job that is gone), each timer is switched on
+or off as its job file says (schedule.enabled, which `disable` writes: a reinstall keeps a
+paused job paused, and a timer switched by hand is drift that doctor reports), a second
+sync changes nothing; a job file that does not load keeps its timer and can still be
+disabled and removed; an edited template and a drop-in are kept, and the drop-in is what
+systemd applies; a disabled job that runs only --after another is not started by its
+upstream. The tests of this module run in order, on one box."""
 
 import json
+import time
 
 from gpuagent.jobs.units import SERVICE_TEMPLATE, SHIPPED_UNITS
-from tests.support.boxed import gpuagent, unit_property
+from tests.support.agent import wait_for
+from tests.support.boxed import finished_runs, gpuagent, runs, unit_property
 from tests.support.installed import unit_state
 
 UNITS = "/etc/systemd/system"
@@ -132,3 +137,60 @@ def test_an_edited_template_and_a_drop_in_are_kept_and_the_drop_in_applies(syste
     assert "FROM_DROPIN=yes" in unit_property(box, "gpuagent@late.service", "Environment")
     assert unit_property(box, "gpuagent@late.service", "TimeoutStopUSec") == "3min 20s"
     assert f"{UNITS}/gpuagent@.service.d/override.conf" in unit_property(box, "gpuagent@late.service", "DropInPaths")
+
+
+def test_a_disabled_job_stays_disabled_through_a_reinstall_and_a_timer_switched_by_hand_is_drift(systemd_box, busybox_image):
+    box = systemd_box
+    gpuagent(box, "add", "paused", "--at", "04:30", "--image", busybox_image, "--", "true")
+    assert unit_state(box, "gpuagent@paused.timer") == ("loaded", "enabled", "active")
+
+    assert "job paused: disabled, timer off" in gpuagent(box, "disable", "paused").stdout
+    assert "enabled = false" in job_file(box, "paused").read_text().split("[schedule]")[1]
+    assert unit_state(box, "gpuagent@paused.timer")[1:] == ("disabled", "inactive")
+
+    # A reinstall: the timers are gone, and systemd's enablement of this one is left behind.
+    for timer in (box.root / UNITS.lstrip("/")).glob("gpuagent@*.timer"):
+        timer.unlink()
+    box.exec(["ln", "-sf", f"{UNITS}/gpuagent@paused.timer", f"{UNITS}/timers.target.wants/gpuagent@paused.timer"])
+    box.exec(["systemctl", "daemon-reload"])
+    dry = sync(box, "--dry-run")
+    assert f"would write {UNITS}/gpuagent@paused.timer\n" in dry.stdout, "a timer of a disabled job is not one a new job switches on"
+    assert f"would switch off {UNITS}/gpuagent@paused.timer (its job file says enabled = false)" in dry.stdout
+    sync(box)
+    assert unit_file(box, "gpuagent@paused.timer").is_file()
+    assert unit_state(box, "gpuagent@paused.timer")[1:] == ("disabled", "inactive")
+    assert unit_state(box, "gpuagent@late.timer") == ("loaded", "enabled", "active"), "an enabled job's timer is switched on"
+    assert "nothing to change" in sync(box).stdout
+
+    box.exec(["systemctl", "enable", "--now", "gpuagent@paused.timer"])
+    [drift] = [finding for message, finding in job_findings(box).items() if message.startswith("job paused: its timer is enabled")]
+    assert drift["level"] == "warning" and "job file says enabled = false" in drift["message"]
+    assert drift["fix"] == "gpuagent sync (as the file says), or gpuagent enable paused (as the timer is)"
+    assert "yes (job file: no)" in gpuagent(box, "show", "paused").stdout
+    assert f"switched off {UNITS}/gpuagent@paused.timer" in sync(box).stdout
+    assert unit_state(box, "gpuagent@paused.timer")[1:] == ("disabled", "inactive")
+    assert not [message for message in job_findings(box) if message.startswith("job paused: its timer")]
+
+    assert "job paused: enabled, timer on" in gpuagent(box, "enable", "paused").stdout
+    assert "enabled" not in job_file(box, "paused").read_text(), "enabled is the default: the file does not say it"
+    assert unit_state(box, "gpuagent@paused.timer") == ("loaded", "enabled", "active")
+
+
+def test_a_disabled_after_only_job_is_not_started_by_its_upstream(systemd_box, busybox_image):
+    box = systemd_box
+    gpuagent(box, "add", "source", "--at", "03:00", "--disabled", "--image", busybox_image, "--", "true")
+    gpuagent(box, "add", "sink", "--after", "source", "--image", busybox_image, "--", "sh", "-c", "echo sunk")
+    assert "job sink: disabled (source's successes do not start it)" in gpuagent(box, "disable", "sink").stdout
+    assert "enabled = false" in job_file(box, "sink").read_text()
+    assert "no" in [line.split()[-1] for line in gpuagent(box, "show", "sink").stdout.splitlines() if line.startswith("enabled")]
+
+    gpuagent(box, "trigger", "source")
+    finished_runs(box, "source")
+    wait_for(lambda: "sink runs after source, but it is disabled" in box.journal("gpuagent@source.service"), what="the upstream's note")
+    time.sleep(3)  # time enough for a wrongly started follower to record a run
+    assert runs(box, "sink") == []
+
+    gpuagent(box, "enable", "sink")
+    gpuagent(box, "trigger", "source")
+    [sunk] = finished_runs(box, "sink")
+    assert sunk.status == "succeeded"
