@@ -56,11 +56,19 @@ add_command = TyperCommand(
         argument("command", BY_FIELD["command"].help, many=True),
         *(option(f"--{kind}", help=words, metavar="SPEC") for kind, words in KIND_HELP.items()),
         option(f"--{ZONE_KEY}", help=ZONE_HELP, metavar="ZONE"),
-        *setting_options(SETTINGS, for_add=True),
-        option("--replace", help="Overwrite a job of the same name.", type=bool, default=False),
+        *setting_options((setting for setting in SETTINGS if setting.field != "enabled"), for_add=True),
+        # None when neither is given: a new job is enabled, a replaced one stays as it was
+        *setting_options([BY_FIELD["enabled"]], for_add=False),
+        option(
+            "--replace",
+            help="Overwrite a job of the same name with what this command says (a setting left out is back to its default); "
+            "it stays enabled or disabled unless --enabled/--disabled is given, and its notify file keeps what --notify, --notify-on and --ping leave out.",
+            type=bool,
+            default=False,
+        ),
         option("--dry-run", help="Print the files it would write; change nothing.", type=bool, default=False),
         # Not job file settings: they go to the job's notify file (0600: URLs hold tokens).
-        *notify_options(kept="--replace without --notify/--notify-on/--ping keeps the job's"),
+        *notify_options(kept="--replace keeps the job's URLs, their events and its ping unless --notify, --notify-on or --ping replace them"),
     ],
 )
 

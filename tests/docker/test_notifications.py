@@ -277,7 +277,7 @@ def test_add_writes_a_private_notify_file_that_show_never_prints(tmp_path, recei
     assert url in notify_file.read_text(), "--replace without notification options keeps them"
     rewritten = gpuagent("add", "nightly", "--replace", "--at", "03:00", "--image", "img", "--ping", ping, "--", "true")
     assert rewritten.returncode == 0, rewritten.stderr
-    assert url not in notify_file.read_text() and ping in notify_file.read_text(), "with them, the file is what this add says"
+    assert url in notify_file.read_text() and ping in notify_file.read_text(), "--ping alone keeps the URLs (tests/tools/test_add_replace.py)"
 
     refused = gpuagent("add", "other", "--at", "02:00", "--image", "img", "--notify", "nosuchservice://SECRET", "--", "true")
     assert refused.returncode == 2 and "SECRET" not in refused.stderr
