@@ -61,6 +61,7 @@ def diagnose(paths: Paths) -> DoctorReport:
             *_unreadable_spool(paths),
             *_monitoring(paths),
             *job_findings,
+            *_circles(paths, jobs),
             *_notify_files(paths),
         ]
     )
@@ -261,6 +262,23 @@ def _jobs(paths: Paths) -> tuple[list[Job], list[Finding]]:
     if not names:
         findings.append(Finding("job", OK, "no jobs yet"))
     return jobs, findings
+
+
+def _circles(paths: Paths, jobs: list[Job]) -> list[Finding]:
+    """Circles of --after jobs written by hand (`add` and `sync` refuse them): a run
+    starts no follower on one, so none of its jobs runs after another."""
+    from gpuagent.jobs.chains import circle_problem, circles
+
+    found = circles({job.name: job.after for job in jobs})
+    return [
+        Finding(
+            "job",
+            ERROR,
+            circle_problem(circle),
+            f"edit {' or '.join(str(paths.job_file(name)) for name in circle[:-1])}: one must not run --after; then gpuagent sync",
+        )
+        for circle in found
+    ]
 
 
 def _unreadable_spool(paths: Paths) -> list[Finding]:

@@ -11,7 +11,7 @@ from gpuagent.host.delivery import read_notify_file
 from gpuagent.host.historydb import existing_history
 from gpuagent.host.systemd import TimerState
 from gpuagent.jobs.catalog import read_job_file
-from gpuagent.jobs.chains import followers
+from gpuagent.jobs.chains import circle_through, followers
 from gpuagent.jobs.inventory import job_afters, read_timers
 from gpuagent.jobs.job import Job
 from gpuagent.jobs.settings import AUTO_VRAM
@@ -43,6 +43,7 @@ class JobDetail:
     notify: NotifyOverview | None = None
     followers: list[str] = dataclasses.field(default_factory=list)  # the jobs that run after this one
     vram_need: VramNeed | None = None  # what --min-free-vram auto asks for now, and why; None: not auto
+    circle: list[str] | None = None  # the circle of --after jobs it lies on (written by hand): its followers are never started
 
 
 def show_job(paths: Paths, name: str) -> JobDetail:
@@ -51,6 +52,7 @@ def show_job(paths: Paths, name: str) -> JobDetail:
     job = loaded.job
     timer_file = paths.timer_file(name)
     timers, systemd_problem = read_timers(paths, [name])
+    afters = job_afters(paths)
     return JobDetail(
         job=job,
         job_file=str(job_file),
@@ -61,8 +63,9 @@ def show_job(paths: Paths, name: str) -> JobDetail:
         systemd_problem=systemd_problem,
         next_fires=next_elapses(job.schedule, NEXT_FIRES),
         notify=notify_overview(paths, name),
-        followers=followers(job_afters(paths), name),
+        followers=followers(afters, name),
         vram_need=_learned_need(paths, job),
+        circle=circle_through(afters, name),
     )
 
 

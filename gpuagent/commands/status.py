@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import existing_history, metric_points_of
+from gpuagent.jobs.chains import circles
 from gpuagent.jobs.inventory import JobSummary, job_summaries
 from gpuagent.observe.health import failing, missed_last_fire
 from gpuagent.observe.metrics import QueueFacts, queue_facts
@@ -43,6 +44,7 @@ class StatusReport:
     systemd_problem: str | None  # why next fire, enabled and missed fires are unknown
     metric: str | None = None  # the metric chosen to show (--metric)
     queue: QueueFacts | None = None  # the runs submitted and not ended
+    circles: list[list[str]] = dataclasses.field(default_factory=list)  # circles of --after jobs (written by hand): never started
 
 
 def job_status(paths: Paths, metric: str | None = None) -> StatusReport:
@@ -56,7 +58,8 @@ def job_status(paths: Paths, metric: str | None = None) -> StatusReport:
         notified = {job.name: store.last_notification(job.name) if store else None for job in listing.jobs}
         chosen = {job.name: _latest(metric_points_of(store, job.name, recent[job.name], metric)) for job in listing.jobs} if metric else {}
     statuses = [dataclasses.replace(assess(job, recent[job.name], now, notified[job.name]), metric=chosen.get(job.name)) for job in listing.jobs]
-    return StatusReport(statuses, listing.systemd_problem, metric, queue_facts(paths, None))
+    afters = {job.name: job.job.after if job.job else None for job in listing.jobs}
+    return StatusReport(statuses, listing.systemd_problem, metric, queue_facts(paths, None), circles(afters))
 
 
 def _latest(points: list[MetricPoint]) -> MetricPoint | None:

@@ -4,6 +4,10 @@ Chains are checked across all jobs whenever one changes (`add`, `sync`): each jo
 upstream must exist, no chain may come back to where it started, and a chain holds at
 most MAX_CHAIN_JOBS jobs. Only chains through a changed job are judged, so one broken
 job file elsewhere does not block an unrelated change.
+
+A circle can still be written by hand into the job files (`sync` refuses it but keeps
+the timers it had): a run never starts a follower that lies on one, or each success
+would start the next job round the circle, forever; `show`, `status` and `doctor` name it.
 """
 
 from collections.abc import Collection, Mapping
@@ -33,9 +37,9 @@ def check_chains(afters: Mapping[str, str | None], changed: Collection[str]) -> 
                 f"add job {afters[last]} first, or give {last} another --after",
             )
         if afters.get(last) in chain:
-            loop = chain[chain.index(afters[last]) :] + [afters[last]]
+            circle = circle_through(afters, afters[last])
             raise InvalidInput(
-                f"jobs would follow each other in a circle: {' -> '.join(reversed(loop))}", "break the circle: one of them must not run --after"
+                f"jobs would follow each other in a circle: {circle_words(circle)}", "break the circle: one of them must not run --after"
             )
         if len(chain) > MAX_CHAIN_JOBS:
             raise InvalidInput(
@@ -51,6 +55,33 @@ def upstream_chain(afters: Mapping[str, str | None], job: str) -> list[str]:
     while (upstream := afters.get(chain[-1])) is not None and upstream in afters and upstream not in chain:
         chain.append(upstream)
     return chain
+
+
+def circle_through(afters: Mapping[str, str | None], job: str) -> list[str] | None:
+    """The circle `job` lies on, in the order its jobs' successes would start one another,
+    from `job` round to `job` again; None when it lies on none."""
+    chain = upstream_chain(afters, job)
+    if afters.get(chain[-1]) != job:
+        return None
+    return [job, *reversed(chain)]
+
+
+def circles(afters: Mapping[str, str | None]) -> list[list[str]]:
+    """Every circle of --after jobs, once each, from its first job by name."""
+    return [circle for job in sorted(afters) if (circle := circle_through(afters, job)) is not None and job == min(circle)]
+
+
+def circle_words(circle: list[str]) -> str:
+    return " -> ".join(circle)
+
+
+def circle_problem(circle: list[str]) -> str:
+    """What a circle written into the job files does, and what to do about it; named from
+    its first job by name, wherever it was found."""
+    ring = circle[:-1]
+    first = ring.index(min(ring))
+    ring = ring[first:] + ring[:first]
+    return f"{circle_words([*ring, ring[0]])}: --after circle; its followers are never started; fix the job files"
 
 
 def followers(afters: Mapping[str, str | None], job: str) -> list[str]:

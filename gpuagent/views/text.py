@@ -257,6 +257,7 @@ def job_detail(screen: Screen, detail: JobDetail) -> None:
     emit(
         screen,
         facts,
+        *_circle_lines([detail.circle] if detail.circle else []),
         *notify_problems,
         Line(),
         _settings(job),
@@ -287,6 +288,12 @@ def _settings(job: Job) -> Fields:
     return Fields([(setting.option.removeprefix("--"), setting.human(getattr(job, setting.field))) for setting in SETTINGS])
 
 
+def _circle_lines(circles: list[list[str]]) -> list[Line]:
+    from gpuagent.jobs.chains import circle_problem
+
+    return [Line(Styled(circle_problem(circle), "red")) for circle in circles]
+
+
 def _systemd_note(problem: str | None) -> list[Block]:
     return [Line(Styled(f"timer states unknown: {problem}", "yellow"))] if problem else []
 
@@ -309,7 +316,7 @@ def status(screen: Screen, report: StatusReport) -> None:
             row.insert(5, _metric_cell(job.metric))
     problems = [Line(Styled(f"{job.summary.name}: {visible(job.summary.problem)}", "red")) for job in report.jobs if job.summary.problem]
     table = Table(columns, rows, wrap=frozenset({"schedule", "alert"}))
-    emit(screen, table, *problems, *_systemd_note(report.systemd_problem), *queue)
+    emit(screen, table, *problems, *_circle_lines(report.circles), *_systemd_note(report.systemd_problem), *queue)
 
 
 def _queue_line(report: StatusReport) -> list[Line]:
