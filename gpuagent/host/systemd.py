@@ -170,7 +170,9 @@ class Systemd:
         follow: bool = False,
     ) -> list[str]:
         """The journalctl command line for a unit's journal, or one invocation's."""
-        args = [self._tool("journalctl"), *self.scope, "-u", unit, "--no-pager", "-o", "short-iso"]
+        # --all: each line as the run printed it, escape sequences and all (journalctl would
+        # drop colours and hide the rest as "[26B blob data]"); `logs` writes them out.
+        args = [self._tool("journalctl"), *self.scope, "-u", unit, "--no-pager", "--all", "-o", "short-iso"]
         if invocation_id:
             args.append(f"_SYSTEMD_INVOCATION_ID={invocation_id}")
         if lines:
