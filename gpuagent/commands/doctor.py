@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from gpuagent.core.errors import (
     DockerError,
@@ -18,9 +19,11 @@ from gpuagent.core.errors import (
 )
 from gpuagent.core.paths import Paths
 from gpuagent.host.systemd import Systemd
+from gpuagent.host.tzdata import ZONEINFO, has_zone, has_zone_database
 from gpuagent.jobs.catalog import job_names, load_job
-from gpuagent.jobs.inventory import timer_names
+from gpuagent.jobs.inventory import read_timers, timer_names
 from gpuagent.jobs.job import Job
+from gpuagent.jobs.jobfile import zone_named
 from gpuagent.jobs.units import shipped_unit_states, timer_text
 
 OK, WARNING, ERROR = "ok", "warning", "error"
@@ -33,7 +36,7 @@ _TOOLKIT_FIX = "apt-get install nvidia-container-toolkit && nvidia-ctk runtime c
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # what was looked at: systemd, template-unit (each shipped unit), docker, docker-gpu, nvidia-driver, gpu, directory, job
+    check: str  # what was looked at: systemd, template-unit (each shipped unit), docker, docker-gpu, nvidia-driver, gpu, directory, job, tzdata
     level: str  # OK, WARNING or ERROR
     message: str
     fix: str | None = None  # the command that fixes it
@@ -62,6 +65,7 @@ def diagnose(paths: Paths) -> DoctorReport:
             *_monitoring(paths),
             *job_findings,
             *_circles(paths, jobs),
+            *time_zone_findings(paths),
             *_notify_files(paths),
         ]
     )
@@ -250,13 +254,16 @@ def _jobs(paths: Paths) -> tuple[list[Job], list[Finding]]:
             continue
         jobs.append(job)
         timer = paths.timer_file(name)
-        if not timer.is_file():
+        if not job.schedule.has_timer:
+            findings.append(Finding("job", OK, f"job {name} is valid ({job.when}{'' if job.enabled else ', disabled'})"))
+        elif not timer.is_file():
             findings.append(Finding("job", ERROR, f"job {name} has no timer ({timer}): it never fires", "gpuagent sync"))
         elif timer.read_text() != timer_text(paths, job):
             message = f"job {name}: its timer ({timer}) differs from its job file: systemd fires it on the timer's schedule, not the file's"
             findings.append(Finding("job", WARNING, message, "gpuagent sync"))
         else:
             findings.append(Finding("job", OK, f"job {name} is valid"))
+    findings += _timer_drift(paths, [job for job in jobs if job.schedule.has_timer and paths.timer_file(job.name).is_file()])
     orphans = [name for name in timer_names(paths) if name not in names]
     findings += [Finding("job", WARNING, f"{paths.timer_file(name)} has no job file: each fire fails", "gpuagent sync") for name in orphans]
     if not names:
@@ -279,6 +286,56 @@ def _circles(paths: Paths, jobs: list[Job]) -> list[Finding]:
         )
         for circle in found
     ]
+
+
+def _timer_drift(paths: Paths, jobs: list[Job]) -> list[Finding]:
+    """A timer switched on or off by hand (`systemctl enable`), against its job file's
+    schedule.enabled: the file wins at the next `sync` or reinstall."""
+    states, _ = read_timers(paths, [job.name for job in jobs]) if jobs else ({}, None)
+    findings = []
+    for job in jobs:
+        state = states.get(job.name)
+        if state is None or not state.loaded or state.enabled is job.enabled:
+            continue
+        timer, file = ("enabled", "enabled = false") if state.enabled else ("disabled", "it is enabled")
+        keep = f"gpuagent {'enable' if state.enabled else 'disable'} {job.name}"
+        message = (
+            f"job {job.name}: its timer is {timer} in systemd, but its job file says {file}: the next sync or reinstall undoes the timer's state"
+        )
+        findings.append(Finding("job", WARNING, message, f"gpuagent sync (as the file says), or {keep} (as the timer is)"))
+    return findings
+
+
+def time_zone_findings(paths: Paths, zoneinfo: Path = ZONEINFO) -> list[Finding]:
+    """The zone database, when a job names a time zone (tz): without it, or without the
+    zone, the job's file does not load and its timer fires at the wrong time, if at all.
+    Read from the job files as they are, whether they load or not (a missing zone is one
+    reason they do not)."""
+    zones: dict[str, list[str]] = {}
+    for name in job_names(paths.jobs_dir):
+        try:
+            zone = zone_named(paths.job_file(name).read_text(errors="replace"))
+        except OSError:
+            continue
+        if zone is not None:
+            zones.setdefault(zone, []).append(name)
+    if not zones:
+        return []
+    if not has_zone_database(zoneinfo):
+        named = ", ".join(sorted(name for names in zones.values() for name in names))
+        message = f"no time zone database ({zoneinfo} is missing or empty), and job(s) {named} name a time zone: they cannot run"
+        return [Finding("tzdata", ERROR, message, "apt-get install tzdata")]
+    findings = [
+        Finding(
+            "tzdata",
+            ERROR,
+            f"the time zone database ({zoneinfo}) has no {zone}, which job(s) {', '.join(names)} name: they cannot run",
+            "apt-get install tzdata tzdata-legacy (older names such as US/Eastern are in tzdata-legacy), or name another zone with tz",
+        )
+        for zone, names in sorted(zones.items())
+        if not has_zone(zone, zoneinfo)
+    ]
+    return findings or [Finding("tzdata", OK, f"the time zone database ({zoneinfo}) holds the zones the jobs name: {', '.join(sorted(zones))}")]
 
 
 def _unreadable_spool(paths: Paths) -> list[Finding]:
