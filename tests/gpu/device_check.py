@@ -113,6 +113,9 @@ def run(argv: list[str], env: dict[str, str], timeout: float, cwd: Path | None =
         kill_group(process)
         stdout, stderr = process.communicate()
         timed_out = True
+    except BaseException:  # SIGTERM (below): nothing of a step outlives the check
+        kill_group(process)
+        raise
     return Output(process.returncode, stdout, stderr, time.monotonic() - began, timed_out)
 
 
@@ -234,6 +237,15 @@ class DeviceCheck:
             record.update(status="failed", reason=str(err))
         except Exception as err:  # noqa: BLE001 - a broken step is recorded; the next one runs
             record.update(status="failed", reason=f"{type(err).__name__}: {err}", traceback=traceback.format_exc()[-2000:])
+        except BaseException:  # SIGTERM: the check ends here, saying where
+            record.update(
+                status="failed",
+                reason="the check was stopped (SIGTERM) during this step",
+                seconds=round(time.monotonic() - began, 2),
+                details=step.details,
+            )
+            self.report["steps"][name] = record
+            raise
         record.update(
             seconds=round(time.monotonic() - began, 2), limit_seconds=round(step.deadline - began, 1), checks=step.checks, details=step.details
         )
@@ -555,7 +567,7 @@ def stop(process: subprocess.Popen) -> None:
     """Close its stdin (the holder's signal to end), then kill it if it lingers."""
     try:
         process.stdin.close()
-        process.wait(timeout=15)
+        process.wait(timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         kill_group(process)
         process.wait()
@@ -574,6 +586,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rehearse", action="store_true", help="no wheels: the checkout's gpuagent on this Python's packages")
     parser.add_argument("--train-device", choices=("cuda", "cpu"), default="cuda", help="cpu: rehearse train.py and evaluate.py without a GPU")
     check = DeviceCheck(parser.parse_args(argv))
+    # A SIGTERM (device-check.sh's outer limit) ends the check through its finally
+    # clauses: the processes of the step in flight are killed and the report is written.
+    # Those processes have sessions of their own, so no one else would end them.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     check.run_all()
     failed = [name for name, step in check.report["steps"].items() if step["status"] == "failed"]
     print(json.dumps(check.report["summary"], indent=1, default=str))

@@ -6,8 +6,10 @@ and a step that fails does not stop the others."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,42 @@ def test_the_oom_output_is_classified_by_the_code_a_run_uses(tmp_path: Path) -> 
 
         assert answer.returncode == 0, answer.stderr
         assert json.loads(answer.stdout)["status"] == status
+
+
+def test_a_stopped_check_leaves_no_process_behind_and_says_where_it_stopped(gpu_host: FakeGpuHost, tmp_path: Path) -> None:
+    """The steps' processes have sessions of their own (so a step's limit kills all they
+    started): on SIGTERM the check kills the one in flight itself, and writes its report."""
+    stuck = tmp_path / "stuck.pid"
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/bash\ncase "$*" in *torch_work.py\\ probe*) echo $$ >{stuck}; exec sleep 300 ;; esac\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    report = tmp_path / "report.json"
+    check = subprocess.Popen(
+        [sys.executable, REPO / "tests/gpu/device_check.py", "--report", report, "--python", python, "--rehearse"],
+        env={**os.environ, **gpu_host.env()},
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not stuck.exists() or not stuck.read_text().strip():
+        assert time.monotonic() < deadline and check.poll() is None, "the environment step never started its probe"
+        time.sleep(0.05)
+
+    check.send_signal(signal.SIGTERM)
+
+    assert check.wait(timeout=30) == 128 + signal.SIGTERM
+    steps = json.loads(report.read_text())["steps"]
+    assert steps["environment"]["reason"] == "the check was stopped (SIGTERM) during this step"
+    assert steps["gpus"]["status"] == "not run"
+    pid = int(stuck.read_text())
+    deadline = time.monotonic() + 10
+    while alive(pid):
+        assert time.monotonic() < deadline, f"the step's process {pid} outlived the check"
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting to be reaped does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
