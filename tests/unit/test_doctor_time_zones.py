@@ -1,6 +1,7 @@
 """doctor's look at the time zone database when a job names a zone (tz, CRON_TZ= or the
 end of an `on`): a database root written for the test stands for the host's
-/usr/share/zoneinfo (the host adapter, host/tzdata.py, takes it as an argument)."""
+/usr/share/zoneinfo (the host adapter, host/tzdata.py, takes it as an argument). And its
+look at a job that runs only --after another, which has no timer to miss."""
 
 from gpuagent.commands import doctor
 from gpuagent.core.paths import resolve_paths
@@ -55,3 +56,14 @@ def test_a_zone_the_database_lacks_is_named_with_its_jobs(tmp_path):
     zone_database(root, "US/Eastern")
     [(level, message, _)] = findings(home, root)
     assert level == "ok" and message.endswith("Asia/Shanghai, US/Eastern"), "a name that is not a zone is the job check's to report"
+
+
+def test_a_job_that_runs_only_after_another_is_not_reported_as_missing_its_timer(tmp_path):
+    home = AgentHome(tmp_path / "agent")
+    write(home, "evaluate", 'after = "train"\n')
+    write(home, "promote", 'after = "evaluate"\nenabled = false\n')
+    _, found = doctor._jobs(resolve_paths(user_mode=False, env=home.env))
+    assert sorted((f.level, f.message) for f in found) == [
+        ("ok", "job evaluate is valid (after train)"),
+        ("ok", "job promote is valid (after evaluate, disabled)"),
+    ]
