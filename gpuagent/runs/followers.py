@@ -10,7 +10,8 @@ from gpuagent.core.errors import GpuAgentError
 from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import STORE_ERRORS, existing_history
-from gpuagent.host.systemd import Systemd, service_unit_name, timer_unit_name
+from gpuagent.host.systemd import Systemd, service_unit_name
+from gpuagent.jobs.catalog import load_job
 from gpuagent.jobs.chains import followers
 from gpuagent.jobs.inventory import job_afters
 from gpuagent.runs import chaintrigger
@@ -43,12 +44,12 @@ def upstream_of(paths: Paths, name: str, log: Log) -> Upstream | None:
 
 def start_followers(paths: Paths, run: RunRecord, log: Log) -> None:
     """Start each job that runs after `run`'s job, which just succeeded: not one that is
-    running already, nor one whose own timer is switched off."""
+    running already, nor one that is disabled."""
     systemd = Systemd(paths.user_mode)
     for follower in followers(job_afters(paths), run.job):
         try:
-            if _switched_off(paths, systemd, follower):
-                log(f"{follower} runs after {run.job}, but its timer is disabled: not started")
+            if _switched_off(paths, follower):
+                log(f"{follower} runs after {run.job}, but it is disabled: not started")
                 continue
             if systemd.service_state(service_unit_name(follower)).running:
                 log(f"{follower} runs after {run.job}, but is still running: not started again")
@@ -62,9 +63,6 @@ def start_followers(paths: Paths, run: RunRecord, log: Log) -> None:
         log(f"started {follower}, which runs after {run.job}")
 
 
-def _switched_off(paths: Paths, systemd: Systemd, job: str) -> bool:
-    """Whether the job has a timer of its own and it is disabled."""
-    if not paths.timer_file(job).exists():
-        return False
-    [state] = systemd.timer_states([timer_unit_name(job)]).values()
-    return not state.enabled
+def _switched_off(paths: Paths, job: str) -> bool:
+    """Whether the job's file says it is disabled (`enabled = false`), timer or none."""
+    return not load_job(paths.job_file(job), on_host=False).enabled
