@@ -139,10 +139,11 @@ class Step:
         self.checks.append({"check": what, "ok": bool(ok), "seen": seen})
         return bool(ok)
 
-    def run(self, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> Output:
+    def run(self, argv: list[str], env: dict[str, str], cwd: Path | None = None, limit: float | None = None) -> Output:
+        """`argv`, within what is left of the step (and `limit` seconds, if given)."""
         if self.left() < 1:
             raise Failed(f"no time left in the step for {' '.join(Path(str(arg)).name for arg in argv[1:3])}")
-        return run(argv, env, self.left(), cwd)
+        return run(argv, env, self.left() if limit is None else min(limit, self.left()), cwd)
 
 
 class DeviceCheck:
@@ -287,9 +288,9 @@ class DeviceCheck:
         smi = shutil.which("nvidia-smi")
         if smi and not self.args.rehearse:
             query = "--query-gpu=index,uuid,name,memory.total,memory.used,memory.free,driver_version,mig.mode.current"
-            listing = step.run([smi, query, "--format=csv,noheader,nounits"], self.torch_env())
+            listing = step.run([smi, query, "--format=csv,noheader,nounits"], self.torch_env(), limit=15)
             step.details["nvidia_smi"] = listing.stdout.strip().splitlines() if listing.returncode == 0 else listing.tail(5)
-            apps = step.run([smi, "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"], self.torch_env())
+            apps = step.run([smi, "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"], self.torch_env(), limit=15)
             step.details["nvidia_smi_compute_apps"] = apps.stdout.strip().splitlines() if apps.returncode == 0 else apps.tail(5)
         else:
             step.details["nvidia_smi"] = "not asked (rehearsal)" if smi else "not on PATH"
