@@ -12,7 +12,7 @@ from gpuagent.cli.app import COMMANDS, agent_log, click_commands, command_set, o
 from gpuagent.cli.options import AsJson, JobName, argument, complete_job, option, setting_options
 from gpuagent.commands.notebook import list_notebooks, start_notebook, stop_notebook
 from gpuagent.core.quantities import format_duration
-from gpuagent.core.values import parse_bounded_duration
+from gpuagent.core.values import parse_bounded_duration, visible
 from gpuagent.host.ttybridge import has_terminal, terminal_bridge
 from gpuagent.jobs.job import given_options
 from gpuagent.jobs.settings import BY_FIELD
@@ -46,7 +46,7 @@ def shell(
     run, status = open_shell(where, name, tuple(command or ()), vram_wait, terminal, output=sys.stdout, log=agent_log)
     _dispatch(where)
     if run.status not in ("succeeded", "failed"):
-        agent_log(f"shell {run.run_id}: {run.status} ({run.reason})")
+        agent_log(f"shell {run.run_id}: {run.status} ({visible(run.reason or '-')})")
     raise typer.Exit(status)
 
 
