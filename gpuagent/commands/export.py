@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
-from gpuagent.core.values import printable
+from gpuagent.core.values import parse_name, printable
 from gpuagent.export.engines import ENGINES
 from gpuagent.export.exporter import MANIFEST, SCRIPT, SCRONTAB, SUFFIXES, Exported, ExportOptions, export_job, kind_of, read_header
 from gpuagent.export.slurm import DEFAULT_RUNTIME
@@ -52,6 +52,7 @@ class CheckResult:
 def export_jobs(paths: Paths, names: list[str], all_jobs: bool, request: ExportRequest, output: Path | None) -> ExportResult:
     """The export of the jobs `names` (or every job), to `output`: a file for one job (None:
     stdout), a directory of one file per job for several."""
+    names = [parse_name(name) for name in names]  # each, before any is looked up or made a path of
     _check_request(names, all_jobs, request, output)
     names = job_names(paths.jobs_dir) if all_jobs else names
     if not names:

@@ -65,7 +65,9 @@ def start_notebook(
 ) -> StartedNotebook:
     """`options` map session fields (sessions/spec.py) to their values as a job file
     holds them; those given win over the --like job's."""
-    name = parse_name(name or like or DEFAULT_NAME, "notebook name")
+    # both read before anything else: --like names a job file, NAME the notebook's files
+    like = None if like is None else parse_name(like, "--like job name")
+    name = parse_name(name if name is not None else like or DEFAULT_NAME, "notebook name")
     check_times(idle_timeout, max_time)
     systemd = Systemd(paths.user_mode)
     systemd.require_running()

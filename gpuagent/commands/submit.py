@@ -58,7 +58,7 @@ def submit(
     file: the last submit that gives them wins)."""
     if like is not None:
         parse_name(like, "--like")
-    name = parse_name(name or like or DEFAULT_NAME, "--name")
+    name = parse_name(name if name is not None else like or DEFAULT_NAME, "--name")  # --name "" is refused, not the default
     sweep = parse_sweeps(sweeps)
     key = _dedupe_key(dedupe)
     settings = options_over({} if like is None else submit_form(load_job(paths.job_file(like), on_host=False)), options)

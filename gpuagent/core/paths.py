@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gpuagent.core.values import parse_name
+
 ENV_USER_MODE = "GPUAGENT_USER"
 ENV_OVERRIDES = {
     "config_dir": "GPUAGENT_CONFIG_DIR",
@@ -62,8 +64,12 @@ class Paths:
         """Each job's notification URLs and ping, 0700: not beside the 0644 job files."""
         return self.config_dir / "notify"
 
+    # Each path made of a name reads the name first, wherever it came from (argv, a file's
+    # header, a job's --like, the history): `../x` or 300 characters is one line of error,
+    # never a path outside the directory or an OSError.
+
     def notify_file(self, name: str) -> Path:
-        return self.notify_dir / f"{name}.toml"
+        return self.notify_dir / f"{parse_name(name)}.toml"
 
     @property
     def history_db(self) -> Path:
@@ -85,10 +91,10 @@ class Paths:
         return self.runtime_dir / "queue.lock"
 
     def job_file(self, name: str) -> Path:
-        return self.jobs_dir / f"{name}.toml"
+        return self.jobs_dir / f"{parse_name(name)}.toml"
 
     def timer_file(self, name: str) -> Path:
-        return self.unit_dir / f"gpuagent@{name}.timer"
+        return self.unit_dir / f"gpuagent@{parse_name(name)}.timer"
 
     def unit_file(self, unit: str) -> Path:
         """Where gpuagent writes one of the units it ships (jobs/units.py), by its file
@@ -106,7 +112,7 @@ class Paths:
         return self.runtime_dir / "hpc-jobs.lock"
 
     def job_lock(self, name: str) -> Path:
-        return self.runtime_dir / f"job-{name}.lock"
+        return self.runtime_dir / f"job-{parse_name(name)}.lock"
 
     @property
     def notebooks_dir(self) -> Path:
@@ -115,11 +121,11 @@ class Paths:
         return self.runtime_dir / "notebooks"
 
     def notebook_file(self, name: str) -> Path:
-        return self.notebooks_dir / f"{name}.json"
+        return self.notebooks_dir / f"{parse_name(name, 'notebook name')}.json"
 
     def notebook_lock(self, name: str) -> Path:
         """Held by the notebook's agent while it runs."""
-        return self.runtime_dir / f"notebook-{name}.lock"
+        return self.runtime_dir / f"notebook-{parse_name(name, 'notebook name')}.lock"
 
 
 def _user_dir(env: dict[str, str], xdg_var: str, default: str) -> Path:
