@@ -1,4 +1,5 @@
-"""This boot of the host: the kernel's id for it, and when it began.
+"""This boot of the host: the kernel's id for it, and when it began; and when a process
+of it started, to tell an agent still alive from a process that took its pid since.
 
 A run's record carries the boot it was written in (host/historydb.py), so that a run
 left `running` by an earlier boot is told apart from one that runs now, whatever the
@@ -28,14 +29,33 @@ def current_boot() -> Boot:
 
 
 def _init_started_at() -> float:
-    """When PID 1 started: the kernel's boot time plus its start, in clock ticks after
-    it (/proc/1/stat field 22). In a container, its own init: the container's boot."""
+    """When PID 1 started. In a container, its own init: the container's boot."""
+    started = process_started_at(1)
+    if started is None:
+        raise OSError("/proc/1/stat: init is not there to read")
+    return started
+
+
+def process_started_at(pid: int) -> float | None:
+    """When process `pid` started (epoch seconds, to about a second: the kernel's boot
+    time plus its start in clock ticks after it, /proc/PID/stat field 22); None where
+    there is no such process, or only its zombie. A PermissionError (/proc mounted with
+    hidepid) is raised: the caller cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            # the command (field 2) may hold spaces and parentheses: count from its end
+            fields = handle.read().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    if fields[0] == "Z":
+        return None
+    return _kernel_booted_at() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+@functools.cache
+def _kernel_booted_at() -> int:
     with open("/proc/stat") as handle:
-        booted = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
-    with open("/proc/1/stat") as handle:
-        # the command (field 2) may hold spaces and parentheses: count from its end
-        fields = handle.read().rpartition(")")[2].split()
-    return booted + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return next(int(line.split()[1]) for line in handle if line.startswith("btime "))
 
 
 def seconds_since_boot() -> float:

@@ -15,19 +15,21 @@ that unit, so no run of the new boot starts before it is done; and a row written
 boot (host/boots.py) is never touched, so the pass run again by hand finds nothing to do.
 """
 
+import dataclasses
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gpuagent.core.errors import GpuAgentError, InvalidInput
+from gpuagent.core.errors import GpuAgentError
 from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
-from gpuagent.host.boots import Boot, current_boot
+from gpuagent.host.boots import Boot, current_boot, process_started_at
 from gpuagent.host.dockerd import LABEL_RUN, Docker
 from gpuagent.host.historydb import STORE_ERRORS, HistoryStore
 from gpuagent.host.locks import flocked
 from gpuagent.host.runfiles import remove_job_files
 from gpuagent.observe import announce, gpumap
-from gpuagent.runs.record import JOB_KIND, RunKind, RunRecord, kind_of, parse_subject
+from gpuagent.runs.record import JOB_KIND, RunKind, RunRecord, Status, kind_of, parse_subject, subject
 from gpuagent.runs.recorder import RunRecorder
 from gpuagent.runs.reservations import Reservations
 from gpuagent.runs.runner import reap_orphans
@@ -49,11 +51,12 @@ def agent_ended_itself(service_result: str | None) -> bool:
 def reap_job(paths: Paths, name: str, log: Log) -> list[str]:
     """Clean up after a run whose agent died: remove the job's (or notebook's, named
     `notebook/NAME`) containers and mark its `running` rows lost, unless a live agent
-    holds its lock (then its run is going, and nothing is touched). Returns the names of
-    the containers removed."""
+    holds its lock (then its run is going, and nothing is touched); for `shell/NAME`,
+    the shells of job NAME whose agent is gone (reap_shells). Returns the names of the
+    containers removed."""
     kind = kind_of(parse_subject(name))
     if kind == RunKind.SHELL:
-        raise InvalidInput(f"{name}: a shell's container is removed when it exits; only jobs and notebooks are reaped")
+        return reap_shells(paths, name.partition("/")[2], log)
     notebook = name.partition("/")[2] if kind == RunKind.NOTEBOOK else None
     lock = paths.notebook_lock(notebook) if notebook else paths.job_lock(name)
     with flocked(lock, wait=False) as free:
@@ -66,6 +69,55 @@ def reap_job(paths: Paths, name: str, log: Log) -> list[str]:
             recorder.close()
             if notebook:
                 remove_notebook(paths, notebook)
+
+
+SHELL_LOST_REASON = "its `gpuagent shell` was killed outright (agent pid {pid} gone); its container was removed"
+# /proc's start times are to about a second; an agent starts before it makes its record
+_START_SLACK = 2.0
+
+
+def reap_shells(paths: Paths, job: str, log: Log) -> list[str]:
+    """Remove the containers of job `job`'s shells whose agent is gone (killed outright:
+    SIGKILL, the OOM killer), and record their runs lost. A shell has no lock (a user may
+    open several): its record's agent pid says whether it lives, and the pid's start
+    time whether that is still the agent, not a process that took its pid since.
+    `gpuagent shell JOB` does this before opening another; `gpuagent reap shell/JOB` too.
+    A container with no record (history unavailable when it started) is left alone."""
+    if not paths.history_db.exists():
+        return []
+    removed = []
+    try:
+        docker = Docker()
+        containers = docker.job_containers(subject(RunKind.SHELL, job))
+        if not containers:
+            return []
+        with HistoryStore(paths.history_db) as store:
+            for container in containers:
+                run = store.get(container.labels.get(LABEL_RUN, ""))
+                if run is None or not _agent_gone(run):
+                    continue
+                log(f"removing container {container.name} of shell run {run.run_id}: its agent (pid {run.agent_pid}) is gone")
+                docker.remove(container)
+                removed.append(container.name)
+                Reservations(paths.runtime_dir).release(run.run_id)
+                if run.status == Status.RUNNING:
+                    reason = SHELL_LOST_REASON.format(pid=run.agent_pid)
+                    store.save(dataclasses.replace(run, status=Status.LOST, reason=reason, ended_at=time.time()))
+    except GpuAgentError as err:
+        log(f"could not look for the containers of shells whose agent is gone: {err.message}")
+    except STORE_ERRORS as err:
+        log(f"could not read the shells' runs in history ({err}): their containers are left")
+    return removed
+
+
+def _agent_gone(run: RunRecord) -> bool:
+    if run.agent_pid is None:
+        return False
+    try:
+        started = process_started_at(run.agent_pid)
+    except OSError:
+        return False  # cannot tell: leave it
+    return started is None or started > run.started_at + _START_SLACK
 
 
 # Whose lost runs are announced: a job's and a queued run's have notify files and pings;
@@ -105,12 +157,17 @@ def reap_earlier_boots(paths: Paths, log: Log) -> EarlierBoots:
         log(f"{run.job} run {run.run_id} marked lost: {run.reason}")
     done.reaped = _remove_containers(done.lost, log, done.problems)
     reservations = Reservations(paths.runtime_dir)
-    for run in done.lost:
-        reservations.release(run.run_id)
-    for subject in dict.fromkeys(run.job for run in done.lost):
-        _tidy_subject(paths, subject, log)
-        if kind_of(subject) in ANNOUNCED_KINDS:
-            done.announced += announce.announce_lost_runs(paths, subject, [run.run_id for run in done.lost if run.job == subject], log)
+    for name in dict.fromkeys(run.job for run in done.lost):
+        # each its own: what fails for one (a runtime directory, a lock) leaves the others done
+        try:
+            for run in done.lost:
+                if run.job == name:
+                    reservations.release(run.run_id)
+            _tidy_subject(paths, name, log)
+            if kind_of(name) in ANNOUNCED_KINDS:
+                done.announced += announce.announce_lost_runs(paths, name, [run.run_id for run in done.lost if run.job == name], log)
+        except (GpuAgentError, OSError) as err:
+            done.problems.append(f"{name}: its claims, files or notification: {getattr(err, 'message', err)}")
     return done
 
 
@@ -121,9 +178,9 @@ def _remove_containers(runs: list[RunRecord], log: Log, problems: list[str]) -> 
     removed = []
     try:
         docker = Docker()
-        for subject in dict.fromkeys(run.job for run in runs):
-            ids = {run.run_id for run in runs if run.job == subject}
-            for container in docker.job_containers(subject):
+        for name in dict.fromkeys(run.job for run in runs):
+            ids = {run.run_id for run in runs if run.job == name}
+            for container in docker.job_containers(name):
                 if container.labels.get(LABEL_RUN) in ids:
                     log(f"removing container {container.name} of lost run {container.labels[LABEL_RUN]}")
                     docker.remove(container)
@@ -133,17 +190,17 @@ def _remove_containers(runs: list[RunRecord], log: Log, problems: list[str]) -> 
     return removed
 
 
-def _tidy_subject(paths: Paths, subject: str, log: Log) -> None:
+def _tidy_subject(paths: Paths, name: str, log: Log) -> None:
     """A job's run files and dcgm-exporter mapping, a notebook's file: only while no live
     agent holds its lock."""
-    kind = kind_of(subject)
+    kind = kind_of(name)
     if kind == JOB_KIND:
-        with flocked(paths.job_lock(subject), wait=False) as free:
+        with flocked(paths.job_lock(name), wait=False) as free:
             if free:
-                gpumap.let_go(paths, subject, log)
-                remove_job_files(paths, subject)
+                gpumap.let_go(paths, name, log)
+                remove_job_files(paths, name)
     elif kind == RunKind.NOTEBOOK:
-        notebook = subject.partition("/")[2]
+        notebook = name.partition("/")[2]
         with flocked(paths.notebook_lock(notebook), wait=False) as free:
             if free:
                 remove_notebook(paths, notebook)

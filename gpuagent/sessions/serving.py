@@ -4,7 +4,8 @@ as a run is (runs/attempt.py), under its own name in history (sessions/spec.py).
 A notebook is served by its systemd unit (`gpuagent notebook serve NAME`): one at a time
 per name, under its lock; what an agent killed outright leaves, its unit's ExecStopPost
 (`gpuagent reap notebook/NAME`) reaps. A shell runs in the user's terminal, as many as
-they open; its container is removed when it exits.
+they open; its container is removed when it exits, and one whose agent was killed
+outright, by the next shell of its job (or `gpuagent reap shell/JOB`).
 """
 
 import functools
@@ -22,6 +23,7 @@ from gpuagent.runs.recorder import RunRecorder
 from gpuagent.runs.runner import reap_orphans
 from gpuagent.sessions.jupyterlab import CONTAINER_PORT, ending
 from gpuagent.sessions.live_notebooks import read_notebook, remove_notebook
+from gpuagent.sessions.reaping import reap_shells
 from gpuagent.sessions.spec import file_form, session_job
 
 # How a notebook's agent exits: a notebook that ended as notebooks do is no failure.
@@ -62,6 +64,8 @@ def open_shell(
     job_file = read_job_file(paths.job_file(job_name))
     given = file_form(job_file.job) | ({} if vram_wait is None else {"vram_wait": vram_wait})
     job = session_job(job_name, given, command=command or LOGIN_SHELL, timeout=None)
+    # a shell of this job whose agent was killed outright left its container running
+    reap_shells(paths, job_name, log)
     recorder = RunRecorder(paths, log)
     try:
         with signals_stop_the_run(hang_up=True):

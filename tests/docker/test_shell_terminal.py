@@ -229,6 +229,36 @@ def test_closing_the_terminal_records_the_shell_as_stopped(dev_job, terminal):
     assert "Traceback" not in tmux.agent_stderr()
 
 
+@pytest.mark.parametrize("cleaner", ["the next shell", "reap"])
+def test_a_shell_whose_agent_is_killed_outright_leaves_no_container(dev_job, terminal, docker_client, cleaner):
+    """SIGKILL: the agent can neither stop nor remove its container, which goes on with
+    its stdin held open by dockerd. The next `gpuagent shell` of the job, or `gpuagent
+    reap shell/JOB`, finds the agent gone (its pid, and that pid's start time) and
+    removes the container, and records the run lost; a live shell's is left alone."""
+    killed_tmux = terminal(JOB)
+    killed = dev_job.last_run(SHELL)
+    live_tmux = terminal(JOB)
+    live = dev_job.last_run(SHELL)
+    assert live.run_id != killed.run_id and len(containers(docker_client, running_only=True)) == 2
+    os.kill(killed.agent_pid, signal.SIGKILL)
+    wait_for(lambda: agent_is_gone(killed.agent_pid), timeout=20, what="the agent to die")
+    assert len(containers(docker_client, running_only=True)) == 2, "nothing of its own removes it"
+
+    result = dev_job.run("reap", SHELL) if cleaner == "reap" else shell_without_terminal(dev_job, JOB, "--", "true")
+    assert result.returncode == 0, result.stderr
+
+    [left] = containers(docker_client)
+    assert docker_client.containers.get(left).labels["gpuagent.run-id"] == live.run_id, "the live shell keeps its container"
+    closed = next(run for run in dev_job.runs(SHELL) if run.run_id == killed.run_id)
+    assert closed.status == "lost" and f"agent pid {killed.agent_pid} gone" in closed.reason, closed
+    assert dev_job.last_run(SHELL).status in ("running", "succeeded")
+    live_tmux.type("exit 0")
+    live_tmux.wait_screen(f"{EXITED} 0]")
+    assert containers(docker_client) == []
+    assert (next(run for run in dev_job.runs(SHELL) if run.run_id == live.run_id)).status == "succeeded"
+    killed_tmux.close()
+
+
 # -- without a terminal -----------------------------------------------------------------
 
 

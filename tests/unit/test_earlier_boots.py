@@ -104,3 +104,17 @@ BOOT = 10_000.0
 )
 def test_a_catch_up_is_a_fire_for_a_time_before_the_boot(last_trigger, first_due, now, catch_up):
     assert caught_up(BOOT, last_trigger, first_due, now) is catch_up
+
+
+def test_a_shell_s_agent_is_gone_when_its_pid_is_free_or_taken_by_a_later_process():
+    import os
+    import time
+
+    from gpuagent.sessions.reaping import _agent_gone
+
+    me = os.getpid()
+    now = time.time()
+    assert not _agent_gone(record("alive", job="shell/dev", agent_pid=me, started_at=now))
+    assert _agent_gone(record("reused", job="shell/dev", agent_pid=me, started_at=now - 86400)), "this process started after that run"
+    assert _agent_gone(record("free", job="shell/dev", agent_pid=2**22 + 12345, started_at=now))
+    assert not _agent_gone(record("unknown", job="shell/dev", agent_pid=None, started_at=now))
