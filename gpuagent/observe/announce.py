@@ -123,7 +123,11 @@ def _wanted(paths: Paths, name: str, log: Log, *, targets: bool = True) -> _Want
     logged and left out: the run goes on, and doctor says what to fix."""
     found: list[Target] = []
     ping = None
-    places = [(paths.host_notify_file, False), (paths.notify_file(name), True)] if targets else [(paths.notify_file(name), True)]
+    places = [(paths.host_notify_file, False)] if targets else []
+    try:
+        places.append((paths.notify_file(name), True))
+    except GpuAgentError as err:  # a name that makes no path: its own file is not read, the host's is
+        log(f"notifications of {name} from a file of its own are not sent: {err.message}")
     for path, per_job in places:
         try:
             loaded = read_notify_file(path, per_job=per_job)
