@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,10 +250,16 @@ class Prometheus:
         return "\n".join((self.directory / "prometheus.log").read_text(errors="replace").splitlines()[-lines:])
 
 
-def prometheus_config(targets: Sequence[str], rule_files: Sequence[Path], interval: str = "1s") -> dict:
+def prometheus_config(targets: Sequence[str] | Mapping[str, str], rule_files: Sequence[Path], interval: str = "1s") -> dict:
     """prometheus.yml as data (written as JSON, which is YAML): one scrape job of the
-    `targets` (node_exporters), `rule_files` evaluated at the same interval."""
-    scrape = [{"job_name": SCRAPE_JOB, "static_configs": [{"targets": list(targets)}]}] if targets else []
+    `targets` (node_exporters), `rule_files` evaluated at the same interval. `targets`
+    as a mapping gives each address the instance label it maps to: the host's name, as
+    the scrape config docs/monitoring.md shows does."""
+    if isinstance(targets, Mapping):
+        configs = [{"targets": [address], "labels": {"instance": instance}} for address, instance in targets.items()]
+    else:
+        configs = [{"targets": list(targets)}]
+    scrape = [{"job_name": SCRAPE_JOB, "static_configs": configs}] if targets else []
     return {
         "global": {"scrape_interval": interval, "scrape_timeout": interval, "evaluation_interval": interval},
         "rule_files": [str(Path(path).resolve()) for path in rule_files],
@@ -264,7 +270,7 @@ def prometheus_config(targets: Sequence[str], rule_files: Sequence[Path], interv
 @contextlib.contextmanager
 def prometheus(
     directory: Path,
-    targets: Sequence[str] = (),
+    targets: Sequence[str] | Mapping[str, str] = (),
     rule_files: Sequence[Path] = (RULES,),
     interval: str = "1s",
 ) -> Iterator[Prometheus]:

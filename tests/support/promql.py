@@ -55,20 +55,24 @@ GRAFANA_VALUES = {
     "__interval_ms": "15000",
     "__interval": "15s",
     "job_name": "nightly",
+    "instance": "gpu1:9100",
+    "host": "gpu1",
     "datasource": "prometheus",
 }
-_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)")
+# `$1` is not one: it is label_replace's group, which Grafana leaves as it is.
+_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$([A-Za-z_]\w*)")
 
 
-def grafana_to_promql(expr: str) -> str:
-    """`expr` with $var, ${var}, ${var:format} and [[var]] replaced by GRAFANA_VALUES;
-    an unknown variable is an error (the dashboard uses one nobody checked)."""
+def grafana_to_promql(expr: str, values: dict[str, str] | None = None) -> str:
+    """`expr` with $var, ${var}, ${var:format} and [[var]] replaced by `values` over
+    GRAFANA_VALUES; an unknown variable is an error (the dashboard uses one nobody checked)."""
+    known = {**GRAFANA_VALUES, **(values or {})}
 
     def value(match: re.Match) -> str:
         name = next(group for group in match.groups() if group)
-        if name not in GRAFANA_VALUES:
+        if name not in known:
             raise KeyError(f"unknown Grafana variable ${name} in {expr!r}")
-        return GRAFANA_VALUES[name]
+        return known[name]
 
     return _VARIABLE.sub(value, expr)
 

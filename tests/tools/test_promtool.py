@@ -1,5 +1,6 @@
 """The alerting rules through promtool: its checks and the rules' unit tests."""
 
+import re
 import subprocess
 
 import pytest
@@ -37,3 +38,25 @@ def test_promtool_unit_tests_fail_on_a_wrong_rule(promtool, tmp_path):
     result = subprocess.run([promtool, "test", "rules", RULES_TEST.name], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode != 0
     assert "GpuagentJobFailing" in result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_fail_when_metrics_absent_loses_the_host(promtool, tmp_path):
+    # absent() fires once for every host together, with no instance: the unit test of one
+    # host gone while the others are fine must catch it
+    rules = RULES.read_text()
+    per_host = "group by (instance, job) (max_over_time(gpuagent_info[1w]))\n          unless on (instance, job) gpuagent_info"
+    assert per_host in rules
+    (tmp_path / RULES.name).write_text(rules.replace(per_host, "absent(gpuagent_info)"))
+    (tmp_path / RULES_TEST.name).write_text(RULES_TEST.read_text())
+    result = subprocess.run([promtool, "test", "rules", RULES_TEST.name], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "GpuagentMetricsAbsent" in result.stdout + result.stderr
+
+
+def test_the_scrape_config_for_several_hosts_in_the_docs_is_valid(promtool, tmp_path):
+    page = (RULES.parents[2] / "docs" / "monitoring.md").read_text()
+    (config,) = [block for block in re.findall(r"```yaml\n(.*?)```", page, re.S) if "scrape_configs:" in block]
+    assert "target_label: instance" in config and config.count("*host-name") == 1
+    (tmp_path / "prometheus.yml").write_text(config.replace("/etc/prometheus/rules/gpuagent-rules.yml", str(RULES)))
+    result = subprocess.run([promtool, "check", "config", "prometheus.yml"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -115,6 +115,19 @@ def test_rules_are_one_group_of_alerts_that_say_what_to_look_at(rules):
             assert "gpuagent history {{ $labels.job_name }}" in rule["annotations"]["description"], rule["alert"]
 
 
+def test_every_alert_names_its_host(rules):
+    # With several hosts on one Prometheus, an alert must say which one: Prometheus'
+    # `instance` in its summary (often all a notification shows) and its description.
+    # absent() drops every label, the host's with them: no rule may use it.
+    for rule in alerting_rules(rules):
+        assert "{{ $labels.instance }}" in rule["annotations"]["summary"], rule["alert"]
+        assert "{{ $labels.instance }}" in rule["annotations"]["description"], rule["alert"]
+        assert not re.search(r"\babsent(?:_over_time)?\s*\(", rule["expr"]), rule["alert"]
+        assert "without (instance" not in rule["expr"] and not re.search(r"\b(?:sum|max|min|count|group|avg)\s*\(", rule["expr"]), (
+            f"{rule['alert']}: an aggregation without `by (instance, ...)` loses the host"
+        )
+
+
 def test_the_failing_runs_alert_fires_at_once(rules):
     # an end-to-end test waits for it to fire about a minute after a third failure
     (failing,) = [rule for rule in alerting_rules(rules) if rule["alert"] == "GpuagentJobFailing"]
@@ -157,15 +170,77 @@ def test_dashboard_is_a_provisionable_model(dashboard):
 
 def test_dashboard_variables(dashboard):
     variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
+    assert list(variables) == ["datasource", "instance", "host", "job_name"]
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    job = variables["job_name"]
-    assert job["type"] == "query"
-    assert job["datasource"]["uid"] == DATASOURCE
-    query = job["query"]["query"] if isinstance(job["query"], dict) else job["query"]
-    assert query.replace(" ", "") == "label_values(gpuagent_job_info,job_name)"
-    assert job["multi"] is True
-    assert job["includeAll"] is True
+    for name in ("instance", "host", "job_name"):
+        variable = variables[name]
+        assert variable["type"] == "query"
+        assert variable["datasource"]["uid"] == DATASOURCE
+        assert variable["multi"] is True and variable["includeAll"] is True, name
+    assert query_of(variables["instance"]).replace(" ", "") == "label_values(gpuagent_info,instance)"
+    assert variables["instance"]["current"]["value"] == ["$__all"], "every host by default"
+    # the chosen hosts without their ports, for dcgm-exporter's targets; nobody picks it
+    assert query_of(variables["host"]).replace(" ", "") == 'label_values(gpuagent_info{instance=~"$instance"},instance)'
+    assert variables["host"]["regex"] == "/^([^:]+)/" and variables["host"]["hide"] == 2
+    assert query_of(variables["job_name"]).replace(" ", "") == 'label_values(gpuagent_job_info{instance=~"$instance"},job_name)'
+
+
+def query_of(variable: dict) -> str:
+    return variable["query"]["query"] if isinstance(variable["query"], dict) else variable["query"]
+
+
+# What selects the chosen hosts: gpuagent's and node_exporter's series by their instance;
+# dcgm-exporter's, another target of the same host with another port, by the host's name.
+HOST_MATCHERS = {"gpuagent": 'instance=~"$instance"', "node_textfile": 'instance=~"$instance"', "DCGM_": 'instance=~"$host(:[0-9]+)?"'}
+
+
+def selectors(expr: str) -> list[tuple[str, str]]:
+    """(metric name, its {...} matchers or "") of every selector in `expr`."""
+    return [
+        (match[1], match[2] or "")
+        for name in metric_names(expr)
+        for match in re.finditer(rf"(?<![\w:])({re.escape(name)})(?![\w:])\s*(\{{[^}}]*\}})?", expr)
+    ]
+
+
+def test_selectors_are_read_out_whole():
+    found = selectors('a{x="1"} / (b + a) * c {y=~"$y"} + ab')
+    assert sorted(found) == [("a", ""), ("a", '{x="1"}'), ("ab", ""), ("b", ""), ("c", '{y=~"$y"}')]
+
+
+def test_every_query_reads_only_the_chosen_hosts(dashboard):
+    queries = dashboard_queries(dashboard)
+    assert len(queries) > 15
+    for where, expr in queries:
+        if where == "variable instance":
+            continue  # the list of hosts to choose from
+        for name, matchers in selectors(expr):
+            (matcher,) = [matcher for prefix, matcher in HOST_MATCHERS.items() if name.startswith(prefix)]
+            assert matcher in matchers, f"{where}: {name}{matchers} is not limited to the chosen hosts ({matcher})"
+
+
+def test_the_hosts_table_has_a_line_per_host(dashboard):
+    (table,) = [panel for panel in panels(dashboard) if panel["title"] == "Hosts" and panel["type"] == "table"]
+    assert table["gridPos"]["y"] <= 1, "the first thing seen"
+    for target in table["targets"]:
+        assert target["format"] == "table" and target["instant"] is True
+        assert re.search(r"\b(?:count|sum|max) by \(host\) \(", target["expr"]), target["expr"]
+        assert "label_replace(" in target["expr"] and '"host", "$1", "instance", "([^:]+).*"' in target["expr"]
+    assert [transformation["id"] for transformation in table["transformations"]] == ["merge", "organize"]
+    columns = set(table["transformations"][1]["options"]["renameByName"].values())
+    assert columns >= {"GPUs no run holds", "runs succeeded", "runs failed", "runs waiting in the queue", "since the last success"}
+    used = set().union(*(metric_names(target["expr"]) for target in table["targets"]))
+    assert used >= {"DCGM_FI_DEV_FB_USED", "gpuagent_job_runs_total", "gpuagent_queue_entries", "gpuagent_job_last_success_timestamp_seconds"}
+    (per_job,) = [panel for panel in panels(dashboard) if panel["title"] == "Last success, per job and host"]
+    assert per_job["transformations"][0]["options"]["renameByName"]["instance"] == "host"
+
+
+def test_legends_name_the_host(dashboard):
+    for panel in panels(dashboard):
+        for target in panel.get("targets", []):
+            if "legendFormat" in target:
+                assert "{{instance}}" in target["legendFormat"], panel["title"]
 
 
 def test_every_panel_reads_the_chosen_datasource(dashboard):
@@ -212,7 +287,10 @@ def test_dashboard_shows_what_it_promises(dashboard):
         | DCGM_NAMES
     )
     assert any("increase(gpuagent_job_runs_total" in expr and "[$__range]" in expr for expr in queries)
-    assert all('job_name=~"$job_name"' in expr for expr in queries if "gpuagent_job_" in expr and expr != "gpuagent_job_info")
+    per_host = {target["expr"] for panel in panels(dashboard) if panel["title"] == "Hosts" for target in panel.get("targets", [])}
+    assert all(
+        'job_name=~"$job_name"' in expr for expr in queries if "gpuagent_job_" in expr and "gpuagent_job_info" not in expr and expr not in per_host
+    )
     gpu_targets = [target for panel in panels(dashboard) for target in panel.get("targets", []) if "DCGM_" in target["expr"]]
     assert gpu_targets
     assert any("{{hpc_job}}" in target.get("legendFormat", "") for target in gpu_targets)
