@@ -72,7 +72,9 @@ NOTEBOOK_SERVICE = ShippedUnit("gpuagent-notebook@.service", "`gpuagent notebook
 QUEUED_SERVICE = ShippedUnit("gpuagent-queued@.service", "no submitted run can start", needed_to_run=False)
 DISPATCHER = ShippedUnit("gpuagent-dispatch@.service", "`gpuagent submit` cannot start the queue's dispatch", needed_to_run=False)
 QUEUE_TIMER = ShippedUnit("gpuagent-dispatch.timer", "queued runs wait until another run ends, and do not start after a reboot", needed_to_run=False)
-BOOT_PASS = ShippedUnit("gpuagent-boot.service", "a run lost in a power cut is recorded lost only at its job's next run, and nobody is notified", needed_to_run=False)
+BOOT_PASS = ShippedUnit(
+    "gpuagent-boot.service", "a run lost in a power cut is recorded lost only at its job's next run, and nobody is notified", needed_to_run=False
+)
 SHIPPED_UNITS = (SERVICE_TEMPLATE, FAILURE_HANDLER, NOTEBOOK_SERVICE, QUEUED_SERVICE, DISPATCHER, QUEUE_TIMER, BOOT_PASS)
 
 
