@@ -18,7 +18,7 @@ from gpuagent.export.engines import ENGINES
 from gpuagent.export.exporter import MANIFEST, SCRIPT, SCRONTAB, SUFFIXES, Exported, ExportOptions, export_job, kind_of, read_header
 from gpuagent.export.slurm import DEFAULT_RUNTIME
 from gpuagent.host.calendar import check_schedule
-from gpuagent.host.files import NotPlainFile, check_output_file, read_env_file, read_plain_file, write_output
+from gpuagent.host.files import NotPlainFile, check_output_file, file_type, read_env_file, read_plain_file, write_output
 from gpuagent.jobs.catalog import job_names, load_job
 from gpuagent.jobs.inventory import read_timers
 from gpuagent.jobs.schedule import ZONE_KEY
@@ -94,7 +94,8 @@ def export_of(paths: Paths, name: str, options: ExportOptions, every_secret: boo
         timers, _ = read_timers(paths, [name])
         suspended = name in timers and timers[name].loaded and not timers[name].enabled
     env_pairs = read_env_file(job.env_file) if options.with_secret and job.env_file else None
-    return export_job(job, options, suspended=suspended, env_pairs=env_pairs)
+    host_paths = {volume.host: kind for volume in job.volumes if (kind := file_type(volume.host)) is not None}
+    return export_job(job, options, suspended=suspended, env_pairs=env_pairs, host_paths=host_paths)
 
 
 def check_export(paths: Paths, file: Path) -> CheckResult:

@@ -55,13 +55,22 @@ class Exported:
     notes: list[str] = field(default_factory=list)  # "KEY: how it maps only approximately"
 
 
-def export_job(job: Job, options: ExportOptions, *, suspended: bool = False, env_pairs: list[tuple[str, str]] | None = None) -> Exported:
+def export_job(
+    job: Job,
+    options: ExportOptions,
+    *,
+    suspended: bool = False,
+    env_pairs: list[tuple[str, str]] | None = None,
+    host_paths: dict[str, int] | None = None,
+) -> Exported:
     """`job` for `options.engine`; `suspended`: its timer is disabled; `env_pairs`: its env
-    file's entries, for --with-secret. InvalidInput, naming the setting, when it cannot map."""
+    file's entries, for --with-secret; `host_paths`: what each volume's host path is here
+    (stat's S_IFMT; absent: nothing), for Kubernetes' hostPath types. InvalidInput, naming
+    the setting, when it cannot map."""
     try:
         if options.engine == "slurm":
             return _slurm(job, options)
-        return _kubernetes(job, options, suspended, env_pairs or [])
+        return _kubernetes(job, options, suspended, env_pairs or [], host_paths or {})
     except InvalidInput as err:
         raise InvalidInput(f"cannot export {job.name} to {ENGINES[options.engine]}: {err.message}", err.hint) from None
 
@@ -102,8 +111,8 @@ def _slurm(job: Job, options: ExportOptions) -> Exported:
     return Exported(job.name, files, script.notes.lines)
 
 
-def _kubernetes(job: Job, options: ExportOptions, suspended: bool, env_pairs: list[tuple[str, str]]) -> Exported:
-    manifest = CronJobManifest(kubernetes_name(job.name))
+def _kubernetes(job: Job, options: ExportOptions, suspended: bool, env_pairs: list[tuple[str, str]], host_paths: dict[str, int]) -> Exported:
+    manifest = CronJobManifest(kubernetes_name(job.name), host_paths=host_paths)
     notes = manifest.notes
     notes.setting = "name"
     if manifest.name != job.name:

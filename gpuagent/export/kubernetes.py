@@ -11,6 +11,7 @@ pod's command is then `sh -c`, and a give-up ends the Job at once (podFailurePol
 
 import base64
 import re
+import stat
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,11 @@ MAX_CRONJOB_NAME = 52  # the CronJob controller appends 11 characters to name ea
 GPU_RESOURCE = "nvidia.com/gpu"  # the NVIDIA device plugin's extended resource
 GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"  # GPU Feature Discovery: each GPU's total MiB
 SHM_VOLUME = "dshm"
+# A hostPath's type, from what its path is on the exporting host (host/files.py's
+# file_type): the kubelet refuses to start a pod whose path is not of its type, so a
+# single file must not be `Directory`. Anything else (nothing there, a socket) gets ""
+# (no check), which starts the pod whatever the node has: see docs/cluster.md.
+HOST_PATH_TYPES = {stat.S_IFREG: "File", stat.S_IFDIR: "Directory"}
 MISSED_FIRE_SECONDS = 120  # --no-persistent: a fire the controller could not start within this is skipped
 
 
@@ -39,6 +45,9 @@ class CronJobManifest(Builder):
     resources: dict[str, str] = field(default_factory=dict)  # requests = limits
     volumes: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # (volume, its mount)
     env_secret: str | None = None  # the Secret the container's envFrom reads
+    # what each volume's host path is on the exporting host: stat's S_IFMT (S_IFREG,
+    # S_IFDIR...) of it, links followed as the kubelet does; absent: nothing there
+    host_paths: dict[str, int] = field(default_factory=dict)
     security: dict[str, int] = field(default_factory=dict)
     timeout: int | None = None
     holds_gpus = "the pod"
@@ -96,9 +105,16 @@ class CronJobManifest(Builder):
 
     def set_volumes(self, volumes) -> None:
         for number, volume in enumerate(volumes, start=1):
-            self._volume(f"volume-{number}", {"hostPath": {"path": volume.host, "type": "Directory"}}, volume.container, volume.read_only)
+            kind = self.host_paths.get(volume.host)
+            host_path = {"path": volume.host, "type": HOST_PATH_TYPES.get(kind, "")}
+            self._volume(f"volume-{number}", {"hostPath": host_path}, volume.container, volume.read_only)
+            if kind not in HOST_PATH_TYPES:
+                self.notes.approximately(
+                    f"{volume.host} is not a file or directory on this host: its hostPath checks nothing "
+                    "(the node's file or directory is mounted; where there is none, an empty directory is made)"
+                )
         if volumes:
-            self.notes.approximately("hostPath volumes: the directories must be at these paths on every node the pod may run on")
+            self.notes.approximately("hostPath volumes: the files and directories must be at these paths on every node the pod may run on")
 
     def set_env(self, pairs: tuple[tuple[str, str], ...]) -> None:
         if pairs:
@@ -217,7 +233,9 @@ KUBERNETES: dict[str, Mapping[CronJobManifest]] = {
     "priority": Mapping(APPROXIMATE, "the cluster's own order: a `priorityClassName` the cluster defines, set by hand", CronJobManifest.set_priority),
     "preempt": Mapping(APPROXIMATE, "the `preemptionPolicy` of a PriorityClass the cluster defines", CronJobManifest.set_preempt),
     "volumes": Mapping(
-        APPROXIMATE, "`hostPath` volumes (type Directory), `readOnly` mounts: the data must be on every node", CronJobManifest.set_volumes
+        APPROXIMATE,
+        "`hostPath` volumes (type File or Directory, as the path is where it is exported), `readOnly` mounts: the data must be on every node",
+        CronJobManifest.set_volumes,
     ),
     "env": Mapping(EXACT, "the container's `env`", CronJobManifest.set_env),
     "env_file": Mapping(APPROXIMATE, "`envFrom` a Secret JOB-env, made from the file once (`export --with-secret`)", CronJobManifest.set_env_file),

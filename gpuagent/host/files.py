@@ -100,6 +100,15 @@ def read_plain_file(path: Path, limit: int) -> bytes | None:
         os.close(fd)
 
 
+def file_type(path: str) -> int | None:
+    """What is at `path`, as stat's S_IFMT (stat.S_IFREG, S_IFDIR...), links followed; None
+    when nothing is there (or it cannot be looked at)."""
+    try:
+        return stat.S_IFMT(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return None
+
+
 def read_env_file(path: str) -> list[tuple[str, str]]:
     """docker's env-file format: KEY=VALUE lines, '#' comments and blank lines ignored."""
     try:

@@ -53,7 +53,7 @@ JOBS = {
             memory="1g",
             cpus=0.5,
             shm_size="256m",
-            volumes=["{data}:/data:ro"],
+            volumes=["{data}:/data:ro", "{config}:/etc/learner.yaml:ro"],  # a directory and a single file
             workdir="/data",
             user="1000:1000",
             env=["A=1"],
@@ -121,7 +121,8 @@ def kube_cluster(tmp_path_factory):
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> AgentHome:
     root = tmp_path_factory.mktemp("export-kubernetes")
-    places = {"data": root / "data", "scratch": root / "scratch", "env_file": root / "full.env"}
+    places = {"data": root / "data", "scratch": root / "scratch", "env_file": root / "full.env", "config": root / "learner.yaml"}
+    places["config"].write_text("lr: 0.1\n")
     places["data"].mkdir()
     places["scratch"].mkdir()
     places["env_file"].write_text("# the token\nTOKEN=s3cret\nDB_URL=postgres://db/x?a=1\n")
@@ -321,7 +322,8 @@ def test_compatibility_1_20_cronjob_controller_makes_the_job_the_job_file_descri
     mounts = {mount["mountPath"]: mount for mount in container.get("volumeMounts", [])}
     for volume in settings.volumes:
         mount = mounts.pop(volume.container)
-        assert volumes[mount["name"]]["hostPath"] == {"path": volume.host, "type": "Directory"}
+        kind = "File" if Path(volume.host).is_file() else "Directory"  # what it is where it was exported
+        assert volumes[mount["name"]]["hostPath"] == {"path": volume.host, "type": kind}
         assert mount.get("readOnly", False) == volume.read_only
     if settings.shm_size is not None:
         shm = volumes[mounts.pop("/dev/shm")["name"]]["emptyDir"]

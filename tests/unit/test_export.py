@@ -221,7 +221,7 @@ def test_the_cronjob_says_what_the_job_file_says():
     assert container["envFrom"] == [{"secretRef": {"name": "nightly-env"}}]
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
     assert volumes["dshm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "8Gi"}
-    assert volumes["volume-1"]["hostPath"] == {"path": "/srv/data", "type": "Directory"}
+    assert volumes["volume-1"]["hostPath"] == {"path": "/srv/data", "type": ""}  # not here: test_export_host_paths.py
     mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
     assert mounts["/dev/shm"]["name"] == "dshm" and mounts["/data"].get("readOnly") is True and "readOnly" not in mounts["/runs"]
 
