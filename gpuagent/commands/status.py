@@ -2,6 +2,7 @@
 whether something needs a look."""
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ class StatusReport:
     metric: str | None = None  # the metric chosen to show (--metric)
     queue: QueueFacts | None = None  # the runs submitted and not ended
     circles: list[list[str]] = dataclasses.field(default_factory=list)  # circles of --after jobs (written by hand): never started
+    host: str = ""  # this host's name (as notifications and the report say it): a script merges several hosts' answers by it
 
 
 def job_status(paths: Paths, metric: str | None = None) -> StatusReport:
@@ -59,7 +61,7 @@ def job_status(paths: Paths, metric: str | None = None) -> StatusReport:
         chosen = {job.name: _latest(metric_points_of(store, job.name, recent[job.name], metric)) for job in listing.jobs} if metric else {}
     statuses = [dataclasses.replace(assess(job, recent[job.name], now, notified[job.name]), metric=chosen.get(job.name)) for job in listing.jobs]
     afters = {job.name: job.job.after if job.job else None for job in listing.jobs}
-    return StatusReport(statuses, listing.systemd_problem, metric, queue_facts(paths, None), circles(afters))
+    return StatusReport(statuses, listing.systemd_problem, metric, queue_facts(paths, None), circles(afters), os.uname().nodename)
 
 
 def _latest(points: list[MetricPoint]) -> MetricPoint | None:

@@ -2,6 +2,7 @@
 container), and what admission has reserved on it and is not in use yet (a run loading
 its model, a notebook idle). What `gpuagent gpus` shows and `gpuagent top` refreshes."""
 
+import os
 from dataclasses import dataclass
 
 from gpuagent.core.errors import DockerError, NvmlUnavailable
@@ -38,6 +39,7 @@ class GpusReport:
     gpus: list[GpuView]
     nvml_problem: str | None  # no NVIDIA driver, or NVML unusable: no GPUs to show
     docker_problem: str | None  # why containers could not be matched to jobs
+    host: str = ""  # this host's name (as notifications and the report say it): a script merges several hosts' answers by it
 
 
 def read_gpu_report(paths: Paths) -> GpusReport:
@@ -45,7 +47,7 @@ def read_gpu_report(paths: Paths) -> GpusReport:
         with nvml_kept_open():
             snapshots, driver = read_gpus(), driver_version()
     except NvmlUnavailable as err:
-        return GpusReport(None, [], err.message, None)
+        return GpusReport(None, [], err.message, None, os.uname().nodename)
     containers = {process.pid: container_id_of_pid(process.pid) for gpu in snapshots for process in gpu.processes}
     jobs, docker_problem = {}, None
     if any(containers.values()):  # only then is dockerd worth asking (importing docker costs ~150 ms)
@@ -62,4 +64,4 @@ def read_gpu_report(paths: Paths) -> GpusReport:
 
     claims = Reservations(paths.runtime_dir).current()
     views = [GpuView(gpu, tuple(map(owner, gpu.processes)), tuple(claim for claim in claims if claim.gpu_uuid == gpu.uuid)) for gpu in snapshots]
-    return GpusReport(driver, views, None, docker_problem)
+    return GpusReport(driver, views, None, docker_problem, os.uname().nodename)

@@ -136,6 +136,7 @@ def status(report: StatusReport) -> dict:
         )
     queue = report.queue
     return {
+        "host": report.host,
         "jobs": jobs,
         "systemd_error": report.systemd_problem,
         "queue": None if queue is None else {**queue.entries, "oldest_waiting_since": moment(queue.oldest_waiting)},
@@ -249,6 +250,7 @@ def group_history(results: SweepResults) -> dict:
 
 def gpus(report: GpusReport) -> dict:
     return {
+        "host": report.host,
         "driver_version": report.driver_version,
         "nvml_error": report.nvml_problem,
         "docker_error": report.docker_problem,

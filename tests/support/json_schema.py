@@ -104,6 +104,7 @@ LAST_RUN = {
     "duration_seconds": Maybe(float),
 }
 STATUS = {
+    "host": str,
     "jobs": [
         {
             "name": str,
@@ -201,7 +202,7 @@ GPU = {
     "processes": [GPU_PROCESS],
     "reserved": [{"holder": Maybe(str), "run_id": str, "bytes": int}],
 }
-GPUS = {"driver_version": Maybe(str), "nvml_error": Maybe(str), "docker_error": Maybe(str), "gpus": [GPU]}
+GPUS = {"host": str, "driver_version": Maybe(str), "nvml_error": Maybe(str), "docker_error": Maybe(str), "gpus": [GPU]}
 DOCTOR = {
     "ready": bool,
     "findings": [{"check": str, "level": OneOf(("ok", "warning", "error")), "message": str, "fix": Maybe(str)}],

@@ -1,6 +1,8 @@
 """Every --json record fits its schema (the records' schedules are read by systemd-analyze)."""
 
 import json
+import os
+import socket
 
 import pytest
 from typer.testing import CliRunner
@@ -102,3 +104,17 @@ def test_every_record_fits_the_schema(home, document):
     check(output, DOCUMENTS[document])
     records = next(iter(value for value in output.values() if isinstance(value, (list, dict))))
     assert records, "the document has records to check"
+
+
+@pytest.mark.parametrize("document", ["status", "gpus"])
+def test_a_hosts_answers_say_its_name_so_several_can_be_merged(home, document):
+    result = CliRunner().invoke(app, ["--system", *COMMANDS[document], "--json"], env=home.env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["host"] == socket.gethostname() == os.uname().nodename
+
+
+def test_a_host_without_a_driver_still_says_its_name(home, fake_gpus):
+    fake_gpus.state_file.unlink()  # NVML: Driver Not Loaded
+    result = CliRunner().invoke(app, ["--system", "gpus", "--json"], env=home.env)
+    document = json.loads(result.stdout)
+    assert document["nvml_error"] and document["host"] == os.uname().nodename
