@@ -22,6 +22,10 @@ from gpuagent.runs.record import RunRecord, Status
 
 MAX_BYTES = 64 * 1024
 MAX_METRICS = 200
+# The largest value kept, either sign: the change between two runs (history, --json, the
+# report) is then a finite number too (two values near float's 1.8e308 differ by infinity,
+# which JSON cannot hold).
+MAX_VALUE = 1e300
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 NAME_RULE = "letters, digits and _, not starting with a digit, at most 64 characters"
 
@@ -73,8 +77,8 @@ def parse_reported(data: bytes) -> Reported:
     for name, value in document.items():
         if not NAME.fullmatch(name):
             rejected.append(f"{name[:70]!r} (names: {NAME_RULE})")
-        elif not isinstance(value, float) or not math.isfinite(value):
-            rejected.append(f"{name} = {_shown(value)} (values: finite numbers)")
+        elif not isinstance(value, float) or not abs(value) <= MAX_VALUE:  # NaN too
+            rejected.append(f"{name} = {_shown(value)} (values: numbers within ±{MAX_VALUE:.0e})")
         elif len(metrics) >= MAX_METRICS:
             rejected.append(f"{name} (more than {MAX_METRICS} metrics)")
         else:
@@ -96,7 +100,7 @@ def _shown(value: object) -> str:
     if isinstance(value, dict | list):
         return f"a JSON {_kind(value)}"
     if isinstance(value, float):
-        return "NaN" if math.isnan(value) else "a number beyond ±1.8e308 or Infinity"
+        return "NaN" if math.isnan(value) else "Infinity or a number beyond that"  # a 400-digit integer reads as Infinity
     return json.dumps(value[:40] if isinstance(value, str) else value)
 
 

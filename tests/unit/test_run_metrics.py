@@ -45,7 +45,7 @@ def test_bad_entries_are_dropped_and_named_the_good_ones_kept():
     reported = parse_reported(b'{"ok": 1, "bad name": 2, "flag": true, "text": "0.5", "inf": 1e999, "nested": {"a": 1}}')
     assert reported.metrics == {"ok": 1.0}
     assert reported.problem.startswith("metrics file: 5 entries ignored: 'bad name' (names:")
-    assert "flag = true (values: finite numbers)" in reported.problem
+    assert "flag = true (values: numbers within ±1e+300)" in reported.problem
     assert reported.problem.endswith("and 2 more")
 
 
@@ -105,7 +105,7 @@ HOSTILE_BYTES = {
     "scalar": b"1e999",
     "huge": b'{"ok": 1, "pad": "' + b"x" * (MAX_BYTES + 1) + b'"}',
     "duplicate-names": b'{"ok": 1, "ok": 2}',
-    "extreme-finite": b'{"ok": 1.7976931348623157e308, "low": -1.7976931348623157e308, "tiny": 5e-324}',
+    "extreme-finite": b'{"ok": 1.7976931348623157e308, "low": -1.7976931348623157e308, "tiny": 5e-324, "edge": -1e300}',
 }
 
 
@@ -119,7 +119,9 @@ def test_no_file_breaks_the_reader_and_what_it_keeps_can_be_stored_and_shown(dat
     for value in (reported.metrics or {}).values():  # kept as JSON in history, shown to people
         assert json.loads(json.dumps(value, allow_nan=False)) == value
         format_value(value)
-        format_change(value - (-value))
+        change = value - (-value)  # the change from a run that reported its opposite: finite, JSON can hold it
+        assert json.loads(json.dumps(change, allow_nan=False)) == change
+        format_change(change)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +129,8 @@ def test_no_file_breaks_the_reader_and_what_it_keeps_can_be_stored_and_shown(dat
     [
         (HOSTILE_BYTES["deep-array"], "nests too deeply"),
         (HOSTILE_BYTES["deep-value"], "a = a JSON array"),
-        (HOSTILE_BYTES["400-digit-int"], "big = a number beyond"),
+        (HOSTILE_BYTES["400-digit-int"], "big = Infinity or a number beyond that (values: numbers within ±1e+300)"),
+        (HOSTILE_BYTES["extreme-finite"], "ok = Infinity or a number beyond that"),
         (HOSTILE_BYTES["nan-infinity"], "n = NaN"),
     ],
 )
