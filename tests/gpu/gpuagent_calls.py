@@ -10,6 +10,8 @@ it, each answer printed as one JSON object.
   reported JOB RUN          that file read as a run's end reads it
   classify EXIT FILE        how a run whose command exited EXIT and printed FILE's lines
                             ends (runs/outcome.py, fed line by line as runs/attempt.py does)
+
+Each call imports only the modules it uses: a module that breaks fails its own step alone.
 """
 
 import argparse
@@ -18,13 +20,6 @@ import json
 import sys
 import time
 from pathlib import Path
-
-from gpuagent.core.paths import resolve_paths
-from gpuagent.host.nvml import nvml_kept_open, read_gpus
-from gpuagent.host.runfiles import RunFiles
-from gpuagent.runs.admission import Needs, decide
-from gpuagent.runs.outcome import classify, says_cuda_oom
-from gpuagent.runs.runmetrics import METRICS_FILE, OUT_DIR
 
 GiB = 1 << 30
 
@@ -76,7 +71,11 @@ def nvml() -> dict:
 def admission(holder: int | None) -> dict:
     """The decision for a need that fits, one too big for any GPU, one asking for more GPUs
     than there are; with a holder process running, an --exclusive need, refused because of
-    it, and admitted when the holder counts as gpuagent's own container."""
+    it, and admitted when the holder counts as gpuagent's own container (any other process
+    on the GPU counts as gpuagent's in both: the holder alone makes the difference)."""
+    from gpuagent.host.nvml import nvml_kept_open, read_gpus
+    from gpuagent.runs.admission import Needs, decide
+
     began = time.perf_counter()
     gpus = read_gpus()
     read_seconds = time.perf_counter() - began
@@ -92,8 +91,9 @@ def admission(holder: int | None) -> dict:
         "too_many": (Needs(count=len(gpus) + 1), frozenset(), False),
     }
     if holder is not None:
-        cases["exclusive_beside_holder"] = (Needs(count=1, exclusive=True), frozenset(), False)
-        cases["exclusive_holder_is_own"] = (Needs(count=1, exclusive=True), frozenset({holder}), True)
+        others = frozenset(process.pid for gpu in gpus for process in gpu.processes) - {holder}
+        cases["exclusive_beside_holder"] = (Needs(count=1, exclusive=True), others, False)
+        cases["exclusive_holder_is_own"] = (Needs(count=1, exclusive=True), others | {holder}, True)
     decided = {}
     for name, (needs, own, expected) in cases.items():
         began = time.perf_counter()
@@ -110,11 +110,16 @@ def admission(holder: int | None) -> dict:
     return {"gpus": len(gpus), "read_gpus_seconds": read_seconds, "read_gpus_kept_open_seconds": sample_seconds, "cases": decided}
 
 
-def run_files(job: str, run_id: str) -> RunFiles:
+def run_files(job: str, run_id: str):
+    from gpuagent.core.paths import resolve_paths
+    from gpuagent.host.runfiles import RunFiles
+
     return RunFiles(resolve_paths(), job, run_id, None)
 
 
 def metrics_path(job: str, run_id: str) -> dict:
+    from gpuagent.runs.runmetrics import METRICS_FILE, OUT_DIR
+
     out = next(host for host, mount in run_files(job, run_id).volumes.items() if mount["bind"] == OUT_DIR)
     return {"path": str(Path(out) / METRICS_FILE)}
 
@@ -125,6 +130,8 @@ def reported(job: str, run_id: str) -> dict:
 
 
 def classified(exit_code: int, output: Path) -> dict:
+    from gpuagent.runs.outcome import classify, says_cuda_oom
+
     lines = output.read_text(errors="replace").splitlines()
     matching = [line for line in lines if says_cuda_oom(line)]
     status, reason = classify(exit_code, False, False, False, bool(matching))

@@ -29,17 +29,21 @@ torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 80.00 GiB. GPU 0 h
 """
 
 
+def simulated_host(directory: Path) -> FakeGpuHost:
+    """One simulated H100 with 1 GiB held by a process outside gpuagent."""
+    return FakeGpuHost(directory, [FakeGpu(UUID, used=GiB, processes=[(4321, GiB)])])
+
+
 @pytest.fixture
 def gpu_host(tmp_path: Path) -> FakeGpuHost:
-    """One simulated H100 with 1 GiB held by a process outside gpuagent."""
-    return FakeGpuHost(tmp_path, [FakeGpu(UUID, used=GiB, processes=[(4321, GiB)])])
+    return simulated_host(tmp_path)
 
 
-def device_check(gpu_host: FakeGpuHost, *args: str, out: Path | None = None) -> subprocess.CompletedProcess:
+def device_check(gpu_host: FakeGpuHost, *args: str, out: Path | None = None, python: Path | None = None) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         **gpu_host.env(),
-        "PYTHON": sys.executable,
+        "PYTHON": str(python or sys.executable),
         "CUDA_VISIBLE_DEVICES": "",  # a torch here, if any, sees no GPU
     }
     env.pop("OUT", None)
@@ -56,11 +60,18 @@ def test_the_scripts_pass_shellcheck(script: Path) -> None:
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
-def test_a_rehearsal_reports_every_step_into_OUT(gpu_host: FakeGpuHost, tmp_path: Path) -> None:
-    result = device_check(gpu_host, "--rehearse", out=tmp_path / "out")
-
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The report of one rehearsal, written into OUT as on the GPU machine."""
+    directory = tmp_path_factory.mktemp("rehearsal")
+    result = device_check(simulated_host(directory), "--rehearse", out=directory / "out")
     assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads((tmp_path / "out/device-check.json").read_text())
+    return json.loads((directory / "out/device-check.json").read_text())
+
+
+def test_a_rehearsal_reports_every_step_into_OUT(rehearsal: dict) -> None:
+    report = rehearsal
+
     assert report["mode"] == "rehearsal"
     assert list(report["steps"]) == STEPS
     steps = report["steps"]
@@ -71,10 +82,8 @@ def test_a_rehearsal_reports_every_step_into_OUT(gpu_host: FakeGpuHost, tmp_path
         assert "torch is not importable" in steps[name]["reason"] or "sees no CUDA device" in steps[name]["reason"]
 
 
-def test_gpuagent_steps_run_against_the_nvml_the_machine_has(gpu_host: FakeGpuHost, tmp_path: Path) -> None:
-    device_check(gpu_host, "--rehearse", str(tmp_path / "report.json"))
-
-    steps = json.loads((tmp_path / "report.json").read_text())["steps"]
+def test_gpuagent_steps_run_against_the_nvml_the_machine_has(rehearsal: dict) -> None:
+    steps = rehearsal["steps"]
     gpus, admission = steps["gpus"], steps["admission"]
     assert gpus["status"] == "ok", gpus
     assert [gpu["uuid"] for gpu in gpus["details"]["gpus_json"]["gpus"]] == [UUID]
@@ -173,3 +182,44 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_the_gpu_steps_find_the_holder_and_classify_the_oom(gpu_host: FakeGpuHost, tmp_path: Path) -> None:
+    """The GPU steps' own logic, with CUDA played by a stand-in python: it says torch sees a
+    GPU, its holder puts itself on the simulated GPU with 2 GiB, and its out-of-memory
+    scripts print what PyTorch prints. (train.py and evaluate.py need a real torch.)"""
+    holder = tmp_path / "fake_holder.py"
+    holder.write_text(
+        "import json, os, sys\n"
+        "from pathlib import Path\n"
+        "from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB\n"
+        "size = int(sys.argv[1])\n"
+        f"FakeGpuHost(Path(os.environ['FAKE_NVML_STATE']).parent, [FakeGpu({UUID!r}, used=GiB + size, processes=[(4321, GiB), (os.getpid(), size)])])\n"
+        "print(json.dumps({'pid': os.getpid(), 'nspid': str(os.getpid()), 'bytes': size, 'torch_reserved': size}), flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    (tmp_path / "oom.txt").write_text(PYTORCH_OOM)
+    probe = json.dumps({"torch": "2.11.0", "cuda": True, "devices": [{"name": "NVIDIA H100 80GB HBM3", "total_memory": 80 * GiB}]})
+    python = tmp_path / "python"
+    python.write_text(
+        "#!/bin/bash\n"
+        'case "$*" in\n'
+        f"*torch_work.py\\ probe) echo '{probe}' ;;\n"
+        f'*torch_work.py\\ hold\\ *) PYTHONPATH={REPO} exec {sys.executable} {holder} "${{@: -1}}" ;;\n'
+        f"*torch_work.py\\ oom-*) cat {tmp_path / 'oom.txt'} >&2; exit 1 ;;\n"
+        f'*) exec {sys.executable} "$@" ;;\n'
+        "esac\n"
+    )
+    python.chmod(0o755)
+
+    result = device_check(gpu_host, "--rehearse", str(tmp_path / "report.json"), python=python)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = json.loads((tmp_path / "report.json").read_text())["steps"]
+    held, oom = steps["holder"], steps["cuda_oom"]
+    assert held["status"] == "ok", held
+    assert sorted(process["pid"] for process in held["details"]["processes_seen"]) == sorted([4321, held["details"]["holder"]["pid"]])
+    assert "1 GPU(s) refused by --exclusive" in held["details"]["admission"]["cases"]["exclusive_beside_holder"]["reason"]
+    assert oom["status"] == "ok", oom
+    assert [oom["details"][kind]["status"] for kind in ("oom-total", "oom-fill")] == ["cuda-oom", "cuda-oom"]
+    assert steps["train_evaluate"]["status"] == "failed"
