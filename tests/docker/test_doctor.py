@@ -49,7 +49,7 @@ def test_each_problem_with_its_fix(tmp_path, busybox_image):
     status, findings = doctor(home)
 
     assert status == 1
-    template, handler, notebook, *queue_units = findings["template-unit"]
+    template, handler, notebook, *queue_units, boot_pass = findings["template-unit"]
     assert template["level"] == "error" and f"no gpuagent@.service ({home.root}/unit/gpuagent@.service or " in template["message"]
     assert template["message"].endswith(": no job can start") and template["fix"] == "gpuagent sync"
     assert handler["level"] == "warning", "without the failure handler runs still run: only a killed agent's run goes unnotified"
@@ -57,6 +57,7 @@ def test_each_problem_with_its_fix(tmp_path, busybox_image):
     assert "nobody is notified" in handler["message"] and handler["fix"] == "gpuagent sync"
     assert notebook["level"] == "warning" and "`gpuagent notebook start` cannot start a notebook" in notebook["message"], "jobs run without it"
     assert [unit["level"] for unit in queue_units] == ["warning"] * 3, "jobs run without the queue's units"
+    assert boot_pass["level"] == "warning" and "gpuagent-boot.service" in boot_pass["message"], "jobs run without it"
     assert "no submitted run can start" in queue_units[0]["message"]
     assert levels(findings["docker"]) == ["ok"]
     [driver] = findings["nvidia-driver"]
