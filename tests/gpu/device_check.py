@@ -393,20 +393,23 @@ class DeviceCheck:
 
     def step_holder(self, step: Step) -> None:
         self.need_cuda()
-        holder = subprocess.Popen(
-            [self.python, str(HERE / "torch_work.py"), "hold", str(HOLD_BYTES)],
-            env=self.torch_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        errors = self.scratch / "holder.stderr"  # a file, not a pipe nobody reads until the end
+        with errors.open("w") as stderr:
+            holder = subprocess.Popen(
+                [self.python, str(HERE / "torch_work.py"), "hold", str(HOLD_BYTES)],
+                env=self.torch_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                start_new_session=True,
+            )
         try:
             held = read_line(holder, min(60, step.left()))
             if held is None:
-                holder.kill()
-                raise Failed(f"the holder did not report its allocation: {holder.stderr.read()[-1500:] if holder.stderr else ''}")
+                kill_group(holder)
+                holder.wait()
+                raise Failed(f"the holder did not report its allocation: {errors.read_text()[-1500:]}")
             held = json.loads(held)
             step.details["holder"] = held
             seen = None
