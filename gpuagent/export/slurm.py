@@ -347,10 +347,20 @@ def _escaped(char: str) -> str:
 
 def _directive(prefix: str, option: str, value: str) -> str:
     """One `#SBATCH` (or `#SCRON`) line: refused when the value holds a control character,
-    which would end the line and start another of the script's or crontab's own."""
+    which would end the line and start another of the script's or crontab's own, or what
+    Slurm reads on such a line as other than itself (a space ends the value, `#` starts a
+    comment, quotes and `\\` are taken away): the value would not be what the job says."""
     if not value.isprintable():
         raise InvalidInput(f"{option}: {value!r} holds a control character: it cannot go on an {prefix} line", "give it without newlines or tabs")
+    if any(char.isspace() or char in _DIRECTIVE_SPECIAL for char in value):
+        raise InvalidInput(
+            f"{option}: {value!r} holds a space or one of {_DIRECTIVE_SPECIAL}, which Slurm does not read as itself on an {prefix} line",
+            "give a path without them",
+        )
     return f"{prefix} {option}={value}"
+
+
+_DIRECTIVE_SPECIAL = "#\"'\\"
 
 
 def pyxis_image(image: str) -> str:
