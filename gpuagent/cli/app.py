@@ -9,10 +9,11 @@ commands need at its top) is imported only when that command runs or shows its o
 Heavy modules (docker, pynvml, Rich) stay behind the adapters that use them.
 """
 
+import contextlib
 import functools
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ import click
 import typer
 
 from gpuagent import __version__
-from gpuagent.core.errors import GpuAgentError
+from gpuagent.core.errors import GpuAgentError, InvalidInput
 from gpuagent.core.paths import Paths, resolve_paths
 from gpuagent.views.screen import Screen
 
@@ -120,9 +121,14 @@ class _Commands(typer.core.TyperGroup):
         with formatter.section("Commands"):
             formatter.write_dl([(name, click.Command(name, help=summary).get_short_help_str(limit)) for name, summary in listed.items()])
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        with _usage_errors_in_one_line(ctx):
+            return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _usage_errors_in_one_line(ctx):
+                return super().invoke(ctx)
         except GpuAgentError as error:
             if settings.debug:
                 raise
@@ -130,6 +136,27 @@ class _Commands(typer.core.TyperGroup):
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
+
+
+# The Click that Typer parses with: Typer 0.28 carries a copy of its own, whose errors are
+# not the installed click's.
+_CLICK_ERRORS = sys.modules[typer.BadParameter.__module__]
+
+
+@contextlib.contextmanager
+def _usage_errors_in_one_line(ctx: click.Context) -> Iterator[None]:
+    """Click's own usage errors (a value of the wrong type, an unknown option or command)
+    shown as gpuagent's: one `error:` line and a hint, exit 2, instead of Click's three."""
+    try:
+        yield
+    except _CLICK_ERRORS.NoArgsIsHelpError:
+        raise  # `gpuagent` alone, or a group alone: its help, as Click shows it
+    except _CLICK_ERRORS.UsageError as error:
+        # Click leaves some errors without their context: the command being parsed then is
+        # the one the group has just picked.
+        where = error.ctx.command_path if error.ctx else " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))
+        show_error(InvalidInput(error.format_message(), f"{where} --help"))
+        raise typer.Exit(InvalidInput.exit_code) from None
 
 
 app = typer.Typer(

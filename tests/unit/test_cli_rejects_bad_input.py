@@ -245,3 +245,27 @@ def test_a_notification_url_whose_address_can_never_work_is_refused_without_show
     result = CliRunner().invoke(app, ["--system", *URL_CASES[case]])
     url = next(arg for arg in URL_CASES[case] if "://" in arg)
     assert url not in result.output
+
+
+# --- what Click itself refuses --------------------------------------------------------
+# A value of the wrong type, an unknown option or command, an option without its value:
+# Click's own three lines (Usage, Try, Error) become gpuagent's one, with the help to read.
+CLICK_CASES = {
+    "count not a number": (["history", "-n", "abc"], "gpuagent history --help"),
+    "gpus not a number": (add("job", *GOOD, "--gpus", "abc", "--", "true"), "gpuagent add --help"),
+    "option without its value": (["history", "--since"], "gpuagent history --help"),
+    "unknown option of a command": (["status", "--colour"], "gpuagent status --help"),
+    "unknown option of a subcommand": (["export", "slurm", "--bogus"], "gpuagent export slurm --help"),
+    "unknown command": (["histroy"], "gpuagent --help"),
+    "unknown global option": (["--bogus", "status"], "gpuagent --help"),
+}
+
+
+@pytest.mark.parametrize("case", CLICK_CASES)
+def test_what_click_refuses_is_one_error_line_with_the_help_to_read(case, scratch):
+    args, help_command = CLICK_CASES[case]
+    check_args_rejected(args, scratch, case)
+    stderr = CliRunner().invoke(app, ["--system", *args], prog_name="gpuagent").stderr
+    assert stderr.startswith("error: "), stderr
+    assert f"hint: {help_command}" in stderr
+    assert "Usage:" not in stderr and "Try '" not in stderr
