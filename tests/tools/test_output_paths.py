@@ -85,9 +85,14 @@ def test_a_regular_file_is_replaced_and_a_new_path_made(with_history, tmp_path, 
         assert stat.S_ISREG(os.lstat(target).st_mode) and target.read_text() != "old\n"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="replacing /dev/null needs root: the point is that root does not")
+@pytest.mark.skipif(os.geteuid() != 0, reason="a device node is made, and /dev/null replaced, only by root: the point is that root does not")
 @pytest.mark.parametrize("command", COMMANDS.values(), ids=COMMANDS.keys())
-def test_dev_null_stays_a_character_device(with_history, command):
+def test_dev_null_stays_a_character_device(with_history, tmp_path, command):
+    # a null device of the test's own first: where the rule is broken, it is the one replaced
+    own = tmp_path / "null"
+    os.mknod(own, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    refused(with_history.run(*command, str(own)), own)
+    assert stat.S_ISCHR(os.lstat(own).st_mode)
     before = os.stat("/dev/null")
     refused(with_history.run(*command, "/dev/null"), Path("/dev/null"))
     after = os.stat("/dev/null")
