@@ -95,6 +95,12 @@ class SlurmScript(Builder):
             self.notes.approximately("Pyxis containers share the node's /dev/shm: its size is not set")
 
     def set_volumes(self, volumes) -> None:
+        if self.runtime == "pyxis" and any("," in volume.spec() for volume in volumes):
+            # --container-mounts is one list, split at commas: the path would become two mounts
+            self.notes.refuse(
+                f"Pyxis cannot mount a path with a comma ({next(volume.spec() for volume in volumes if ',' in volume.spec())})",
+                "rename the path, or export with --runtime docker",
+            )
         if volumes:
             self._container_option(
                 pyxis=[f"--container-mounts={_shell_word(','.join(volume.spec() for volume in volumes))}"],

@@ -30,6 +30,7 @@ HOSTILE = [
     "# comment",
     "\\n",
     "--- a: 1",
+    "a,b",
 ]
 
 # each field, by how a value goes into the job's options
@@ -49,12 +50,12 @@ ENGINES = {
 
 
 def made(field: str, value: str, options: ExportOptions):
-    """The files of a job with `value` in `field`; None when the job's reader refuses it."""
+    """The files of a job with `value` in `field`; None when it is refused."""
     try:
-        the_job = job(**FIELDS[field](value))
-    except InvalidInput:
+        return export(job(**FIELDS[field](value)), options).files
+    except InvalidInput as err:  # refused, with one line: by the job's reader, or by the engine
+        assert "\n" not in err.message
         return None
-    return export(the_job, options).files
 
 
 def shape(text: str) -> list[str]:
@@ -87,7 +88,7 @@ def test_a_value_stays_in_its_place(field, value, options):
     plain = made(field, PLAIN, options)
     hostile = made(field, value, options)
     if hostile is None:
-        return  # the job's reader refused it at the input, with one line
+        return  # refused at the input, or by an engine that cannot hold it, with one line
     assert hostile.keys() == plain.keys()
     for kind in hostile.keys() - {MANIFEST}:
         assert shape(hostile[kind]) == shape(plain[kind]), (kind, hostile[kind])
@@ -116,3 +117,10 @@ def test_a_scrontab_path_stays_in_its_place_or_is_refused(value):
 def test_a_command_of_several_lines_is_one_line_of_the_script():
     script = export(job(command=("sh", "-c", "echo one\necho two")), ExportOptions("slurm")).files[SCRIPT]
     assert "sh -c $'echo one\\x0aecho two'" in script
+
+
+def test_pyxis_refuses_a_path_with_a_comma_which_docker_mounts():
+    comma = job(volumes=["/srv/a,b:/data"])
+    with pytest.raises(InvalidInput, match="Pyxis cannot mount a path with a comma"):
+        export(comma, ExportOptions("slurm", runtime="pyxis"))
+    assert "-v /srv/a,b:/data" in export(comma, ExportOptions("slurm", runtime="docker")).files[SCRIPT]
