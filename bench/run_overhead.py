@@ -14,6 +14,7 @@ alone, and a full snapshot plus decision. Not a test: it prints numbers, asserts
 """
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -64,11 +65,14 @@ def run_overhead(directory: Path, image: str, runs: int, baseline: Path | None) 
         home.write_job("bench", image, ["true"])
         commands[label] = (home.command("run", "bench"), home.env)
     times: dict[str, list[float]] = {label: [] for label in commands}
+    cpu: dict[str, list[float]] = {label: [] for label in commands}
     for round_ in range(runs + 1):
         for label, (command, env) in commands.items():
+            before = _children_cpu()
             [took] = timed(lambda: subprocess.run(command, env=env, check=True, capture_output=True), 1)  # noqa: B023 - called at once
             if round_:
                 times[label].append(took)
+                cpu[label].append(_children_cpu() - before)
     docker = times.pop("docker run --rm IMAGE true")
     print(f"docker run --rm IMAGE true:{'':22s} median {statistics.median(docker) * 1e3:7.1f} ms")
     for label, samples in times.items():
@@ -76,8 +80,16 @@ def run_overhead(directory: Path, image: str, runs: int, baseline: Path | None) 
         ratios = [ours / theirs for ours, theirs in zip(samples, docker, strict=True)]
         print(
             f"{label}: median {statistics.median(samples) * 1e3:7.1f} ms, "
-            f"{statistics.median(added) * 1e3:+6.1f} ms over docker's (median of {runs} rounds), ratio {statistics.median(ratios):.2f}"
+            f"{statistics.median(added) * 1e3:+6.1f} ms over docker's (median of {runs} rounds), ratio {statistics.median(ratios):.2f}; "
+            f"its own CPU time (user + system, its children's too) median {statistics.median(cpu[label]) * 1e3:6.1f} ms"
         )
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the processes this one waited for: on a loaded machine a steadier
+    measure of what gpuagent itself does than the wall clock (dockerd's work is not in it)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
