@@ -16,7 +16,9 @@ def compare_runs(homes: dict[str, AgentHome], runs: int) -> None:
     for round_ in range(runs + 1):
         for label, home in homes.items():
             started = time.perf_counter()
-            subprocess.run(home.command("run", "bench"), env=home.env, check=True, capture_output=True)
+            # in the home: `python -m` puts its working directory first on sys.path, so a
+            # run started in a checkout would import that checkout, not the home's PYTHONPATH
+            subprocess.run(home.command("run", "bench"), env=home.env, cwd=home.root, check=True, capture_output=True)
             if round_:
                 times[label].append(time.perf_counter() - started)
     base = statistics.median(next(iter(times.values())))

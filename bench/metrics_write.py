@@ -71,7 +71,7 @@ def main() -> None:
         programs: dict[str, list[str]] = {}
         for round_ in range(args.rounds + 1):
             for label, home in homes.items():
-                result = subprocess.run([sys.executable, "-c", _WRITES], env=home.env, check=True, capture_output=True, text=True)
+                result = subprocess.run([sys.executable, "-c", _WRITES], env=home.env, cwd=home.root, check=True, capture_output=True, text=True)
                 answer = json.loads(result.stdout.splitlines()[-1])
                 if round_:  # the first round warms .pyc files and the page cache
                     first[label].append(answer["took"][0])

@@ -58,18 +58,20 @@ def admission(directory: Path) -> None:
 def run_overhead(directory: Path, image: str, runs: int, baseline: Path | None) -> None:
     """`runs` rounds of docker run and gpuagent run (and the baseline checkout's), each
     round in the same order, after one round that warms image layers and .pyc files."""
-    commands = {"docker run --rm IMAGE true": (["docker", "run", "--rm", image, "true"], None)}
+    commands = {"docker run --rm IMAGE true": (["docker", "run", "--rm", image, "true"], None, None)}
     checkouts = {"gpuagent run (this checkout)": None, **({f"gpuagent run ({baseline})": baseline} if baseline else {})}
     for number, (label, checkout) in enumerate(checkouts.items()):
         home = AgentHome(directory / f"agent{number}", {"PYTHONPATH": str(checkout)} if checkout else None)
         home.write_job("bench", image, ["true"])
-        commands[label] = (home.command("run", "bench"), home.env)
+        # run in the home: `python -m` puts its working directory first on sys.path, ahead
+        # of the checkout PYTHONPATH names
+        commands[label] = (home.command("run", "bench"), home.env, home.root)
     times: dict[str, list[float]] = {label: [] for label in commands}
     cpu: dict[str, list[float]] = {label: [] for label in commands}
     for round_ in range(runs + 1):
-        for label, (command, env) in commands.items():
+        for label, (command, env, cwd) in commands.items():
             before = _children_cpu()
-            [took] = timed(lambda: subprocess.run(command, env=env, check=True, capture_output=True), 1)  # noqa: B023 - called at once
+            [took] = timed(lambda: subprocess.run(command, env=env, cwd=cwd, check=True, capture_output=True), 1)  # noqa: B023 - called at once
             if round_:
                 times[label].append(took)
                 cpu[label].append(_children_cpu() - before)
