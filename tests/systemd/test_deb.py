@@ -1,15 +1,16 @@
 """The .deb from packaging/build-deb.sh on a fresh host with a real systemd: it installs
-with dpkg, runs a job, upgrades under it, and is removed and purged cleanly. The tests
-of this module run in order, on one box."""
+with dpkg, runs a job, upgrades under it, is removed, reinstalled (a job paused before
+stays paused) and purged cleanly. The tests of this module run in order, on one box."""
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.support.boxed import booted, finished_runs, gpuagent, runs
-from tests.support.cache import REPO
+from tests.support.cache import CACHE, REPO, build_cached, digest
 from tests.support.installed import UPGRADE_VERSION, VERSION, mode_and_owner, unit_state
 from tests.support.systemd_box import SystemdBox
 from tests.support.wheels import build_gpuagent_wheel, ensure_wheelhouse
@@ -31,12 +32,25 @@ def build_deb(out: Path, *source: Path) -> str:
     return Path(re.search(r"^build-deb\.sh: built (\S+)$", result.stdout, re.M).group(1)).name
 
 
+def tzdata_deb() -> Path:
+    """Debian's tzdata package, which the .deb depends on and the box's root lacks (dpkg
+    -i resolves no dependency): downloaded once, by apt on this bookworm host."""
+
+    def download(directory: Path) -> None:
+        directory.mkdir()
+        subprocess.run(["apt-get", "download", "tzdata"], cwd=directory, capture_output=True, check=True, timeout=300)
+
+    [deb] = build_cached(CACHE, "tzdata-deb", digest("apt-get download tzdata"), download).glob("tzdata_*.deb")
+    return deb
+
+
 @pytest.fixture(scope="module")
 def debs(tmp_path_factory) -> tuple[Path, str, str]:
-    """The directory of the two packages: this checkout's, and its upgrade."""
+    """The directory of the two packages: this checkout's, and its upgrade (and tzdata's)."""
     out = tmp_path_factory.mktemp("debs")
     first = build_deb(out)
     second = build_deb(out, build_gpuagent_wheel(out / "wheels", version=UPGRADE_VERSION))
+    shutil.copy(tzdata_deb(), out / "tzdata.deb")
     return out, first, second
 
 
@@ -64,6 +78,13 @@ def test_the_package_is_built_for_this_release(debs):
 
 
 def test_it_installs_and_runs_a_job(box, debs, busybox_image):
+    refused = dpkg(box, "-i", f"{DEBS_IN_BOX}/{debs[1]}")
+    assert refused.returncode != 0 and "depends on tzdata" in refused.stderr, refused.stdout + refused.stderr
+    # tzdata's postinst points /etc/localtime at the zone it asks debconf for, where nspawn
+    # has bound the host's file
+    box.exec(["sh", "-c", "umount /etc/localtime 2>/dev/null; true"])
+    tzdata = box.exec(["dpkg", "-i", f"{DEBS_IN_BOX}/tzdata.deb"], check=False, env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=120)
+    assert tzdata.returncode == 0, tzdata.stdout + tzdata.stderr
     result = dpkg(box, "-i", f"{DEBS_IN_BOX}/{debs[1]}")
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -103,7 +124,8 @@ def test_an_upgrade_keeps_the_timer_and_history(box, debs):
     assert latest.status == first.status == "succeeded"
 
 
-def test_remove_stops_the_timers_and_keeps_jobs_and_history(box):
+def test_remove_stops_the_timers_and_keeps_jobs_and_history(box, busybox_image):
+    gpuagent(box, "add", "paused", "--at", "04:00", "--disabled", "--image", busybox_image, "--", "true")
     result = dpkg(box, "-r", "gpuagent")
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -124,6 +146,7 @@ def test_a_reinstall_brings_the_timers_back_from_the_job_files(box, debs):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "wrote /etc/systemd/system/gpuagent@nightly.timer (a new job: timer enabled)" in result.stdout
     assert unit_state(box, "gpuagent@nightly.timer") == ("loaded", "enabled", "active")
+    assert unit_state(box, "gpuagent@paused.timer") == ("loaded", "disabled", "inactive"), "its job file says enabled = false"
 
 
 def test_purge_removes_everything(box):
