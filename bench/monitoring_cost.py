@@ -2,8 +2,8 @@
 nothing to tell, with metrics files to write, and with metrics plus a notification to a
 local json:// receiver (the job is told to notify on success), interleaved, as medians and
 the difference to the baseline; and, without docker's noise, what a run's end spends
-writing metrics, timed inside a fresh process that has loaded what a run has (so
-prometheus_client's import is counted, as a run pays it).
+writing metrics, timed inside a fresh process that has loaded what a run has
+(bench/metrics_write.py compares the write with another checkout's).
 
     python bench/monitoring_cost.py [--runs 11] [--image gpuagent-test/busybox:latest]
 
@@ -55,7 +55,6 @@ import sys, time
 import gpuagent.runs.runner  # what a run has loaded by its end
 from gpuagent.core.paths import resolve_paths
 started = time.perf_counter()
-import prometheus_client
 from gpuagent.observe.metrics import refresh
 refresh(resolve_paths(user_mode=False), print, jobs=["bench"])
 print(time.perf_counter() - started)
@@ -65,11 +64,9 @@ print(time.perf_counter() - started)
 def refresh_cost(home: AgentHome, runs: int) -> None:
     samples = []
     for _ in range(runs + 1):
-        result = subprocess.run([sys.executable, "-c", _REFRESH], env=home.env, check=True, capture_output=True, text=True)
+        result = subprocess.run([sys.executable, "-c", _REFRESH], env=home.env, cwd=home.root, check=True, capture_output=True, text=True)
         samples.append(float(result.stdout.split()[-1]))
-    print(
-        f"metrics at a run's end, in a fresh process:    median {statistics.median(samples[1:]) * 1e3:7.1f} ms (prometheus_client, history, timer, files)"
-    )
+    print(f"metrics at a run's end, in a fresh process:    median {statistics.median(samples[1:]) * 1e3:7.1f} ms (history, timer, files)")
 
 
 def main() -> None:
