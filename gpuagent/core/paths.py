@@ -69,6 +69,11 @@ class Paths:
     # never a path outside the directory or an OSError.
 
     def notify_file(self, name: str) -> Path:
+        """A job's, or another run's by its `KIND/NAME` (a submitted run's `queue/NAME`):
+        each part read as a name, so the file is always inside notify_dir."""
+        kind, separator, own = name.partition("/")
+        if separator:
+            return self.notify_dir / parse_name(kind, "run kind") / f"{parse_name(own)}.toml"
         return self.notify_dir / f"{parse_name(name)}.toml"
 
     @property

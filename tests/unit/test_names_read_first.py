@@ -56,3 +56,18 @@ def test_the_name_in_an_exported_files_header_is_read_too(name, scratch, tmp_pat
     check_args_rejected(["export", "check", str(exported)], scratch, f"check {name!r}")
     said = CliRunner().invoke(app, ["--system", "export", "check", str(exported)]).stderr
     assert "invalid job name" in said, said
+
+
+def test_a_submitted_runs_notify_file_is_under_its_kind_and_nothing_else_passes(tmp_path, monkeypatch):
+    """`submit --notify` keeps the run's URLs in notify/queue/NAME.toml: a `KIND/NAME`
+    makes that path, and each of its parts is read as a name."""
+    from gpuagent.core.errors import InvalidInput
+    from gpuagent.core.paths import resolve_paths
+
+    monkeypatch.setenv("GPUAGENT_CONFIG_DIR", str(tmp_path))
+    paths = resolve_paths(user_mode=False)
+    assert paths.notify_file("queue/sweep-1") == paths.notify_dir / "queue" / "sweep-1.toml"
+    assert paths.notify_file("nightly") == paths.notify_dir / "nightly.toml"
+    for bad in ("queue/../x", "../queue/x", "queue/a/b", "/x", "queue/", "queue/" + "a" * 300):
+        with pytest.raises(InvalidInput):
+            paths.notify_file(bad)
