@@ -93,6 +93,7 @@ class JobFacts:
     period_seconds: float | None
     missed_fire: bool
     last_notification_delivered: bool | None
+    next_fire: float | None = None  # epoch seconds; None: not scheduled
 
 
 def refresh(paths: Paths, log: Log, jobs: Sequence[str] | None = None) -> None:
@@ -160,8 +161,29 @@ def job_facts(paths: Paths, summary: JobSummary, store: HistoryStore | None, now
         consecutive_failures=store.count_since(name, FAILURES, after) if store else 0,
         period_seconds=_period(paths, summary.job.schedule) if summary.job else None,
         missed_fire=missed_last_fire(fired.timestamp() if fired else None, last, now),
+        next_fire=_next_fire(paths, summary, now),
         last_notification_delivered=None if notification is None else bool(notification.delivered),
     )
+
+
+def _next_fire(paths: Paths, summary: JobSummary, now: float) -> float | None:
+    """When the job's timer fires next. systemd arms a timer again only once the run it
+    started has ended, so the write at a timer run's end, made by that run, reads no next
+    elapse: the schedule says it then (without the timer's random delay), else the
+    metric would be missing after every scheduled run, and the overdue alert blind."""
+    timer, job = summary.timer, summary.job
+    if timer is None:
+        return None
+    if timer.next_elapse is not None:
+        return timer.next_elapse.timestamp()
+    if not timer.enabled or job is None:
+        return None
+    if job.schedule.interval_seconds is not None:  # --every: counted from the last start
+        return timer.last_trigger.timestamp() + job.schedule.interval_seconds if timer.last_trigger else None
+    from gpuagent.host.calendar import remembered_next_elapses
+
+    ahead = [fire.timestamp() for fire in remembered_next_elapses(job.schedule, PERIOD_SAMPLE_FIRES, paths.elapse_cache) if fire.timestamp() > now]
+    return ahead[0] if ahead else None
 
 
 def _period(paths: Paths, schedule: Schedule) -> float | None:
@@ -218,7 +240,7 @@ def _job_samples(facts: JobFacts) -> list[Sample]:
         add("gpuagent_job", 1, image=job.image, schedule=job.when)
     if timer is not None:
         add("gpuagent_job_enabled", int(timer.enabled))
-        add("gpuagent_job_next_fire_timestamp_seconds", timer.next_elapse.timestamp() if timer.next_elapse else None)
+        add("gpuagent_job_next_fire_timestamp_seconds", facts.next_fire)
         add("gpuagent_job_missed_fire", int(facts.missed_fire))
     add("gpuagent_job_period_seconds", facts.period_seconds)
     if last is not None:

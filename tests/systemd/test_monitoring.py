@@ -60,3 +60,16 @@ def test_a_removed_jobs_metrics_go_from_prometheus(systemd_box, watched, busybox
     gpuagent(box, "remove", "brief")
     assert not (box.root / TEXTFILES / "gpuagent-job-brief.prom").exists()
     watched.wait_for_query('absent(gpuagent_job_info{job_name="brief"})')
+
+
+def test_a_run_its_timer_started_leaves_the_next_fire_in_its_metrics(systemd_box, watched, busybox_image):
+    # systemd arms the timer again only once the run has ended, after the run's own last
+    # metrics write: the next fire must come from the schedule then, or the metric (and
+    # the overdue alert on it) is gone after every scheduled run
+    box = systemd_box
+    gpuagent(box, "add", "often", "--on", "*:*:00/15", "--image", busybox_image, "--", "true")
+    [run] = finished_runs(box, "often", timeout=60)
+    text = (box.root / TEXTFILES / "gpuagent-job-often.prom").read_text()
+    [line] = [line for line in text.splitlines() if line.startswith("gpuagent_job_next_fire_timestamp_seconds")]
+    assert run.ended_at < float(line.split()[-1]) <= run.ended_at + 20  # the next 15 s slot after the write
+    gpuagent(box, "remove", "often")

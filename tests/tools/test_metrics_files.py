@@ -1,5 +1,6 @@
 """Prometheus metrics written for jobs whose schedules systemd-analyze reads, and `gpuagent metrics`."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -164,3 +165,31 @@ def test_the_hosts_file_is_rewritten_only_when_it_changes_and_a_jobs_always(home
     host.write_text("garbage")
     refresh(paths_of(home), print, jobs=["third"])
     assert value(samples(host.read_text()), "gpuagent_jobs") == 3
+
+
+def test_a_run_started_by_its_timer_still_says_when_the_timer_fires_next(home):
+    """systemd arms a timer again only once the run it started has ended: the write at
+    that run's end reads no next elapse, and the schedule must say it."""
+    from datetime import UTC, datetime, timedelta
+
+    from gpuagent.host.calendar import next_elapses
+    from gpuagent.host.systemd import TimerState
+    from gpuagent.jobs.inventory import job_summaries
+    from gpuagent.observe.metrics import job_facts
+
+    paths = paths_of(home)
+    home.write_job("often", "gpuagent-test/busybox:latest", ["true"], schedule={"every": "6h"})
+    summaries = {summary.name: summary for summary in job_summaries(paths).jobs}
+    fired = datetime.now(UTC) - timedelta(seconds=5)
+    running = TimerState(loaded=True, enabled=True, next_elapse=None, last_trigger=fired)
+
+    def next_fire(name: str, timer: TimerState) -> float | None:
+        return job_facts(paths, dataclasses.replace(summaries[name], timer=timer), None, NOW).next_fire
+
+    [due] = next_elapses(summaries["nightly"].job.schedule, 1)
+    assert next_fire("nightly", running) == due.timestamp()
+    assert next_fire("often", running) == fired.timestamp() + 6 * HOUR
+    assert next_fire("nightly", dataclasses.replace(running, enabled=False)) is None
+    armed = dataclasses.replace(running, next_elapse=due + timedelta(minutes=3))  # the timer's random delay
+    assert next_fire("nightly", armed) == (due + timedelta(minutes=3)).timestamp()
+    assert next_fire("nightly", None) is None
