@@ -10,7 +10,6 @@ file is deleted, since node_exporter never expires one.
 The job is the label `job_name`: Prometheus renames a target's own `job` label.
 """
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -115,7 +114,7 @@ def exposition(paths: Paths) -> str:
     with existing_history(paths) as store:
         facts = [job_facts(paths, summary, store, time.time()) for summary in listing.jobs]
         queue = queue_facts(paths, store)
-    return _render(_host_samples(len(listing.jobs), queue), *(_job_samples(fact) for fact in facts))
+    return _render(_families(_host_samples(len(listing.jobs), queue), *(_job_samples(fact) for fact in facts)))
 
 
 def _write(paths: Paths, directory: Path, only: Sequence[str] | None) -> None:
@@ -124,11 +123,11 @@ def _write(paths: Paths, directory: Path, only: Sequence[str] | None) -> None:
     now = time.time()
     with existing_history(paths) as store:
         for summary in job_summaries(paths, only).jobs:
-            text = _render(_job_samples(job_facts(paths, summary, store, now)))
+            text = _render(_families(_job_samples(job_facts(paths, summary, store, now))))
             write_atomic(directory / f"{JOB_FILE_PREFIX}{summary.name}.prom", text)
         queue = queue_facts(paths, store)
     existing = job_names(paths.jobs_dir)
-    _write_if_changed(directory / HOST_FILE, _render(_host_samples(len(existing), queue)))
+    _write_if_changed(directory / HOST_FILE, _render(_families(_host_samples(len(existing), queue))))
     for stale in directory.glob(f"{JOB_FILE_PREFIX}*.prom"):
         if stale.name.removeprefix(JOB_FILE_PREFIX).removesuffix(".prom") not in existing:
             stale.unlink(missing_ok=True)
@@ -263,45 +262,39 @@ def _job_samples(facts: JobFacts) -> list[Sample]:
     return samples
 
 
-def _render(*groups: list[Sample]) -> str:
-    """The samples of `groups` in Prometheus' text format, as prometheus_client's
-    generate_latest writes it (tests/unit/test_metrics.py holds the two to the same
-    bytes), without its import: about 65 ms of every run. Families in
-    FAMILIES' order, samples in their order, a family with no samples left out."""
+def _families(*groups: list[Sample]) -> list:
+    """Metric families in FAMILIES' order, each holding its samples of `groups`; a family
+    with no samples is left out."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+
     by_name: dict[str, list[Sample]] = {}
     for group in groups:
         for sample in group:
             by_name.setdefault(sample[0], []).append(sample)
-    lines: list[str] = []
+    families = []
     for name, metric in FAMILIES.items():
         if name not in by_name:
             continue
-        exposed = name + _SUFFIX.get(metric.kind, "")
-        help_text = metric.help.replace("\\", r"\\").replace("\n", r"\n")
-        lines += [f"# HELP {exposed} {help_text}", f"# TYPE {exposed} {'gauge' if metric.kind == 'info' else metric.kind}"]
-        for _, labels, value in by_name[name]:
-            pairs = ",".join(f'{key}="{_escape_label(labels[key])}"' for key in sorted(labels))
-            lines.append(f"{exposed}{{{pairs}}} {_number(value)}" if pairs else f"{exposed} {_number(value)}")
-    return "".join(line + "\n" for line in lines)
+        if metric.kind == "info":
+            family = InfoMetricFamily(name, metric.help, labels=metric.labels[:1])
+            for _, labels, _ in by_name[name]:
+                key = metric.labels[0]
+                family.add_metric([labels[key]] if key in labels else [], {k: v for k, v in labels.items() if k != key})
+        else:
+            family = (CounterMetricFamily if metric.kind == "counter" else GaugeMetricFamily)(name, metric.help, labels=metric.labels)
+            for _, labels, value in by_name[name]:
+                family.add_metric([labels[key] for key in metric.labels], value)
+        families.append(family)
+    return families
 
 
-_SUFFIX = {"counter": "_total", "info": "_info"}
+def _render(families: list) -> str:
+    from prometheus_client import CollectorRegistry, generate_latest
 
+    class _Snapshot:
+        def collect(self):
+            return families
 
-def _escape_label(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-
-
-def _number(value: float) -> str:
-    """A value as Go (and prometheus_client) writes it: 1.0, 1.7e+09, +Inf, NaN."""
-    number = float(value)
-    if math.isinf(number):
-        return "+Inf" if number > 0 else "-Inf"
-    if math.isnan(number):
-        return "NaN"
-    text = repr(number)
-    dot = text.find(".")
-    if number > 0 and dot > 6:  # Go switches to an exponent sooner than Python
-        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
-        return f"{mantissa}e+{dot - 1:02d}"
-    return text
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot())
+    return generate_latest(registry).decode()

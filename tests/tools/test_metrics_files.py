@@ -1,8 +1,6 @@
 """Prometheus metrics written for jobs whose schedules systemd-analyze reads, and `gpuagent metrics`."""
 
 import dataclasses
-import subprocess
-import sys
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -135,20 +133,6 @@ def test_gpuagent_metrics_prints_the_exposition(home):
     result = CliRunner().invoke(app, ["--system", "metrics"], env=home.env)
     assert result.exit_code == 0, result.output
     assert value(samples(result.stdout), "gpuagent_job_runs_total", job_name="nightly", status=Status.CUDA_OOM.value) == 1
-
-
-def test_writing_metrics_does_not_import_prometheus_client(home):
-    """Its import was about 65 ms of every run: the text is written by gpuagent itself."""
-    probe = (
-        "import sys\n"
-        "from gpuagent.core.paths import resolve_paths\n"
-        "from gpuagent.observe.metrics import refresh\n"
-        "refresh(resolve_paths(user_mode=False), print)\n"
-        "print('LOADED', sorted(m for m in sys.modules if m.startswith('prometheus_client')))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], env=home.env, capture_output=True, text=True, check=True)
-    assert "LOADED []" in result.stdout, result.stdout + result.stderr
-    assert (home.root / "textfiles" / HOST_FILE).exists()
 
 
 def test_the_hosts_file_is_rewritten_only_when_it_changes_and_a_jobs_always(home):
