@@ -64,7 +64,7 @@ def printable(text: str, label: str, what: str = "it") -> str:
 # What a terminal would act on instead of show: C0 controls but tab and newline, DEL, C1
 # controls (a terminal reads U+009B as ESC [ and U+009D as an OSC, like their ESC forms),
 # and the bidirectional overrides, which show a line in another order than it is.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def visible(text: str) -> str:
@@ -73,7 +73,7 @@ def visible(text: str) -> str:
     as `\\r`), so a run's output or a reason made from it cannot recolour, retitle, erase
     or rewrite an operator's terminal, a chat message or a page. A user's text is refused
     instead (`printable`); this is for what a container printed."""
-    return _CONTROL.sub(lambda match: ascii(match[0])[1:-1], text)
+    return CONTROL_CHARACTERS.sub(lambda match: ascii(match[0])[1:-1], text)
 
 
 def parse_name(text: str, label: str = "job name") -> str:

@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from gpuagent.core.values import CONTROL_CHARACTERS
 from gpuagent.runs.record import kind_of
 
 if TYPE_CHECKING:
@@ -31,7 +32,11 @@ if TYPE_CHECKING:
 
 
 def dumps(document: dict) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """The document, readable (UTF-8, not \\u escapes), but with every control character
+    escaped: json escapes those below U+0020 itself; the C1 controls and bidirectional
+    overrides a run printed would otherwise reach a terminal raw through `jq` or `cat`."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return CONTROL_CHARACTERS.sub(lambda match: f"\\u{ord(match[0]):04x}", text) + "\n"
 
 
 def moment(value: datetime | float | None) -> str | None:

@@ -5,6 +5,7 @@ ping body or the report written out (`\\x1b[31m`), through each place that shows
 the HTML report."""
 
 import io
+import json
 import re
 from datetime import UTC, datetime
 
@@ -88,6 +89,18 @@ def test_history_shows_reasons_log_tails_and_metrics_problems_written_out(home, 
     result = CliRunner().invoke(app, ["--system", *args], env=home.env)
     assert result.exit_code == 0, result.output
     assert_shown_not_obeyed(result.stdout)
+
+
+@pytest.mark.parametrize("args", [["history", "--run", "r-bad", "--json"], ["history", "--json"]])
+def test_history_json_holds_the_text_itself_with_every_control_escaped(home, args):
+    """--json keeps the text (it parses back to what the run printed) and escapes what json
+    leaves raw: the C1 controls and bidirectional overrides, which `jq -r` or `cat` would
+    hand to a terminal."""
+    result = CliRunner().invoke(app, ["--system", *args], env=home.env)
+    assert result.exit_code == 0, result.output
+    assert not CONTROL.search(result.stdout), repr(CONTROL.search(result.stdout)[0])
+    assert "\\u009b31mred" in result.stdout and "\\u202e" in result.stdout
+    assert "\x9b31mred" in json.dumps(json.loads(result.stdout), ensure_ascii=False)
 
 
 def test_history_run_on_a_terminal_too(home):
