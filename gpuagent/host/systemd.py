@@ -126,9 +126,11 @@ class Systemd:
         """Disable without stopping."""
         self._run("systemctl", "disable", unit)
 
-    def start(self, *units: str) -> None:
-        """Start without waiting for the units to finish (a run can take hours)."""
-        self._run("systemctl", "start", "--no-block", *units)
+    def start(self, *units: str, unless_stopping: bool = False) -> None:
+        """Start without waiting for the units to finish (a run can take hours).
+        `unless_stopping`: refuse (SystemdError) rather than cancel a stop asked of a
+        unit (by a person, or the shutdown): systemd's job mode `fail`."""
+        self._run("systemctl", "start", "--no-block", *(("--job-mode=fail",) if unless_stopping else ()), *units)
 
     def shutting_down(self) -> bool:
         """The manager is stopping: the host shuts down or reboots."""

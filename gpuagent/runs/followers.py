@@ -4,15 +4,24 @@ A follower is started through systemd, like a timer's run (its own unit, journal
 admission: it may wait for GPU memory), with a note saying which run started it
 (runs/chaintrigger.py). It reads that run's numbers, and those of the upstream job's
 previous success, from history.
+
+A follower still running when its upstream succeeds runs once more when its run ends
+(one start pending, however many successes come meanwhile): the end of its service
+(`gpuagent reap`, the ExecStopPost) starts it, so nothing stays resident to wait for it.
+A follower that lies on a circle of --after jobs (written by hand into the job files)
+is never started: each success would start the next job round it, forever.
 """
+
+from datetime import datetime
 
 from gpuagent.core.errors import GpuAgentError
 from gpuagent.core.journal import Log
 from gpuagent.core.paths import Paths
+from gpuagent.core.values import NAME_PATTERN
 from gpuagent.host.historydb import STORE_ERRORS, existing_history
 from gpuagent.host.systemd import Systemd, service_unit_name
 from gpuagent.jobs.catalog import load_job
-from gpuagent.jobs.chains import followers
+from gpuagent.jobs.chains import circle_problem, circle_through, followers
 from gpuagent.jobs.inventory import job_afters
 from gpuagent.runs import chaintrigger
 from gpuagent.runs.record import RunRecord
@@ -24,7 +33,7 @@ def upstream_of(paths: Paths, name: str, log: Log) -> Upstream | None:
     left = chaintrigger.take(paths, name)
     if left is None:
         return None
-    job, run_id = left
+    job, run_id, pending_since = left
     try:
         with existing_history(paths) as store:
             run = store.get(run_id) if store else None
@@ -32,7 +41,8 @@ def upstream_of(paths: Paths, name: str, log: Log) -> Upstream | None:
     except (GpuAgentError, *STORE_ERRORS) as err:
         log(f"could not read run {run_id} of {job} in history ({err}): its metrics are not passed on")
         run = previous = None
-    log(f"started by run {run_id} of {job}, which succeeded")
+    pending = "" if pending_since is None else f"; a start was pending: {job} succeeded at {_moment(pending_since)} while this job ran"
+    log(f"started by run {run_id} of {job}, which succeeded{pending}")
     return Upstream(
         job=job,
         run_id=run_id,
@@ -43,24 +53,52 @@ def upstream_of(paths: Paths, name: str, log: Log) -> Upstream | None:
 
 
 def start_followers(paths: Paths, run: RunRecord, log: Log) -> None:
-    """Start each job that runs after `run`'s job, which just succeeded: not one that is
-    running already, nor one that is disabled."""
+    """Start each job that runs after `run`'s job, which just succeeded: not one whose own
+    timer is switched off, nor one on a circle of --after jobs; one still running gets a
+    pending start instead (it runs once more when its run ends)."""
     systemd = Systemd(paths.user_mode)
-    for follower in followers(job_afters(paths), run.job):
+    afters = job_afters(paths)
+    for follower in followers(afters, run.job):
+        circle = circle_through(afters, follower)
+        if circle is not None:
+            log(f"{follower} runs after {run.job}, but is not started: {circle_problem(circle)}")
+            continue
         try:
             if _switched_off(paths, follower):
                 log(f"{follower} runs after {run.job}, but it is disabled: not started")
                 continue
-            if systemd.service_state(service_unit_name(follower)).running:
-                log(f"{follower} runs after {run.job}, but is still running: not started again")
-                continue
-            chaintrigger.leave(paths, follower, run.job, run.run_id)
-            systemd.start(service_unit_name(follower))
+            running = systemd.service_state(service_unit_name(follower)).running
+            chaintrigger.leave(paths, follower, run.job, run.run_id, pending_since=(run.ended_at or run.started_at) if running else None)
+            # Started even when running: it may have ended since it was asked, and the
+            # start of an active unit does nothing. A stop asked of it is not cancelled.
+            systemd.start(service_unit_name(follower), unless_stopping=True)
         except (GpuAgentError, OSError) as err:
             chaintrigger.withdraw(paths, follower)
             log(f"could not start {follower}, which runs after {run.job}: {err}")
             continue
-        log(f"started {follower}, which runs after {run.job}")
+        if running:
+            log(f"{follower} runs after {run.job}, but is still running: a start is pending, it runs once more when this run of it ends")
+        else:
+            log(f"started {follower}, which runs after {run.job}")
+
+
+def start_pending(paths: Paths, name: str, log: Log) -> None:
+    """At the end of a run of `name` (its service's ExecStopPost): start the job once more
+    if its upstream succeeded while it ran. A start refused because the service is being
+    stopped (by a person, or the shutdown) drops the pending start."""
+    if not NAME_PATTERN.fullmatch(name) or not chaintrigger.take_pending(paths, name):
+        return
+    try:
+        Systemd(paths.user_mode).start(service_unit_name(name), unless_stopping=True)
+    except GpuAgentError as err:
+        chaintrigger.withdraw(paths, name)
+        log(f"a start of {name} was pending (its upstream succeeded while it ran), but it is not started: {err}")
+        return
+    log(f"a start of {name} was pending (its upstream succeeded while it ran): it starts once more")
+
+
+def _moment(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
 
 
 def _switched_off(paths: Paths, job: str) -> bool:
