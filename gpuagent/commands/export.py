@@ -20,7 +20,6 @@ from gpuagent.export.slurm import DEFAULT_RUNTIME
 from gpuagent.host.calendar import check_schedule
 from gpuagent.host.files import NotPlainFile, check_output_file, file_type, read_env_file, read_plain_file, write_output
 from gpuagent.jobs.catalog import job_names, load_job
-from gpuagent.jobs.inventory import read_timers
 from gpuagent.jobs.schedule import ZONE_KEY
 
 
@@ -83,19 +82,16 @@ def export_jobs(paths: Paths, names: list[str], all_jobs: bool, request: ExportR
 
 def export_of(paths: Paths, name: str, options: ExportOptions, every_secret: bool = False) -> Exported:
     """The export of job `name` as it is now: its file, its calendar in systemd's normal
-    form, whether its timer is disabled, its env file's entries when they go in a Secret.
+    form, its env file's entries when they go in a Secret (whether it is paused is in the
+    file: `enabled`).
     `every_secret`: --with-secret of several jobs, for those that have an env file."""
     job = load_job(paths.job_file(name), on_host=False)
     if every_secret and options.with_secret and job.env_file is None:
         options = dataclasses.replace(options, with_secret=False)
     job = dataclasses.replace(job, schedule=check_schedule(job.schedule, f"schedule.{job.schedule.kind}", f"schedule.{ZONE_KEY}"))
-    suspended = False
-    if options.engine == "kubernetes" and paths.timer_file(name).exists():
-        timers, _ = read_timers(paths, [name])
-        suspended = name in timers and timers[name].loaded and not timers[name].enabled
     env_pairs = read_env_file(job.env_file) if options.with_secret and job.env_file else None
     host_paths = {volume.host: kind for volume in job.volumes if (kind := file_type(volume.host)) is not None}
-    return export_job(job, options, suspended=suspended, env_pairs=env_pairs, host_paths=host_paths)
+    return export_job(job, options, env_pairs=env_pairs, host_paths=host_paths)
 
 
 def check_export(paths: Paths, file: Path) -> CheckResult:

@@ -59,18 +59,17 @@ def export_job(
     job: Job,
     options: ExportOptions,
     *,
-    suspended: bool = False,
     env_pairs: list[tuple[str, str]] | None = None,
     host_paths: dict[str, int] | None = None,
 ) -> Exported:
-    """`job` for `options.engine`; `suspended`: its timer is disabled; `env_pairs`: its env
+    """`job` for `options.engine`; `env_pairs`: its env
     file's entries, for --with-secret; `host_paths`: what each volume's host path is here
     (stat's S_IFMT; absent: nothing), for Kubernetes' hostPath types. InvalidInput, naming
     the setting, when it cannot map."""
     try:
         if options.engine == "slurm":
             return _slurm(job, options)
-        return _kubernetes(job, options, suspended, env_pairs or [], host_paths or {})
+        return _kubernetes(job, options, env_pairs or [], host_paths or {})
     except InvalidInput as err:
         raise InvalidInput(f"cannot export {job.name} to {ENGINES[options.engine]}: {err.message}", err.hint) from None
 
@@ -111,7 +110,7 @@ def _slurm(job: Job, options: ExportOptions) -> Exported:
     return Exported(job.name, files, script.notes.lines)
 
 
-def _kubernetes(job: Job, options: ExportOptions, suspended: bool, env_pairs: list[tuple[str, str]], host_paths: dict[str, int]) -> Exported:
+def _kubernetes(job: Job, options: ExportOptions, env_pairs: list[tuple[str, str]], host_paths: dict[str, int]) -> Exported:
     manifest = CronJobManifest(kubernetes_name(job.name), host_paths=host_paths)
     notes = manifest.notes
     notes.setting = "name"
@@ -126,8 +125,6 @@ def _kubernetes(job: Job, options: ExportOptions, suspended: bool, env_pairs: li
         manifest.cron_job["timeZone"] = job.schedule.tz
     else:
         notes.approximately("the job names no time zone: the CronJob is read in kube-controller-manager's (UTC, mostly); give the job --tz")
-    if suspended:
-        manifest.cron_job["suspend"] = True
     _apply_rows(job, manifest, "kubernetes")
     documents = manifest.documents()
     if options.with_secret:

@@ -199,7 +199,7 @@ class CronJobManifest(Builder):
 # How the job maps to Kubernetes: its name, its schedule, and each row of jobs/settings.py by field.
 KUBERNETES: dict[str, Mapping[CronJobManifest]] = {
     "name": Mapping(APPROXIMATE, f"`metadata.name`, at most {MAX_CRONJOB_NAME} characters, `_` as `-`"),
-    "schedule": Mapping(EXACT, "`schedule` (5 fields), `timeZone`; `suspend: true` when the timer is disabled"),
+    "schedule": Mapping(EXACT, "`schedule` (5 fields), `timeZone`"),
     "image": Mapping(EXACT, "the container's `image`", CronJobManifest.set_image),
     "command": Mapping(EXACT, "the container's `args` (after the image's ENTRYPOINT)", CronJobManifest.set_command),
     "persistent": Mapping(

@@ -23,7 +23,6 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gpuagent.export.exporter import MANIFEST, ExportOptions, export_job
 from gpuagent.jobs.catalog import load_job
 from tests.support import kubecheck
 from tests.support.agent import AgentHome
@@ -130,7 +129,7 @@ def home(tmp_path_factory) -> AgentHome:
     for name, (schedule, options, command) in JOBS.items():
         filled = {key: _fill(value, places) for key, value in options.items()}
         home.write_job(name, IMAGE, command, schedule=schedule, **filled)
-    home.write_job(SUSPENDED, IMAGE, ["true"], schedule=EVERY_MINUTE)
+    home.write_job(SUSPENDED, IMAGE, ["true"], schedule=EVERY_MINUTE, enabled=False)
     return home
 
 
@@ -156,10 +155,11 @@ def exported(home: AgentHome, tmp_path_factory) -> dict[str, list[dict]]:
 
 
 def suspended_cron_job(home: AgentHome) -> dict:
-    """The export of a job whose timer is disabled. Whether it is disabled, the command asks
-    systemd, which a scratch home has not: the export itself is what is tested here."""
-    job = load_job(home.root / "config/jobs" / f"{SUSPENDED}.toml", on_host=False)
-    (document,) = yaml.safe_load_all(export_job(job, ExportOptions("kubernetes"), suspended=True).files[MANIFEST])
+    """The export of a paused job (`enabled = false` in its file, as `disable` writes it),
+    made by the command from the file alone, as for every other job."""
+    result = home.run("export", "kubernetes", SUSPENDED)
+    assert result.returncode == 0, result.stderr
+    (document,) = yaml.safe_load_all(result.stdout)
     assert document["spec"]["suspend"] is True
     return document
 

@@ -237,8 +237,8 @@ def test_free_vram_is_node_affinity_on_total_memory_and_a_check_in_the_pod():
     assert rules == [{"action": "FailJob", "onExitCodes": {"containerName": "job", "operator": "In", "values": [NO_FIT]}}]
 
 
-def test_a_disabled_timer_suspends_and_no_persistent_sets_a_starting_deadline():
-    spec = cron_job(kubernetes(job(persistent=False), suspended=True))["spec"]
+def test_a_paused_job_suspends_and_no_persistent_sets_a_starting_deadline():
+    spec = cron_job(kubernetes(job(persistent=False, enabled=False)))["spec"]
     assert spec["suspend"] is True and spec["startingDeadlineSeconds"] == 120
 
 
