@@ -15,8 +15,7 @@ from gpuagent.core.paths import Paths
 from gpuagent.host.historydb import HistoryStore, existing_history
 from gpuagent.host.systemd import ServiceState, Systemd, service_unit_name
 from gpuagent.jobs.catalog import load_job
-from gpuagent.jobs.chains import followers
-from gpuagent.jobs.inventory import job_afters
+from gpuagent.runs.followers import started_by_success
 from gpuagent.runs.following import POLL_SECONDS, RunEnded, RunEvent, exit_status, follow_unit
 from gpuagent.runs.record import RunRecord, Status
 
@@ -57,11 +56,11 @@ def follow_invocation(paths: Paths, name: str, invocation: str, uses_gpu: bool) 
 def started_followers(paths: Paths, run: RunRecord | None) -> list[RunRecord]:
     """The runs that `run`'s success started (jobs that run --after its job), as each is
     recorded: waited for up to FOLLOWER_TIMEOUT_SECONDS, as a follower's agent records its
-    run a moment after the upstream's agent started it (a disabled or busy follower is not
-    started at all)."""
+    run a moment after the upstream's agent started it. One a success does not start (on a
+    circle, or disabled) is not waited for; a busy one is not started now."""
     if run is None or run.status != Status.SUCCEEDED:
         return []
-    expected = set(followers(job_afters(paths), run.job))
+    expected = set(started_by_success(paths, run.job))
     deadline = time.monotonic() + FOLLOWER_TIMEOUT_SECONDS
     while True:
         with existing_history(paths) as store:

@@ -12,6 +12,7 @@ A follower that lies on a circle of --after jobs (written by hand into the job f
 is never started: each success would start the next job round it, forever.
 """
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from gpuagent.core.errors import GpuAgentError
@@ -53,19 +54,16 @@ def upstream_of(paths: Paths, name: str, log: Log) -> Upstream | None:
 
 
 def start_followers(paths: Paths, run: RunRecord, log: Log) -> None:
-    """Start each job that runs after `run`'s job, which just succeeded: not one whose own
-    timer is switched off, nor one on a circle of --after jobs; one still running gets a
-    pending start instead (it runs once more when its run ends)."""
+    """Start each job that runs after `run`'s job, which just succeeded, unless it is not
+    to be (`_not_started_because`); one still running gets a pending start instead (it
+    runs once more when its run ends)."""
     systemd = Systemd(paths.user_mode)
     afters = job_afters(paths)
     for follower in followers(afters, run.job):
-        circle = circle_through(afters, follower)
-        if circle is not None:
-            log(f"{follower} runs after {run.job}, but is not started: {circle_problem(circle)}")
-            continue
         try:
-            if _switched_off(paths, follower):
-                log(f"{follower} runs after {run.job}, but it is disabled: not started")
+            refused = _not_started_because(paths, afters, follower)
+            if refused:
+                log(f"{follower} runs after {run.job}, but is not started: {refused}")
                 continue
             running = systemd.service_state(service_unit_name(follower)).running
             chaintrigger.leave(paths, follower, run.job, run.run_id, pending_since=(run.ended_at or run.started_at) if running else None)
@@ -101,6 +99,28 @@ def _moment(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
 
 
-def _switched_off(paths: Paths, job: str) -> bool:
-    """Whether the job's file says it is disabled (`enabled = false`), timer or none."""
-    return not load_job(paths.job_file(job), on_host=False).enabled
+def started_by_success(paths: Paths, job: str) -> list[str]:
+    """The jobs a success of `job` starts (what `trigger --wait` waits for): those that run
+    after it, less those not to be started. A follower whose file does not load is left
+    out: its start would fail."""
+    afters = job_afters(paths)
+    started = []
+    for follower in followers(afters, job):
+        try:
+            if _not_started_because(paths, afters, follower) is None:
+                started.append(follower)
+        except GpuAgentError:
+            continue
+    return started
+
+
+def _not_started_because(paths: Paths, afters: Mapping[str, str | None], follower: str) -> str | None:
+    """Why a success upstream does not start `follower`, or None: it lies on a circle of
+    --after jobs (written by hand into the job files), or its file says it is disabled
+    (`enabled = false`, timer or none)."""
+    circle = circle_through(afters, follower)
+    if circle is not None:
+        return circle_problem(circle)
+    if not load_job(paths.job_file(follower), on_host=False).enabled:
+        return "it is disabled (enabled = false in its job file)"
+    return None

@@ -143,3 +143,19 @@ def test_a_refused_pending_start_is_dropped_and_said(home, monkeypatch):
 def test_a_name_that_is_no_job_name_starts_nothing(home):
     followers.start_pending(paths_of(home), "notebook/lab", lambda line: None)  # the notebook unit's reap
     assert started() == []
+
+
+def test_trigger_wait_expects_only_the_followers_a_success_starts(home):
+    """What `trigger --wait` waits for is what start_followers starts: not a follower on a
+    circle, nor a disabled one, nor one whose file does not load (each would cost the
+    wait its whole timeout), but one that follows the circle from outside it."""
+    home.write_job("a", IMAGE, ["true"], after="b")
+    home.write_job("b", IMAGE, ["true"], after="a")
+    home.write_job("report", IMAGE, ["true"], after="a")
+    home.write_job("paused", IMAGE, ["true"], after="a", enabled=False)
+    paths = paths_of(home)
+    assert followers.started_by_success(paths, "a") == ["report"]
+    logged = []
+    followers.start_followers(paths, success("a"), logged.append)
+    assert started() == ["gpuagent@report.service"]
+    assert any("paused runs after a, but is not started: it is disabled" in line for line in logged), logged
