@@ -54,8 +54,15 @@ def test_promtool_unit_tests_fail_when_metrics_absent_loses_the_host(promtool, t
 
 
 def test_the_scrape_config_for_several_hosts_in_the_docs_is_valid(promtool, tmp_path):
-    page = (RULES.parents[2] / "docs" / "monitoring.md").read_text()
-    (config,) = [block for block in re.findall(r"```yaml\n(.*?)```", page, re.S) if "scrape_configs:" in block]
+    """The config docs/monitoring.md gives, which the README shows as it is."""
+    configs = [
+        block
+        for page in ("docs/monitoring.md", "README.md")
+        for block in re.findall(r"```yaml\n(.*?)```", (RULES.parents[2] / page).read_text(), re.S)
+        if "scrape_configs:" in block
+    ]
+    assert len(configs) == 2 and configs[0] == configs[1], "the README shows docs/monitoring.md's scrape config as it is"
+    config = configs[0]
     assert "target_label: instance" in config and config.count("*host-name") == 1
     (tmp_path / "prometheus.yml").write_text(config.replace("/etc/prometheus/rules/gpuagent-rules.yml", str(RULES)))
     result = subprocess.run([promtool, "check", "config", "prometheus.yml"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
