@@ -72,7 +72,8 @@ def start_notebook(
     systemd = Systemd(paths.user_mode)
     systemd.require_running()
     unit = notebook_unit_name(name)
-    if systemd.service_state(unit).running:
+    before = systemd.service_state(unit)
+    if before.running:
         raise InvalidInput(
             f"notebook {name} is running already",
             f"open it (`gpuagent notebook list`), stop it (`gpuagent notebook stop {name}`), or give another name",
@@ -94,7 +95,7 @@ def start_notebook(
     except GpuAgentError:
         remove_notebook(paths, name)
         raise
-    run = _wait_until_it_answers(paths, systemd, spec, unit)
+    run = _wait_until_it_answers(paths, systemd, spec, unit, before.invocation_id)
     return StartedNotebook(spec, unit, run, time.monotonic() - started, ssh_login())
 
 
@@ -108,13 +109,17 @@ def _port(paths: Paths, port: int | None) -> int:
     return port
 
 
-def _wait_until_it_answers(paths: Paths, systemd: Systemd, spec: NotebookSpec, unit: str) -> RunRecord | None:
+def _wait_until_it_answers(paths: Paths, systemd: Systemd, spec: NotebookSpec, unit: str, earlier_invocation: str | None) -> RunRecord | None:
+    """The notebook's run once its URL answers. It has ended only once systemd has started
+    it (a new invocation) and it is no longer running: until then its start may wait for
+    a unit it is ordered after (gpuagent-boot.service, at a boot's first start)."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     holder = subject(RunKind.NOTEBOOK, spec.name)
     while True:
         if answers(spec.port, spec.token):
             return _newest_run(paths, holder)
-        if not systemd.service_state(unit).running:
+        state = systemd.service_state(unit)
+        if not state.running and state.invocation_id not in (None, earlier_invocation):
             run = _newest_run(paths, holder)
             why = f"{run.status}: {run.reason}" if run is not None and run.started_at >= spec.started_at else "it recorded nothing"
             raise GpuAgentError(f"notebook {spec.name} ended before its URL answered ({why})", f"journalctl -u {unit}")
