@@ -67,7 +67,7 @@ def run(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
 
 
 @runs.command()
-def reap(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
+def reap(name: Annotated[str, typer.Argument(help="The job, or shell/JOB: the containers of its shells whose command line is gone.")]) -> None:
     """Stop and remove containers of a job that outlived their agent (the service's ExecStopPost)."""
     from gpuagent.commands.reap import reap_after_stop
 
