@@ -9,7 +9,6 @@ boot of a container an id of its own, and the container's init is its boot.
 
 import functools
 import os
-import time
 from dataclasses import dataclass
 
 _BOOT_ID = "/proc/sys/kernel/random/boot_id"
@@ -56,7 +55,3 @@ def process_started_at(pid: int) -> float | None:
 def _kernel_booted_at() -> int:
     with open("/proc/stat") as handle:
         return next(int(line.split()[1]) for line in handle if line.startswith("btime "))
-
-
-def seconds_since_boot() -> float:
-    return time.time() - current_boot().started_at
