@@ -30,9 +30,8 @@ EARLIER = ("job-old", "nightly"), ("queued-old", "queue/sweep"), ("shell-old", "
 
 @pytest.fixture
 def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
+    with Receiver() as receiver:
+        yield receiver
 
 
 def container(image: str, subject: str, run_id: str) -> str:

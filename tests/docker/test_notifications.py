@@ -61,9 +61,8 @@ def closed_port() -> int:
 
 @pytest.fixture
 def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
+    with Receiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture

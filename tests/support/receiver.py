@@ -39,6 +39,12 @@ class Receiver:
     def posted_json(self, path: str) -> list[dict]:
         return [json.loads(body) for method, got, body in self.requests if method == "POST" and got == path]
 
+    def __enter__(self) -> "Receiver":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()

@@ -28,9 +28,8 @@ HOST_DOWN = "the host went down during the run (boot at "
 
 @pytest.fixture(scope="module")
 def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
+    with Receiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,8 @@ from tests.support.receiver import Receiver
 
 @pytest.fixture(scope="module")
 def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
+    with Receiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="module")
