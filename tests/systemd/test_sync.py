@@ -186,7 +186,9 @@ def test_a_disabled_after_only_job_is_not_started_by_its_upstream(systemd_box, b
 
     gpuagent(box, "trigger", "source")
     finished_runs(box, "source")
-    wait_for(lambda: "sink runs after source, but is not started: it is disabled" in box.journal("gpuagent@source.service"), what="the upstream's note")
+    wait_for(
+        lambda: "sink runs after source, but is not started: it is disabled" in box.journal("gpuagent@source.service"), what="the upstream's note"
+    )
     time.sleep(3)  # time enough for a wrongly started follower to record a run
     assert runs(box, "sink") == []
 
