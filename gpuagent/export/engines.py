@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.quantities import format_duration, mebibytes
+from gpuagent.core.values import printable
 from gpuagent.export.gpucheck import NO_FIT, GpuCheck
 from gpuagent.jobs.settings import AUTO_VRAM, DEFAULT_PRIORITY
 
@@ -32,9 +33,7 @@ def comment(text: str) -> str:
     """`text` as one comment line of a generated file ('# ' before it): refused when it
     holds a control character, which would end the comment and start a line of its own
     (a path with a newline becoming a command or an #SCRON line)."""
-    if not text.isprintable():
-        raise InvalidInput(f"{text!r} holds a control character: it cannot go on one comment line", "give it without newlines or tabs")
-    return f"# {text}"
+    return f"# {printable(text, 'a comment line')}"
 
 
 @dataclass(frozen=True)

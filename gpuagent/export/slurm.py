@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.quantities import format_duration, mebibytes
-from gpuagent.core.values import NOBODY
+from gpuagent.core.values import NOBODY, printable
 from gpuagent.export.engines import APPROXIMATE, EXACT, NOT_AT_ALL, Builder, Mapping, comment
 from gpuagent.export.gpucheck import NO_FIT, check_script
 
@@ -356,8 +356,7 @@ def _directive(prefix: str, option: str, value: str) -> str:
     which would end the line and start another of the script's or crontab's own, or what
     Slurm reads on such a line as other than itself (a space ends the value, `#` starts a
     comment, quotes and `\\` are taken away): the value would not be what the job says."""
-    if not value.isprintable():
-        raise InvalidInput(f"{option}: {value!r} holds a control character: it cannot go on an {prefix} line", "give it without newlines or tabs")
+    printable(value, option, f"the {prefix} value")
     if any(char.isspace() or char in _DIRECTIVE_SPECIAL for char in value):
         raise InvalidInput(
             f"{option}: {value!r} holds a space or one of {_DIRECTIVE_SPECIAL}, which Slurm does not read as itself on an {prefix} line",
