@@ -155,33 +155,34 @@ def reap_earlier_boots(paths: Paths, log: Log) -> EarlierBoots:
         return done
     for run in done.lost:
         log(f"{run.job} run {run.run_id} marked lost: {run.reason}")
-    done.reaped = _remove_containers(done.lost, log, done.problems)
+    by_subject: dict[str, list[str]] = {}  # each subject's lost runs, by id
+    for run in done.lost:
+        by_subject.setdefault(run.job, []).append(run.run_id)
+    done.reaped = _remove_containers(by_subject, log, done.problems)
     reservations = Reservations(paths.runtime_dir)
-    for name in dict.fromkeys(run.job for run in done.lost):
+    for name, run_ids in by_subject.items():
         # each its own: what fails for one (a runtime directory, a lock) leaves the others done
         try:
-            for run in done.lost:
-                if run.job == name:
-                    reservations.release(run.run_id)
+            for run_id in run_ids:
+                reservations.release(run_id)
             _tidy_subject(paths, name, log)
             if kind_of(name) in ANNOUNCED_KINDS:
-                done.announced += announce.announce_lost_runs(paths, name, [run.run_id for run in done.lost if run.job == name], log)
+                done.announced += announce.announce_lost_runs(paths, name, run_ids, log)
         except (GpuAgentError, OSError) as err:
             done.problems.append(f"{name}: its claims, files or notification: {getattr(err, 'message', err)}")
     return done
 
 
-def _remove_containers(runs: list[RunRecord], log: Log, problems: list[str]) -> list[str]:
-    """The containers of `runs`, found by their labels (after a reboot they have exited; a
-    container on a host whose dockerd outlived the agents may still run: it is killed,
-    its run is over)."""
+def _remove_containers(by_subject: dict[str, list[str]], log: Log, problems: list[str]) -> list[str]:
+    """The containers of these runs (each subject's, by run id), found by their labels
+    (after a reboot they have exited; a container on a host whose dockerd outlived the
+    agents may still run: it is killed, its run is over)."""
     removed = []
     try:
         docker = Docker()
-        for name in dict.fromkeys(run.job for run in runs):
-            ids = {run.run_id for run in runs if run.job == name}
+        for name, run_ids in by_subject.items():
             for container in docker.job_containers(name):
-                if container.labels.get(LABEL_RUN) in ids:
+                if container.labels.get(LABEL_RUN) in run_ids:
                     log(f"removing container {container.name} of lost run {container.labels[LABEL_RUN]}")
                     docker.remove(container)
                     removed.append(container.name)
