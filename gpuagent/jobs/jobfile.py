@@ -126,5 +126,5 @@ def zone_named(text: str) -> str | None:
     zone = table.get(schedules.ZONE_KEY)
     for kind in ("cron", "on"):
         if zone is None and isinstance(table.get(kind), str):
-            zone = schedules._zone_in_value(kind, table[kind])[1]
+            zone = schedules.zone_in_value(kind, table[kind])[1]
     return zone if isinstance(zone, str) and schedules.ZONE_NAME.fullmatch(zone) and zone != "localtime" else None

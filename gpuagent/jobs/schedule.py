@@ -205,7 +205,7 @@ def _one_zone(kind: str, value: str, label: str, tz: str | None, zone_label: str
     """(`value` less the zone it names, the schedule's zone): the zone of `tz` or the one in
     `value` (cron's 'CRON_TZ=ZONE ' prefix, or a zone ending an --on expression). Both
     may be given when they agree."""
-    value, named = _zone_in_value(kind, value)
+    value, named = zone_in_value(kind, value)
     if named is not None:
         parse_zone(named, label)
     if tz is not None:
@@ -215,7 +215,7 @@ def _one_zone(kind: str, value: str, label: str, tz: str | None, zone_label: str
     return value, tz or named
 
 
-def _zone_in_value(kind: str, value: str) -> tuple[str, str | None]:
+def zone_in_value(kind: str, value: str) -> tuple[str, str | None]:
     """(`value` less its zone, that zone or None)."""
     if kind == "cron" and value.lstrip().startswith(CRON_TZ_PREFIX):
         prefix, _, rest = value.lstrip().partition(" ")
