@@ -4,12 +4,12 @@ directory where a file goes, a link) is refused with one line of error, exit 2 a
 nothing written, and a path the kernel will not take (/proc, /sys) is one line too."""
 
 import os
-import socket
 import stat
 from pathlib import Path
 
 import pytest
 
+from tests.support.special_files import make_special
 from tests.unit import test_export_spellings
 from tests.unit.test_report_page import realistic_runs, record
 
@@ -27,20 +27,11 @@ COMMANDS = {
 def make(kind: str, tmp_path: Path) -> Path:
     """Something at a path that is not a regular file."""
     path = tmp_path / "target"
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "socket":
-        server = socket.socket(socket.AF_UNIX)
-        server.bind(str(path))
-        server.close()
-    elif kind == "directory":
-        path.mkdir()
-    elif kind == "symlink":
+    if kind == "symlink":
         (tmp_path / "real").write_text("kept\n")
         path.symlink_to(tmp_path / "real")
-    elif kind == "dangling-symlink":
-        path.symlink_to(tmp_path / "nowhere")
-    return path
+        return path
+    return make_special(path, kind)
 
 
 def refused(result, target: Path) -> str:

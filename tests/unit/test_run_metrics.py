@@ -4,7 +4,6 @@ what a run started by another run's success is told."""
 import json
 import math
 import os
-import socket
 
 import pytest
 
@@ -19,6 +18,7 @@ from gpuagent.runs.runmetrics import (
     run_environment,
     upstream_files,
 )
+from tests.support.special_files import make_special
 
 
 def test_numbers_are_kept_as_floats():
@@ -144,22 +144,14 @@ def test_a_number_in_range_is_kept_whatever_its_spelling():
 
 def hostile_path(tmp_path, kind):
     path = tmp_path / "metrics.json"
-    if kind == "directory":
-        path.mkdir()
-    elif kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "symlink-out":
+    if kind == "symlink-out":
         path.symlink_to("/etc/hostname")
-    elif kind == "dangling-symlink":
-        path.symlink_to(tmp_path / "nowhere")
-    elif kind == "socket":
-        listener = socket.socket(socket.AF_UNIX)
-        listener.bind(str(path))
-        listener.close()
     elif kind == "unreadable-directory-entry":
         path.mkdir()
         (path / "x").write_text("{}")
         os.chmod(path, 0)
+    else:
+        make_special(path, kind)
     return path
 
 
