@@ -14,6 +14,7 @@ alone, and a full snapshot plus decision. Not a test: it prints numbers, asserts
 """
 
 import argparse
+import compileall
 import resource
 import statistics
 import subprocess
@@ -101,6 +102,10 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another checkout of gpuagent, run in the same rounds")
     parser.add_argument("--no-admission", action="store_true", help="only the whole runs")
     args = parser.parse_args()
+    # as an installed package has them (pip byte-compiles on install): a sandbox with
+    # PYTHONDONTWRITEBYTECODE would otherwise compile gpuagent afresh at every run
+    for checkout in (REPO, *([args.baseline] if args.baseline else [])):
+        compileall.compile_dir(checkout / "gpuagent", quiet=1)
     with tempfile.TemporaryDirectory() as scratch:
         if not args.no_admission:
             admission(Path(scratch))
