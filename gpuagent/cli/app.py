@@ -17,13 +17,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import click
 import typer
 
 from gpuagent import __version__
 from gpuagent.core.errors import GpuAgentError, InvalidInput
 from gpuagent.core.paths import Paths, resolve_paths
 from gpuagent.views.screen import Screen
+
+# The Click that Typer parses with, whose types the cli/ modules name: Typer 0.28 carries a
+# copy of its own (typer._click), whose classes and errors are not the installed click's
+# (and importing that one too would cost every command ~5 ms); older Typers use click.
+click = sys.modules[typer.BadParameter.__module__.rpartition(".")[0]]
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ class _Commands(typer.core.TyperGroup):
         listed = {name: entry.summary for name, entry in COMMANDS.items() if entry.summary}
         limit = formatter.width - 6 - max(map(len, listed))
         with formatter.section("Commands"):
-            formatter.write_dl([(name, click.Command(name, help=summary).get_short_help_str(limit)) for name, summary in listed.items()])
+            formatter.write_dl([(name, typer.core.TyperCommand(name, help=summary).get_short_help_str(limit)) for name, summary in listed.items()])
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         with _usage_errors_in_one_line(ctx):
@@ -138,20 +142,15 @@ class _Commands(typer.core.TyperGroup):
             raise typer.Exit(130) from None
 
 
-# The Click that Typer parses with: Typer 0.28 carries a copy of its own, whose errors are
-# not the installed click's.
-_CLICK_ERRORS = sys.modules[typer.BadParameter.__module__]
-
-
 @contextlib.contextmanager
 def _usage_errors_in_one_line(ctx: click.Context) -> Iterator[None]:
     """Click's own usage errors (a value of the wrong type, an unknown option or command)
     shown as gpuagent's: one `error:` line and a hint, exit 2, instead of Click's three."""
     try:
         yield
-    except _CLICK_ERRORS.NoArgsIsHelpError:
+    except click.exceptions.NoArgsIsHelpError:
         raise  # `gpuagent` alone, or a group alone: its help, as Click shows it
-    except _CLICK_ERRORS.UsageError as error:
+    except click.exceptions.UsageError as error:
         # Click leaves some errors without their context: the command being parsed then is
         # the one the group has just picked.
         where = error.ctx.command_path if error.ctx else " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))

@@ -6,11 +6,10 @@ import shlex
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
 
-from gpuagent.cli.app import COMMANDS, command_set, err, out, paths
+from gpuagent.cli.app import COMMANDS, click, command_set, err, out, paths
 from gpuagent.cli.options import complete_job
 from gpuagent.commands.export import ExportRequest, check_export, export_jobs
 from gpuagent.core.errors import InvalidInput

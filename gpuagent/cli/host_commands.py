@@ -1,9 +1,8 @@
 """The views of this host: gpus, doctor, metrics; and what its boot runs (boot)."""
 
-import click
 import typer
 
-from gpuagent.cli.app import agent_log, click_commands, command_set, err, out, paths, show
+from gpuagent.cli.app import agent_log, click, click_commands, command_set, err, out, paths, show
 from gpuagent.cli.options import AsJson
 from gpuagent.commands.boot import close_earlier_boots
 from gpuagent.commands.doctor import diagnose

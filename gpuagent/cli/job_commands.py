@@ -2,11 +2,10 @@
 
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperCommand
 
-from gpuagent.cli.app import click_commands, command_set, err, out, paths, show
+from gpuagent.cli.app import click, click_commands, command_set, err, out, paths, show
 from gpuagent.cli.options import AsJson, JobName, argument, notify_options, option, setting_options
 from gpuagent.commands.add import add_job
 from gpuagent.commands.remove import remove_job

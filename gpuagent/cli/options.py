@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperArgument, TyperOption
 
+from gpuagent.cli.app import click
 from gpuagent.core.paths import resolve_paths
 from gpuagent.core.quantities import parse_since
 

@@ -3,11 +3,10 @@
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperCommand
 
-from gpuagent.cli.app import agent_log, click_commands, command_set, err, out, paths, show
+from gpuagent.cli.app import agent_log, click, click_commands, command_set, err, out, paths, show
 from gpuagent.cli.options import AsJson, argument, complete_job, notify_options, option, setting_options
 from gpuagent.host.systemd import TIMER_TRIGGER
 from gpuagent.jobs.job import given_options

@@ -9,10 +9,9 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 
-from gpuagent.cli.app import agent_log, click_commands, command_set, err, out, paths
+from gpuagent.cli.app import agent_log, click, click_commands, command_set, err, out, paths
 from gpuagent.cli.options import JobName
 from gpuagent.views.screen import Line, emit
 

@@ -4,11 +4,10 @@ the hidden serve their unit runs)."""
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from gpuagent.cli.app import COMMANDS, agent_log, click_commands, command_set, out, paths, show
+from gpuagent.cli.app import COMMANDS, agent_log, click, click_commands, command_set, out, paths, show
 from gpuagent.cli.options import AsJson, JobName, argument, complete_job, option, setting_options
 from gpuagent.commands.notebook import list_notebooks, start_notebook, stop_notebook
 from gpuagent.core.quantities import format_duration

@@ -3,10 +3,9 @@
 import sys
 from typing import Annotated
 
-import click
 import typer
 
-from gpuagent.cli.app import click_commands, command_set, out, paths
+from gpuagent.cli.app import click, click_commands, command_set, out, paths
 from gpuagent.commands.top import gpu_reads_kept_open, read_frame
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.quantities import format_duration, parse_duration

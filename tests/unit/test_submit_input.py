@@ -8,9 +8,9 @@ import os
 import re
 from pathlib import Path
 
-import click
 import pytest
 import typer
+from typer.core import TyperOption
 from typer.testing import CliRunner
 
 from gpuagent.cli.app import app
@@ -154,7 +154,7 @@ def test_every_submit_option_has_a_bad_case():
     command = root.get_command(root.make_context("gpuagent", ["--help"], resilient_parsing=True), "submit")
     given = {word.split("=")[0] for args, _ in cases("/data").values() for word in args if word.startswith("-")}
     for param in command.params:
-        if isinstance(param, click.Option) and not param.is_flag:
+        if isinstance(param, TyperOption) and not param.is_flag:
             assert given & set(param.opts), f"no bad-input case gives {param.opts[-1]} to submit"
 
 
