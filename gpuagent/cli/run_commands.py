@@ -55,12 +55,13 @@ def _follow_follower(run: "RunRecord", events: Iterator["RunEvent"]) -> "RunEnde
 @runs.command()
 def run(name: Annotated[str, typer.Argument(help="The job.")]) -> None:
     """Run a job once in the foreground (what its timer does). Exit 0 if it succeeded or was skipped."""
-    from gpuagent.queue.dispatch import dispatch_if_waiting
     from gpuagent.queue.turns import QueueTurns
     from gpuagent.runs.runner import run_job
 
     where = paths()
     _, status = run_job(where, name, output=sys.stdout, log=agent_log, turns=QueueTurns(where))
+    from gpuagent.queue.dispatch import dispatch_if_waiting  # here: not on the way to the container
+
     dispatch_if_waiting(where, agent_log)
     raise typer.Exit(status)
 

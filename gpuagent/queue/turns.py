@@ -14,9 +14,7 @@ import time
 from gpuagent.core.paths import Paths
 from gpuagent.host.queuedb import QueueStore
 from gpuagent.jobs.job import Job
-from gpuagent.queue.dispatch import learned_needs, rules
 from gpuagent.queue.entry import EntryState, QueueEntry
-from gpuagent.queue.order import plan
 from gpuagent.runs.admission import Admission
 from gpuagent.runs.record import RunRecord
 from gpuagent.runs.vramneed import GIVEN, VramNeed
@@ -37,6 +35,10 @@ class QueueTurns:
         if not any(entry.waiting and entry.id != run.run_id for entry in entries):
             decided = alone  # nothing else waits: admission alone decides, as it always did
         else:
+            # here: only a run that waits among others needs the queue's order (~7 ms to load)
+            from gpuagent.queue.dispatch import learned_needs, rules
+            from gpuagent.queue.order import plan
+
             others = [entry for entry in entries if entry.id != run.run_id]
             needs = {**learned_needs(self.paths, others), mine.id: VramNeed(job.min_free_vram, GIVEN)}
             order = plan([*others, mine], free, needs, time.time(), rules(self.paths))

@@ -163,9 +163,14 @@ class Attempt:
         upstream: Upstream | None = None,
         session: SessionTerms | None = None,
         turns: "Turns | None" = None,
+        started: Callable[[], None] | None = None,
     ) -> None:
         self.paths, self.recorder, self.output, self.log = paths, recorder, output, log
         self.connect, self.upstream, self.session, self.turns = connect, upstream, session, turns
+        # called once the run is under way: its container started (what the agent does
+        # while the container runs costs the run nothing: even a short one's end is still
+        # ahead), or it waits for GPU memory
+        self.started = started
         self.run = run
         self.recorder.save(run)
         self.reservations = Reservations(paths.runtime_dir)
@@ -260,6 +265,8 @@ class Attempt:
             if time.monotonic() >= next_report:
                 self.log(f"waiting for GPU memory: {decision.reason}")
                 next_report = time.monotonic() + WAIT_REPORT_SECONDS
+            if self.started is not None:
+                self.started()
             time.sleep(VRAM_POLL_SECONDS)
 
     @staticmethod
@@ -320,6 +327,8 @@ class Attempt:
                     # pump is waiting for the exit: with a timeout, and (unlike a
                     # blocking HTTP read) interruptible by SIGTERM.
                     pump.start()
+                    if self.started is not None:
+                        self.started()
                     pump.join(job.timeout)
                     timed_out = pump.is_alive()
             except StopRequested:

@@ -23,8 +23,7 @@ from gpuagent.jobs.catalog import JobFile, load_job, read_job_file
 from gpuagent.jobs.catchup import is_catch_up
 from gpuagent.jobs.job import Job
 from gpuagent.jobs.settings import DEFAULT_STOP_GRACE
-from gpuagent.observe import announce as notify
-from gpuagent.observe import gpumap, metrics
+from gpuagent.observe import gpumap
 from gpuagent.runs import followers as chains
 from gpuagent.runs.attempt import Attempt, Log, StopRequested, Turns, attempted, ended, new_record, signals_stop_the_run
 from gpuagent.runs.record import RETRYABLE, SKIPPED, RunRecord, Status
@@ -50,20 +49,47 @@ def run_job(paths: Paths, name: str, output: TextIO, log: Log, turns: Turns | No
     Returns the last attempt's record and the exit status for systemd."""
     parse_name(name)
     recorder = RunRecorder(paths, log)
+    start = RunStart(paths, name, log)
     try:
-        run, status = _locked_run(paths, name, recorder, output, log, turns)
+        run, status = _locked_run(paths, name, recorder, output, log, start, turns)
     finally:
         recorder.close()
+    start.tell()  # a run that got no container: its start is told before its end
+    from gpuagent.observe import announce, metrics  # loaded by start.tell(), while the container ran
+
     # The record is final: what is told now (notifications, then metrics, which say
     # whether the notification arrived) cannot change it.
-    notify.announce_end(paths, name, run, status, log)
+    announce.announce_end(paths, name, run, status, log)
     metrics.refresh(paths, log, jobs=[name])
     if run.status == Status.SUCCEEDED:
         chains.start_followers(paths, run, log)
     return run, status
 
 
-def _locked_run(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log, turns: Turns | None) -> tuple[RunRecord, int]:
+class RunStart:
+    """A run's start, told once: its metrics say it runs (and when its timer fires next),
+    and the dead man's switch gets its /start ping. Told once the job file is read and the
+    run is under way (its container started, or it waits for GPU memory), else before its
+    end: while a container starts and runs the agent only waits, so telling then keeps it
+    off the way to the container (about 30 ms of each run)."""
+
+    def __init__(self, paths: Paths, name: str, log: Log) -> None:
+        self.paths, self.name, self.log = paths, name, log
+        self.due = self.told = False
+
+    def tell(self) -> None:
+        if self.due and not self.told:
+            self.told = True
+            # here, not on the way to the container: with what they load, ~20 ms
+            from gpuagent.observe import announce, metrics
+
+            metrics.refresh(self.paths, self.log, jobs=[self.name])
+            announce.announce_start(self.paths, self.name, self.log)
+
+
+def _locked_run(
+    paths: Paths, name: str, recorder: RunRecorder, output: TextIO, log: Log, start: RunStart, turns: Turns | None
+) -> tuple[RunRecord, int]:
     with flocked(paths.job_lock(name), wait=False) as holding, signals_stop_the_run():
         if not holding:
             run = ended(new_record(name), Status.SKIPPED_OVERLAP, "another run of this job is still going")
@@ -75,7 +101,7 @@ def _locked_run(paths: Paths, name: str, recorder: RunRecorder, output: TextIO, 
         connect = functools.cache(Docker)
         reap_orphans(paths, name, recorder, log, connect)
         upstream = chains.upstream_of(paths, name, log)
-        return _attempts(paths, name, recorder, output, log, connect, upstream, turns)
+        return _attempts(paths, name, recorder, output, log, connect, upstream, start, turns)
 
 
 def reap_orphans(paths: Paths, name: str, recorder: RunRecorder, log: Log, connect: Callable[[], Docker] = Docker) -> list[str]:
@@ -121,6 +147,7 @@ def _attempts(
     log: Log,
     connect: Callable[[], Docker],
     upstream: Upstream | None,
+    start: RunStart,
     turns: Turns | None,
 ) -> tuple[RunRecord, int]:
     job_file = _read_early(paths, name)
@@ -130,18 +157,15 @@ def _attempts(
     def read_once() -> tuple:
         nonlocal job_file, started
         if not started:
-            job_file = job_file or read_job_file(paths.job_file(name))
-            started = True
-            # the timer's next fire and the running run, seen before a long run ends
-            metrics.refresh(paths, log, jobs=[name])
-            notify.announce_start(paths, name, log)
+            job_file = job_file or read_job_file(paths.job_file(name), calendar=False)
+            started = start.due = True
         return job_file.job, job_file.sha256
 
     def record(attempt: int, first: RunRecord | None) -> RunRecord:
         run = new_record(name, attempt, first, upstream)
         return dataclasses.replace(run, catch_up=True) if catch_up else run
 
-    return run_attempts(paths, record, read_once, recorder, output, log, connect, upstream, turns)
+    return run_attempts(paths, record, read_once, recorder, output, log, connect, upstream, turns, start.tell)
 
 
 def _read_early(paths: Paths, name: str) -> JobFile | None:
@@ -149,7 +173,7 @@ def _read_early(paths: Paths, name: str) -> JobFile | None:
     catch-up); None where it does not load: the first attempt reads it again, and records
     why it failed."""
     try:
-        return read_job_file(paths.job_file(name))
+        return read_job_file(paths.job_file(name), calendar=False)
     except Exception:  # noqa: BLE001 - the first attempt reads it again, and records what failed
         return None
 
@@ -164,9 +188,11 @@ def run_attempts(
     connect: Callable[[], Docker],
     upstream: Upstream | None = None,
     turns: Turns | None = None,
+    started: Callable[[], None] | None = None,
 ) -> tuple[RunRecord, int]:
     """A run and its retries: `record(attempt, first)` makes each attempt's first record,
-    `read_job` the job (read once, at the first attempt's start). Returns the last
+    `read_job` the job (read once, at the first attempt's start), `started` is called
+    when an attempt is under way (Attempt's). Returns the last
     attempt's record and the exit status for systemd."""
     first: RunRecord | None = None
     attempt = 1
@@ -178,7 +204,7 @@ def run_attempts(
         return job, job_hash
 
     while True:
-        attempt_run = Attempt(paths, record(attempt, first), recorder, output, log, connect, upstream, turns=turns)
+        attempt_run = Attempt(paths, record(attempt, first), recorder, output, log, connect, upstream, turns=turns, started=started)
         run = attempted(attempt_run, read_and_keep, recorder)
         log(f"run {run.run_id} of {run.job}: {run.status} ({run.reason})")
         if job is None or run.status not in RETRYABLE or attempt > job.retries:

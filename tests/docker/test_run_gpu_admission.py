@@ -5,7 +5,7 @@ import pytest
 
 from gpuagent.host.dockerd import LABEL_JOB
 from tests.gpu_sim import FakeGpu, FakeGpuHost, GiB
-from tests.support.agent import AgentHome
+from tests.support.agent import AgentHome, wait_for
 
 SMALL = "GPU-00000000-aaaa-0000-0000-000000000000"
 ROOMY = "GPU-11111111-bbbb-0000-0000-000000000000"
@@ -75,3 +75,19 @@ def test_without_an_nvidia_driver_a_gpu_job_is_an_error_naming_it(tmp_path, busy
     run = home.last_run("gpujob")
     assert run.status == "error"
     assert "NVIDIA driver" in run.reason
+
+
+def test_a_run_waiting_for_gpu_memory_has_told_its_start(home, busybox_image, docker_client):
+    """A run's start is told once it is under way: its container started, or, as here,
+    it waits for GPU memory (the metrics say it runs long before it gets a GPU)."""
+    home.write_job("waits", busybox_image, ["true"], gpus=1, min_free_vram="60GiB", vram_policy="wait", vram_wait="5m")
+    agent = home.popen("run", "waits")
+    try:
+        running = 'gpuagent_job_last_run_status{job_name="waits",status="running"} 1.0'
+        textfiles = home.root / "textfiles"
+        wait_for(lambda: any(running in path.read_text() for path in textfiles.glob("*.prom")), timeout=30, what="the waiting run in the metrics")
+        assert docker_client.containers.list(all=True, filters={"label": f"{LABEL_JOB}=waits"}) == []
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+    assert home.last_run("waits").status == "stopped"
