@@ -6,7 +6,7 @@ This is the only place that prints errors and picks exit codes: 0 success, 1 fai
 Start-up is paid here, once: `gpuagent --help` lists the commands from COMMANDS without
 importing any of them, and a command's module (cli/*_commands.py, which imports what its
 commands need at its top) is imported only when that command runs or shows its own help.
-Heavy modules (docker, pynvml, Rich) stay behind the adapters that use them.
+Heavy modules (pynvml, Rich, prometheus_client) stay behind the modules that use them.
 """
 
 import contextlib

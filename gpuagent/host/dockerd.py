@@ -1,14 +1,17 @@
-"""The only module that talks to dockerd (through the docker SDK).
+"""The only module that talks to dockerd: its Engine API, over http.client (see Docker).
 
 Every container gpuagent makes carries the labels below, and every lookup filters by them,
 so gpuagent never touches a container it did not start.
 """
 
 import contextlib
+import http.client
+import json
 import os
 import socket
+import ssl
+import urllib.parse
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,10 @@ from gpuagent.jobs.settings import SETTINGS
 LABEL_JOB = "gpuagent.job"
 LABEL_RUN = "gpuagent.run-id"
 
+REQUEST_TIMEOUT = 60.0  # seconds for an answer (the docker SDK's); waiting for an exit has none
+FALLBACK_API_VERSION = "1.41"  # docker 20.10, for a dockerd that does not say its own
+MAX_HEAD = 16384  # bytes of an answer's head
+
 
 @dataclass(frozen=True)
 class ContainerSpec:
@@ -32,14 +39,13 @@ class ContainerSpec:
     name: str
     labels: dict[str, str]
     gpu_uuids: tuple[str, ...]
-    settings: dict[str, Any]  # docker SDK create's keyword arguments, from the job's settings
+    settings: dict[str, Any]  # create options (see create_body), from the job's settings
     ports: dict[int, tuple[str, int]] = field(default_factory=dict)  # container port -> (host address, host port)
     tty: bool = False  # a terminal, with stdin open: a shell
 
     def create_arguments(self) -> dict[str, Any]:
-        """The keyword arguments of docker SDK's containers.create, but for the GPUs
-        (device requests, which need the SDK's types): the settings, and what every
-        container gpuagent makes has."""
+        """The create options, but for the GPUs: the settings, and what every container
+        gpuagent makes has. create_body makes the Engine API's request of them."""
         return {
             **self.settings,
             "name": self.name,
@@ -51,7 +57,6 @@ class ContainerSpec:
             # the docker socket is never mounted (a volume's reader refuses it)
             "init": True,
             "security_opt": ["no-new-privileges"],
-            "detach": True,
         }
 
 
@@ -125,135 +130,343 @@ def container_spec(
     )
 
 
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    labels: dict[str, str]
+
+
+# Where each create option a setting's `docker` column names (jobs/settings.py), and the
+# ones every container gets (ContainerSpec), goes in the Engine API's create body: the
+# container's config, or its HostConfig. An option not here is refused, not dropped.
+_CONFIG_FIELDS = {
+    "image": "Image",
+    "command": "Cmd",
+    "environment": "Env",
+    "working_dir": "WorkingDir",
+    "user": "User",
+    "labels": "Labels",
+    "tty": "Tty",
+    "stdin_open": "OpenStdin",
+}
+_HOST_CONFIG_FIELDS = {
+    "mem_limit": "Memory",
+    "memswap_limit": "MemorySwap",
+    "nano_cpus": "NanoCpus",
+    "shm_size": "ShmSize",
+    "pids_limit": "PidsLimit",
+    "init": "Init",
+    "security_opt": "SecurityOpt",
+}
+
+
+def create_body(arguments: Mapping[str, Any], gpu_uuids: tuple[str, ...]) -> dict[str, Any]:
+    """ContainerSpec.create_arguments() as the body of the Engine API's POST
+    /containers/create: what `docker create` sends for the same options."""
+    config: dict[str, Any] = {}
+    host: dict[str, Any] = {"NetworkMode": "default"}
+    for option, value in arguments.items():
+        if value is None or option == "name":
+            continue
+        if option in _CONFIG_FIELDS:
+            config[_CONFIG_FIELDS[option]] = value
+        elif option in _HOST_CONFIG_FIELDS:
+            host[_HOST_CONFIG_FIELDS[option]] = value
+        elif option == "volumes":
+            host["Binds"] = [f"{path}:{bind['bind']}:{bind['mode']}" for path, bind in value.items()]
+        elif option == "ports":
+            config["ExposedPorts"] = {port: {} for port in value}
+            host["PortBindings"] = {port: [{"HostIp": address, "HostPort": str(number)}] for port, (address, number) in value.items()}
+        else:
+            raise ValueError(f"no Engine API field for the create option {option!r} (host/dockerd.py)")
+    if gpu_uuids:
+        host["DeviceRequests"] = [{"Driver": "", "Count": 0, "DeviceIDs": list(gpu_uuids), "Capabilities": [["gpu"]], "Options": {}}]
+    return {**config, "HostConfig": host}
+
+
 class Docker:
-    """A connection to dockerd. Every failure comes out as DockerError, with a reason
-    people can act on."""
+    """A connection to dockerd: its Engine API, over its unix socket (DOCKER_HOST, as the
+    docker CLI reads it, may name another, or tcp:// with DOCKER_TLS_VERIFY and
+    DOCKER_CERT_PATH). Every failure comes out as DockerError, with a reason people can
+    act on.
+
+    Not the docker SDK: its import alone (requests, urllib3) cost every run ~60 ms, 40 % of
+    what a run adds to `docker run` (bench/run_overhead.py); the calls a run makes are a
+    dozen plain HTTP requests, made here with the standard library's http.client. Each
+    request has a connection of its own, so threads can share one Docker."""
 
     def __init__(self) -> None:
-        import docker
-        import docker.errors
-        import requests.exceptions
+        self._address = engine_address()
+        head = _ping(self._address, timeout=REQUEST_TIMEOUT)
+        if head.status != 200:
+            reason = head.error or f"/_ping answered {head.status or 'nothing'}"
+            raise DockerError(f"docker is unreachable: {reason}", "start dockerd (systemctl start docker)")
+        # The Engine API version dockerd speaks, as the docker CLI asks it.
+        version = head.headers.get("api-version", "")
+        self._api = f"/v{version if version.replace('.', '').isdigit() else FALLBACK_API_VERSION}"
 
-        self._errors = docker.errors
-        self._lost = requests.exceptions.RequestException
-        try:
-            self._client = docker.from_env()
-        except docker.errors.DockerException as err:
-            raise DockerError(f"docker is unreachable: {err}", "start dockerd (systemctl start docker)") from None
+    # -- the Engine API ----------------------------------------------------------------
 
-    @contextmanager
-    def _asking(self, what: str, missing_ok: bool = False, missing: DockerError | None = None) -> Iterator[None]:
-        """Turn the SDK's errors into DockerError. When what was asked for does not exist:
-        nothing with missing_ok (a container already gone), else `missing` if given."""
+    def _request(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = REQUEST_TIMEOUT,
+        missing_ok: bool = False,
+        missing: DockerError | None = None,
+    ) -> Any:
+        """The JSON dockerd answers (None for an empty answer, or for a missing thing with
+        missing_ok); DockerError naming `what` it could not do."""
+        target = self._api + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
         try:
-            yield
-        except self._errors.NotFound:
-            if not missing_ok:
-                raise missing or DockerError(f"docker could not {what}: not found") from None
-        except self._errors.APIError as err:
-            raise DockerError(f"docker could not {what}: {err.explanation}") from None
-        except (self._lost, self._errors.DockerException) as err:
+            connection = self._address.connection(timeout)
+        except OSError as err:
             raise DockerError(f"lost contact with docker (could not {what}): {err}", "is dockerd running? (systemctl status docker)") from None
+        try:
+            connection.request(method, target, body=payload, headers=headers)
+            response = connection.getresponse()
+            status, data = response.status, response.read()
+        except (OSError, http.client.HTTPException) as err:
+            raise DockerError(f"lost contact with docker (could not {what}): {err}", "is dockerd running? (systemctl status docker)") from None
+        finally:
+            connection.close()
+        if status == 404:
+            if missing_ok:
+                return None
+            raise missing or DockerError(f"docker could not {what}: not found")
+        if status >= 400:
+            raise DockerError(f"docker could not {what}: {_message(data)}")
+        return json.loads(data) if data.strip() else None
+
+    def _hijack(self, path: str, what: str, query: Mapping[str, Any]) -> socket.socket:
+        """The connection of an attach, taken over as `docker attach` does: after dockerd's
+        answer head, it carries the container's streams both ways."""
+        target = f"{self._api}{path}?{urllib.parse.urlencode(query)}"
+        request = f"POST {target} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+        try:
+            sock = self._address.socket(REQUEST_TIMEOUT)
+            sock.sendall(request.encode())
+            head = bytearray()
+            # a byte at a time: what follows the head is the container's, and stays unread
+            while not head.endswith(b"\r\n\r\n"):
+                byte = sock.recv(1)
+                if not byte or len(head) > MAX_HEAD:
+                    raise ConnectionError("dockerd closed the connection before it answered")
+                head += byte
+            sock.settimeout(None)
+        except OSError as err:
+            raise DockerError(f"lost contact with docker (could not {what}): {err}", "is dockerd running? (systemctl status docker)") from None
+        status_line = head.split(b"\r\n", 1)[0].split(b" ")
+        status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
+        if status not in (101, 200):
+            sock.close()
+            raise DockerError(f"docker could not {what}: it answered {status or 'nothing it could read'}")
+        return sock
+
+    # -- what gpuagent asks ------------------------------------------------------------
 
     def image_info(self, image: str) -> ImageInfo:
         """What a run needs to know of its image; DockerError when it is not on this host."""
         not_here = DockerError(f"image {image} is not on this host", f"docker pull {image} (or build it) before the next run")
-        with self._asking(f"inspect image {image}", missing=not_here):
-            attrs = self._client.images.get(image).attrs
+        attrs = self._request("GET", f"/images/{_quoted(image)}/json", f"inspect image {image}", missing=not_here)
         digests = attrs.get("RepoDigests") or [attrs["Id"]]
         return ImageInfo(user=(attrs.get("Config") or {}).get("User") or "", digest=digests[0])
 
-    def create(self, spec: ContainerSpec):
-        from docker.types import DeviceRequest
+    def create(self, spec: ContainerSpec) -> Container:
+        arguments = spec.create_arguments()
+        body = create_body(arguments, spec.gpu_uuids)
+        created = self._request("POST", "/containers/create", "create the container", query={"name": spec.name}, body=body)
+        return Container(id=created["Id"], name=spec.name, labels=dict(spec.labels))
 
-        device_requests = [DeviceRequest(device_ids=list(spec.gpu_uuids), capabilities=[["gpu"]])] if spec.gpu_uuids else None
-        with self._asking("create the container"):
-            return self._client.containers.create(**spec.create_arguments(), device_requests=device_requests)
+    def start(self, container: Container) -> None:
+        self._request("POST", f"/containers/{container.id}/start", "start the container")
 
-    def start(self, container) -> None:
-        with self._asking("start the container"):
-            container.start()
-
-    def attach(self, container) -> Iterator[bytes]:
+    def attach(self, container: Container) -> Iterator[bytes]:
         """The container's stdout and stderr, as byte chunks, from its start to its exit
         (attach before starting it, as `docker run` does, to miss nothing at the start)."""
-        with self._asking("attach to the container"):
-            return container.attach(stdout=True, stderr=True, stream=True, logs=True)
+        query = {"logs": 1, "stream": 1, "stdout": 1, "stderr": 1}
+        return _frames(self._hijack(f"/containers/{container.id}/attach", "attach to the container", query))
 
-    def attach_terminal(self, container):
+    def attach_terminal(self, container: Container) -> socket.socket:
         """The container's terminal as a socket: what is written to it is its input, what
         is read from it its output (attach before starting it, as `docker run -it` does)."""
-        with self._asking("attach to the container's terminal"):
-            sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1, "logs": 1})
-        return getattr(sock, "_sock", sock)  # the SDK wraps the socket in a SocketIO
+        query = {"logs": 1, "stream": 1, "stdin": 1, "stdout": 1, "stderr": 1}
+        return self._hijack(f"/containers/{container.id}/attach", "attach to the container's terminal", query)
 
-    def resize(self, container, rows: int, columns: int) -> None:
+    def resize(self, container: Container, rows: int, columns: int) -> None:
         """Tell the container's terminal its size; one that is gone does not mind."""
-        with self._asking("resize the container's terminal", missing_ok=True):
-            container.resize(height=rows, width=columns)
+        self._request(
+            "POST", f"/containers/{container.id}/resize", "resize the container's terminal", query={"h": rows, "w": columns}, missing_ok=True
+        )
 
     def output_lines(self, chunks: Iterator[bytes]) -> Iterator[str]:
-        with self._asking("follow the container's output"):
+        try:
             yield from split_lines(chunks)
+        except OSError as err:
+            raise DockerError(f"lost contact with docker (could not follow the container's output): {err}") from None
 
-    def wait(self, container) -> None:
+    def wait(self, container: Container) -> None:
         """Block until the container is not running (returns at once if it never started)."""
-        with self._asking("wait for the container"):
-            container.wait(condition="not-running")
+        self._request("POST", f"/containers/{container.id}/wait", "wait for the container", query={"condition": "not-running"}, timeout=None)
 
-    def stop(self, container, grace: int) -> None:
+    def stop(self, container: Container, grace: int) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds."""
-        with self._asking("stop the container", missing_ok=True):
-            container.stop(timeout=grace)
+        self._request(
+            "POST", f"/containers/{container.id}/stop", "stop the container", query={"t": grace}, timeout=grace + REQUEST_TIMEOUT, missing_ok=True
+        )
 
-    def hang_up(self, container) -> None:
+    def hang_up(self, container: Container) -> None:
         """SIGHUP, what a terminal that closes sends: an interactive shell, which ignores
         SIGTERM, exits on it. A container that has ended already does not mind."""
-        with contextlib.suppress(DockerError), self._asking("hang up the container", missing_ok=True):
-            container.kill(signal="SIGHUP")
+        with contextlib.suppress(DockerError):
+            self._request("POST", f"/containers/{container.id}/kill", "hang up the container", query={"signal": "SIGHUP"}, missing_ok=True)
 
-    def exit_state(self, container) -> ExitState:
-        with self._asking("inspect the container"):
-            container.reload()
-        state = container.attrs["State"]
+    def exit_state(self, container: Container) -> ExitState:
+        state = self._request("GET", f"/containers/{container.id}/json", "inspect the container")["State"]
         return ExitState(exit_code=state.get("ExitCode"), oom_killed=bool(state.get("OOMKilled")))
 
-    def remove(self, container) -> None:
-        with self._asking("remove the container", missing_ok=True):
-            container.remove(force=True)
+    def remove(self, container: Container) -> None:
+        self._request("DELETE", f"/containers/{container.id}", "remove the container", query={"force": 1}, missing_ok=True)
 
-    # The SDK lists ids, then inspects each: a container removed in between (another run
-    # ending, a reap) must drop out of the list, not fail it (ignore_removed).
-    def job_containers(self, job: str) -> list:
-        with self._asking("list containers"):
-            return self._client.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job}"}, ignore_removed=True)
+    def job_containers(self, job: str) -> list[Container]:
+        """The containers of `job` (a run's or a session's owner), running or not."""
+        return self._containers({"all": 1, "filters": json.dumps({"label": [f"{LABEL_JOB}={job}"]})})
 
     def job_of_containers(self) -> dict[str, str]:
         """The job of each running container gpuagent started, by container id."""
-        with self._asking("list containers"):
-            containers = self._client.containers.list(filters={"label": LABEL_JOB}, ignore_removed=True)
-        return {container.id: container.labels[LABEL_JOB] for container in containers}
+        return {container.id: container.labels[LABEL_JOB] for container in self._containers({"filters": json.dumps({"label": [LABEL_JOB]})})}
+
+    def _containers(self, query: Mapping[str, Any]) -> list[Container]:
+        listed = self._request("GET", "/containers/json", "list containers", query=query)
+        return [Container(id=item["Id"], name=(item.get("Names") or ["/?"])[0].lstrip("/"), labels=item.get("Labels") or {}) for item in listed]
 
     def info(self) -> dict:
         """`docker info` as dockerd reports it (ServerVersion, Runtimes, ...)."""
-        with self._asking("read docker info"):
-            return self._client.info()
+        return self._request("GET", "/info", "read docker info")
+
+
+def _frames(sock: socket.socket) -> Iterator[bytes]:
+    """The payloads of an attach stream without a terminal: stdout and stderr as frames,
+    each an 8-byte header (the stream, then the payload's size) and the payload."""
+    reader = sock.makefile("rb")
+    try:
+        while header := reader.read(8):
+            if len(header) < 8:
+                return
+            payload = reader.read(int.from_bytes(header[4:8], "big"))
+            if payload:
+                yield payload
+    finally:
+        reader.close()
+        sock.close()
+
+
+def _message(data: bytes) -> str:
+    """What dockerd says went wrong: its JSON `message`, else its answer's first line."""
+    try:
+        return str(json.loads(data)["message"]).strip()
+    except (ValueError, KeyError, TypeError):
+        return data.decode("utf-8", errors="replace").strip().splitlines()[0] if data.strip() else "no reason given"
+
+
+def _quoted(name: str) -> str:
+    return urllib.parse.quote(name, safe="/:")
 
 
 def answers(timeout: float = 2.0) -> bool:
-    """Whether dockerd answers its /_ping on its unix socket, asked without the SDK (whose
-    import alone costs ~150 ms): the dispatcher asks before it starts runs, so that while
-    dockerd restarts, waiting runs stay waiting rather than fail. A DOCKER_HOST that is not
-    a unix socket is taken to answer: the run itself will say if it does not."""
-    docker_host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if not docker_host.startswith("unix://"):
-        return True
+    """Whether dockerd answers its /_ping: the dispatcher asks before it starts runs, so
+    that while dockerd restarts, waiting runs stay waiting rather than fail."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.settimeout(timeout)
-            connection.connect(docker_host.removeprefix("unix://"))
-            connection.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-            status_line = connection.recv(64).split(b"\r\n", 1)[0]
-    except OSError:
-        return False
-    return status_line.split(b" ")[1:2] == [b"200"]
+        return _ping(engine_address(), timeout).status == 200
+    except DockerError:
+        return True  # a DOCKER_HOST gpuagent cannot use: the run itself will say so
+
+
+@dataclass(frozen=True)
+class EngineAddress:
+    """Where dockerd's Engine API is: a unix socket's path, or a host and port (with the
+    TLS client context DOCKER_TLS_VERIFY and DOCKER_CERT_PATH make)."""
+
+    unix_path: str | None = None
+    host: str = ""
+    port: int = 0
+    tls: ssl.SSLContext | None = None
+
+    def socket(self, timeout: float | None) -> socket.socket:
+        if self.unix_path is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(self.unix_path)
+            except OSError:
+                sock.close()
+                raise
+            return sock
+        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        return self.tls.wrap_socket(sock, server_hostname=self.host) if self.tls else sock
+
+    def connection(self, timeout: float | None) -> http.client.HTTPConnection:
+        connection = http.client.HTTPConnection("docker", timeout=timeout)
+        connection.sock = self.socket(timeout)
+        return connection
+
+
+def engine_address() -> EngineAddress:
+    """Where DOCKER_HOST says dockerd is, as the docker CLI reads it: unix://PATH (the
+    default, /var/run/docker.sock) or tcp://HOST:PORT, over TLS when DOCKER_TLS_VERIFY is
+    set (the certificates in DOCKER_CERT_PATH, default ~/.docker)."""
+    docker_host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if docker_host.startswith("unix://"):
+        return EngineAddress(unix_path=docker_host.removeprefix("unix://"))
+    parsed = urllib.parse.urlsplit(docker_host)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme != "tcp" or not parsed.hostname or port is None:
+        raise DockerError(
+            f"DOCKER_HOST={docker_host} is not a unix:// socket or a tcp://HOST:PORT address", "unset DOCKER_HOST, or point it at dockerd"
+        )
+    tls = None
+    if os.environ.get("DOCKER_TLS_VERIFY"):
+        certs = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
+        try:
+            tls = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
+            tls.load_cert_chain(os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem"))
+        except (OSError, ssl.SSLError) as err:
+            raise DockerError(
+                f"cannot read docker's TLS certificates in {certs}: {err}", "set DOCKER_CERT_PATH to the directory of ca.pem, cert.pem and key.pem"
+            ) from None
+    return EngineAddress(host=parsed.hostname, port=port, tls=tls)
+
+
+@dataclass(frozen=True)
+class _PingHead:
+    status: int  # 0: no answer
+    headers: dict[str, str]  # by lower-case name
+    error: str = ""  # why there was no answer
+
+
+def _ping(address: EngineAddress, timeout: float) -> _PingHead:
+    """The head of dockerd's answer to GET /_ping: whether it is there, and which Engine
+    API version it speaks (its API-Version header)."""
+    try:
+        connection = address.connection(timeout)
+    except OSError as err:
+        return _PingHead(0, {}, str(err) or type(err).__name__)
+    try:
+        connection.request("GET", "/_ping")
+        response = connection.getresponse()
+        response.read()
+    except (OSError, http.client.HTTPException) as err:
+        return _PingHead(0, {}, str(err) or type(err).__name__)
+    finally:
+        connection.close()
+    return _PingHead(response.status, {name.lower(): value for name, value in response.getheaders()})

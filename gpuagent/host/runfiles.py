@@ -35,7 +35,7 @@ class RunFiles:
 
     @property
     def volumes(self) -> dict[str, dict[str, str]]:
-        """The directories as docker-py's `volumes` mapping."""
+        """The directories as the create options' `volumes` mapping (host/dockerd.py)."""
         volumes = {str(self._out): {"bind": OUT_DIR, "mode": "rw"}}
         if self._in is not None:
             volumes[str(self._in)] = {"bind": IN_DIR, "mode": "ro"}

@@ -94,9 +94,9 @@ class Setting:
     from_cli: Callable[[Any, str], Any] | None = None  # the option's value -> the key's, when they differ
     metavar: str | None = None
     required: bool = False  # a job has no default for it
-    # How the Job's value reaches docker's create call: the keyword arguments of the docker
-    # SDK's containers.create it becomes (host/dockerd.py adds the run's own). None: not a
-    # container setting; admission, the timer or the runner use it.
+    # How the Job's value reaches docker's create call: the create options it becomes, by
+    # the names host/dockerd.py's create_body places in the Engine API's request (it adds
+    # the run's own). None: not a container setting; admission, the timer or the runner use it.
     docker: Callable[[Any], dict[str, Any]] | None = None
     # How a notebook or shell takes it (sessions/spec.py): FROM_JOB, OWN, or None (a
     # scheduled job's alone: its schedule, command, retries...).

@@ -1,7 +1,9 @@
 """host/dockerd.py's container_spec: what docker's create call gets for a run, made from
 each setting's `docker` column, with the run's own parts and the safe defaults."""
 
-from gpuagent.host.dockerd import LABEL_JOB, LABEL_RUN, NOBODY, container_spec, run_user
+import pytest
+
+from gpuagent.host.dockerd import LABEL_JOB, LABEL_RUN, NOBODY, container_spec, create_body, run_user
 from gpuagent.jobs.job import job_from_options
 from gpuagent.jobs.schedule import parse_schedule
 from gpuagent.jobs.settings import SETTINGS
@@ -82,3 +84,41 @@ def test_each_container_setting_reaches_the_create_call_by_its_row(tmp_path):
             continue
         for keyword, value in setting.docker(getattr(job, setting.field)).items():
             assert create[keyword] == value, f"{setting.field}: {keyword}"
+    create_body(create, ())  # and each has its place in the Engine API's request
+
+
+def test_the_create_request_places_every_option_where_the_engine_api_wants_it(tmp_path):
+    job = make_job(tmp_path, memory="512m", cpus=1.5, shm_size="64m", volumes=[f"{tmp_path}/data:/data:ro"], workdir="/w", user="1000", env=["A=1"])
+    spec = container_spec(job, "abc123", ("GPU-1", "GPU-2"), image_user="", ports={8888: ("127.0.0.1", 40123)})
+    body = create_body(spec.create_arguments(), spec.gpu_uuids)
+    host = body.pop("HostConfig")
+    assert body == {
+        "Image": "img:1",
+        "Cmd": ["python", "train.py"],
+        "Env": ["A=1"],
+        "WorkingDir": "/w",
+        "User": "1000",
+        "Labels": {LABEL_JOB: "nightly", LABEL_RUN: "abc123"},
+        "Tty": False,
+        "OpenStdin": False,
+        "ExposedPorts": {"8888/tcp": {}},
+    }
+    assert host == {
+        "NetworkMode": "default",
+        "Memory": 512 * 1024**2,
+        "MemorySwap": 512 * 1024**2,
+        "NanoCpus": 1_500_000_000,
+        "ShmSize": 64 * 1024**2,
+        "Binds": [f"{tmp_path}/data:/data:ro"],
+        "PortBindings": {"8888/tcp": [{"HostIp": "127.0.0.1", "HostPort": "40123"}]},
+        "Init": True,
+        "SecurityOpt": ["no-new-privileges"],
+        "DeviceRequests": [{"Driver": "", "Count": 0, "DeviceIDs": ["GPU-1", "GPU-2"], "Capabilities": [["gpu"]], "Options": {}}],
+    }
+
+
+def test_an_unset_limit_is_left_out_and_an_option_without_a_place_is_refused(tmp_path):
+    host = create_body(container_spec(make_job(tmp_path), "r", (), image_user="").create_arguments(), ())["HostConfig"]
+    assert not {"Memory", "NanoCpus", "ShmSize", "DeviceRequests", "PortBindings"} & set(host)
+    with pytest.raises(ValueError, match="no Engine API field for the create option 'cap_add'"):
+        create_body({"cap_add": ["SYS_ADMIN"]}, ())

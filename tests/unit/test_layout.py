@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "gpuagent"
 # Modules that reach outside the process: only gpuagent/host/ may import them.
-SIDE_EFFECT_MODULES = {"subprocess", "docker", "pynvml", "sqlite3", "requests", "fcntl", "urllib", "apprise", "socket", "http"}
+SIDE_EFFECT_MODULES = {"subprocess", "docker", "pynvml", "sqlite3", "requests", "fcntl", "urllib", "apprise", "socket", "http", "ssl"}
 # What each package may import of gpuagent, besides itself. The graph, bottom up:
 #   core <- host (adapters) <- jobs <- export
 #                              jobs <- observe <- runs <- sessions
