@@ -250,7 +250,8 @@ def test_the_dashboards_tables_have_a_line_per_host(two_hosts):
         return {sample["metric"].get("host") or sample["metric"]["instance"]: sample["value"][1] for sample in answer}
 
     assert by_host("Hosts", "gpuagent_job_consecutive_failures") == {"gpu-a": "1", "gpu-b": "0"}
-    assert by_host("Hosts", 'status="succeeded"').keys() == {"gpu-a", "gpu-b"}
+    # increase() over the range needs two scrapes of each host: a loaded machine may not have them yet
+    wait_for(lambda: by_host("Hosts", 'status="succeeded"').keys() == {"gpu-a", "gpu-b"}, timeout=30, what="two scrapes of each host")
     assert by_host("Last success, per job and host", "gpuagent_job_last_success").keys() == {"gpu-a", "gpu-b"}
     # one host chosen: only its line
     answer = prom.query(
