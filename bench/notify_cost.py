@@ -1,6 +1,6 @@
 """What notifications add to a run's end: announce_end with nothing configured (in
-process), and in a fresh process each (as a run pays it once, the docker SDK already
-loaded as in `gpuagent run`): one json:// notification through Apprise (its import, its
+process), and in a fresh process each (as a run pays it once, with what `gpuagent run`
+has loaded by its end): one json:// notification through Apprise (its import, its
 plugins, the POST), one healthchecks-style ping (urllib), and both, to a receiver on
 127.0.0.1; then Apprise's own steps in a fresh process.
 
@@ -33,7 +33,7 @@ from tests.support.records import run_record  # noqa: E402
 # In the child: the moment before announce_end, and after; apprise's import is inside.
 CHILD = """
 import json, sys, time
-import docker  # loaded by every `gpuagent run` before its end: requests and urllib3 come with it
+import gpuagent.runs.runner, gpuagent.host.dockerd  # loaded by every `gpuagent run` before its end
 from gpuagent.core.paths import resolve_paths
 from gpuagent.observe.announce import announce_end
 from tests.support.records import run_record
@@ -47,7 +47,7 @@ print(time.perf_counter() - started)
 
 STEPS = """
 import sys, time
-import docker
+import gpuagent.runs.runner, gpuagent.host.dockerd
 started = time.perf_counter()
 import apprise
 imported = time.perf_counter()
@@ -73,7 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
 def scratch(root: Path, settings: NotifySettings | None) -> dict[str, str]:
     env = {f"GPUAGENT_{var}_DIR": str(root / var.lower()) for var in ("CONFIG", "UNIT", "STATE", "RUNTIME")}
     if settings is not None:
-        write_notify_file(resolve_paths(user_mode=False, env=env).notify_file("bench"), notify_toml("bench", settings))
+        write_notify_file(resolve_paths(user_mode=False, env=env).notify_file("bench"), notify_toml("bench", settings, "add bench"))
     return env
 
 
