@@ -336,7 +336,7 @@ class DeviceCheck:
         if installed.returncode != 0:
             self.site = None
             raise Failed(f"pip could not install gpuagent from {wheels} for {mine}: {installed.tail(8)}")
-        imports = "import gpuagent, typer, rich, docker, pynvml, tomli_w, prometheus_client, yaml, apprise; print(gpuagent.__file__)"
+        imports = "import gpuagent, typer, rich, pynvml, tomli_w, prometheus_client, yaml, apprise; print(gpuagent.__file__)"
         probe = step.run([self.python, "-c", imports], {**self.agent_env(), "PYTHONPATH": str(self.site)}, cwd=self.scratch)
         step.check(
             "gpuagent and every dependency import from the installed wheels", probe.returncode == 0 and str(self.site) in probe.stdout, probe.tail(3)
