@@ -1,5 +1,5 @@
 """The end-to-end harness itself: a booted systemd whose timers fire and log to the
-journal, and from which the docker SDK reaches the host's dockerd."""
+journal, and from which gpuagent's Engine API client reaches the host's dockerd."""
 
 import time
 
@@ -44,16 +44,22 @@ def test_timer_fires_and_its_output_reaches_the_journal(systemd_box):
     assert result.stdout.strip() == "Result=success"
 
 
-def test_docker_sdk_in_the_box_runs_a_container_on_the_host(systemd_box, busybox_image):
+def test_gpuagent_in_the_box_runs_a_container_on_the_host(systemd_box, busybox_image):
+    settings = {"image": busybox_image, "command": ["echo", "hello-from-busybox"]}
     script = (
-        "import docker\n"
-        "client = docker.from_env()\n"
-        "print(client.version()['Version'])\n"
-        f"out = client.containers.run({busybox_image!r}, ['echo', 'hello-from-busybox'],\n"
-        "                             remove=True, labels={'gpuagent-test': 'box-smoke'})\n"
-        "print(out.decode().strip())\n"
+        "from gpuagent.host.dockerd import ContainerSpec, Docker\n"
+        "docker = Docker()\n"
+        "print(docker.info()['ServerVersion'])\n"
+        f"spec = ContainerSpec(name='gpuagent-box-smoke', labels={{'gpuagent-test': 'box-smoke'}}, gpu_uuids=(), settings={settings!r})\n"
+        "container = docker.create(spec)\n"
+        "try:\n"
+        "    chunks = docker.attach(container)\n"
+        "    docker.start(container)\n"
+        "    print(b''.join(chunks).decode().strip())\n"
+        "finally:\n"
+        "    docker.remove(container)\n"
     )
-    result = systemd_box.exec(["python3", "-c", script], env={"PYTHONPATH": SITE_IN_BOX})
+    result = systemd_box.exec(["python3", "-c", script], env={"PYTHONPATH": f"{SRC_IN_BOX}:{SITE_IN_BOX}"})
     version, output = result.stdout.split()
     assert version[0].isdigit()
     assert output == "hello-from-busybox"
@@ -61,6 +67,6 @@ def test_docker_sdk_in_the_box_runs_a_container_on_the_host(systemd_box, busybox
 
 def test_gpuagent_command_runs_from_the_checkout(systemd_box):
     assert systemd_box.exec(["sh", "-c", "command -v gpuagent"]).stdout.strip() == ("/usr/local/bin/gpuagent")
-    imports = "import typer, docker, pynvml, rich, tomli_w, gpuagent; print(gpuagent.__file__)"
+    imports = "import typer, pynvml, rich, tomli_w, gpuagent; print(gpuagent.__file__)"
     result = systemd_box.exec(["python3", "-c", imports], env={"PYTHONPATH": f"{SRC_IN_BOX}:{SITE_IN_BOX}"})
     assert result.stdout.strip() == f"{SRC_IN_BOX}/gpuagent/__init__.py"
