@@ -201,7 +201,7 @@ class Docker:
         head = _ping(self._address, timeout=REQUEST_TIMEOUT)
         if head.status != 200:
             reason = head.error or f"/_ping answered {head.status or 'nothing'}"
-            raise DockerError(f"docker is unreachable: {reason}", "start dockerd (systemctl start docker)")
+            raise DockerError(f"docker is unreachable at {self._address}: {reason}", "start dockerd (systemctl start docker)")
         # The Engine API version dockerd speaks, as the docker CLI asks it.
         version = head.headers.get("api-version", "")
         self._api = f"/v{version if version.replace('.', '').isdigit() else FALLBACK_API_VERSION}"
@@ -228,13 +228,13 @@ class Docker:
         try:
             connection = self._address.connection(timeout)
         except OSError as err:
-            raise DockerError(f"lost contact with docker (could not {what}): {err}", "is dockerd running? (systemctl status docker)") from None
+            raise self._lost(what, err) from None
         try:
             connection.request(method, target, body=payload, headers=headers)
             response = connection.getresponse()
             status, data = response.status, response.read()
         except (OSError, http.client.HTTPException) as err:
-            raise DockerError(f"lost contact with docker (could not {what}): {err}", "is dockerd running? (systemctl status docker)") from None
+            raise self._lost(what, err) from None
         finally:
             connection.close()
         if status == 404:
@@ -262,13 +262,16 @@ class Docker:
                 head += byte
             sock.settimeout(None)
         except OSError as err:
-            raise DockerError(f"lost contact with docker (could not {what}): {err}", "is dockerd running? (systemctl status docker)") from None
+            raise self._lost(what, err) from None
         status_line = head.split(b"\r\n", 1)[0].split(b" ")
         status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
         if status not in (101, 200):
             sock.close()
             raise DockerError(f"docker could not {what}: it answered {status or 'nothing it could read'}")
         return sock
+
+    def _lost(self, what: str, err: BaseException) -> DockerError:
+        return DockerError(f"lost contact with docker at {self._address} (could not {what}): {err}", "is dockerd running? (systemctl status docker)")
 
     # -- what gpuagent asks ------------------------------------------------------------
 
@@ -310,7 +313,7 @@ class Docker:
         try:
             yield from split_lines(chunks)
         except OSError as err:
-            raise DockerError(f"lost contact with docker (could not follow the container's output): {err}") from None
+            raise self._lost("follow the container's output", err) from None
 
     def wait(self, container: Container) -> None:
         """Block until the container is not running (returns at once if it never started)."""
@@ -398,6 +401,9 @@ class EngineAddress:
     host: str = ""
     port: int = 0
     tls: ssl.SSLContext | None = None
+
+    def __str__(self) -> str:
+        return f"unix://{self.unix_path}" if self.unix_path is not None else f"tcp://{self.host}:{self.port}"
 
     def socket(self, timeout: float | None) -> socket.socket:
         if self.unix_path is not None:
