@@ -48,7 +48,6 @@ class ContainerSpec:
         gpuagent makes has. create_body makes the Engine API's request of them."""
         return {
             **self.settings,
-            "name": self.name,
             "labels": self.labels,
             "ports": {f"{port}/tcp": host for port, host in self.ports.items()} or None,
             "tty": self.tty,
@@ -167,7 +166,7 @@ def create_body(arguments: Mapping[str, Any], gpu_uuids: tuple[str, ...]) -> dic
     config: dict[str, Any] = {}
     host: dict[str, Any] = {"NetworkMode": "default"}
     for option, value in arguments.items():
-        if value is None or option == "name":
+        if value is None:
             continue
         if option in _CONFIG_FIELDS:
             config[_CONFIG_FIELDS[option]] = value
