@@ -223,19 +223,10 @@ class Docker:
         missing_ok); DockerError naming `what` it could not do."""
         target = self._api + path + ("?" + urllib.parse.urlencode(query) if query else "")
         payload = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
         try:
-            connection = self._address.connection(timeout)
-        except OSError as err:
-            raise self._lost(what, err) from None
-        try:
-            connection.request(method, target, body=payload, headers=headers)
-            response = connection.getresponse()
-            status, data = response.status, response.read()
+            status, _, data = _exchange(self._address, method, target, timeout, payload)
         except (OSError, http.client.HTTPException) as err:
             raise self._lost(what, err) from None
-        finally:
-            connection.close()
         if status == 404:
             if missing_ok:
                 return None
@@ -463,15 +454,22 @@ def _ping(address: EngineAddress, timeout: float) -> _PingHead:
     """The head of dockerd's answer to GET /_ping: whether it is there, and which Engine
     API version it speaks (its API-Version header)."""
     try:
-        connection = address.connection(timeout)
-    except OSError as err:
-        return _PingHead(0, {}, str(err) or type(err).__name__)
-    try:
-        connection.request("GET", "/_ping")
-        response = connection.getresponse()
-        response.read()
+        status, headers, _ = _exchange(address, "GET", "/_ping", timeout)
     except (OSError, http.client.HTTPException) as err:
         return _PingHead(0, {}, str(err) or type(err).__name__)
+    return _PingHead(status, headers)
+
+
+def _exchange(
+    address: EngineAddress, method: str, target: str, timeout: float | None, payload: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One request on a connection of its own: the answer's status, headers (by
+    lower-case name) and body. OSError or HTTPException when dockerd cannot be reached."""
+    connection = address.connection(timeout)
+    try:
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        connection.request(method, target, body=payload, headers=headers)
+        response = connection.getresponse()
+        return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()
     finally:
         connection.close()
-    return _PingHead(response.status, {name.lower(): value for name, value in response.getheaders()})
