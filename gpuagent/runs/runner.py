@@ -152,13 +152,12 @@ def _attempts(
 ) -> tuple[RunRecord, int]:
     job_file = _read_early(paths, name)
     catch_up = job_file is not None and is_catch_up(paths, job_file.job, log)
-    started = False
 
     def read_once() -> tuple:
-        nonlocal job_file, started
-        if not started:
+        nonlocal job_file
+        if not start.due:  # the first attempt: read (again, if it failed early); its start is due
             job_file = job_file or read_job_file(paths.job_file(name), calendar=False)
-            started = start.due = True
+            start.due = True
         return job_file.job, job_file.sha256
 
     def record(attempt: int, first: RunRecord | None) -> RunRecord:
