@@ -283,14 +283,20 @@ class Docker:
 
     def attach(self, container: Container) -> Iterator[bytes]:
         """The container's stdout and stderr, as byte chunks, from its start to its exit
-        (attach before starting it, as `docker run` does, to miss nothing at the start)."""
-        query = {"logs": 1, "stream": 1, "stdout": 1, "stderr": 1}
+        (attach before starting it, as `docker run` does, to miss nothing at the start).
+
+        The stream alone, as `docker run` asks: dockerd joins the attach to the container's
+        streams before it answers, so nothing the container writes after the answer is
+        missed. Asking for its logs as well (`logs=1`) makes dockerd replay its log file
+        after that join, and what the container writes in between arrives twice or not at
+        all, or the stream outlives the container (dockerd 20.10; seen in a run's journal)."""
+        query = {"stream": 1, "stdout": 1, "stderr": 1}
         return _frames(self._hijack(f"/containers/{container.id}/attach", "attach to the container", query))
 
     def attach_terminal(self, container: Container) -> socket.socket:
         """The container's terminal as a socket: what is written to it is its input, what
         is read from it its output (attach before starting it, as `docker run -it` does)."""
-        query = {"logs": 1, "stream": 1, "stdin": 1, "stdout": 1, "stderr": 1}
+        query = {"stream": 1, "stdin": 1, "stdout": 1, "stderr": 1}  # no logs: see attach()
         return self._hijack(f"/containers/{container.id}/attach", "attach to the container's terminal", query)
 
     def resize(self, container: Container, rows: int, columns: int) -> None:

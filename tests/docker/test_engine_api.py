@@ -3,6 +3,9 @@ itself (http.client on the unix socket), so what the docker SDK used to do is te
 here: the create request docker reads, the attach stream's frames, dockerd's own words
 when it refuses, and a container gone meanwhile."""
 
+import threading
+import time
+
 import pytest
 
 from gpuagent.core.errors import DockerError
@@ -69,6 +72,28 @@ def test_stdout_and_stderr_arrive_whole_from_the_attach_frames(docker, made, bus
     assert output.count(b"err\n") == 1
     assert output.replace(b"err\n", b"") == b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n" * 16384 + b"tail"
     assert docker.exit_state(container).exit_code == 0
+
+
+def test_the_attach_stream_gives_each_line_once_and_ends_with_the_container(docker, made, busybox_image):
+    """An attach joins the container's streams and nothing else. A run attaches before the
+    start, so dockerd has nothing to replay yet; here it attaches while the container
+    writes, which widens the moment a replay of its logs would race with the stream: with
+    `logs=1` the lines came twice, or went missing, or the stream outlived the container."""
+    count = 100_000
+    script = f"i=0; while [ $i -lt {count} ]; do i=$((i+1)); echo $i; done"
+    container = docker.create(spec("gpuagent-engine-api-attach-once", busybox_image, ["sh", "-c", script]))
+    made.append(container)
+    docker.start(container)
+    time.sleep(0.2)  # while it writes
+    chunks = docker.attach(container)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.extend(chunks), daemon=True)
+    reader.start()
+    reader.join(timeout=60)
+    assert not reader.is_alive(), "the attach stream did not end when the container did"
+    numbers = [int(line) for line in b"".join(read).split()]
+    assert numbers, "the container ended before the attach: nothing was tested"
+    assert numbers == list(range(numbers[0], count + 1)), "a line arrived twice or went missing"
 
 
 def test_a_refusal_is_dockerd_own_words(docker, busybox_image):
