@@ -17,7 +17,7 @@ from gpuagent.core.errors import NotFound
 from gpuagent.core.paths import Paths
 from gpuagent.host.boots import Boot, current_boot
 from gpuagent.host.spool import taken_runs
-from gpuagent.host.sqlitedb import migrate, open_for_writing, open_read_only
+from gpuagent.host.sqlitedb import open_for_writing, open_read_only
 from gpuagent.observe.notifications import Notification
 from gpuagent.runs.record import SKIPPED, RunRecord, Status
 from gpuagent.runs.runmetrics import MetricPoint, metric_points
@@ -120,8 +120,7 @@ class HistoryStore:
         if read_only:
             self._db = open_read_only(path, "runs", "history")
             return
-        self._db = open_for_writing(path)
-        migrate(self._db, MIGRATIONS)
+        self._db = open_for_writing(path, MIGRATIONS)
         self._replay_spool(path)
 
     def _replay_spool(self, path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gpuagent.core.errors import InvalidInput
 from gpuagent.core.paths import Paths
-from gpuagent.host.sqlitedb import migrate, open_for_writing, open_read_only
+from gpuagent.host.sqlitedb import open_for_writing, open_read_only
 from gpuagent.queue.entry import EntryState, QueueEntry
 
 MIGRATIONS = [
@@ -70,8 +70,7 @@ class QueueStore:
         if read_only:
             self._db = open_read_only(path, "entries", "queue")
             return
-        self._db = open_for_writing(path)
-        migrate(self._db, MIGRATIONS)
+        self._db = open_for_writing(path, MIGRATIONS)
 
     def close(self) -> None:
         self._db.close()

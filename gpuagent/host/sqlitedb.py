@@ -4,6 +4,8 @@ their schema brought up to date; or read-only, for the views.
 A schema's version lives in PRAGMA user_version; migrations[i] upgrades version i to i + 1.
 """
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,10 +20,37 @@ BUSY_TIMEOUT_MS = 5000
 _CANNOT_SHARE = (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
 
 
-def open_for_writing(path: Path) -> sqlite3.Connection:
+def open_for_writing(path: Path, migrations: Sequence[str]) -> sqlite3.Connection:
     """WAL mode, so the views read while a run writes; autocommit, so each caller says
-    where its transactions are."""
+    where its transactions are; the schema brought up to date."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        _create(path, migrations)
+    db = _connected_for_writing(path)
+    migrate(db, migrations)
+    return db
+
+
+def _create(path: Path, migrations: Sequence[str]) -> None:
+    """A new database appears at `path` with its schema: built under a name of its own,
+    then linked into place. A reader that finds the file finds its tables (a file SQLite
+    had just created, its tables not yet committed, was an error to a view or a
+    dispatcher reading at that moment). Of two processes creating it at once, the first
+    link wins and the other's draft goes."""
+    draft = path.with_name(f".{path.name}.{os.urandom(6).hex()}.new")  # SQLite creates it, as it would `path`
+    try:
+        db = _connected_for_writing(draft)
+        try:
+            migrate(db, migrations)
+        finally:
+            db.close()  # the last connection: its WAL goes into the file
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def _connected_for_writing(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=30, isolation_level=None)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")

@@ -3,6 +3,7 @@ import threading
 
 from gpuagent.host.historydb import MIGRATIONS, HistoryStore
 from gpuagent.host.spool import spool_path
+from gpuagent.host.sqlitedb import open_for_writing, open_read_only
 from gpuagent.runs.record import RunRecord
 
 
@@ -81,6 +82,33 @@ def test_two_agents_creating_the_database_at_once_both_succeed(tmp_path):
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_a_new_database_appears_only_with_its_tables(tmp_path):
+    """A view or a dispatcher that finds the file can read its tables, even while the
+    process creating it is still building its schema (here a slow first migration): the
+    file SQLite creates at its first statement, tables not yet committed, was an error
+    ("no such table") to a reader at that moment."""
+    path = tmp_path / "slow.db"
+    rows = 300_000
+    numbers = f"WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < {rows}) SELECT n FROM c"
+    slow = [f"CREATE TABLE runs (n INTEGER); INSERT INTO runs {numbers}"]
+    writer = threading.Thread(target=lambda: open_for_writing(path, slow).close())
+    writer.start()
+    counts = []
+
+    def read() -> None:
+        if path.exists():
+            db = open_read_only(path, "runs", "test")
+            counts.append(db.execute("SELECT count(*) FROM runs").fetchone()[0])
+            db.close()
+
+    while writer.is_alive():
+        read()
+    writer.join()
+    read()
+    assert set(counts) == {rows}
+    assert not [entry.name for entry in tmp_path.iterdir() if entry.name.startswith(".")], "the draft it was built under is gone"
 
 
 def test_an_older_database_is_migrated_and_keeps_its_runs(tmp_path):
